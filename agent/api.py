@@ -1,0 +1,291 @@
+"""The agent's JSON-RPC methods: each one a params Struct (validated by msgspec) and a handler.
+
+Names follow ``../shared/docs/architecture.md`` ("Interface names others rely on"). Handlers raise
+:mod:`leadsync.common.errors` types, which the server turns into JSON-RPC errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
+
+import msgspec
+
+from leadsync.agent import contacts, users
+from leadsync.agent.connectors.registry import CRMS
+from leadsync.agent.daemon import Agent
+from leadsync.agent.engine.runner import get_run
+from leadsync.agent.rpc_server import Method, NoParams, Session
+from leadsync.agent.settings import SettingsUpdate, apply_update, load
+from leadsync.agent.store.store import now_ms
+from leadsync.common.errors import (
+    CrmAlreadyConnectedError,
+    CrmError,
+    CrmNotConnectedError,
+    ValidationError,
+)
+from leadsync.common.models import CrmStatus, SyncError, SyncRun
+
+VERSION = "0.1.0"
+_STARTED = time.monotonic()
+
+
+class _P(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Base of params Structs: unknown params are refused, so a typo is an error, not ignored."""
+
+
+class UsersCreate(_P):
+    email: str
+    name: str = ""
+    role: str = "user"
+
+
+class ContactsList(_P):
+    filter: contacts.ContactFilter = msgspec.field(default_factory=contacts.ContactFilter)
+    after: int | None = None
+    limit: int = 100
+
+
+class ContactsGet(_P):
+    id: int
+
+
+class ContactsCreate(_P):
+    fields: dict[str, Any]
+    created_by: int | str
+    source: Literal["api", "form", "import"] = "api"
+
+
+class ContactsUpdate(_P):
+    id: int
+    fields: dict[str, Any]
+
+
+class CrmConnect(_P):
+    crm: str
+    credentials: dict[str, str]
+    base_url: str | None = None
+
+
+class SyncRunParams(_P):
+    wait: bool = False
+    pull: bool = True
+    push: bool = True
+
+
+class SyncHistory(_P):
+    limit: int = 20
+    before: int | None = None
+
+
+class ErrorsList(_P):
+    include_resolved: bool = False
+    contact_id: int | None = None
+    limit: int = 100
+
+
+class Subscribe(_P):
+    pass
+
+
+def build_methods(agent: Agent) -> dict[str, Method]:
+    """Every method the agent serves, keyed by name."""
+    table: dict[str, Method] = {}
+
+    def method(name: str, params: type[msgspec.Struct] = NoParams) \
+            -> Callable[[Callable[[Any, Session], Awaitable[Any]]], None]:
+        def register(handler: Callable[[Any, Session], Awaitable[Any]]) -> None:
+            table[name] = Method(name, params, handler, (handler.__doc__ or "").strip())
+        return register
+
+    store = agent.store
+
+    @method("agent.status")
+    async def agent_status(_: NoParams, __: Session) -> dict[str, Any]:
+        """Version, pid, uptime (s), data dir, socket and whether a CRM is connected and a sync runs."""
+        return {
+            "version": VERSION, "pid": os.getpid(), "uptime_s": round(time.monotonic() - _STARTED, 1),
+            "data_dir": str(agent.data_dir), "socket": str(agent.socket_path),
+            "crm": agent.connector.name if agent.connector else None, "sync_running": agent.current_run,
+            "contacts": await store.scalar("SELECT count(*) FROM contacts"),
+        }
+
+    @method("agent.methods")
+    async def agent_methods(_: NoParams, __: Session) -> list[dict[str, str]]:
+        """The methods this agent serves, with their one-line descriptions."""
+        return [{"name": m.name, "doc": m.doc.splitlines()[0] if m.doc else ""} for m in table.values()]
+
+    @method("users.list")
+    async def users_list(_: NoParams, __: Session) -> dict[str, Any]:
+        """Users with their CRM owner id and status, and the CRM owners no user matches."""
+        return {"users": await users.list_users(store),
+                "unmatched_owners": await users.list_owners(store, unmatched_only=True)}
+
+    @method("users.create", UsersCreate)
+    async def users_create(p: UsersCreate, _: Session) -> Any:
+        """Add a user (email, name, role user|admin)."""
+        return await users.create_user(store, p.email, p.name, p.role)
+
+    @method("contacts.list", ContactsList)
+    async def contacts_list(p: ContactsList, _: Session) -> Any:
+        """A page of contacts (keyset: pass next_after back as after), filtered."""
+        return await contacts.list_contacts(store, p.filter, after=p.after, limit=p.limit)
+
+    @method("contacts.get", ContactsGet)
+    async def contacts_get(p: ContactsGet, _: Session) -> Any:
+        """One contact by id."""
+        return await contacts.get_contact(store, p.id)
+
+    @method("contacts.create", ContactsCreate)
+    async def contacts_create(p: ContactsCreate, _: Session) -> Any:
+        """Create a contact owned by its creator (a user id or email); it is pushed as a lead."""
+        creator = await users.find_user(store, p.created_by)
+        contact = await contacts.create_contact(store, p.fields, created_by=creator.id, source=p.source)
+        agent.emit({"type": "contact_changed", "contact_id": contact.id, "change": "created"})
+        return contact
+
+    @method("contacts.update", ContactsUpdate)
+    async def contacts_update(p: ContactsUpdate, _: Session) -> Any:
+        """Edit a contact's fields locally (None clears a field); owners are refused (the CRM decides)."""
+        contact = await contacts.update_contact(store, p.id, p.fields)
+        agent.emit({"type": "contact_changed", "contact_id": contact.id, "change": "updated"})
+        return contact
+
+    @method("crm.connect", CrmConnect)
+    async def crm_connect(p: CrmConnect, _: Session) -> CrmStatus:
+        """Connect the organization's one CRM; refused while another is connected."""
+        row = await store.fetchone("SELECT crm FROM crm_connection WHERE id = 1")
+        if row is not None:
+            raise CrmAlreadyConnectedError(
+                f"{row['crm']} is already connected; one CRM per organization: crm.disconnect first",
+                data={"connected": row["crm"]})
+        if p.crm not in CRMS:
+            raise ValidationError(f"crm: {p.crm!r} is not supported; one of {', '.join(CRMS)}")
+        connector = agent.connector_factory(p.crm, p.base_url, p.credentials, **agent.connector_options)
+        try:
+            info = await connector.connection_info()  # validate the credentials before saving them
+        except CrmError:
+            await connector.aclose()
+            raise
+        agent.secrets.save(p.crm, p.credentials)
+        async with store.transaction() as db:
+            await db.execute(
+                "INSERT INTO crm_connection(id, crm, base_url, user_email, user_id, is_admin, account_id, "
+                "connected_at) VALUES (1, ?, ?, ?, ?, ?, ?, ?)",
+                (p.crm, connector.base_url, info.user_email, info.user_id, int(info.is_admin),
+                 info.account_id, now_ms()))
+        agent.connector = connector
+        return await crm_status_value()
+
+    @method("crm.disconnect")
+    async def crm_disconnect(_: NoParams, __: Session) -> CrmStatus:
+        """Remove the CRM connection and its credentials (links and history stay)."""
+        row = await store.fetchone("SELECT crm FROM crm_connection WHERE id = 1")
+        if row is None:
+            raise CrmNotConnectedError("no CRM is connected")
+        if agent.connector is not None:
+            await agent.connector.aclose()
+        agent.connector = None
+        agent.secrets.delete(row["crm"])
+        async with store.transaction() as db:
+            await db.execute("DELETE FROM crm_connection")
+        return await crm_status_value()
+
+    async def crm_status_value() -> CrmStatus:
+        row = await store.fetchone("SELECT * FROM crm_connection WHERE id = 1")
+        if row is None:
+            return CrmStatus(connected=False)
+        admin = bool(row["is_admin"])
+        return CrmStatus(
+            connected=True, crm=row["crm"], base_url=row["base_url"], user_email=row["user_email"],
+            is_admin=admin, status=row["status"], connected_at=row["connected_at"],
+            warning=None if admin else "connected with a non-admin CRM user: leadsync sees only that user's records",
+        )
+
+    @method("crm.status")
+    async def crm_status(_: NoParams, __: Session) -> CrmStatus:
+        """The CRM connection: which CRM, who connected it, whether that user is an admin."""
+        return await crm_status_value()
+
+    @method("settings.get")
+    async def settings_get(_: NoParams, __: Session) -> Any:
+        """Current settings."""
+        return agent.settings
+
+    @method("settings.update", SettingsUpdate)
+    async def settings_update(p: SettingsUpdate, _: Session) -> Any:
+        """Change settings; an interval outside 10..1440 minutes is refused with the allowed range."""
+        changes = apply_update(agent.settings, p)
+        await store.put_settings(changes)
+        agent.settings = load(await store.get_settings())
+        agent.emit({"type": "settings_changed", "changes": changes})
+        return agent.settings
+
+    @method("sync.run", SyncRunParams)
+    async def sync_run(p: SyncRunParams, _: Session) -> SyncRun:
+        """Run a sync now (or join the running one); wait=true answers with the finished run."""
+        return await agent.request_sync("manual", wait=p.wait, pull=p.pull, push=p.push)
+
+    @method("sync.status")
+    async def sync_status(_: NoParams, __: Session) -> dict[str, Any]:
+        """The running sync (if any), the last finished run, and how many contacts wait for a push."""
+        running = await get_run(store, agent.current_run) if agent.current_run else None
+        last = await store.fetchone("SELECT id FROM sync_runs WHERE status != 'running' ORDER BY id DESC LIMIT 1")
+        pending = await store.scalar(
+            "SELECT count(*) FROM contacts WHERE local_rev > synced_rev "
+            "AND (crm_state = 'linked' OR (crm_state = 'none' AND push_wanted = 1))")
+        return {"running": running, "last": await get_run(store, last[0]) if last else None,
+                "pending_push": pending, "push_enabled": agent.settings.push_enabled,
+                "interval_minutes": agent.settings.sync_interval_minutes}
+
+    @method("sync.history", SyncHistory)
+    async def sync_history(p: SyncHistory, _: Session) -> list[SyncRun]:
+        """Past sync runs, newest first, with counts and trigger."""
+        if not 1 <= p.limit <= 500:
+            raise ValidationError("limit: must be 1..500")
+        rows = await store.fetchall("SELECT * FROM sync_runs WHERE id < ? ORDER BY id DESC LIMIT ?",
+                                    (p.before or 2**62, p.limit))
+        return [SyncRun(**{k: r[k] for k in r.keys()}) for r in rows]
+
+    @method("errors.list", ErrorsList)
+    async def errors_list(p: ErrorsList, _: Session) -> list[SyncError]:
+        """Records that failed alone, with the reason; open ones unless include_resolved."""
+        where = ["1=1"] if p.include_resolved else ["resolved_at IS NULL"]
+        params: list[Any] = []
+        if p.contact_id is not None:
+            where.append("contact_id = ?")
+            params.append(p.contact_id)
+        rows = await store.fetchall(
+            f"SELECT * FROM sync_errors WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?", [*params, p.limit])
+        return [SyncError(**{k: r[k] for k in r.keys() if k != "local_rev"}) for r in rows]
+
+    @method("events.subscribe", Subscribe)
+    async def events_subscribe(_: Subscribe, session: Session) -> dict[str, Any]:
+        """Stream events (sync progress, run start/end, contact changes) as notifications on this connection."""
+        if session.events is None:
+            session.events = asyncio.Queue(maxsize=session.EVENT_QUEUE)
+            task = asyncio.create_task(_pump(session))
+            _pumps.add(task)
+            task.add_done_callback(_pumps.discard)
+        return {"subscribed": True}
+
+    return table
+
+
+_pumps: set[asyncio.Task[None]] = set()
+
+
+async def _pump(session: Session) -> None:
+    assert session.events is not None
+    try:
+        while True:
+            event = await session.events.get()
+            await session.send({"jsonrpc": "2.0", "method": "event", "params": event})
+    except (ConnectionError, OSError):
+        return
+
+
+

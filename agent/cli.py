@@ -1,0 +1,191 @@
+"""The ``leadsync`` command: agent, tui, demo, sandbox, call, and friendly verbs for scripts.
+
+Exit status: 0 on success, 1 when the agent answered with an error, 2 for usage errors, 3 when no
+agent answers on the socket.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from leadsync.common.paths import data_dir, socket_path
+from leadsync.common.rpc import AgentUnavailableError, RpcError, call_once
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False))
+
+
+def _call(args: argparse.Namespace, method: str, params: dict[str, Any] | None = None) -> Any:
+    return call_once(socket_path(args.socket), method, params, timeout_s=args.timeout)
+
+
+def cmd_agent(args: argparse.Namespace) -> int:
+    from leadsync.agent.service import run_agent
+
+    return asyncio.run(run_agent(data_dir(args.data_dir), socket_path(args.socket),
+                                 socket_mode=int(args.socket_mode, 8)))
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from leadsync.agent.connectors.hubspot.sandbox import serve
+
+    serve(args.host, args.port, contacts=args.contacts, seed=args.seed, token=args.token)
+    return 0
+
+
+def cmd_call(args: argparse.Namespace) -> int:
+    try:
+        params = json.loads(args.params) if args.params else None
+    except json.JSONDecodeError as exc:
+        print(f"leadsync call: PARAMS_JSON is not valid JSON: {exc}", file=sys.stderr)
+        return 2
+    if params is not None and not isinstance(params, dict):
+        print("leadsync call: PARAMS_JSON must be a JSON object of named params", file=sys.stderr)
+        return 2
+    _print_json(_call(args, args.method, params))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    status = _call(args, "agent.status")
+    crm = _call(args, "crm.status")
+    sync = _call(args, "sync.status")
+    if args.json:
+        _print_json({"agent": status, "crm": crm, "sync": sync})
+        return 0
+    print(f"agent {status['version']} (pid {status['pid']}), {status['contacts']} contacts, socket {status['socket']}")
+    if crm["connected"]:
+        print(f"CRM: {crm['crm']} at {crm['base_url']} as {crm['user_email']}"
+              + ("" if crm["is_admin"] else "  [non-admin connection: sees less]"))
+    else:
+        print("CRM: not connected (leadsync call crm.connect ...)")
+    last = sync["last"]
+    if last:
+        print(f"last sync #{last['id']} {last['status']} ({last['trigger']}): pulled {last['pulled']}, "
+              f"created in CRM {last['created_crm']}, updated in CRM {last['updated_crm']}, "
+              f"failed {last['failed']}, {last['api_calls']} API calls")
+    print(f"push {'enabled' if sync['push_enabled'] else 'DISABLED'}, every {sync['interval_minutes']} min, "
+          f"{sync['pending_push']} contacts waiting to push")
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    run = _call(args, "sync.run", {"wait": not args.no_wait})
+    if args.json:
+        _print_json(run)
+    else:
+        print(f"sync #{run['id']} {run['status']}: pulled {run['pulled']}, created locally {run['created_local']}, "
+              f"created in CRM {run['created_crm']}, updated in CRM {run['updated_crm']}, linked {run['linked']}, "
+              f"failed {run['failed']}, {run['api_calls']} API calls" + (f" — {run['error']}" if run["error"] else ""))
+    return 0 if run["status"] in ("ok", "partial", "running") else 1
+
+
+def cmd_contacts(args: argparse.Namespace) -> int:
+    flt = {k: v for k, v in {"owner": args.owner, "q": args.search, "lifecycle_stage": args.stage}.items() if v}
+    page = _call(args, "contacts.list", {"filter": flt, "limit": args.limit})
+    if args.json:
+        _print_json(page)
+        return 0
+    for c in page["contacts"]:
+        name = " ".join(x for x in (c["first_name"], c["last_name"]) if x)
+        print(f"{c['id']:>8}  {c['email'] or '':<40} {name:<28} {c['lifecycle_stage'] or '':<12} "
+              f"owner {c['owner_id'] or '-':<6} {c['sync_state']}")
+    return 0
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    from leadsync.tui.app import run_tui
+
+    run_tui(socket_path(args.socket))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from leadsync.agent.demo import run_demo
+
+    return run_demo(headless=args.headless, contacts=args.contacts, new_leads=args.leads, keep=args.keep)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="leadsync", description="Contact and lead sync between a "
+                                     "marketing contact store and a CRM.")
+    parser.add_argument("--socket", help="agent socket (default: $LEADSYNC_SOCKET or the user runtime dir)")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for an answer")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("agent", help="run the agent (the long-running daemon)")
+    p.add_argument("--data-dir", help="store and secrets (default: $LEADSYNC_DATA_DIR or the user data dir)")
+    p.add_argument("--socket-mode", default="600", help="octal mode of the socket (660 for a group)")
+    p.set_defaults(func=cmd_agent)
+
+    p = sub.add_parser("sandbox", help="serve a sandbox CRM on loopback")
+    p.add_argument("--crm", default="hubspot", choices=["hubspot"])
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    p.add_argument("--contacts", type=int, default=10_000)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--token", default="sandbox-token")
+    p.set_defaults(func=cmd_sandbox)
+
+    p = sub.add_parser("call", help="call one API method and print the JSON result")
+    p.add_argument("method")
+    p.add_argument("params", nargs="?", help="params as a JSON object")
+    p.set_defaults(func=cmd_call)
+
+    p = sub.add_parser("status", help="agent, CRM and sync status")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("sync", help="run a sync now and wait for it")
+    p.add_argument("--no-wait", action="store_true")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_sync)
+
+    p = sub.add_parser("contacts", help="list contacts")
+    p.add_argument("--owner")
+    p.add_argument("--search", "-q")
+    p.add_argument("--stage")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_contacts)
+
+    p = sub.add_parser("tui", help="open the terminal dashboard")
+    p.set_defaults(func=cmd_tui)
+
+    p = sub.add_parser("demo", help="sandbox CRM + agent + first sync in a throwaway data dir")
+    p.add_argument("--headless", action="store_true", help="print a JSON summary instead of opening the TUI")
+    p.add_argument("--contacts", type=int, default=10_000, help="contacts in the sandbox CRM")
+    p.add_argument("--leads", type=int, default=25, help="new leads created locally and pushed")
+    p.add_argument("--keep", action="store_true", help="keep the data dir")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        code: int = args.func(args)
+        return code
+    except AgentUnavailableError as exc:
+        print(f"leadsync: {exc.message}\nstart one with: leadsync agent", file=sys.stderr)
+        return 3
+    except RpcError as exc:
+        print(f"leadsync: {exc.message} (code {exc.code})", file=sys.stderr)
+        if exc.data is not None:
+            print(json.dumps(exc.data), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

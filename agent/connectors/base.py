@@ -1,0 +1,197 @@
+"""The one interface every CRM connector implements (HubSpot, Salesforce, Zoho CRM, Autotask).
+
+The sync engine speaks only this. A connector translates between its CRM's wire format and these
+canonical shapes, batches writes at its CRM's batch size, maps results back to the inputs that caused
+them, and raises only :mod:`leadsync.common.errors` types.
+
+Canonical object types: ``"contact"`` and ``"lead"``. HubSpot has one contacts object whose
+``lifecyclestage`` says lead or not, so both map to it; Salesforce and Zoho have separate Lead and
+Contact objects; Autotask contacts live under a company.
+
+Times are epoch milliseconds, UTC, everywhere in this interface.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import msgspec
+
+ObjectType = Literal["contact", "lead"]
+PropertyType = Literal["string", "number", "bool", "date", "datetime", "enumeration"]
+
+
+class CrmTeam(msgspec.Struct, frozen=True):
+    """A CRM team: visibility of contacts follows team membership."""
+
+    id: str
+    name: str
+    primary: bool = False
+
+
+class CrmOwner(msgspec.Struct, frozen=True):
+    """A CRM user who can own records. ``active=False`` for deactivated users (they stay owners)."""
+
+    id: str
+    email: str
+    first_name: str = ""
+    last_name: str = ""
+    active: bool = True
+    user_id: str | None = None
+    teams: tuple[CrmTeam, ...] = ()
+
+
+class ConnectionInfo(msgspec.Struct, frozen=True):
+    """Who the credentials belong to. ``is_admin`` False means the connection sees only some records."""
+
+    user_email: str
+    user_id: str | None = None
+    is_admin: bool = False
+    account_id: str | None = None
+
+
+class PropertyOption(msgspec.Struct, frozen=True):
+    value: str
+    label: str = ""
+    hidden: bool = False
+
+
+class PropertyMeta(msgspec.Struct, frozen=True):
+    """One CRM field (HubSpot: property) as the CRM's metadata describes it.
+
+    ``type`` is the value type; ``multi`` marks multi-select enumerations (values joined with ``;``
+    on the HubSpot wire); ``required`` means a create is refused without it.
+    """
+
+    name: str
+    label: str
+    type: PropertyType
+    field_type: str = ""
+    options: tuple[PropertyOption, ...] = ()
+    multi: bool = False
+    required: bool = False
+    read_only: bool = False
+    unique: bool = False
+
+
+class CrmRecord(msgspec.Struct, frozen=True):
+    """A record as pulled from the CRM.
+
+    ``properties`` holds wire values keyed by CRM property name: text as the CRM sent it (HubSpot
+    sends every value as a string) or None for not set. ``merged_ids`` lists ids that were merged
+    into this record and no longer resolve.
+    """
+
+    object_type: ObjectType
+    id: str
+    properties: dict[str, str | None]
+    updated_at_ms: int
+    created_at_ms: int | None = None
+    archived: bool = False
+    merged_ids: tuple[str, ...] = ()
+
+
+class PullPage(msgspec.Struct, frozen=True):
+    """One page of an incremental pull.
+
+    ``cursor`` is a checkpoint that is safe to save once every record of this page (and of the
+    pages before it) is applied: resuming from it skips nothing. None means "do not move the cursor
+    yet". ``done`` is True only on the last page of a pull that covered everything.
+    """
+
+    records: list[CrmRecord]
+    cursor: dict[str, Any] | None
+    done: bool = False
+
+
+class WriteInput(msgspec.Struct, frozen=True):
+    """One record to write. ``ref`` is the caller's key (the local contact id) and comes back in its
+    result; ``id`` is the CRM id for updates; ``properties`` are wire values (``""`` clears)."""
+
+    ref: str
+    properties: dict[str, str]
+    id: str | None = None
+
+
+class WriteResult(msgspec.Struct, frozen=True):
+    """The CRM's answer for one :class:`WriteInput`.
+
+    ``ok`` False carries ``error`` (a reason a person can read) and ``error_code`` (the CRM's
+    category). ``created`` is True when a create or upsert made a new record. ``record`` is the record
+    as the CRM stored it, when the answer included it.
+    """
+
+    ref: str
+    ok: bool
+    id: str | None = None
+    created: bool = False
+    record: CrmRecord | None = None
+    error: str | None = None
+    error_code: str | None = None
+
+
+class Capabilities(msgspec.Struct, frozen=True):
+    """What a CRM can do, for the engine and for the README's table."""
+
+    batch_size: int
+    page_size: int
+    object_types: tuple[ObjectType, ...]
+    new_lead_object: ObjectType
+    email_property: str
+    owner_property: str
+    supports_upsert: bool
+    cursor: str
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """A CRM seen through one client. Every method raises :class:`leadsync.common.errors.CrmError`
+    subclasses on failure; per-record refusals come back as ``WriteResult(ok=False)`` instead."""
+
+    name: str
+    base_url: str
+    capabilities: Capabilities
+
+    @property
+    def api_calls(self) -> int:
+        """HTTP requests made so far (retries included)."""
+        ...
+
+    async def connection_info(self) -> ConnectionInfo: ...
+
+    async def list_owners(self) -> list[CrmOwner]:
+        """Every owner, active and deactivated."""
+        ...
+
+    async def list_properties(self, object_type: ObjectType) -> list[PropertyMeta]: ...
+
+    def pull_changes(
+        self, object_type: ObjectType, cursor: dict[str, Any] | None, *, properties: Sequence[str]
+    ) -> AsyncIterator[PullPage]:
+        """Records changed since ``cursor`` (None: everything), oldest first, as pages."""
+        ...
+
+    def list_archived(self, object_type: ObjectType, *, properties: Sequence[str]) -> AsyncIterator[list[CrmRecord]]:
+        """Archived (deleted) records, page by page."""
+        ...
+
+    async def read(self, object_type: ObjectType, ids: Sequence[str], *,
+                   properties: Sequence[str]) -> dict[str, CrmRecord | None]:
+        """Records by id; None for ids that no longer resolve (deleted or merged away)."""
+        ...
+
+    async def find_by_email(self, object_type: ObjectType, emails: Sequence[str], *,
+                            properties: Sequence[str]) -> dict[str, CrmRecord]:
+        """Records by email, keyed by the email as given (match is trimmed and case-insensitive)."""
+        ...
+
+    async def create(self, object_type: ObjectType, inputs: Sequence[WriteInput]) -> list[WriteResult]: ...
+
+    async def update(self, object_type: ObjectType, inputs: Sequence[WriteInput]) -> list[WriteResult]: ...
+
+    async def upsert(self, object_type: ObjectType, inputs: Sequence[WriteInput]) -> list[WriteResult]:
+        """Create or update keyed by email; idempotent, so a replay after a crash makes no duplicate."""
+        ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,471 @@
+"""The HTTP layer every connector shares: timeouts, retries, rate limiting, error translation, redaction.
+
+One :class:`HttpClient` per CRM connection wraps an :class:`httpx.AsyncClient` and gives each request:
+
+- timeouts on every phase (connect 10 s, read 30 s, write 30 s, pool 10 s by default);
+- a proactive rate limit (:mod:`aiolimiter` leaky buckets, one per named bucket, e.g. ``"default"`` and
+  ``"search"``), so the agent stays under the CRM's limit instead of bouncing off it;
+- retries with exponential backoff and jitter (:mod:`tenacity`) on 429, 500, 502, 503, 504 and network
+  errors (:class:`httpx.TransportError`, timeouts included) for *every* method, POST and PATCH too
+  (case B15); ``Retry-After`` (delta-seconds or HTTP-date) is the minimum wait; attempts and the total
+  wait are capped;
+- error translation, once: the connector supplies an :data:`ErrorMapper` turning a failed
+  :class:`httpx.Response` into the right :class:`~leadsync.common.errors.CrmError` subclass
+  (:func:`error_for_status` builds it from the parts); a daily-quota 429
+  (:class:`~leadsync.common.errors.CrmQuotaExhaustedError`) is raised at once, never retried;
+- a counter of API calls (every attempt counts);
+- secrets (tokens) redacted from every exception message, log line and repr, including httpx's own
+  request log, which would otherwise print a URL with a token in its path.
+
+Time is injectable (``sleep``, ``clock``, ``wall_clock``) so tests run retries and rate limits on a
+fake clock without waiting. A failure is logged once (warning) and its recovery once (info), on the
+``leadsync.http`` logger; individual retries are logged at debug level.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import httpx
+import msgspec
+from aiolimiter import AsyncLimiter
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+from tenacity.stop import stop_base
+from tenacity.wait import wait_exponential_jitter
+
+from leadsync.common.errors import (
+    CrmAuthError,
+    CrmError,
+    CrmNotFoundError,
+    CrmProtocolError,
+    CrmQuotaExhaustedError,
+    CrmRateLimitedError,
+    CrmUnavailableError,
+)
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "RETRY_STATUSES",
+    "Clock",
+    "ClockedLimiter",
+    "ErrorMapper",
+    "HttpClient",
+    "RateLimit",
+    "RetryPolicy",
+    "Secret",
+    "Sleep",
+    "error_for_status",
+    "parse_retry_after",
+    "redact",
+]
+
+logger = logging.getLogger("leadsync.http")
+
+DEFAULT_TIMEOUT: Final = httpx.Timeout(connect=10.0, read=30.0, write=30.0, pool=10.0)
+"""Per-phase timeouts in seconds, applied to every request."""
+
+RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
+"""HTTP statuses retried for every method (a daily-quota 429 excepted)."""
+
+REDACTED: Final = "***"
+
+Sleep = Callable[[float], Awaitable[None]]
+"""``await sleep(seconds)``."""
+Clock = Callable[[], float]
+"""Returns seconds: monotonic for ``clock``, epoch (UTC) for ``wall_clock``."""
+ErrorMapper = Callable[[httpx.Response], CrmError]
+"""Turns a non-2xx response into the CrmError subclass it means (see :func:`error_for_status`)."""
+
+
+class Secret:
+    """A credential that never shows itself in ``repr``/``str`` (only :meth:`reveal` gives it)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The credential itself: use it only to build a request."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret('{REDACTED}')"
+
+    __str__ = __repr__
+
+
+def redact(text: str, secrets: Sequence[str]) -> str:
+    """``text`` with every occurrence of each non-empty secret replaced by ``***``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """At most ``max_rate`` requests per ``period_s`` seconds (a leaky bucket: bursts up to ``max_rate``)."""
+
+    max_rate: float
+    period_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How hard to retry: at most ``max_attempts`` tries and ``max_total_wait_s`` seconds asleep in all.
+
+    The wait before try *n* is exponential (``initial_backoff_s`` * 2**(n-1), capped at
+    ``max_backoff_s``) plus up to ``jitter_s`` random seconds, and never less than ``Retry-After``.
+    """
+
+    max_attempts: int = 6
+    max_total_wait_s: float = 120.0
+    initial_backoff_s: float = 0.5
+    max_backoff_s: float = 30.0
+    jitter_s: float = 0.5
+
+
+def parse_retry_after(value: str | None, *, now_s: float) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP-date (RFC 9110 10.2.3).
+
+    ``now_s`` is the current epoch time in seconds (UTC) for the HTTP-date form. A date in the past
+    gives 0. Returns None when the header is absent or unreadable.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return max(seconds, 0.0) if math.isfinite(seconds) else None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT
+        return None
+    return max(when.timestamp() - now_s, 0.0)
+
+
+def error_for_status(
+    status: int,
+    message: str,
+    *,
+    crm: str,
+    correlation_id: str | None = None,
+    category: str | None = None,
+    policy: str | None = None,
+    retry_after_s: float | None = None,
+    daily_quota: bool = False,
+    data: Any = None,
+) -> CrmError:
+    """The CrmError subclass an HTTP status means.
+
+    401/403 -> CrmAuthError; 404 -> CrmNotFoundError; 429 -> CrmRateLimitedError, or
+    CrmQuotaExhaustedError when ``daily_quota``; 5xx -> CrmUnavailableError; any other status ->
+    CrmError. Connectors' :data:`ErrorMapper` functions extract the parts from their CRM's error body.
+    """
+    kw: dict[str, Any] = {"crm": crm, "status": status, "correlation_id": correlation_id,
+                          "category": category, "data": data}
+    if status == 429:
+        cls = CrmQuotaExhaustedError if daily_quota else CrmRateLimitedError
+        return cls(message, retry_after_s=retry_after_s, policy=policy, **kw)
+    if status in (401, 403):
+        return CrmAuthError(message, **kw)
+    if status == 404:
+        return CrmNotFoundError(message, **kw)
+    if 500 <= status <= 599:
+        return CrmUnavailableError(message, **kw)
+    return CrmError(message, **kw)
+
+
+class ClockedLimiter(AsyncLimiter):
+    """An :class:`aiolimiter.AsyncLimiter` that reads an injected clock and sleeps with an injected sleep.
+
+    Same leaky-bucket arithmetic as aiolimiter; waiting is a loop of ``sleep(needed)`` instead of
+    event-loop timers, so a fake clock drives it in tests.
+    """
+
+    def __init__(self, limit: RateLimit, *, clock: Clock, sleep: Sleep) -> None:
+        super().__init__(limit.max_rate, limit.period_s)
+        self._clock = clock
+        self._sleep = sleep
+        self._last_check = clock()
+
+    def _leak(self) -> None:
+        now = self._clock()
+        if self._level:
+            elapsed = max(now - self._last_check, 0.0)
+            self._level = max(self._level - elapsed * self._rate_per_sec, 0.0)
+        self._last_check = now
+
+    async def acquire(self, amount: float = 1) -> None:
+        """Take ``amount`` of capacity, sleeping until the bucket has drained enough."""
+        if not 0 <= amount <= self.max_rate:
+            raise ValueError("Amount must be a number between 0 and the maximum capacity")
+        while not self.has_capacity(amount):
+            needed = self._level + amount - self.max_rate
+            await self._sleep(max(needed / self._rate_per_sec, 1e-3))
+        self._level += amount
+
+
+class _RetryableFailure(Exception):
+    """Internal: an attempt failed in a way worth retrying; carries the translated error."""
+
+    def __init__(self, error: CrmError, retry_after_s: float | None) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.retry_after_s = retry_after_s
+
+
+class _stop_after_total_wait(stop_base):
+    """Stop when the next sleep would push the time spent asleep past ``max_wait_s`` (fake-clock safe)."""
+
+    def __init__(self, max_wait_s: float) -> None:
+        self.max_wait_s = max_wait_s
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return retry_state.idle_for + retry_state.upcoming_sleep > self.max_wait_s
+
+
+class _RedactingFilter(logging.Filter):
+    """Redacts live secrets from records of loggers we do not own (httpx logs full request URLs)."""
+
+    def __init__(self) -> None:
+        super().__init__("leadsync-redact")
+        self.secrets: dict[int, tuple[str, ...]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        all_secrets = [s for group in self.secrets.values() for s in group]
+        if all_secrets:
+            message = record.getMessage()
+            cleaned = redact(message, all_secrets)
+            if cleaned != message:
+                record.msg, record.args = cleaned, None
+        return True
+
+
+_REDACTOR = _RedactingFilter()
+for _name in ("httpx", "httpcore", logger.name):
+    logging.getLogger(_name).addFilter(_REDACTOR)
+
+
+async def _asyncio_sleep(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
+class HttpClient:
+    """One CRM connection's HTTP client.
+
+    ``base_url`` is the CRM's API root; ``headers`` are sent on every request (put the
+    ``Authorization`` header here and its token in ``secrets`` so it is redacted everywhere);
+    ``error_mapper`` translates failed responses; ``rate_limits`` maps bucket names to limits (the
+    ``"default"`` bucket is used when a request names none: 100 per 10 s unless configured).
+    ``transport`` replaces the network (``httpx.MockTransport``, ``httpx.ASGITransport``).
+    ``sleep``/``clock``/``wall_clock`` default to ``asyncio.sleep``, ``time.monotonic`` and
+    ``time.time``.
+    """
+
+    def __init__(
+        self,
+        *,
+        crm: str,
+        base_url: str,
+        error_mapper: ErrorMapper,
+        headers: Mapping[str, str] | None = None,
+        secrets: Sequence[str] = (),
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        rate_limits: Mapping[str, RateLimit] | None = None,
+        sleep: Sleep | None = None,
+        clock: Clock | None = None,
+        wall_clock: Clock | None = None,
+    ) -> None:
+        self.crm = crm
+        self.base_url = base_url.rstrip("/")
+        self._error_mapper = error_mapper
+        self._secrets = tuple(s for s in secrets if s)
+        self._retry = retry or RetryPolicy()
+        self._sleep: Sleep = sleep or _asyncio_sleep
+        self._clock: Clock = clock or time.monotonic
+        self._wall_clock: Clock = wall_clock or time.time
+        limits = dict(rate_limits or {})
+        limits.setdefault("default", RateLimit(100, 10.0))
+        self._limiters = {name: ClockedLimiter(lim, clock=self._clock, sleep=self._sleep)
+                          for name, lim in limits.items()}
+        self._client = httpx.AsyncClient(base_url=self.base_url, headers=dict(headers or {}),
+                                         timeout=timeout, transport=transport)
+        self._api_calls = 0
+        self._failing = False
+        _REDACTOR.secrets[id(self)] = self._secrets
+
+    def __repr__(self) -> str:
+        return f"HttpClient(crm={self.crm!r}, base_url={self.base_url!r}, api_calls={self._api_calls})"
+
+    @property
+    def api_calls(self) -> int:
+        """HTTP requests sent so far, every retry included."""
+        return self._api_calls
+
+    def redact(self, text: str) -> str:
+        """``text`` without this connection's secrets."""
+        return redact(text, self._secrets)
+
+    async def aclose(self) -> None:
+        """Close the connection pool; the client cannot be used afterwards."""
+        await self._client.aclose()
+        _REDACTOR.secrets.pop(id(self), None)
+
+    async def request_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int | Sequence[str]] | None = None,
+        json: Any = None,
+        buckets: Sequence[str] = ("default",),
+    ) -> Any:
+        """Send a request (see :meth:`request`) and decode its JSON body; None for an empty body (204).
+
+        Raises CrmProtocolError when a 2xx body is not JSON.
+        """
+        response = await self.request(method, path, params=params, json=json, buckets=buckets)
+        if not response.content:
+            return None
+        try:
+            return msgspec.json.decode(response.content)
+        except msgspec.DecodeError:
+            raise CrmProtocolError(
+                self.redact(f"{self.crm}: {method} {path} answered {response.status_code} with a body "
+                            "that is not JSON"),
+                crm=self.crm, status=response.status_code) from None
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int | Sequence[str]] | None = None,
+        json: Any = None,
+        buckets: Sequence[str] = ("default",),
+    ) -> httpx.Response:
+        """Send ``method path`` (relative to ``base_url``) and return the 2xx response.
+
+        ``json`` is encoded with msgspec; ``buckets`` names the rate limiters this request takes a
+        token from (each attempt takes one). Retries per the :class:`RetryPolicy`; raises the mapped
+        :class:`~leadsync.common.errors.CrmError` subclass when the CRM refuses or retries run out,
+        CrmUnavailableError (status 0) for network failures.
+        """
+        content = None if json is None else msgspec.json.encode(json)
+        headers = {"Content-Type": "application/json"} if content is not None else None
+        policy = self._retry
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(policy.max_attempts) | _stop_after_total_wait(policy.max_total_wait_s),
+            wait=self._wait,
+            retry=retry_if_exception_type(_RetryableFailure),
+            sleep=self._sleep,
+            before_sleep=self._before_sleep,
+            reraise=True,
+        )
+        attempts = 0
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    attempts += 1
+                    response = await self._attempt(method, path, params, content, headers, buckets)
+        except _RetryableFailure as failure:
+            logger.debug("%s: %s %s gave up after %d attempts: %s", self.crm, method,
+                         self.redact(path), attempts, failure.error.message)
+            raise failure.error from None
+        if self._failing:
+            self._failing = False
+            logger.info("%s: API reachable again (%s %s succeeded after %d attempts)", self.crm, method,
+                        self.redact(path), attempts)
+        return response
+
+    async def _attempt(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str | int | Sequence[str]] | None,
+        content: bytes | None,
+        headers: Mapping[str, str] | None,
+        buckets: Sequence[str],
+    ) -> httpx.Response:
+        for name in buckets:
+            await self._limiters[name].acquire()
+        self._api_calls += 1
+        try:
+            response = await self._client.request(method, path, params=params, content=content,
+                                                  headers=headers)
+        except httpx.TransportError as exc:
+            error = CrmUnavailableError(
+                self.redact(f"{self.crm}: could not complete {method} {path}: "
+                            f"{type(exc).__name__}: {exc}"), crm=self.crm, status=0)
+            raise _RetryableFailure(error, None) from None
+        except httpx.HTTPError as exc:
+            raise CrmError(self.redact(f"{self.crm}: {method} {path} failed: {type(exc).__name__}: {exc}"),
+                           crm=self.crm, status=0) from None
+        if response.is_success:
+            return response
+        await response.aread()
+        error = self._translate(response)
+        if isinstance(error, CrmQuotaExhaustedError) or response.status_code not in RETRY_STATUSES:
+            raise error
+        retry_after = parse_retry_after(response.headers.get("Retry-After"), now_s=self._wall_clock())
+        raise _RetryableFailure(error, retry_after)
+
+    def _translate(self, response: httpx.Response) -> CrmError:
+        error = self._error_mapper(response)
+        error.crm = error.crm or self.crm
+        error.message = self.redact(error.message)
+        error.args = (error.message,)
+        error.data = _redact_data(error.data, self._secrets)
+        if isinstance(error, CrmRateLimitedError) and error.retry_after_s is None:
+            error.retry_after_s = parse_retry_after(response.headers.get("Retry-After"),
+                                                    now_s=self._wall_clock())
+        return error
+
+    def _wait(self, retry_state: RetryCallState) -> float:
+        policy = self._retry
+        backoff = wait_exponential_jitter(initial=policy.initial_backoff_s, max=policy.max_backoff_s,
+                                          jitter=policy.jitter_s)(retry_state)
+        outcome = retry_state.outcome
+        failure = outcome.exception() if outcome is not None else None
+        floor = failure.retry_after_s if isinstance(failure, _RetryableFailure) else None
+        return max(backoff, floor or 0.0)
+
+    def _before_sleep(self, retry_state: RetryCallState) -> None:
+        outcome = retry_state.outcome
+        failure = outcome.exception() if outcome is not None else None
+        message = failure.error.message if isinstance(failure, _RetryableFailure) else repr(failure)
+        wait = retry_state.upcoming_sleep
+        if not self._failing:
+            self._failing = True
+            logger.warning("%s: API call failed, retrying (%s)", self.crm, message)
+        else:
+            logger.debug("%s: attempt %d failed, retrying in %.2f s (%s)", self.crm,
+                         retry_state.attempt_number, wait, message)
+
+
+def _redact_data(data: Any, secrets: Sequence[str]) -> Any:
+    if isinstance(data, str):
+        return redact(data, secrets)
+    if isinstance(data, dict):
+        return {k: _redact_data(v, secrets) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_redact_data(v, secrets) for v in data]
+    return data

@@ -1,0 +1,179 @@
+"""Batch writes to HubSpot: chunking, mapping every answer back to its input, isolating bad records.
+
+HubSpot's batch endpoints (``POST /crm/v3/objects/contacts/batch/{create,update,upsert}``, at most
+100 inputs, https://developers.hubspot.com/docs/api/crm/contacts) answer 200/201 when all went
+through, 207 with ``results`` and ``errors`` when some failed (case B23 a), and sometimes 400/409
+for the whole batch because of one record (case B23 b). Results do not come back in input order, so
+each input carries ``objectWriteTraceId = ref`` and results are matched by it first, then by id
+(updates) or email (creates and upserts). A whole-batch refusal is split in halves and retried
+recursively until the bad records stand alone; they come back ``ok=False`` with HubSpot's reason and
+the rest go through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from leadsync.agent.connectors.base import ObjectType, WriteInput, WriteResult
+from leadsync.agent.connectors.hubspot.errors import item_error_keys, item_error_reason
+from leadsync.agent.connectors.hubspot.wire import EMAIL_PROPERTY, normalize_email, record_from_wire
+from leadsync.common.errors import CrmError, CrmProtocolError
+
+BATCH_SIZE: Final = 100
+"""HubSpot's limit on inputs per batch request."""
+
+_ISOLATE_STATUSES: Final = frozenset({400, 409, 422})
+
+PostBatch = Callable[[list[dict[str, Any]]], Awaitable[Any]]
+"""``await post(inputs)`` -> the decoded answer of one batch request (raises CrmError)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """One input ready to send: its wire form and the keys a HubSpot answer may name it by."""
+
+    inp: WriteInput
+    wire: dict[str, Any]
+    keys: frozenset[str] = field(default=frozenset())
+
+
+def failed(inp: WriteInput, reason: str, code: str | None) -> WriteResult:
+    """A refusal for ``inp`` with a reason a person can read."""
+    return WriteResult(ref=inp.ref, ok=False, id=inp.id, error=reason, error_code=code)
+
+
+def chunks(items: Sequence[Prepared], size: int = BATCH_SIZE) -> list[list[Prepared]]:
+    """Batches of at most ``size``, never two inputs sharing a key in one batch (HubSpot refuses
+    duplicate ids or emails in one batch), otherwise in input order."""
+    batches: list[tuple[list[Prepared], set[str]]] = []
+    for item in items:
+        for batch, keys in batches:
+            if len(batch) < size and not (item.keys & keys):
+                batch.append(item)
+                keys.update(item.keys)
+                break
+        else:
+            batches.append(([item], set(item.keys)))
+    return [batch for batch, _ in batches]
+
+
+def _matchers(batch: Sequence[Prepared]) -> dict[str, list[int]]:
+    index: dict[str, list[int]] = {}
+    for position, item in enumerate(batch):
+        for key in item.keys:
+            index.setdefault(key, []).append(position)
+    return index
+
+
+def _result_keys(obj: Mapping[str, Any]) -> list[str]:
+    keys: list[str] = []
+    trace = obj.get("objectWriteTraceId")
+    if isinstance(trace, str):
+        keys.append(f"trace:{trace}")
+    if obj.get("id") is not None:
+        keys.append(f"id:{obj['id']}")
+    props = obj.get("properties")
+    if isinstance(props, dict) and isinstance(props.get(EMAIL_PROPERTY), str):
+        keys.append(f"email:{normalize_email(props[EMAIL_PROPERTY])}")
+    return keys
+
+
+def _error_keys(item: Mapping[str, Any]) -> list[str]:
+    keys: list[str] = []
+    for value in item_error_keys(item):
+        keys += [f"trace:{value}", f"id:{value}", f"email:{normalize_email(value)}"]
+    return keys
+
+
+def parse_answer(
+    answer: Any, batch: Sequence[Prepared], object_type: ObjectType, *, created_by_default: bool
+) -> list[WriteResult]:
+    """Map a 200/201/207 batch answer back to ``batch``, one result per input, in input order.
+
+    ``created_by_default`` says whether a result without ``new`` made a record (batch create).
+    Inputs the answer does not mention fail with error code ``NO_RESULT``: the base moves only for
+    writes HubSpot confirmed.
+    """
+    if not isinstance(answer, dict):
+        raise CrmProtocolError("HubSpot answered a batch write without a JSON object", crm="hubspot")
+    index = _matchers(batch)
+    outcome: dict[int, WriteResult] = {}
+
+    def claim(keys: Iterable[str]) -> int | None:
+        for key in keys:
+            for position in index.get(key, ()):
+                if position not in outcome:
+                    return position
+        return None
+
+    for obj in answer.get("results") or ():
+        if not isinstance(obj, dict):
+            continue
+        position = claim(_result_keys(obj))
+        if position is None:
+            continue
+        try:
+            record = record_from_wire(obj, object_type)
+        except CrmProtocolError:
+            record = None
+        new = obj.get("new")
+        outcome[position] = WriteResult(
+            ref=batch[position].inp.ref, ok=True, id=str(obj.get("id")),
+            created=new is True if isinstance(new, bool) else created_by_default, record=record)
+
+    loose_errors: list[Mapping[str, Any]] = []
+    for item in answer.get("errors") or ():
+        if not isinstance(item, dict):
+            continue
+        reason, code = item_error_reason(item)
+        keys = _error_keys(item)
+        matched = False
+        while (position := claim(keys)) is not None:
+            outcome[position] = failed(batch[position].inp, reason, code)
+            matched = True
+        if not matched:
+            loose_errors.append(item)
+
+    missing = [p for p in range(len(batch)) if p not in outcome]
+    if len(missing) == 1 and len(loose_errors) == 1:
+        reason, code = item_error_reason(loose_errors[0])
+        outcome[missing[0]] = failed(batch[missing[0]].inp, reason, code)
+    else:
+        reasons = list(dict.fromkeys(item_error_reason(item)[0] for item in loose_errors))
+        reason = "HubSpot returned no result for this record"
+        if reasons:
+            reason += f"; its batch reported: {' | '.join(reasons)}"
+        for position in missing:
+            outcome[position] = failed(batch[position].inp, reason, "NO_RESULT")
+    return [outcome[p] for p in range(len(batch))]
+
+
+def _is_isolatable(error: CrmError) -> bool:
+    """A whole-batch refusal that one bad record can cause (not auth, limits, outages)."""
+    if type(error) is CrmError:
+        return error.status in _ISOLATE_STATUSES
+    return False
+
+
+async def write_isolating(
+    post: PostBatch, batch: Sequence[Prepared], object_type: ObjectType, *, created_by_default: bool
+) -> list[WriteResult]:
+    """Send ``batch``; on a whole-batch 400/409/422 send each half again, recursively, so exactly the
+    records HubSpot refuses come back ``ok=False`` with its reason (case B23 b).
+
+    Other CrmErrors (auth, rate limit after retries, outage) propagate: they are not about a record.
+    """
+    try:
+        answer = await post([item.wire for item in batch])
+    except CrmError as error:
+        if not _is_isolatable(error):
+            raise
+        if len(batch) == 1:
+            return [failed(batch[0].inp, error.message, error.category)]
+        middle = len(batch) // 2
+        first = await write_isolating(post, batch[:middle], object_type, created_by_default=created_by_default)
+        second = await write_isolating(post, batch[middle:], object_type, created_by_default=created_by_default)
+        return first + second
+    return parse_answer(answer, batch, object_type, created_by_default=created_by_default)

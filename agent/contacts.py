@@ -1,0 +1,186 @@
+"""Local contacts: create, read, list with keyset paging, and local edits.
+
+A local edit bumps ``local_rev``; the sync pushes contacts whose ``local_rev`` is ahead of
+``synced_rev`` (the revision the CRM last confirmed).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiosqlite
+import msgspec
+
+from leadsync.agent.store.store import Store, dumps, loads, norm_email, now_ms
+from leadsync.agent.users import get_user, owner_for_user
+from leadsync.agent.validation import clean_contact_fields
+from leadsync.common.errors import NotFoundError, OwnerReadOnlyError, ValidationError
+from leadsync.common.models import STANDARD_FIELDS, Contact, ContactPage
+
+_COLUMNS = ", ".join(f"c.{f}" for f in STANDARD_FIELDS)
+SELECT_CONTACT = f"""
+SELECT c.id, {_COLUMNS}, c.owner_id, c.created_by, c.source, c.fields, c.created_at, c.updated_at,
+       c.local_rev, c.synced_rev, c.crm_state, l.crm_id, l.object_type,
+       EXISTS (SELECT 1 FROM sync_errors e WHERE e.contact_id = c.id AND e.resolved_at IS NULL) AS has_error
+FROM contacts c LEFT JOIN crm_links l ON l.contact_id = c.id
+"""
+MAX_PAGE = 500
+
+
+class ContactFilter(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Filters for ``contacts.list``; all optional and combined with AND.
+
+    ``owner``: a CRM owner id or a user's email; ``q``: text matched against email, first and last
+    name (case-insensitive prefix of the email, substring of names); ``min_score``: lead score >=;
+    ``sync_state``: synced | pending | error | local.
+    """
+
+    owner: str | None = None
+    lifecycle_stage: str | None = None
+    min_score: int | None = None
+    q: str | None = None
+    created_by: int | None = None
+    sync_state: str | None = None
+
+
+def row_to_contact(row: aiosqlite.Row) -> Contact:
+    if row["has_error"]:
+        state = "error"
+    elif row["crm_state"] == "none":
+        state = "local"
+    elif row["local_rev"] > row["synced_rev"]:
+        state = "pending"
+    else:
+        state = "synced"
+    return Contact(
+        id=row["id"], **{f: row[f] for f in STANDARD_FIELDS}, owner_id=row["owner_id"],
+        created_by=row["created_by"], source=row["source"], fields=loads(row["fields"]) or {},
+        created_at=row["created_at"], updated_at=row["updated_at"], crm_id=row["crm_id"],
+        crm_object_type=row["object_type"], crm_state=row["crm_state"], sync_state=state,
+    )
+
+
+async def get_contact(store: Store, contact_id: int) -> Contact:
+    """One contact by id; raises NotFoundError."""
+    row = await store.fetchone(SELECT_CONTACT + " WHERE c.id = ?", (contact_id,))
+    if row is None:
+        raise NotFoundError(f"no contact with id {contact_id}")
+    return row_to_contact(row)
+
+
+async def list_contacts(store: Store, flt: ContactFilter, *, after: int | None = None,
+                        limit: int = 100) -> ContactPage:
+    """A page of contacts ordered by id, starting after id ``after`` (keyset paging: cost does not grow
+    with the page number). ``limit`` is 1..500."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValidationError(f"limit: must be 1..{MAX_PAGE}")
+    where, params = ["c.id > ?"], [after or 0]
+    if flt.owner is not None:
+        if "@" in flt.owner:
+            where.append("c.owner_id = (SELECT crm_id FROM owners WHERE email_norm = ? LIMIT 1)")
+            params.append(norm_email(flt.owner))
+        else:
+            where.append("c.owner_id = ?")
+            params.append(flt.owner)
+    if flt.lifecycle_stage is not None:
+        where.append("c.lifecycle_stage = ?")
+        params.append(flt.lifecycle_stage)
+    if flt.min_score is not None:
+        where.append("c.lead_score >= ?")
+        params.append(flt.min_score)
+    if flt.created_by is not None:
+        where.append("c.created_by = ?")
+        params.append(flt.created_by)
+    if flt.q:
+        text = flt.q.strip().lower()
+        where.append("(c.email_norm LIKE ? ESCAPE '\\' OR c.first_name LIKE ? ESCAPE '\\' "
+                     "OR c.last_name LIKE ? ESCAPE '\\')")
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        params += [escaped + "%", "%" + escaped + "%", "%" + escaped + "%"]
+    if flt.sync_state is not None:
+        states = {
+            "local": "c.crm_state = 'none'",
+            "pending": "c.crm_state != 'none' AND c.local_rev > c.synced_rev",
+            "synced": "c.crm_state != 'none' AND c.local_rev <= c.synced_rev",
+            "error": "EXISTS (SELECT 1 FROM sync_errors e WHERE e.contact_id = c.id AND e.resolved_at IS NULL)",
+        }
+        if flt.sync_state not in states:
+            raise ValidationError(f"sync_state: one of {', '.join(states)}")
+        where.append(states[flt.sync_state])
+    sql = SELECT_CONTACT + " WHERE " + " AND ".join(where) + " ORDER BY c.id LIMIT ?"
+    rows = await store.fetchall(sql, [*params, limit + 1])
+    contacts = [row_to_contact(r) for r in rows[:limit]]
+    return ContactPage(contacts=contacts, next_after=contacts[-1].id if len(rows) > limit else None)
+
+
+async def create_contact(store: Store, values: dict[str, Any], *, created_by: int,
+                         source: str = "api", push: bool = True) -> Contact:
+    """Create a local contact owned by its creator (the creator's CRM owner, when matched).
+
+    ``values``: standard fields (see ``STANDARD_FIELDS``) plus custom fields; ``email`` is required and
+    must be unique (trimmed, case-insensitive). A new contact is a lead (lifecycle stage ``lead``)
+    unless told otherwise, and is marked for push. Raises ValidationError, NotFoundError (creator).
+    """
+    if "owner_id" in values:
+        raise OwnerReadOnlyError("owner_id: a new contact is owned by its creator; change owners in the CRM")
+    clean = clean_contact_fields(values)
+    if not clean.get("email"):
+        raise ValidationError("email: is required")
+    await get_user(store, created_by)
+    matched = await owner_for_user(store, created_by)
+    clean.setdefault("lifecycle_stage", "lead")
+    standard = {f: clean.pop(f, None) for f in STANDARD_FIELDS}
+    stamp = now_ms()
+    async with store.transaction() as db:
+        key = norm_email(standard["email"])
+        async with db.execute("SELECT id FROM contacts WHERE email_norm = ?", (key,)) as cur:
+            existing = await cur.fetchone()
+        if existing:
+            raise ValidationError(f"email: contact {existing[0]} already has {standard['email']!r}",
+                                  data={"contact_id": existing[0]})
+        cols = ", ".join(STANDARD_FIELDS)
+        marks = ", ".join("?" for _ in STANDARD_FIELDS)
+        async with db.execute(
+            f"INSERT INTO contacts({cols}, email_norm, owner_id, created_by, source, fields, created_at, "
+            f"updated_at, push_wanted) VALUES ({marks}, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [*standard.values(), key, matched[0] if matched else None, created_by, source, dumps(clean),
+             stamp, stamp, int(push)],
+        ) as cur:
+            contact_id = cur.lastrowid
+    assert contact_id is not None
+    return await get_contact(store, contact_id)
+
+
+async def update_contact(store: Store, contact_id: int, values: dict[str, Any]) -> Contact:
+    """Apply a local edit (standard and custom fields; a None value clears the field). Owner changes are
+    refused: the CRM decides ownership. Raises NotFoundError, ValidationError, OwnerReadOnlyError."""
+    if "owner_id" in values or "owner" in values:
+        raise OwnerReadOnlyError(
+            "the owner comes from the CRM: change the owner in the CRM and it reaches leadsync at the next sync"
+        )
+    clean = clean_contact_fields(values)
+    current = await get_contact(store, contact_id)
+    standard = {f: clean.pop(f) for f in list(clean) if f in STANDARD_FIELDS}
+    if "email" in standard and standard["email"] is None:
+        raise ValidationError("email: cannot be cleared")
+    fields = dict(current.fields)
+    for name, value in clean.items():
+        if value is None:
+            fields.pop(name, None)
+        else:
+            fields[name] = value
+    sets = [f"{f} = ?" for f in standard]
+    params: list[Any] = list(standard.values())
+    if "email" in standard:
+        sets.append("email_norm = ?")
+        params.append(norm_email(standard["email"]))
+    async with store.transaction() as db:
+        try:
+            await db.execute(
+                f"UPDATE contacts SET {', '.join([*sets, 'fields = ?', 'updated_at = ?'])}, "
+                "local_rev = local_rev + 1 WHERE id = ?",
+                [*params, dumps(fields), now_ms(), contact_id],
+            )
+        except aiosqlite.IntegrityError:
+            raise ValidationError(f"email: another contact already has {standard.get('email')!r}") from None
+    return await get_contact(store, contact_id)

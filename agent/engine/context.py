@@ -1,0 +1,58 @@
+"""What one sync run knows while it runs: the connector, the mappings, property metadata, counts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from leadsync.agent.connectors.base import Connector, PropertyMeta
+from leadsync.agent.engine.mapping import FieldMapping
+
+
+@dataclass
+class RunCounts:
+    """Counts of one sync run, as ``sync.history`` shows them."""
+
+    pulled: int = 0
+    created_local: int = 0
+    updated_local: int = 0
+    created_crm: int = 0
+    updated_crm: int = 0
+    linked: int = 0
+    failed: int = 0
+
+
+@dataclass
+class RunContext:
+    """Everything the pull and push steps of one sync run share.
+
+    ``fallback_owner``: CRM owner id used when a pushed contact's creator has no active CRM owner
+    (None: such a contact is held with an error). ``progress`` receives event dicts.
+    """
+
+    run_id: int
+    connector: Connector
+    mappings: tuple[FieldMapping, ...]
+    properties: dict[str, PropertyMeta]
+    fallback_owner: str | None = None
+    progress: Callable[[dict[str, Any]], None] = lambda event: None
+    counts: RunCounts = field(default_factory=RunCounts)
+
+    @property
+    def crm(self) -> str:
+        return self.connector.name
+
+    @property
+    def pull_mappings(self) -> tuple[FieldMapping, ...]:
+        return tuple(m for m in self.mappings if m.pulls)
+
+    @property
+    def push_mappings(self) -> tuple[FieldMapping, ...]:
+        return tuple(m for m in self.mappings if m.pushes)
+
+    def crm_properties(self) -> list[str]:
+        """CRM properties a pull asks for: every mapped one plus the owner property."""
+        names = [m.crm for m in self.mappings if m.direction != "off"]
+        names.append(self.connector.capabilities.owner_property)
+        return sorted(set(names))

@@ -1,0 +1,171 @@
+"""Push: send local changes to the CRM in batches, then record what the CRM confirmed.
+
+Candidates are contacts whose ``local_rev`` is ahead of ``synced_rev``: linked ones send the fields
+that differ from their base value (exactly those, ``""`` for a cleared one, case B19); unlinked ones
+marked for push are created as leads with an upsert keyed by email, so a replay after a crash
+updates instead of duplicating. The base and ``synced_rev`` move only for writes the CRM confirmed
+(invariant 4); a refused record is listed with the CRM's reason and retried once it changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiosqlite
+
+from leadsync.agent.connectors.base import WriteInput, WriteResult
+from leadsync.agent.engine.context import RunContext
+from leadsync.agent.engine.mapping import to_wire
+from leadsync.agent.store.store import Store, dumps, loads, now_ms
+from leadsync.common.models import STANDARD_FIELDS
+
+_STD = frozenset(STANDARD_FIELDS)
+_COLS = ", ".join(f"c.{f}" for f in STANDARD_FIELDS)
+SCAN_BATCH = 500
+
+
+@dataclass
+class PlannedWrite:
+    """One outbound write: ``op`` create or update, the wire ``properties`` and the base after success."""
+
+    contact_id: int
+    op: str
+    local_rev: int
+    properties: dict[str, str]
+    base_after: dict[str, Any]
+    crm_id: str | None = None
+    owner_note: str | None = None
+
+
+@dataclass
+class PushPlan:
+    writes: list[PlannedWrite] = field(default_factory=list)
+    held: list[tuple[int, int, str, str]] = field(default_factory=list)  # contact, rev, code, reason
+    unchanged: list[tuple[int, int]] = field(default_factory=list)  # contact, rev: nothing to send
+
+
+async def push_candidates(store: Store, after: int, limit: int, contact_ids: list[int] | None = None) \
+        -> list[aiosqlite.Row]:
+    """Contacts that may need a push, by id after ``after``. Skips those whose last failure is for
+    the same revision (they are retried once they change, or on request)."""
+    sql = (f"SELECT c.id, {_COLS}, c.fields, c.owner_id, c.created_by, c.local_rev, c.crm_state, "
+           "l.crm_id, l.object_type, b.vals, "
+           "(SELECT o.crm_id || ':' || o.active FROM users u JOIN owners o ON o.email_norm = u.email_norm "
+           " WHERE u.id = c.created_by) AS creator_owner "
+           "FROM contacts c LEFT JOIN crm_links l ON l.contact_id = c.id "
+           "LEFT JOIN base_values b ON b.contact_id = c.id "
+           "WHERE c.local_rev > c.synced_rev AND c.id > ? "
+           "AND (c.crm_state = 'linked' OR (c.crm_state = 'none' AND c.push_wanted = 1)) "
+           "AND NOT EXISTS (SELECT 1 FROM sync_errors e WHERE e.contact_id = c.id AND e.resolved_at IS NULL "
+           "                AND e.local_rev = c.local_rev) ")
+    params: list[Any] = [after]
+    if contact_ids is not None:
+        sql += f"AND c.id IN ({','.join('?' * len(contact_ids))}) "
+        params += contact_ids
+    return await store.fetchall(sql + "ORDER BY c.id LIMIT ?", [*params, limit])
+
+
+def plan_push(ctx: RunContext, rows: list[aiosqlite.Row], active_owners: set[str]) -> PushPlan:
+    """The writes for ``rows`` (from :func:`push_candidates`). Pure: reads nothing, writes nothing."""
+    plan = PushPlan()
+    owner_prop = ctx.connector.capabilities.owner_property
+    for row in rows:
+        extra = loads(row["fields"]) or {}
+        current = {m.local: row[m.local] if m.local in _STD else extra.get(m.local) for m in ctx.push_mappings}
+        if row["crm_state"] == "linked":
+            base = loads(row["vals"]) or {}
+            diff = {f: v for f, v in current.items() if v != base.get(f)}
+            if not diff:
+                plan.unchanged.append((row["id"], row["local_rev"]))
+                continue
+            props = {_crm(ctx, f): to_wire(v, ctx.properties.get(_crm(ctx, f))) for f, v in diff.items()}
+            plan.writes.append(PlannedWrite(row["id"], "update", row["local_rev"], props, {**base, **diff},
+                                            crm_id=row["crm_id"]))
+            continue
+        owner, note = _owner_for_new(row, ctx, active_owners)
+        if owner is None:
+            plan.held.append((row["id"], row["local_rev"], "no_owner", note or "no CRM owner"))
+            continue
+        props = {_crm(ctx, f): to_wire(v, ctx.properties.get(_crm(ctx, f)))
+                 for f, v in current.items() if v is not None}
+        props[owner_prop] = owner
+        plan.writes.append(PlannedWrite(row["id"], "create", row["local_rev"], props, dict(current),
+                                        owner_note=note))
+    return plan
+
+
+def _crm(ctx: RunContext, local: str) -> str:
+    for mapping in ctx.mappings:
+        if mapping.local == local:
+            return mapping.crm
+    raise KeyError(local)
+
+
+def _owner_for_new(row: aiosqlite.Row, ctx: RunContext, active: set[str]) -> tuple[str | None, str | None]:
+    """The CRM owner a new contact is pushed with: its owner (the creator's CRM owner) when active,
+    else the fallback owner (cases S05, B17), else None with the reason."""
+    owner = row["owner_id"]
+    if owner is None and row["creator_owner"]:
+        owner = row["creator_owner"].split(":")[0]
+    if owner is not None and owner in active:
+        return owner, None
+    why = (f"owner {owner} is deactivated in the CRM" if owner is not None
+           else f"creator (user {row['created_by']}) has no CRM owner with the same email")
+    if ctx.fallback_owner is not None and ctx.fallback_owner in active:
+        return ctx.fallback_owner, f"{why}; pushed with the fallback owner {ctx.fallback_owner}"
+    return None, f"{why}, and no active fallback owner is set (settings.update fallback_owner)"
+
+
+async def apply_push_results(db: aiosqlite.Connection, ctx: RunContext, plan: PushPlan,
+                             results: dict[int, WriteResult], object_type: str) -> None:
+    """Record the CRM's answers inside the caller's transaction: links, bases, revisions, errors."""
+    stamp = now_ms()
+    errors: list[tuple[Any, ...]] = [(ctx.run_id, c, None, "push", code, reason, rev, stamp)
+                                     for c, rev, code, reason in plan.held]
+    ctx.counts.failed += len(plan.held)
+    for contact_id, rev in plan.unchanged:
+        await db.execute("UPDATE contacts SET synced_rev = max(synced_rev, ?) WHERE id = ?", (rev, contact_id))
+    for write in plan.writes:
+        result = results.get(write.contact_id)
+        if result is None or not result.ok:
+            ctx.counts.failed += 1
+            reason = result.error if result else "the CRM gave no answer for this record"
+            errors.append((ctx.run_id, write.contact_id, write.crm_id, write.op,
+                           result.error_code if result else None, reason or "refused", write.local_rev, stamp))
+            continue
+        if write.op == "create":
+            if result.created:
+                ctx.counts.created_crm += 1
+            else:
+                ctx.counts.linked += 1
+            await db.execute(
+                "INSERT INTO crm_links(contact_id, crm, object_type, crm_id, crm_updated_at, linked_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(contact_id) DO UPDATE SET crm_id = excluded.crm_id",
+                (write.contact_id, ctx.crm, object_type, result.id,
+                 result.record.updated_at_ms if result.record else None, stamp),
+            )
+            await db.execute("UPDATE contacts SET crm_state = 'linked', owner_id = ? WHERE id = ?",
+                             (write.properties.get(ctx.connector.capabilities.owner_property), write.contact_id))
+        else:
+            ctx.counts.updated_crm += 1
+        await db.execute(
+            "INSERT INTO base_values(contact_id, vals, sync_run_id, synced_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(contact_id) DO UPDATE SET vals = excluded.vals, sync_run_id = excluded.sync_run_id, "
+            "synced_at = excluded.synced_at",
+            (write.contact_id, dumps(write.base_after), ctx.run_id, stamp),
+        )
+        await db.execute("UPDATE contacts SET synced_rev = max(synced_rev, ?) WHERE id = ?",
+                         (write.local_rev, write.contact_id))
+        await db.execute("UPDATE sync_errors SET resolved_at = ? WHERE contact_id = ? AND resolved_at IS NULL",
+                         (stamp, write.contact_id))
+    await db.executemany(
+        "INSERT INTO sync_errors(sync_run_id, contact_id, crm_id, operation, code, reason, local_rev, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        errors,
+    )
+
+
+def write_inputs(plan: PushPlan, op: str) -> list[WriteInput]:
+    return [WriteInput(ref=str(w.contact_id), properties=w.properties, id=w.crm_id)
+            for w in plan.writes if w.op == op]

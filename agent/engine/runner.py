@@ -1,0 +1,140 @@
+"""A sync run from start to end: owners, then pull (page by page), then push (batch by batch).
+
+Each pulled page is applied in one transaction together with its cursor checkpoint, and each pushed
+batch's confirmed results in one transaction, so a crash at any point resumes without skipping or
+duplicating anything (invariants 3-5).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from leadsync.agent.connectors.base import Connector, ObjectType, WriteResult
+from leadsync.agent.engine.context import RunContext
+from leadsync.agent.engine.mapping import FieldMapping
+from leadsync.agent.engine.pull import apply_pull_page
+from leadsync.agent.engine.push import (
+    SCAN_BATCH,
+    apply_push_results,
+    plan_push,
+    push_candidates,
+    write_inputs,
+)
+from leadsync.agent.store.store import Store, loads, now_ms
+from leadsync.agent.users import save_owners
+from leadsync.common.errors import CrmError, LeadsyncError
+from leadsync.common.models import SyncRun
+
+log = logging.getLogger("leadsync.sync")
+
+RUN_COLUMNS = ("pulled", "created_local", "updated_local", "created_crm", "updated_crm", "linked", "failed")
+
+
+async def start_run(store: Store, trigger: str) -> int:
+    """Insert a ``running`` sync run and return its id."""
+    async with store.transaction() as db, db.execute(
+        "INSERT INTO sync_runs(trigger, status, started_at) VALUES (?, 'running', ?)", (trigger, now_ms())
+    ) as cur:
+        run_id = cur.lastrowid
+    assert run_id is not None
+    return run_id
+
+
+async def get_run(store: Store, run_id: int) -> SyncRun:
+    row = await store.fetchone("SELECT * FROM sync_runs WHERE id = ?", (run_id,))
+    if row is None:
+        raise LeadsyncError(f"no sync run {run_id}")
+    return SyncRun(**{k: row[k] for k in row.keys()})
+
+
+async def execute_run(
+    store: Store,
+    connector: Connector,
+    run_id: int,
+    *,
+    mappings: tuple[FieldMapping, ...],
+    fallback_owner: str | None = None,
+    pull: bool = True,
+    push: bool = True,
+    contact_ids: list[int] | None = None,
+    progress: Callable[[dict[str, Any]], None] = lambda e: None,
+) -> SyncRun:
+    """Run sync run ``run_id`` (already started) and record its outcome; returns the finished run.
+
+    CRM failures end the run as ``failed`` with the reason (nothing half-applied: each page and batch
+    is its own transaction); records refused alone make it ``partial``.
+    """
+    calls_before = connector.api_calls
+    ctx = RunContext(run_id=run_id, connector=connector, mappings=mappings, properties={},
+                     fallback_owner=fallback_owner, progress=progress)
+    status, error = "ok", None
+    try:
+        lead_type = connector.capabilities.new_lead_object
+        ctx.properties = {p.name: p for p in await connector.list_properties(lead_type)}
+        owners = await connector.list_owners()
+        async with store.transaction() as db:
+            await save_owners(db, owners)
+        if pull:
+            for object_type in connector.capabilities.object_types:
+                await _pull(store, ctx, object_type)
+        if push:
+            await _push(store, ctx, {o.id for o in owners if o.active}, contact_ids)
+        if ctx.counts.failed:
+            status = "partial"
+    except CrmError as exc:
+        status, error = "failed", f"{type(exc).__name__}: {exc.message}"
+        log.warning("sync run %s failed: %s", run_id, error)
+    except Exception as exc:
+        status, error = "failed", f"internal error: {type(exc).__name__}: {exc}"
+        log.exception("sync run %s failed", run_id)
+        raise
+    finally:
+        counts = ctx.counts
+        async with store.transaction() as db:
+            await db.execute(
+                f"UPDATE sync_runs SET status = ?, finished_at = ?, error = ?, api_calls = ?, "
+                f"{', '.join(f'{c} = ?' for c in RUN_COLUMNS)} WHERE id = ?",
+                (status, now_ms(), error, connector.api_calls - calls_before,
+                 *(getattr(counts, c) for c in RUN_COLUMNS), run_id),
+            )
+    finished = await get_run(store, run_id)
+    progress({"type": "run_finished", "run": {k: getattr(finished, k) for k in finished.__struct_fields__}})
+    return finished
+
+
+async def _pull(store: Store, ctx: RunContext, object_type: ObjectType) -> None:
+    row = await store.fetchone("SELECT value FROM cursors WHERE crm = ? AND object_type = ?",
+                               (ctx.crm, object_type))
+    cursor = loads(row[0]) if row else None
+    async for page in ctx.connector.pull_changes(object_type, cursor, properties=ctx.crm_properties()):
+        async with store.transaction() as db:
+            await apply_pull_page(db, ctx, page.records, page.cursor, object_type)
+        ctx.progress({"type": "progress", "phase": "pull", "object_type": object_type,
+                      "done": ctx.counts.pulled})
+
+
+async def _push(store: Store, ctx: RunContext, active_owners: set[str], contact_ids: list[int] | None) -> None:
+    caps = ctx.connector.capabilities
+    after = 0
+    while True:
+        rows = await push_candidates(store, after, SCAN_BATCH, contact_ids)
+        if not rows:
+            return
+        after = rows[-1]["id"]
+        plan = plan_push(ctx, rows, active_owners)
+        results: dict[int, WriteResult] = {}
+        creates = write_inputs(plan, "create")
+        updates = write_inputs(plan, "update")
+        if creates:
+            write = ctx.connector.upsert if caps.supports_upsert else ctx.connector.create
+            for result in await write(caps.new_lead_object, creates):
+                results[int(result.ref)] = result
+        if updates:
+            for result in await ctx.connector.update(caps.new_lead_object, updates):
+                results[int(result.ref)] = result
+        async with store.transaction() as db:
+            await apply_push_results(db, ctx, plan, results, caps.new_lead_object)
+        ctx.progress({"type": "progress", "phase": "push",
+                      "done": ctx.counts.created_crm + ctx.counts.updated_crm + ctx.counts.failed})

@@ -1,0 +1,63 @@
+"""Agent settings (stored in the ``settings`` table) with their defaults and allowed ranges."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from leadsync.common.errors import ValidationError
+
+INTERVAL_MIN, INTERVAL_MAX = 10, 1440
+
+
+class Settings(msgspec.Struct, kw_only=True):
+    """``sync_interval_minutes``: 10..1440 (10 min to 24 h); ``push_enabled``: the master switch for every
+    outbound write; ``score_threshold``: a lead score at or above which a contact is pushed at once (None:
+    off); ``fallback_owner``: CRM owner id for pushed contacts whose creator has no active CRM owner."""
+
+    sync_interval_minutes: int = 60
+    push_enabled: bool = True
+    score_threshold: int | None = None
+    fallback_owner: str | None = None
+
+
+class SettingsUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    sync_interval_minutes: int | None = None
+    push_enabled: bool | None = None
+    score_threshold: int | None = None
+    fallback_owner: str | None = None
+    clear: list[str] = []
+
+
+def apply_update(current: Settings, update: SettingsUpdate) -> dict[str, Any]:
+    """Validate ``update`` against ``current``; returns the changed keys and values.
+
+    Raises ValidationError naming the allowed range for an out-of-range interval."""
+    changes: dict[str, Any] = {}
+    if update.sync_interval_minutes is not None:
+        minutes = update.sync_interval_minutes
+        if not INTERVAL_MIN <= minutes <= INTERVAL_MAX:
+            raise ValidationError(
+                f"sync_interval_minutes: {minutes} is out of range; allowed {INTERVAL_MIN} to {INTERVAL_MAX} "
+                "minutes (10 minutes to 24 hours)"
+            )
+        changes["sync_interval_minutes"] = minutes
+    if update.push_enabled is not None:
+        changes["push_enabled"] = update.push_enabled
+    if update.score_threshold is not None:
+        if update.score_threshold < 0:
+            raise ValidationError("score_threshold: must be 0 or more")
+        changes["score_threshold"] = update.score_threshold
+    if update.fallback_owner is not None:
+        changes["fallback_owner"] = update.fallback_owner.strip()
+    for key in update.clear:
+        if key not in ("score_threshold", "fallback_owner"):
+            raise ValidationError(f"clear: only score_threshold and fallback_owner can be cleared, not {key!r}")
+        changes[key] = None
+    return changes
+
+
+def load(values: dict[str, Any]) -> Settings:
+    known = {k: v for k, v in values.items() if k in Settings.__struct_fields__}
+    return msgspec.convert(known, Settings)

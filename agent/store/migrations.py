@@ -1,0 +1,148 @@
+"""Versioned schema migrations for the SQLite store.
+
+Each migration is a list of SQL statements applied in one transaction; ``PRAGMA user_version`` holds
+the number of migrations applied. Append new migrations; never edit a released one.
+"""
+
+from __future__ import annotations
+
+import aiosqlite
+
+MIGRATIONS: list[list[str]] = [
+    # 1: the skeleton: users, owners, contacts, CRM links, base values, cursors, sync runs and errors
+    [
+        """CREATE TABLE settings (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL            -- JSON
+        )""",
+        """CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            email TEXT NOT NULL,           -- as entered, trimmed
+            email_norm TEXT NOT NULL UNIQUE,  -- trimmed, lower-case: the match key to CRM owners
+            name TEXT NOT NULL DEFAULT '',
+            role TEXT NOT NULL DEFAULT 'user',
+            created_at INTEGER NOT NULL    -- epoch ms UTC
+        )""",
+        """CREATE TABLE crm_connection (
+            id INTEGER PRIMARY KEY CHECK (id = 1),   -- one CRM per organization
+            crm TEXT NOT NULL,
+            base_url TEXT NOT NULL,
+            user_email TEXT,
+            user_id TEXT,
+            is_admin INTEGER NOT NULL DEFAULT 0,
+            account_id TEXT,
+            status TEXT NOT NULL DEFAULT 'connected',
+            connected_at INTEGER NOT NULL
+        )""",
+        """CREATE TABLE owners (
+            crm_id TEXT PRIMARY KEY,
+            email TEXT NOT NULL,
+            email_norm TEXT NOT NULL,
+            first_name TEXT NOT NULL DEFAULT '',
+            last_name TEXT NOT NULL DEFAULT '',
+            active INTEGER NOT NULL DEFAULT 1,
+            teams TEXT NOT NULL DEFAULT '[]',         -- JSON list of {id, name, primary}
+            updated_at INTEGER NOT NULL
+        )""",
+        "CREATE INDEX owners_email ON owners(email_norm)",
+        """CREATE TABLE contacts (
+            id INTEGER PRIMARY KEY,
+            email TEXT,
+            email_norm TEXT,
+            first_name TEXT,
+            last_name TEXT,
+            company TEXT,
+            job_title TEXT,
+            phone TEXT,
+            lifecycle_stage TEXT,
+            lead_score INTEGER,
+            owner_id TEXT,                 -- CRM owner id; the CRM decides it
+            created_by INTEGER REFERENCES users(id),
+            source TEXT NOT NULL,          -- crm | api | import | form
+            fields TEXT NOT NULL DEFAULT '{}',  -- JSON: other mapped fields
+            created_at INTEGER NOT NULL,   -- epoch ms UTC
+            updated_at INTEGER NOT NULL,
+            local_rev INTEGER NOT NULL DEFAULT 1,   -- bumped by every local edit
+            synced_rev INTEGER NOT NULL DEFAULT 0,  -- local_rev the CRM last confirmed
+            push_wanted INTEGER NOT NULL DEFAULT 0, -- 1: push when the rules allow (new lead, manual...)
+            crm_state TEXT NOT NULL DEFAULT 'none'  -- none | linked | archived | merged
+        )""",
+        "CREATE UNIQUE INDEX contacts_email ON contacts(email_norm) WHERE email_norm IS NOT NULL",
+        "CREATE INDEX contacts_owner ON contacts(owner_id, id)",
+        "CREATE INDEX contacts_dirty ON contacts(push_wanted, id) WHERE local_rev > synced_rev",
+        """CREATE TABLE crm_links (
+            contact_id INTEGER PRIMARY KEY REFERENCES contacts(id) ON DELETE CASCADE,
+            crm TEXT NOT NULL,
+            object_type TEXT NOT NULL,     -- contact | lead
+            crm_id TEXT NOT NULL,
+            crm_updated_at INTEGER,        -- the CRM's modified time we last saw, epoch ms
+            linked_at INTEGER NOT NULL,
+            UNIQUE (crm, object_type, crm_id)
+        )""",
+        """CREATE TABLE base_values (
+            contact_id INTEGER PRIMARY KEY REFERENCES contacts(id) ON DELETE CASCADE,
+            vals TEXT NOT NULL,            -- JSON {local field: last value both sides agreed on}
+            sync_run_id INTEGER,
+            synced_at INTEGER NOT NULL
+        )""",
+        """CREATE TABLE cursors (
+            crm TEXT NOT NULL,
+            object_type TEXT NOT NULL,
+            value TEXT NOT NULL,           -- JSON, connector-defined checkpoint
+            updated_at INTEGER NOT NULL,
+            PRIMARY KEY (crm, object_type)
+        )""",
+        """CREATE TABLE sync_runs (
+            id INTEGER PRIMARY KEY,
+            trigger TEXT NOT NULL,         -- manual | interval | threshold | todo | demo | api
+            status TEXT NOT NULL,          -- running | ok | partial | failed | interrupted
+            started_at INTEGER NOT NULL,
+            finished_at INTEGER,
+            pulled INTEGER NOT NULL DEFAULT 0,
+            created_local INTEGER NOT NULL DEFAULT 0,
+            updated_local INTEGER NOT NULL DEFAULT 0,
+            created_crm INTEGER NOT NULL DEFAULT 0,
+            updated_crm INTEGER NOT NULL DEFAULT 0,
+            linked INTEGER NOT NULL DEFAULT 0,
+            failed INTEGER NOT NULL DEFAULT 0,
+            api_calls INTEGER NOT NULL DEFAULT 0,
+            error TEXT
+        )""",
+        """CREATE TABLE sync_errors (
+            id INTEGER PRIMARY KEY,
+            sync_run_id INTEGER REFERENCES sync_runs(id),
+            contact_id INTEGER,
+            crm_id TEXT,
+            operation TEXT NOT NULL,       -- create | update | upsert | pull | link
+            code TEXT,
+            reason TEXT NOT NULL,
+            local_rev INTEGER,             -- the contact's local_rev when it failed: retried once it changes
+            created_at INTEGER NOT NULL,
+            resolved_at INTEGER
+        )""",
+        "CREATE INDEX sync_errors_open ON sync_errors(contact_id) WHERE resolved_at IS NULL",
+    ],
+]
+
+
+async def migrate(db: aiosqlite.Connection) -> int:
+    """Apply the migrations not yet applied; returns the schema version now in force.
+
+    Raises ``RuntimeError`` if the database is newer than this code (a downgrade).
+    """
+    async with db.execute("PRAGMA user_version") as cur:
+        row = await cur.fetchone()
+    version = int(row[0]) if row else 0
+    if version > len(MIGRATIONS):
+        raise RuntimeError(f"store schema v{version} is newer than this leadsync (v{len(MIGRATIONS)})")
+    for number in range(version + 1, len(MIGRATIONS) + 1):
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[number - 1]:
+                await db.execute(statement)
+            await db.execute(f"PRAGMA user_version = {number}")
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+    return len(MIGRATIONS)

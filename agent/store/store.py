@@ -1,0 +1,124 @@
+"""The store: one writer connection (transactions serialised by a lock) and one reader connection.
+
+WAL mode lets the reader (RPC queries, the TUI) see the last committed state while a sync applies a
+page, so browsing stays responsive during a sync and never sees a half-applied page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import msgspec
+
+from leadsync.agent.store.migrations import migrate
+
+_json_encode = msgspec.json.encode
+_json_decode = msgspec.json.decode
+
+
+def now_ms() -> int:
+    """Wall-clock time as epoch milliseconds, UTC."""
+    return time.time_ns() // 1_000_000
+
+
+def norm_email(email: str | None) -> str | None:
+    """The match key of an email address: trimmed and lower-cased; None for blank."""
+    if email is None:
+        return None
+    key = email.strip().lower()
+    return key or None
+
+
+def dumps(value: Any) -> str:
+    return _json_encode(value).decode()
+
+
+def loads(text: str | bytes | None) -> Any:
+    return None if text is None else _json_decode(text)
+
+
+class Store:
+    """Open with :meth:`open`; close with :meth:`close`.
+
+    ``writer`` is used only inside :meth:`transaction`; ``reader`` only for queries.
+    """
+
+    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+        self.path = path
+        self.writer = writer
+        self.reader = reader
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path) -> Store:
+        """Open (creating if needed) the store at ``path`` and bring its schema up to date."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writer = await aiosqlite.connect(path, isolation_level=None)
+        await _configure(writer)
+        await writer.execute("PRAGMA journal_mode=WAL")
+        await migrate(writer)
+        reader = await aiosqlite.connect(path, isolation_level=None)
+        await _configure(reader)
+        await reader.execute("PRAGMA query_only=ON")
+        return cls(path, writer, reader)
+
+    async def close(self) -> None:
+        await self.reader.close()
+        await self.writer.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """An immediate write transaction on the writer; committed on success, rolled back on error."""
+        async with self._write_lock:
+            await self.writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.writer
+            except BaseException:
+                await self.writer.execute("ROLLBACK")
+                raise
+            await self.writer.execute("COMMIT")
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[aiosqlite.Row]:
+        async with self.reader.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Row | None:
+        async with self.reader.execute(sql, params) as cur:
+            return await cur.fetchone()
+
+    async def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = await self.fetchone(sql, params)
+        return None if row is None else row[0]
+
+    # settings ---------------------------------------------------------------------------------
+
+    async def get_settings(self) -> dict[str, Any]:
+        rows = await self.fetchall("SELECT key, value FROM settings")
+        return {row[0]: loads(row[1]) for row in rows}
+
+    async def put_settings(self, values: dict[str, Any]) -> None:
+        async with self.transaction() as db:
+            await db.executemany(
+                "INSERT INTO settings(key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [(k, dumps(v)) for k, v in values.items()],
+            )
+
+
+async def _configure(db: aiosqlite.Connection) -> None:
+    db.row_factory = aiosqlite.Row
+    await db.execute("PRAGMA foreign_keys=ON")
+    await db.execute("PRAGMA busy_timeout=10000")
+    await db.execute("PRAGMA synchronous=NORMAL")
+
+
+def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    """``items`` in consecutive slices of at most ``size``."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
