@@ -20,7 +20,7 @@ demo-headless: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check agent common tui tests
-	$(BIN)/mypy agent common tui
+	$(BIN)/mypy
 	$(BIN)/pytest -q
 
 bench: $(STAMP)

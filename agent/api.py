@@ -13,14 +13,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 import msgspec
-
 from leadsync.agent import contacts, users
 from leadsync.agent.connectors.registry import CRMS
 from leadsync.agent.daemon import Agent
 from leadsync.agent.engine.runner import get_run
+from leadsync.agent.importer import import_rows
 from leadsync.agent.rpc_server import Method, NoParams, Session
 from leadsync.agent.settings import SettingsUpdate, apply_update, load
 from leadsync.agent.store.store import now_ms
+from leadsync.common.csvio import ImportRow
 from leadsync.common.errors import (
     CrmAlreadyConnectedError,
     CrmError,
@@ -91,6 +92,12 @@ class Subscribe(_P):
     pass
 
 
+class ContactsImport(_P):
+    as_user: int | str
+    header: list[str]
+    rows: list[ImportRow]
+
+
 def build_methods(agent: Agent) -> dict[str, Method]:
     """Every method the agent serves, keyed by name."""
     table: dict[str, Method] = {}
@@ -153,6 +160,14 @@ def build_methods(agent: Agent) -> dict[str, Method]:
         contact = await contacts.update_contact(store, p.id, p.fields)
         agent.emit({"type": "contact_changed", "contact_id": contact.id, "change": "updated"})
         return contact
+
+    @method("contacts.import", ContactsImport)
+    async def contacts_import(p: ContactsImport, _: Session) -> Any:
+        """Import CSV rows ([line, values] under a header) owned by as_user; bad rows come back with line and reason."""
+        user = await users.find_user(store, p.as_user)
+        report = await import_rows(store, user.id, p.header, p.rows)
+        agent.emit({"type": "contacts_imported", "created": report.created, "updated": report.updated})
+        return report
 
     @method("crm.connect", CrmConnect)
     async def crm_connect(p: CrmConnect, _: Session) -> CrmStatus:

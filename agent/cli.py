@@ -100,6 +100,56 @@ def cmd_contacts(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from leadsync.common.csvio import batches, read_csv
+
+    try:
+        with open(args.file, encoding="utf-8", newline="") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"leadsync import: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    header, rows = read_csv(text)
+    total: dict[str, Any] = {"rows": 0, "created": 0, "updated": 0, "unchanged": 0, "failed": []}
+    for batch in batches(rows):
+        report = _call(args, "contacts.import", {"as_user": args.as_user, "header": header,
+                                                 "rows": [[r.line, r.values] for r in batch]})
+        for key in ("rows", "created", "updated", "unchanged"):
+            total[key] += report[key]
+        total["failed"] += report["failed"]
+        total["unmapped_columns"] = report["unmapped_columns"]
+    if args.json:
+        _print_json(total)
+    else:
+        print(f"{total['rows']} rows: {total['created']} created, {total['updated']} updated, "
+              f"{total['unchanged']} unchanged, {len(total['failed'])} failed")
+        for failure in total["failed"]:
+            print(f"  line {failure['line']}: {failure['reason']}")
+        if total.get("unmapped_columns"):
+            print(f"  columns not imported: {', '.join(total['unmapped_columns'])}")
+    return 1 if total["failed"] else 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from leadsync.common.csvio import write_csv
+
+    flt = {k: v for k, v in {"owner": args.owner, "q": args.search, "lifecycle_stage": args.stage}.items() if v}
+
+    def pages() -> Any:
+        after = None
+        while True:
+            page = _call(args, "contacts.list", {"filter": flt, "after": after, "limit": 500})
+            yield from page["contacts"]
+            after = page["next_after"]
+            if after is None:
+                return
+
+    with open(args.file, "w", encoding="utf-8", newline="") as handle:
+        count = write_csv(handle, pages())
+    print(f"{count} contacts written to {args.file}")
+    return 0
+
+
 def cmd_tui(args: argparse.Namespace) -> int:
     from leadsync.tui.app import run_tui
 
@@ -155,6 +205,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_contacts)
+
+    p = sub.add_parser("import", help="import contacts from a CSV file (header row required)")
+    p.add_argument("file")
+    p.add_argument("--as", dest="as_user", required=True, help="the importing user (email or id): owns new contacts")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("export", help="export a filtered list of contacts to CSV")
+    p.add_argument("file")
+    p.add_argument("--owner")
+    p.add_argument("--search", "-q")
+    p.add_argument("--stage")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("tui", help="open the terminal dashboard")
     p.set_defaults(func=cmd_tui)

@@ -10,7 +10,6 @@ from typing import Any
 
 import aiosqlite
 import msgspec
-
 from leadsync.agent.store.store import Store, dumps, loads, norm_email, now_ms
 from leadsync.agent.users import get_user, owner_for_user
 from leadsync.agent.validation import clean_contact_fields
@@ -74,7 +73,8 @@ async def list_contacts(store: Store, flt: ContactFilter, *, after: int | None =
     with the page number). ``limit`` is 1..500."""
     if not 1 <= limit <= MAX_PAGE:
         raise ValidationError(f"limit: must be 1..{MAX_PAGE}")
-    where, params = ["c.id > ?"], [after or 0]
+    where: list[str] = ["c.id > ?"]
+    params: list[Any] = [after or 0]
     if flt.owner is not None:
         if "@" in flt.owner:
             where.append("c.owner_id = (SELECT crm_id FROM owners WHERE email_norm = ? LIMIT 1)")

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-
 from leadsync.common.errors import LeadsyncError, RpcCode
 from leadsync.common.rpc import MAX_FRAME_BYTES, encode
 
@@ -86,9 +85,10 @@ class RpcServer:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self, path: Path) -> None:
+        # once at start-up, before serving: blocking file calls are fine here
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if path.exists() or path.is_symlink():
-            path.unlink()
+        if path.exists() or path.is_symlink():  # noqa: ASYNC240
+            path.unlink()  # noqa: ASYNC240
         old_umask = os.umask(0o177)
         try:
             self._server = await asyncio.start_unix_server(self._serve, str(path), limit=MAX_FRAME_BYTES)
@@ -161,7 +161,7 @@ class RpcServer:
         if not isinstance(request, dict):
             return error(RpcCode.INVALID_REQUEST, "a request is a JSON object")
         msg_id = request.get("id")
-        if not (msg_id is None or isinstance(msg_id, (str, int)) and not isinstance(msg_id, bool)):
+        if not (msg_id is None or (isinstance(msg_id, (str, int)) and not isinstance(msg_id, bool))):
             return error(RpcCode.INVALID_REQUEST, "id: must be a string, a number or absent")
         if request.get("jsonrpc") != "2.0":
             return error(RpcCode.INVALID_REQUEST, 'jsonrpc: must be "2.0"', msg_id)

@@ -19,7 +19,7 @@ log = logging.getLogger("leadsync.agent")
 
 def _notify(state: str) -> None:
     try:
-        import sdnotify  # type: ignore[import-untyped]
+        import sdnotify
 
         sdnotify.SystemdNotifier().notify(state)
     except ImportError:  # optional outside systemd

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import aiosqlite
-
 from leadsync.agent.connectors.base import CrmOwner
 from leadsync.agent.store.store import Store, dumps, loads, norm_email, now_ms
 from leadsync.agent.validation import clean_email, clean_text
@@ -57,7 +56,10 @@ async def get_user(store: Store, user_id: int) -> User:
 
 
 async def find_user(store: Store, ref: int | str) -> User:
-    """A user by id or by email (trimmed, case-insensitive); raises NotFoundError."""
+    """A user by id (an int or a string of digits) or by email (trimmed, case-insensitive); raises
+    NotFoundError."""
+    if isinstance(ref, str) and ref.strip().isdigit():
+        ref = int(ref)
     if isinstance(ref, int):
         return await get_user(store, ref)
     row = await store.fetchone(_USER_SQL + " WHERE u.email_norm = ?", (norm_email(ref),))

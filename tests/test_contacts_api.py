@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from leadsync.common.errors import RpcCode
 from leadsync.common.rpc import RpcClient, RpcError
 

@@ -28,6 +28,7 @@ import asyncio
 import email.utils
 import logging
 import math
+import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,10 +37,6 @@ from typing import Any, Final
 import httpx
 import msgspec
 from aiolimiter import AsyncLimiter
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
-from tenacity.stop import stop_base
-from tenacity.wait import wait_exponential_jitter
-
 from leadsync.common.errors import (
     CrmAuthError,
     CrmError,
@@ -49,6 +46,8 @@ from leadsync.common.errors import (
     CrmRateLimitedError,
     CrmUnavailableError,
 )
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+from tenacity.stop import stop_base
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -61,6 +60,7 @@ __all__ = [
     "RetryPolicy",
     "Secret",
     "Sleep",
+    "bucket_shape",
     "error_for_status",
     "parse_retry_after",
     "redact",
@@ -191,15 +191,32 @@ def error_for_status(
     return CrmError(message, **kw)
 
 
+def bucket_shape(limit: RateLimit) -> tuple[float, float]:
+    """``(capacity, time_period_s)`` of a leaky bucket that never lets more than ``limit.max_rate``
+    requests into any window of ``limit.period_s`` seconds.
+
+    A bucket of capacity C draining at r per second admits C + r * P requests in a window of P
+    seconds, so aiolimiter's plain ``AsyncLimiter(N, P)`` would admit 2N. Here C = N / 10 (at least
+    1) and r = (N - C) / P: 100 per 10 s becomes bursts of 10 and 9 per second.
+    """
+    n, period = float(limit.max_rate), float(limit.period_s)
+    if n <= 0 or period <= 0:
+        raise ValueError(f"a rate limit needs a positive rate and period, not {limit}")
+    capacity = max(1.0, n / 10) if n > 1 else n
+    rate = (n - capacity) / period if n > capacity else n / period
+    return capacity, capacity / rate
+
+
 class ClockedLimiter(AsyncLimiter):
     """An :class:`aiolimiter.AsyncLimiter` that reads an injected clock and sleeps with an injected sleep.
 
-    Same leaky-bucket arithmetic as aiolimiter; waiting is a loop of ``sleep(needed)`` instead of
-    event-loop timers, so a fake clock drives it in tests.
+    Same leaky-bucket arithmetic as aiolimiter, shaped by :func:`bucket_shape` so any window of
+    ``limit.period_s`` holds at most ``limit.max_rate`` acquisitions; waiting is a loop of
+    ``sleep(needed)`` instead of event-loop timers, so a fake clock drives it in tests.
     """
 
     def __init__(self, limit: RateLimit, *, clock: Clock, sleep: Sleep) -> None:
-        super().__init__(limit.max_rate, limit.period_s)
+        super().__init__(*bucket_shape(limit))
         self._clock = clock
         self._sleep = sleep
         self._last_check = clock()
@@ -412,10 +429,10 @@ class HttpClient:
             response = await self._client.request(method, path, params=params, content=content,
                                                   headers=headers)
         except httpx.TransportError as exc:
-            error = CrmUnavailableError(
+            unreachable = CrmUnavailableError(
                 self.redact(f"{self.crm}: could not complete {method} {path}: "
                             f"{type(exc).__name__}: {exc}"), crm=self.crm, status=0)
-            raise _RetryableFailure(error, None) from None
+            raise _RetryableFailure(unreachable, None) from None
         except httpx.HTTPError as exc:
             raise CrmError(self.redact(f"{self.crm}: {method} {path} failed: {type(exc).__name__}: {exc}"),
                            crm=self.crm, status=0) from None
@@ -441,8 +458,9 @@ class HttpClient:
 
     def _wait(self, retry_state: RetryCallState) -> float:
         policy = self._retry
-        backoff = wait_exponential_jitter(initial=policy.initial_backoff_s, max=policy.max_backoff_s,
-                                          jitter=policy.jitter_s)(retry_state)
+        exponent = min(retry_state.attempt_number - 1, 30)
+        backoff = min(policy.initial_backoff_s * 2 ** exponent, policy.max_backoff_s)
+        backoff += random.uniform(0.0, policy.jitter_s)
         outcome = retry_state.outcome
         failure = outcome.exception() if outcome is not None else None
         floor = failure.retry_after_s if isinstance(failure, _RetryableFailure) else None

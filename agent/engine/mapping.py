@@ -14,7 +14,6 @@ import datetime as dt
 from typing import Any, Literal
 
 import msgspec
-
 from leadsync.agent.connectors.base import PropertyMeta
 
 Direction = Literal["two_way", "to_crm", "from_crm", "off"]

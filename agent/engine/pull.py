@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import aiosqlite
-
 from leadsync.agent.connectors.base import CrmRecord
 from leadsync.agent.engine.context import RunContext
 from leadsync.agent.engine.mapping import ConversionError, from_wire
@@ -70,8 +69,8 @@ async def apply_pull_page(db: aiosqlite.Connection, ctx: RunContext, records: Se
                 by_email[norm_email(row["email"]) or ""] = row
 
     async with db.execute("SELECT coalesce(max(id), 0) FROM contacts") as cur:
-        row = await cur.fetchone()
-    next_id = int(row[0]) if row else 0
+        top = await cur.fetchone()
+    next_id = int(top[0]) if top else 0
     new_contacts: list[tuple[Any, ...]] = []
     new_links: list[tuple[Any, ...]] = []
     bases: list[tuple[Any, ...]] = []
@@ -86,10 +85,10 @@ async def apply_pull_page(db: aiosqlite.Connection, ctx: RunContext, records: Se
         for reason in problems:
             errors.append((ctx.run_id, linked[record.id]["id"] if record.id in linked else None, record.id,
                            "pull", "conversion", reason, None, stamp))
-        local = linked.get(record.id)
+        local: aiosqlite.Row | None = linked.get(record.id)
         if local is None:
             key = norm_email(crm_vals.get("email"))
-            match = by_email.get(key) if key else None
+            match: aiosqlite.Row | None = by_email.get(key) if key else None
             if match is not None and match["crm_id"] is not None:
                 errors.append((ctx.run_id, match["id"], record.id, "link", "duplicate_email",
                                f"CRM record {record.id} has the same email as CRM record {match['crm_id']}, "

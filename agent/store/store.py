@@ -15,7 +15,6 @@ from typing import Any
 
 import aiosqlite
 import msgspec
-
 from leadsync.agent.store.migrations import migrate
 
 _json_encode = msgspec.json.encode

@@ -173,7 +173,8 @@ async def write_isolating(
         if len(batch) == 1:
             return [failed(batch[0].inp, error.message, error.category)]
         middle = len(batch) // 2
-        first = await write_isolating(post, batch[:middle], object_type, created_by_default=created_by_default)
-        second = await write_isolating(post, batch[middle:], object_type, created_by_default=created_by_default)
-        return first + second
+        results: list[WriteResult] = []
+        for half in (batch[:middle], batch[middle:]):
+            results += await write_isolating(post, half, object_type, created_by_default=created_by_default)
+        return results
     return parse_answer(answer, batch, object_type, created_by_default=created_by_default)

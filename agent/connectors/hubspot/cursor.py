@@ -168,7 +168,9 @@ class IncrementalPull:
 
     # -- full pull -------------------------------------------------------------------------------
 
-    async def _list_mode(self, after: str | None, started: int, newest: int | None) -> AsyncIterator[PullPage]:
+    async def _list_mode(
+        self, after: str | None, started: int, newest: int | None
+    ) -> AsyncIterator[PullPage]:
         overlap = self.settings.overlap_ms
         while True:
             page = await self._list_page(after)

@@ -186,7 +186,8 @@ def owner_from_wire(obj: Mapping[str, Any], *, archived: bool) -> CrmOwner:
     (https://developers.hubspot.com/docs/api/crm/owners)
     """
     teams = tuple(
-        CrmTeam(id=str(team.get("id", "")), name=str(team.get("name", "")), primary=team.get("primary") is True)
+        CrmTeam(id=str(team.get("id", "")), name=str(team.get("name", "")),
+                primary=team.get("primary") is True)
         for team in obj.get("teams") or () if isinstance(team, dict)
     )
     user_id = obj.get("userId")

@@ -1,0 +1,474 @@
+"""HubSpotConnector: leadsync's :class:`~leadsync.agent.connectors.base.Connector` for HubSpot CRM v3.
+
+Both canonical object types, ``contact`` and ``lead``, are HubSpot's one contacts object (a lead is a
+contact whose ``lifecyclestage`` is ``lead``; the stage is an ordinary property to map). Every call
+goes through the shared :class:`~leadsync.agent.connectors.http.HttpClient` (timeouts, retries,
+rate limits: 100 requests per 10 s by default and 4 searches per second), and raises only
+:mod:`leadsync.common.errors` types.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+import httpx
+from leadsync.agent.connectors.base import (
+    Capabilities,
+    ConnectionInfo,
+    Connector,
+    CrmOwner,
+    CrmRecord,
+    ObjectType,
+    PropertyMeta,
+    PullPage,
+    WriteInput,
+    WriteResult,
+)
+from leadsync.agent.connectors.http import Clock, HttpClient, RateLimit, RetryPolicy, Secret, Sleep
+from leadsync.agent.connectors.hubspot.batch import (
+    BATCH_SIZE,
+    Prepared,
+    chunks,
+    failed,
+    write_isolating,
+)
+from leadsync.agent.connectors.hubspot.cursor import (
+    DEFAULT_OVERLAP_MS,
+    IncrementalPull,
+    NowMs,
+    PullSettings,
+    search_body,
+)
+from leadsync.agent.connectors.hubspot.errors import CRM, hubspot_error
+from leadsync.agent.connectors.hubspot.wire import (
+    EMAIL_PROPERTY,
+    ID_PROPERTY,
+    normalize_email,
+    null_properties,
+    owner_from_wire,
+    properties_param,
+    property_from_wire,
+    record_email,
+    record_from_wire,
+    write_properties,
+)
+from leadsync.common.errors import CrmAuthError, CrmNotFoundError, CrmProtocolError, ValidationError
+
+DEFAULT_BASE_URL: Final = "https://api.hubapi.com"
+CONTACTS: Final = "/crm/v3/objects/contacts"
+OWNERS_PAGE: Final = 500
+SEARCH_IN_VALUES: Final = 100
+"""Values per ``IN`` filter in one search (kept at HubSpot's batch size)."""
+
+CAPABILITIES: Final = Capabilities(
+    batch_size=BATCH_SIZE,
+    page_size=200,
+    object_types=("contact", "lead"),
+    new_lead_object="lead",
+    email_property=EMAIL_PROPERTY,
+    owner_property="hubspot_owner_id",
+    supports_upsert=True,
+    cursor="lastmodifieddate + id",
+)
+"""HubSpot's capabilities: batches of 100, search pages of 200 (list pages are 100)."""
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _results(page: Any) -> list[Mapping[str, Any]]:
+    if not isinstance(page, dict) or not isinstance(page.get("results"), list):
+        raise CrmProtocolError("HubSpot answered without 'results'", crm=CRM)
+    return [r for r in page["results"] if isinstance(r, dict)]
+
+
+def _next_after(page: Mapping[str, Any]) -> str | None:
+    nxt = (page.get("paging") or {}).get("next")
+    if not isinstance(nxt, dict):
+        return None
+    after = nxt.get("after")
+    if after is None or after == "":
+        raise CrmProtocolError("HubSpot said more results follow but gave no 'after'", crm=CRM)
+    return str(after)
+
+
+class HubSpotConnector:
+    """HubSpot CRM v3 through one private-app or OAuth token.
+
+    ``base_url`` points at HubSpot (or a regional endpoint, or the sandbox); ``token`` is sent as
+    ``Authorization: Bearer`` and never appears in logs, exceptions or reprs.
+    ``rate_limit_per_10s`` caps requests per rolling 10 s (HubSpot: 100, 190 on higher tiers);
+    ``search_per_s`` caps searches per second (HubSpot allows 5). ``overlap_ms`` is how far each
+    incremental pull reaches back before its cursor (default 5 minutes). ``transport`` replaces the
+    network; ``sleep`` (seconds), ``clock`` (monotonic seconds) and ``now_ms`` (wall clock, epoch ms
+    UTC) make time injectable for tests.
+    """
+
+    name = "hubspot"
+    capabilities = CAPABILITIES
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_BASE_URL,
+        token: str = "",
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        rate_limit_per_10s: int = 100,
+        search_per_s: float = 4.0,
+        overlap_ms: int = DEFAULT_OVERLAP_MS,
+        retry: RetryPolicy | None = None,
+        timeout: httpx.Timeout | None = None,
+        sleep: Sleep | None = None,
+        clock: Clock | None = None,
+        now_ms: NowMs | None = None,
+    ) -> None:
+        if not token:
+            raise ValidationError("a HubSpot access token is required")
+        self.base_url = base_url.rstrip("/")
+        self._token = Secret(token)
+        self._now_ms: NowMs = now_ms or _now_ms
+        self._pull_settings = PullSettings(overlap_ms=overlap_ms)
+        extra = {} if timeout is None else {"timeout": timeout}
+        self._http = HttpClient(
+            crm=CRM,
+            base_url=self.base_url,
+            error_mapper=hubspot_error,
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            secrets=(token,),
+            transport=transport,
+            retry=retry,
+            rate_limits={"default": RateLimit(rate_limit_per_10s, 10.0),
+                         "search": RateLimit(search_per_s, 1.0)},
+            sleep=sleep,
+            clock=clock,
+            wall_clock=lambda: self._now_ms() / 1000,
+            **extra,
+        )
+
+    def __repr__(self) -> str:
+        return f"HubSpotConnector(base_url={self.base_url!r}, api_calls={self.api_calls})"
+
+    @property
+    def api_calls(self) -> int:
+        """HTTP requests made so far, retries included."""
+        return self._http.api_calls
+
+    async def aclose(self) -> None:
+        """Close the HTTP connection pool."""
+        await self._http.aclose()
+
+    # -- account -----------------------------------------------------------------------------------
+
+    async def connection_info(self) -> ConnectionInfo:
+        """Who the token belongs to and whether they are a super admin.
+
+        ``GET /oauth/v1/access-tokens/{token}`` gives ``user`` (email), ``user_id`` and ``hub_id``
+        (the token sits in that path: every log line and error redacts it); ``GET
+        /settings/v3/users/{userId}`` gives ``superAdmin``. Without the ``settings.users.read``
+        scope (403) or the user (404), ``is_admin`` is False. Raises CrmAuthError for a bad token.
+        """
+        info = await self._http.request_json("GET", f"/oauth/v1/access-tokens/{self._token.reveal()}")
+        if not isinstance(info, dict):
+            raise CrmProtocolError("HubSpot answered the token lookup without an object", crm=CRM)
+        user_id = info.get("user_id")
+        hub_id = info.get("hub_id")
+        is_admin = False
+        if user_id is not None:
+            try:
+                user = await self._http.request_json("GET", f"/settings/v3/users/{user_id}")
+            except (CrmAuthError, CrmNotFoundError) as exc:
+                if exc.status == 401:
+                    raise
+            else:
+                is_admin = isinstance(user, dict) and user.get("superAdmin") is True
+        return ConnectionInfo(
+            user_email=str(info.get("user") or "").strip(),
+            user_id=None if user_id is None else str(user_id),
+            is_admin=is_admin,
+            account_id=None if hub_id is None else str(hub_id),
+        )
+
+    async def list_owners(self) -> list[CrmOwner]:
+        """Every owner: ``GET /crm/v3/owners?limit=500`` paged, with ``archived=false`` then ``true``.
+
+        Deactivated users appear only in the archived listing and come back ``active=False``
+        (case B17); teams are kept. An id listed in both keeps its active entry.
+        """
+        owners: dict[str, CrmOwner] = {}
+        for archived in (False, True):
+            after: str | None = None
+            while True:
+                params: dict[str, str | int] = {"limit": OWNERS_PAGE,
+                                                "archived": "true" if archived else "false"}
+                if after is not None:
+                    params["after"] = after
+                page = await self._http.request_json("GET", "/crm/v3/owners", params=params)
+                for obj in _results(page):
+                    owner = owner_from_wire(obj, archived=archived)
+                    owners.setdefault(owner.id, owner)
+                after = _next_after(page)
+                if after is None:
+                    break
+        return list(owners.values())
+
+    async def list_properties(self, object_type: ObjectType) -> list[PropertyMeta]:
+        """The contacts object's properties: ``GET /crm/v3/properties/contacts``."""
+        page = await self._http.request_json("GET", "/crm/v3/properties/contacts")
+        return [property_from_wire(obj) for obj in _results(page)]
+
+    # -- reads ---------------------------------------------------------------------------------------
+
+    async def _list_page(self, after: str | None, properties: Sequence[str], *, archived: bool) -> Any:
+        params: dict[str, str | int | Sequence[str]] = {
+            "limit": 100, "properties": list(properties), "archived": "true" if archived else "false"}
+        if after is not None:
+            params["after"] = after
+        return await self._http.request_json("GET", CONTACTS, params=params)
+
+    async def _search(self, body: dict[str, Any]) -> Any:
+        return await self._http.request_json("POST", f"{CONTACTS}/search", json=body,
+                                             buckets=("default", "search"))
+
+    def pull_changes(
+        self, object_type: ObjectType, cursor: dict[str, Any] | None, *, properties: Sequence[str]
+    ) -> AsyncIterator[PullPage]:
+        """Records changed since ``cursor`` (None: all of them), oldest first, as checkpointed pages.
+
+        See :mod:`leadsync.agent.connectors.hubspot.cursor` for the algorithm and cursor shapes.
+        ``lastmodifieddate``, ``hs_object_id``, ``hs_merged_object_ids`` and ``email`` are always
+        requested besides ``properties``.
+        """
+        wanted = properties_param(properties)
+
+        async def list_page(after: str | None) -> Any:
+            return await self._list_page(after, wanted, archived=False)
+
+        pull = IncrementalPull(object_type, properties=wanted, list_page=list_page, search=self._search,
+                               now_ms=self._now_ms, settings=self._pull_settings)
+        return pull.pages(cursor)
+
+    async def list_archived(
+        self, object_type: ObjectType, *, properties: Sequence[str]
+    ) -> AsyncIterator[list[CrmRecord]]:
+        """Archived contacts, page by page: ``GET /crm/v3/objects/contacts?archived=true`` (case B22)."""
+        wanted = properties_param(properties)
+        after: str | None = None
+        while True:
+            page = await self._list_page(after, wanted, archived=True)
+            yield [record_from_wire(obj, object_type) for obj in _results(page)]
+            after = _next_after(page)
+            if after is None:
+                return
+
+    async def read(
+        self, object_type: ObjectType, ids: Sequence[str], *, properties: Sequence[str]
+    ) -> dict[str, CrmRecord | None]:
+        """Records by id: ``POST /crm/v3/objects/contacts/batch/read`` in chunks of 100.
+
+        Ids HubSpot does not return (207 ``errors`` with OBJECT_NOT_FOUND, or simply absent) map to
+        None. ``hs_merged_object_ids`` is always read, so a survivor shows its merged ids in
+        ``merged_ids`` (case B21); should HubSpot answer a merged-away id with its survivor, that id
+        maps to the survivor record (whose ``id`` differs from the one asked for).
+        """
+        wanted = properties_param(properties)
+        unique = list(dict.fromkeys(str(i) for i in ids))
+        found: dict[str, CrmRecord | None] = dict.fromkeys(unique)
+        for start in range(0, len(unique), BATCH_SIZE):
+            chunk = unique[start:start + BATCH_SIZE]
+            body = {"inputs": [{"id": i} for i in chunk], "properties": wanted}
+            answer = await self._http.request_json("POST", f"{CONTACTS}/batch/read", json=body)
+            for obj in _results(answer):
+                record = record_from_wire(obj, object_type)
+                if record.id in found:
+                    found[record.id] = record
+                for merged in record.merged_ids:
+                    if merged in found and found[merged] is None:
+                        found[merged] = record
+        return found
+
+    async def find_by_email(
+        self, object_type: ObjectType, emails: Sequence[str], *, properties: Sequence[str]
+    ) -> dict[str, CrmRecord]:
+        """Records by email, keyed by each email exactly as given; emails without a record are absent.
+
+        Matching is trimmed and case-insensitive (case B11): ``POST .../search`` with ``email IN
+        [...]`` (lower-cased, up to 100 values a query), then every answer is compared by
+        :func:`~leadsync.agent.connectors.hubspot.wire.normalize_email`. When two records share an
+        address the lowest id wins. Search trails fresh writes by seconds: use :meth:`upsert` to
+        write without creating duplicates.
+        """
+        wanted = properties_param(properties)
+        keys = list(dict.fromkeys(normalize_email(e) for e in emails if normalize_email(e)))
+        by_key: dict[str, CrmRecord] = {}
+        for start in range(0, len(keys), SEARCH_IN_VALUES):
+            chunk = keys[start:start + SEARCH_IN_VALUES]
+            email_in = {"propertyName": EMAIL_PROPERTY, "operator": "IN", "values": chunk}
+            async for record in self._search_all([email_in], wanted, object_type):
+                email = record_email(record)
+                if email is None:
+                    continue
+                key = normalize_email(email)
+                known = by_key.get(key)
+                if known is None or _id_order(record.id) < _id_order(known.id):
+                    by_key[key] = record
+        return {e: by_key[normalize_email(e)] for e in emails if normalize_email(e) in by_key}
+
+    async def _search_all(
+        self, filters: list[dict[str, Any]], properties: Sequence[str], object_type: ObjectType
+    ) -> AsyncIterator[CrmRecord]:
+        """Every result of a small search (well under 10,000 results), sorted by ``hs_object_id``."""
+        body = search_body(filters, ID_PROPERTY, properties, 200)
+        while True:
+            page = await self._search(body)
+            for obj in _results(page):
+                yield record_from_wire(obj, object_type)
+            after = _next_after(page)
+            if after is None:
+                return
+            body = {**body, "after": after}
+
+    # -- writes -------------------------------------------------------------------------------------
+
+    async def _write(
+        self, op: str, object_type: ObjectType, prepared: list[Prepared], refused: dict[int, WriteResult],
+        *, created_by_default: bool, count: int,
+    ) -> list[WriteResult]:
+        async def post(inputs: list[dict[str, Any]]) -> Any:
+            return await self._http.request_json("POST", f"{CONTACTS}/batch/{op}", json={"inputs": inputs})
+
+        by_ref: dict[int, WriteResult] = dict(refused)
+        positions = {id(p): n for n, p in _numbered(prepared, refused, count)}
+        for batch in chunks(prepared):
+            results = await write_isolating(post, batch, object_type, created_by_default=created_by_default)
+            for item, result in zip(batch, results, strict=True):
+                by_ref[positions[id(item)]] = result
+        return [by_ref[n] for n in range(count)]
+
+    @staticmethod
+    def _prepare(
+        inputs: Sequence[WriteInput],
+        wire: Callable[[WriteInput], dict[str, Any] | str],
+        keys: Callable[[WriteInput], set[str]],
+    ) -> tuple[list[Prepared], dict[int, WriteResult]]:
+        prepared: list[Prepared] = []
+        refused: dict[int, WriteResult] = {}
+        for n, inp in enumerate(inputs):
+            nulls = null_properties(inp)
+            if nulls:
+                refused[n] = failed(inp, f"no value for {', '.join(nulls)}: send \"\" to clear a property "
+                                         "(HubSpot ignores null)", "INVALID_VALUE")
+                continue
+            body = wire(inp)
+            if isinstance(body, str):
+                refused[n] = failed(inp, body, "INVALID_INPUT")
+                continue
+            prepared.append(Prepared(inp=inp, wire=body, keys=frozenset(keys(inp))))
+        return prepared, refused
+
+    async def create(self, object_type: ObjectType, inputs: Sequence[WriteInput]) -> list[WriteResult]:
+        """Create records: ``POST /crm/v3/objects/contacts/batch/create``, 100 a batch.
+
+        One result per input, in input order, matched by ``objectWriteTraceId`` (= ``ref``) or email.
+        Refused records come back ``ok=False`` with HubSpot's reason (207 errors, or a whole-batch
+        400/409 split until the bad record stands alone). Bodies hold exactly the given properties.
+        """
+        def wire(inp: WriteInput) -> dict[str, Any]:
+            return {"properties": write_properties(inp), "objectWriteTraceId": inp.ref}
+
+        def keys(inp: WriteInput) -> set[str]:
+            email = inp.properties.get(EMAIL_PROPERTY)
+            extra = {f"email:{normalize_email(email)}"} if isinstance(email, str) and email.strip() else set()
+            return {f"trace:{inp.ref}", *extra}
+
+        prepared, refused = self._prepare(inputs, wire, keys)
+        return await self._write("create", object_type, prepared, refused, created_by_default=True,
+                                 count=len(inputs))
+
+    async def update(self, object_type: ObjectType, inputs: Sequence[WriteInput]) -> list[WriteResult]:
+        """Update records by id: ``POST /crm/v3/objects/contacts/batch/update``, 100 a batch.
+
+        Each input needs ``id``; the body is exactly ``{"id", "properties", "objectWriteTraceId"}``
+        with the given keys only, ``""`` to clear (case B19). Results map back by trace id or id;
+        OBJECT_NOT_FOUND (deleted or merged away, case B21) comes back ``ok=False`` for that input.
+        """
+        def wire(inp: WriteInput) -> dict[str, Any] | str:
+            if inp.id is None or inp.id == "":
+                return "an update needs the HubSpot id of the record"
+            return {"id": inp.id, "properties": write_properties(inp), "objectWriteTraceId": inp.ref}
+
+        def keys(inp: WriteInput) -> set[str]:
+            return {f"trace:{inp.ref}", f"id:{inp.id}"}
+
+        prepared, refused = self._prepare(inputs, wire, keys)
+        return await self._write("update", object_type, prepared, refused, created_by_default=False,
+                                 count=len(inputs))
+
+    async def upsert(self, object_type: ObjectType, inputs: Sequence[WriteInput]) -> list[WriteResult]:
+        """Create or update by email: ``POST /crm/v3/objects/contacts/batch/upsert`` with
+        ``idProperty: "email"``, 100 a batch; idempotent, so a replay after a crash makes no duplicate.
+
+        The key is the input's ``email`` property, trimmed and lower-cased; ``created`` is HubSpot's
+        ``new``. An input without an email fails alone.
+        """
+        def wire(inp: WriteInput) -> dict[str, Any] | str:
+            email = inp.properties.get(EMAIL_PROPERTY)
+            if not isinstance(email, str) or normalize_email(email) == "":
+                return "an upsert needs the record's email"
+            return {"id": normalize_email(email), "idProperty": EMAIL_PROPERTY,
+                    "properties": write_properties(inp), "objectWriteTraceId": inp.ref}
+
+        def keys(inp: WriteInput) -> set[str]:
+            email = inp.properties.get(EMAIL_PROPERTY)
+            return {f"trace:{inp.ref}", f"email:{normalize_email(email or '')}"}
+
+        prepared, refused = self._prepare(inputs, wire, keys)
+        return await self._write("upsert", object_type, prepared, refused, created_by_default=False,
+                                 count=len(inputs))
+
+    async def archive(self, object_type: ObjectType, ids: Sequence[str]) -> list[WriteResult]:
+        """Archive (delete) records: ``POST /crm/v3/objects/contacts/batch/archive``, 100 a batch.
+
+        HubSpot answers 204 without per-record detail; each result's ``ref`` is the id. A whole-batch
+        refusal is isolated like other writes. Not part of the Connector protocol.
+        """
+        inputs = [WriteInput(ref=str(i), properties={}, id=str(i)) for i in ids]
+
+        def wire(inp: WriteInput) -> dict[str, Any]:
+            return {"id": inp.id}
+
+        def keys(inp: WriteInput) -> set[str]:
+            return {f"id:{inp.id}"}
+
+        async def post(batch_inputs: list[dict[str, Any]]) -> Any:
+            await self._http.request("POST", f"{CONTACTS}/batch/archive", json={"inputs": batch_inputs})
+            return {"results": [{"id": item["id"]} for item in batch_inputs]}
+
+        prepared, _ = self._prepare(inputs, wire, keys)
+        results: list[WriteResult] = []
+        for batch in chunks(prepared):
+            for result in await write_isolating(post, batch, object_type, created_by_default=False):
+                ok = WriteResult(ref=result.ref, ok=True, id=result.ref)
+                results.append(ok if result.ok else result)
+        return results
+
+
+def _id_order(record_id: str) -> tuple[int, str]:
+    """Sort key ordering decimal ids numerically."""
+    return len(record_id), record_id
+
+
+def _numbered(
+    prepared: list[Prepared], refused: Mapping[int, WriteResult], count: int
+) -> list[tuple[int, Prepared]]:
+    """Pair each prepared input with its position among all ``count`` inputs (refused ones skipped)."""
+    free = (n for n in range(count) if n not in refused)
+    return [(next(free), item) for item in prepared]
+
+
+if TYPE_CHECKING:
+    def _conforms(connector: HubSpotConnector) -> Connector:
+        """mypy proves HubSpotConnector implements the Connector protocol."""
+        return connector
