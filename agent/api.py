@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 import msgspec
-from leadsync.agent import contacts, users
+from leadsync.agent import contacts, sharing, smartlists, todos, users
 from leadsync.agent.connectors.registry import CRMS
 from leadsync.agent.daemon import Agent
 from leadsync.agent.engine.runner import get_run
@@ -26,6 +26,7 @@ from leadsync.common.errors import (
     CrmAlreadyConnectedError,
     CrmError,
     CrmNotConnectedError,
+    NotFoundError,
     ValidationError,
 )
 from leadsync.common.models import CrmStatus, SyncError, SyncRun
@@ -48,10 +49,49 @@ class ContactsList(_P):
     filter: contacts.ContactFilter = msgspec.field(default_factory=contacts.ContactFilter)
     after: int | None = None
     limit: int = 100
+    as_user: int | str | None = None
+    smart_list: int | None = None
 
 
 class ContactsGet(_P):
     id: int
+    as_user: int | str | None = None
+
+
+class ContactsIds(_P):
+    ids: list[int]
+    wait: bool = True
+
+
+class ContactId(_P):
+    id: int
+
+
+class TodosAssign(_P):
+    contact_id: int
+    assignee: int | str
+    title: str
+    due: str | None = None
+    created_by: int | str | None = None
+
+
+class TodosList(_P):
+    assignee: int | None = None
+    contact_id: int | None = None
+
+
+class SmartListCreate(_P):
+    name: str
+    filter: contacts.ContactFilter = msgspec.field(default_factory=contacts.ContactFilter)
+    created_by: int | None = None
+    shared_with: list[int] = []
+
+
+class SmartListUpdate(_P):
+    id: int
+    name: str | None = None
+    filter: contacts.ContactFilter | None = None
+    shared_with: list[int] | None = None
 
 
 class ContactsCreate(_P):
@@ -138,13 +178,104 @@ def build_methods(agent: Agent) -> dict[str, Method]:
 
     @method("contacts.list", ContactsList)
     async def contacts_list(p: ContactsList, _: Session) -> Any:
-        """A page of contacts (keyset: pass next_after back as after), filtered."""
-        return await contacts.list_contacts(store, p.filter, after=p.after, limit=p.limit)
+        """A page of contacts (keyset: pass next_after back as after), filtered; as_user: only what that user sees."""
+        flt = p.filter
+        if p.smart_list is not None:
+            saved = (await smartlists.get_smart_list(store, p.smart_list)).filter
+            flt = msgspec.structs.replace(saved, **{k: v for k, v in msgspec.structs.asdict(p.filter).items()
+                                                    if v is not None})
+        visible = await sharing.visibility_condition(store, p.as_user) if p.as_user is not None else None
+        return await contacts.list_contacts(store, flt, after=p.after, limit=p.limit, visible=visible)
 
     @method("contacts.get", ContactsGet)
     async def contacts_get(p: ContactsGet, _: Session) -> Any:
-        """One contact by id."""
+        """One contact by id (as_user: NOT_FOUND unless that user may see it)."""
+        if p.as_user is not None:
+            visible = await sharing.visibility_condition(store, p.as_user)
+            if visible is not None and not await store.fetchone(
+                    f"SELECT 1 FROM contacts c WHERE c.id = ? AND {visible[0]}", [p.id, *visible[1]]):
+                raise NotFoundError(f"no contact with id {p.id} visible to {p.as_user}")
         return await contacts.get_contact(store, p.id)
+
+    @method("contacts.sharing", ContactId)
+    async def contacts_sharing(p: ContactId, _: Session) -> Any:
+        """The owner and every user the contact is shared to, each with the reasons (owner, team, admin,
+        smart_list, todo, creator)."""
+        return await sharing.contact_sharing(store, p.id)
+
+    @method("contacts.owner_history", ContactId)
+    async def contacts_owner_history(p: ContactId, _: Session) -> Any:
+        """Ownership changes of a contact: old and new CRM owner, source (crm, todo, create), sync run, when."""
+        await contacts.get_contact(store, p.id)
+        rows = await store.fetchall("SELECT * FROM ownership_history WHERE contact_id = ? ORDER BY id", (p.id,))
+        return [{k: r[k] for k in r.keys()} for r in rows]
+
+    @method("contacts.mark_lead", ContactId)
+    async def contacts_mark_lead(p: ContactId, _: Session) -> Any:
+        """Make a contact a lead (lifecycle stage lead); it is pushed as such."""
+        contact = await contacts.update_contact(store, p.id, {"lifecycle_stage": "lead"})
+        async with store.transaction() as db:
+            await db.execute("UPDATE contacts SET push_wanted = 1 WHERE id = ?", (p.id,))
+        agent.emit({"type": "contact_changed", "contact_id": p.id, "change": "marked_lead"})
+        return contact
+
+    @method("contacts.push", ContactsIds)
+    async def contacts_push(p: ContactsIds, _: Session) -> Any:
+        """Sync to CRM now: push these contacts (manual trigger); answers with the run and its writes."""
+        if not p.ids:
+            raise ValidationError("ids: give at least one contact id")
+        for contact_id in p.ids:
+            await contacts.get_contact(store, contact_id)
+        async with store.transaction() as db:
+            await db.execute(f"UPDATE contacts SET push_wanted = 1 WHERE id IN ({','.join('?' * len(p.ids))})", p.ids)
+            # a push on request retries records whose last attempt failed, even if unchanged
+            await db.execute(f"UPDATE sync_errors SET local_rev = NULL WHERE resolved_at IS NULL AND contact_id IN "
+                             f"({','.join('?' * len(p.ids))})", p.ids)
+        return await agent.request_sync("manual", wait=p.wait, pull=False, contact_ids=p.ids)
+
+    @method("todos.assign", TodosAssign)
+    async def todos_assign(p: TodosAssign, _: Session) -> Any:
+        """Assign a to-do: shares the contact to the assignee and pushes it with the assignee as CRM owner."""
+        todo = await todos.assign_todo(store, p.contact_id, p.assignee, p.title, p.due, p.created_by)
+        agent.emit({"type": "contact_changed", "contact_id": p.contact_id, "change": "todo_assigned"})
+        answer: dict[str, Any] = {"todo": todo, "run": None, "pushed": False}
+        if agent.connector is None:
+            answer["note"] = "no CRM connected: the owner is written at the first sync after crm.connect"
+        elif not agent.settings.push_enabled:
+            answer["note"] = "push is disabled: the owner is written to the CRM once push is enabled"
+        else:
+            run = await agent.request_sync("todo", wait=True, pull=False, contact_ids=[p.contact_id])
+            answer["run"] = run
+            contact = await contacts.get_contact(store, p.contact_id)
+            answer["pushed"] = contact.owner_id == (await users.find_user(store, p.assignee)).crm_owner_id
+        return answer
+
+    @method("todos.list", TodosList)
+    async def todos_list(p: TodosList, _: Session) -> Any:
+        """To-dos, by assignee and/or contact."""
+        return await todos.list_todos(store, assignee=p.assignee, contact_id=p.contact_id)
+
+    @method("smartlists.list")
+    async def smartlists_list(_: NoParams, __: Session) -> Any:
+        """Saved filters and who they are shared to."""
+        return await smartlists.list_smart_lists(store)
+
+    @method("smartlists.create", SmartListCreate)
+    async def smartlists_create(p: SmartListCreate, _: Session) -> Any:
+        """Save a filter as a smart list; shared_with user ids see its contacts."""
+        return await smartlists.save_smart_list(store, list_id=None, name=p.name, flt=p.filter,
+                                                created_by=p.created_by, shared_with=p.shared_with)
+
+    @method("smartlists.update", SmartListUpdate)
+    async def smartlists_update(p: SmartListUpdate, _: Session) -> Any:
+        """Rename, refilter or reshare a smart list (shared_with replaces the list)."""
+        return await smartlists.save_smart_list(store, list_id=p.id, name=p.name, flt=p.filter, created_by=None,
+                                                shared_with=p.shared_with)
+
+    @method("smartlists.delete", ContactId)
+    async def smartlists_delete(p: ContactId, _: Session) -> Any:
+        """Delete a smart list (its contacts stay)."""
+        return await smartlists.delete_smart_list(store, p.id)
 
     @method("contacts.create", ContactsCreate)
     async def contacts_create(p: ContactsCreate, _: Session) -> Any:

@@ -67,14 +67,10 @@ async def get_contact(store: Store, contact_id: int) -> Contact:
     return row_to_contact(row)
 
 
-async def list_contacts(store: Store, flt: ContactFilter, *, after: int | None = None,
-                        limit: int = 100) -> ContactPage:
-    """A page of contacts ordered by id, starting after id ``after`` (keyset paging: cost does not grow
-    with the page number). ``limit`` is 1..500."""
-    if not 1 <= limit <= MAX_PAGE:
-        raise ValidationError(f"limit: must be 1..{MAX_PAGE}")
-    where: list[str] = ["c.id > ?"]
-    params: list[Any] = [after or 0]
+def filter_sql(flt: ContactFilter) -> tuple[list[str], list[Any]]:
+    """SQL conditions (on ``contacts c``) and their params for a filter; raises ValidationError."""
+    where: list[str] = []
+    params: list[Any] = []
     if flt.owner is not None:
         if "@" in flt.owner:
             where.append("c.owner_id = (SELECT crm_id FROM owners WHERE email_norm = ? LIMIT 1)")
@@ -98,15 +94,34 @@ async def list_contacts(store: Store, flt: ContactFilter, *, after: int | None =
         escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         params += [escaped + "%", "%" + escaped + "%", "%" + escaped + "%"]
     if flt.sync_state is not None:
-        states = {
-            "local": "c.crm_state = 'none'",
-            "pending": "c.crm_state != 'none' AND c.local_rev > c.synced_rev",
-            "synced": "c.crm_state != 'none' AND c.local_rev <= c.synced_rev",
-            "error": "EXISTS (SELECT 1 FROM sync_errors e WHERE e.contact_id = c.id AND e.resolved_at IS NULL)",
-        }
-        if flt.sync_state not in states:
-            raise ValidationError(f"sync_state: one of {', '.join(states)}")
-        where.append(states[flt.sync_state])
+        if flt.sync_state not in SYNC_STATES:
+            raise ValidationError(f"sync_state: one of {', '.join(SYNC_STATES)}")
+        where.append(SYNC_STATES[flt.sync_state])
+    return where, params
+
+
+SYNC_STATES = {
+    "local": "c.crm_state = 'none'",
+    "pending": "c.crm_state != 'none' AND c.local_rev > c.synced_rev",
+    "synced": "c.crm_state != 'none' AND c.local_rev <= c.synced_rev",
+    "error": "EXISTS (SELECT 1 FROM sync_errors e WHERE e.contact_id = c.id AND e.resolved_at IS NULL)",
+    "archived": "c.crm_state = 'archived'",
+}
+
+
+async def list_contacts(store: Store, flt: ContactFilter, *, after: int | None = None, limit: int = 100,
+                        visible: tuple[str, list[Any]] | None = None) -> ContactPage:
+    """A page of contacts ordered by id, starting after id ``after`` (keyset paging: cost does not grow
+    with the page number). ``limit`` is 1..500. ``visible`` is an extra SQL condition and params that
+    restricts the rows to what one user may see (see :mod:`leadsync.agent.sharing`)."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValidationError(f"limit: must be 1..{MAX_PAGE}")
+    where, params = filter_sql(flt)
+    where.insert(0, "c.id > ?")
+    params.insert(0, after or 0)
+    if visible is not None:
+        where.append(visible[0])
+        params += visible[1]
     sql = SELECT_CONTACT + " WHERE " + " AND ".join(where) + " ORDER BY c.id LIMIT ?"
     rows = await store.fetchall(sql, [*params, limit + 1])
     contacts = [row_to_contact(r) for r in rows[:limit]]

@@ -46,7 +46,9 @@ class Agent:
         self.connector: Connector | None = None
         self.server: RpcServer
         self.current_run: int | None = None
-        self._run_task: asyncio.Task[SyncRun] | None = None
+        self._queue: list[_Request] = []
+        self._running_request: _Request | None = None
+        self._worker: asyncio.Task[None] | None = None
         self.stopping = asyncio.Event()
 
     async def start(self) -> None:
@@ -64,10 +66,10 @@ class Agent:
         """Finish the current page or batch (each is one transaction), then close everything."""
         self.stopping.set()
         await self.server.close()
-        if self._run_task is not None and not self._run_task.done():
-            self._run_task.cancel()
+        if self._worker is not None and not self._worker.done():
+            self._worker.cancel()
             try:
-                await self._run_task
+                await self._worker
             except (asyncio.CancelledError, Exception):
                 pass
         if self.connector is not None:
@@ -99,33 +101,71 @@ class Agent:
 
     async def request_sync(self, trigger: str, *, wait: bool, pull: bool = True, push: bool = True,
                            contact_ids: list[int] | None = None) -> SyncRun:
-        """Start a sync run, or join the one already running (runs never overlap).
+        """Queue a sync run; runs never overlap.
 
-        Returns the finished run when ``wait`` is True, else the run as started. With push disabled, a
-        run only pulls; a push-only request raises PushDisabledError.
+        A request equal to one already queued (same trigger and scope) joins it; a full run requested
+        while a full run is in progress joins that run (coalesced, never run twice). Returns the finished
+        run when ``wait`` is True, else the run as started or queued (``status`` running or queued).
+        With push disabled, a run only pulls; a push-only request raises PushDisabledError.
         """
         connector = self.require_connector()
         if not self.settings.push_enabled:
             if not pull:
                 raise PushDisabledError("push is disabled (settings push_enabled=false): nothing was sent")
             push = False
-        if self._run_task is None or self._run_task.done():
-            run_id = await start_run(self.store, trigger)
-            self.current_run = run_id
-            self.emit({"type": "run_started", "run_id": run_id, "trigger": trigger})
-            self._run_task = asyncio.create_task(self._run(connector, run_id, pull, push, contact_ids))
-        task = self._run_task
+        ids = None if contact_ids is None else frozenset(contact_ids)
+        key = (trigger, pull, push, ids)
+        running = self._running_request
+        if running is not None and running.covers(key):
+            future = running.future
+        else:
+            queued = next((r for r in self._queue if r.key == key), None)
+            if queued is None:
+                queued = _Request(key, asyncio.get_running_loop().create_future())
+                self._queue.append(queued)
+            future = queued.future
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._work(connector))
         if wait:
-            return await asyncio.shield(task)
-        assert self.current_run is not None
-        return await get_run(self.store, self.current_run)
+            return await asyncio.shield(future)
+        await asyncio.sleep(0)
+        if self.current_run is not None:
+            return await get_run(self.store, self.current_run)
+        return SyncRun(id=0, trigger=trigger, status="queued", started_at=0, finished_at=None)
 
-    async def _run(self, connector: Connector, run_id: int, pull: bool, push: bool,
-                   contact_ids: list[int] | None) -> SyncRun:
-        try:
-            mappings = DEFAULT_MAPPINGS[connector.name]
-            return await execute_run(self.store, connector, run_id, mappings=mappings,
-                                     fallback_owner=self.settings.fallback_owner, pull=pull, push=push,
-                                     contact_ids=contact_ids, progress=self.emit)
-        finally:
-            self.current_run = None
+    async def _work(self, connector: Connector) -> None:
+        while self._queue:
+            request = self._queue.pop(0)
+            self._running_request = request
+            trigger, pull, push, ids = request.key
+            try:
+                run_id = await start_run(self.store, trigger)
+                self.current_run = run_id
+                self.emit({"type": "run_started", "run_id": run_id, "trigger": trigger})
+                mappings = DEFAULT_MAPPINGS[connector.name]
+                run = await execute_run(self.store, connector, run_id, mappings=mappings,
+                                        fallback_owner=self.settings.fallback_owner, pull=pull, push=push,
+                                        contact_ids=None if ids is None else sorted(ids), progress=self.emit)
+                request.future.set_result(run)
+            except BaseException as exc:
+                if not request.future.done():
+                    request.future.set_exception(exc)
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+            finally:
+                self.current_run = None
+                self._running_request = None
+
+
+class _Request:
+    """A queued sync request: (trigger, pull, push, contact ids or None for all) and its outcome."""
+
+    def __init__(self, key: tuple[str, bool, bool, frozenset[int] | None], future: asyncio.Future[SyncRun]) -> None:
+        self.key = key
+        self.future = future
+
+    def covers(self, key: tuple[str, bool, bool, frozenset[int] | None]) -> bool:
+        """True when running this request also does everything ``key`` asks for."""
+        _, pull, push, ids = self.key
+        _, want_pull, want_push, want_ids = key
+        return (pull or not want_pull) and (push or not want_push) and ids is None and want_ids is None

@@ -6,7 +6,7 @@ B11), then merge field by field against the base value (the last value both side
 - changed locally only -> left for the push;
 - changed on both to different values -> the CRM value wins for now and the run records it;
 - equal to the base -> nothing (our own writes coming back, case S15).
-Ownership always comes from the CRM.
+Ownership always comes from the CRM; a change is appended to the contact's ownership history.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import aiosqlite
 from leadsync.agent.connectors.base import CrmRecord
 from leadsync.agent.engine.context import RunContext
 from leadsync.agent.engine.mapping import ConversionError, from_wire
+from leadsync.agent.engine.push import record_owner_change
 from leadsync.agent.store.store import dumps, loads, norm_email, now_ms
 from leadsync.common.models import STANDARD_FIELDS
 
@@ -156,7 +157,8 @@ async def apply_pull_page(db: aiosqlite.Connection, ctx: RunContext, records: Se
         bases,
     )
     for contact_id, changes, owner, local_only in updates:
-        await _apply_local_changes(db, contact_id, changes, owner, local_only, stamp)
+        await record_owner_change(db, contact_id, owner, "crm", ctx.run_id, stamp)
+        await _apply_local_changes(db, contact_id, changes, local_only, stamp)
     await db.executemany(
         "INSERT INTO sync_errors(sync_run_id, contact_id, crm_id, operation, code, reason, local_rev, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -171,7 +173,7 @@ async def apply_pull_page(db: aiosqlite.Connection, ctx: RunContext, records: Se
 
 
 async def _apply_local_changes(db: aiosqlite.Connection, contact_id: int, changes: dict[str, Any],
-                               owner: str | None, local_only: bool, stamp: int) -> None:
+                               local_only: bool, stamp: int) -> None:
     std = {f: v for f, v in changes.items() if f in _STD}
     extra = {f: v for f, v in changes.items() if f not in _STD}
     sets = [f"{f} = ?" for f in std]
@@ -182,8 +184,7 @@ async def _apply_local_changes(db: aiosqlite.Connection, contact_id: int, change
     if extra:
         sets.append("fields = json_patch(fields, ?)")
         params.append(dumps(extra))
-    sets += ["owner_id = ?", "crm_state = 'linked'"]
-    params.append(owner)
+    sets.append("crm_state = 'linked'")
     if changes:
         sets.append("updated_at = ?")
         params.append(stamp)

@@ -35,6 +35,7 @@ class PlannedWrite:
     base_after: dict[str, Any]
     crm_id: str | None = None
     owner_note: str | None = None
+    owner_push: str | None = None
 
 
 @dataclass
@@ -48,7 +49,7 @@ async def push_candidates(store: Store, after: int, limit: int, contact_ids: lis
         -> list[aiosqlite.Row]:
     """Contacts that may need a push, by id after ``after``. Skips those whose last failure is for
     the same revision (they are retried once they change, or on request)."""
-    sql = (f"SELECT c.id, {_COLS}, c.fields, c.owner_id, c.created_by, c.local_rev, c.crm_state, "
+    sql = (f"SELECT c.id, {_COLS}, c.fields, c.owner_id, c.owner_push, c.created_by, c.local_rev, c.crm_state, "
            "l.crm_id, l.object_type, b.vals, "
            "(SELECT o.crm_id || ':' || o.active FROM users u JOIN owners o ON o.email_norm = u.email_norm "
            " WHERE u.id = c.created_by) AS creator_owner "
@@ -75,14 +76,21 @@ def plan_push(ctx: RunContext, rows: list[aiosqlite.Row], active_owners: set[str
         if row["crm_state"] == "linked":
             base = loads(row["vals"]) or {}
             diff = {f: v for f, v in current.items() if v != base.get(f)}
-            if not diff:
+            if not diff and row["owner_push"] is None:
                 plan.unchanged.append((row["id"], row["local_rev"]))
                 continue
             props = {_crm(ctx, f): to_wire(v, ctx.properties.get(_crm(ctx, f))) for f, v in diff.items()}
+            if row["owner_push"] is not None:
+                props[owner_prop] = row["owner_push"]
             plan.writes.append(PlannedWrite(row["id"], "update", row["local_rev"], props, {**base, **diff},
-                                            crm_id=row["crm_id"]))
+                                            crm_id=row["crm_id"], owner_push=row["owner_push"]))
             continue
-        owner, note = _owner_for_new(row, ctx, active_owners)
+        owner: str | None
+        note: str | None
+        if row["owner_push"] is not None:
+            owner, note = row["owner_push"], "owner from a to-do assignment"
+        else:
+            owner, note = _owner_for_new(row, ctx, active_owners)
         if owner is None:
             plan.held.append((row["id"], row["local_rev"], "no_owner", note or "no CRM owner"))
             continue
@@ -90,7 +98,7 @@ def plan_push(ctx: RunContext, rows: list[aiosqlite.Row], active_owners: set[str
                  for f, v in current.items() if v is not None}
         props[owner_prop] = owner
         plan.writes.append(PlannedWrite(row["id"], "create", row["local_rev"], props, dict(current),
-                                        owner_note=note))
+                                        owner_note=note, owner_push=row["owner_push"]))
     return plan
 
 
@@ -144,10 +152,15 @@ async def apply_push_results(db: aiosqlite.Connection, ctx: RunContext, plan: Pu
                 (write.contact_id, ctx.crm, object_type, result.id,
                  result.record.updated_at_ms if result.record else None, stamp),
             )
-            await db.execute("UPDATE contacts SET crm_state = 'linked', owner_id = ? WHERE id = ?",
-                             (write.properties.get(ctx.connector.capabilities.owner_property), write.contact_id))
+            await db.execute("UPDATE contacts SET crm_state = 'linked' WHERE id = ?", (write.contact_id,))
         else:
             ctx.counts.updated_crm += 1
+        new_owner = write.properties.get(ctx.connector.capabilities.owner_property)
+        if new_owner is not None:
+            await record_owner_change(db, write.contact_id, new_owner, "todo" if write.owner_push else "create",
+                                      ctx.run_id, stamp)
+            await db.execute("UPDATE contacts SET owner_push = NULL WHERE id = ? AND owner_push = ?",
+                             (write.contact_id, new_owner))
         await db.execute(
             "INSERT INTO base_values(contact_id, vals, sync_run_id, synced_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT(contact_id) DO UPDATE SET vals = excluded.vals, sync_run_id = excluded.sync_run_id, "
@@ -163,6 +176,20 @@ async def apply_push_results(db: aiosqlite.Connection, ctx: RunContext, plan: Pu
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         errors,
     )
+
+
+async def record_owner_change(db: aiosqlite.Connection, contact_id: int, new_owner: str | None, source: str,
+                              run_id: int | None, stamp: int) -> None:
+    """Set a contact's owner and, when it changes, append to its ownership history."""
+    async with db.execute("SELECT owner_id FROM contacts WHERE id = ?", (contact_id,)) as cur:
+        row = await cur.fetchone()
+    old = row[0] if row else None
+    if old == new_owner:
+        return
+    await db.execute("UPDATE contacts SET owner_id = ? WHERE id = ?", (new_owner, contact_id))
+    await db.execute(
+        "INSERT INTO ownership_history(contact_id, old_owner, new_owner, source, sync_run_id, changed_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)", (contact_id, old, new_owner, source, run_id, stamp))
 
 
 def write_inputs(plan: PushPlan, op: str) -> list[WriteInput]:

@@ -122,6 +122,44 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX sync_errors_open ON sync_errors(contact_id) WHERE resolved_at IS NULL",
     ],
+    # 2: ownership history, smart lists and their shares, to-dos, owner writes requested by a to-do
+    [
+        """CREATE TABLE ownership_history (
+            id INTEGER PRIMARY KEY,
+            contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+            old_owner TEXT,
+            new_owner TEXT,
+            source TEXT NOT NULL,          -- crm (pulled) | todo (pushed) | create
+            sync_run_id INTEGER,
+            changed_at INTEGER NOT NULL    -- epoch ms UTC
+        )""",
+        "CREATE INDEX ownership_history_contact ON ownership_history(contact_id, id)",
+        """CREATE TABLE smart_lists (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            filter TEXT NOT NULL,          -- JSON ContactFilter
+            created_by INTEGER REFERENCES users(id),
+            created_at INTEGER NOT NULL
+        )""",
+        """CREATE TABLE smart_list_shares (
+            smart_list_id INTEGER NOT NULL REFERENCES smart_lists(id) ON DELETE CASCADE,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            PRIMARY KEY (smart_list_id, user_id)
+        )""",
+        """CREATE TABLE todos (
+            id INTEGER PRIMARY KEY,
+            contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+            assignee INTEGER NOT NULL REFERENCES users(id),
+            title TEXT NOT NULL,
+            due TEXT,                      -- ISO date or datetime as given
+            done INTEGER NOT NULL DEFAULT 0,
+            created_by INTEGER REFERENCES users(id),
+            created_at INTEGER NOT NULL
+        )""",
+        "CREATE INDEX todos_assignee ON todos(assignee, contact_id)",
+        "CREATE INDEX todos_contact ON todos(contact_id)",
+        "ALTER TABLE contacts ADD COLUMN owner_push TEXT",  # an owner write a to-do asked for, until confirmed
+    ],
 ]
 
 
