@@ -15,7 +15,8 @@ from typing import Any, Literal
 import msgspec
 from leadsync.agent import contacts, sharing, smartlists, todos, users
 from leadsync.agent.connectors.registry import CRMS
-from leadsync.agent.daemon import Agent
+from leadsync.agent.daemon import INTERVAL_JOB, Agent
+from leadsync.agent.engine.push import PENDING_SQL
 from leadsync.agent.engine.runner import get_run
 from leadsync.agent.importer import import_rows
 from leadsync.agent.rpc_server import Method, NoParams, Session
@@ -65,6 +66,11 @@ class ContactsIds(_P):
 
 class ContactId(_P):
     id: int
+
+
+class ContactScore(_P):
+    id: int
+    score: int
 
 
 class TodosAssign(_P):
@@ -288,9 +294,21 @@ def build_methods(agent: Agent) -> dict[str, Method]:
     @method("contacts.update", ContactsUpdate)
     async def contacts_update(p: ContactsUpdate, _: Session) -> Any:
         """Edit a contact's fields locally (None clears a field); owners are refused (the CRM decides)."""
+        before = await contacts.get_contact(store, p.id)
         contact = await contacts.update_contact(store, p.id, p.fields)
         agent.emit({"type": "contact_changed", "contact_id": contact.id, "change": "updated"})
+        if "lead_score" in p.fields:
+            await agent.score_changed(contact.id, before.lead_score, contact.lead_score)
         return contact
+
+    @method("contacts.score", ContactScore)
+    async def contacts_score(p: ContactScore, _: Session) -> Any:
+        """Set a contact's lead score (interest level); reaching the threshold pushes it within seconds."""
+        before = await contacts.get_contact(store, p.id)
+        contact = await contacts.update_contact(store, p.id, {"lead_score": p.score})
+        pushed = await agent.score_changed(contact.id, before.lead_score, contact.lead_score)
+        agent.emit({"type": "contact_changed", "contact_id": contact.id, "change": "scored"})
+        return {"contact": contact, "threshold_push": pushed}
 
     @method("contacts.import", ContactsImport)
     async def contacts_import(p: ContactsImport, _: Session) -> Any:
@@ -366,7 +384,7 @@ def build_methods(agent: Agent) -> dict[str, Method]:
         """Change settings; an interval outside 10..1440 minutes is refused with the allowed range."""
         changes = apply_update(agent.settings, p)
         await store.put_settings(changes)
-        agent.settings = load(await store.get_settings())
+        await agent.apply_settings(changes)
         agent.emit({"type": "settings_changed", "changes": changes})
         return agent.settings
 
@@ -377,15 +395,27 @@ def build_methods(agent: Agent) -> dict[str, Method]:
 
     @method("sync.status")
     async def sync_status(_: NoParams, __: Session) -> dict[str, Any]:
-        """The running sync (if any), the last finished run, and how many contacts wait for a push."""
+        """The running sync, the queue of requests, the push backlog (size, oldest, estimated seconds to
+        drain), the last finished run and the next interval run (epoch ms UTC)."""
         running = await get_run(store, agent.current_run) if agent.current_run else None
-        last = await store.fetchone("SELECT id FROM sync_runs WHERE status != 'running' ORDER BY id DESC LIMIT 1")
-        pending = await store.scalar(
-            "SELECT count(*) FROM contacts WHERE local_rev > synced_rev "
-            "AND (crm_state = 'linked' OR (crm_state = 'none' AND push_wanted = 1))")
-        return {"running": running, "last": await get_run(store, last[0]) if last else None,
-                "pending_push": pending, "push_enabled": agent.settings.push_enabled,
-                "interval_minutes": agent.settings.sync_interval_minutes}
+        last = await store.fetchone("SELECT id FROM sync_runs WHERE status NOT IN ('running') ORDER BY id DESC LIMIT 1")
+        backlog = await store.fetchone(f"SELECT count(*), min(c.updated_at) FROM contacts c WHERE {PENDING_SQL}")
+        pending = int(backlog[0]) if backlog else 0
+        job = agent.scheduler.get_job(INTERVAL_JOB)
+        next_run = job.next_run_time if job is not None else None
+        return {"running": running, "queue": agent.queue_status(),
+                "backlog": {"pending_push": pending, "oldest_changed_at": backlog[1] if backlog else None,
+                            "estimated_drain_s": await drain_estimate(store, agent, pending)},
+                "pending_push": pending,
+                "last": await get_run(store, last[0]) if last else None,
+                "push_enabled": agent.settings.push_enabled,
+                "interval_minutes": agent.settings.sync_interval_minutes,
+                "next_interval_run": int(next_run.timestamp() * 1000) if next_run else None}
+
+    @method("sync.plan")
+    async def sync_plan(_: NoParams, __: Session) -> Any:
+        """A dry run: the writes a sync would make on each side, per record and field; nothing is written."""
+        return await agent.plan()
 
     @method("sync.history", SyncHistory)
     async def sync_history(p: SyncHistory, _: Session) -> list[SyncRun]:
@@ -419,6 +449,23 @@ def build_methods(agent: Agent) -> dict[str, Method]:
         return {"subscribed": True}
 
     return table
+
+
+async def drain_estimate(store: Any, agent: Agent, pending: int) -> float | None:
+    """Seconds to push ``pending`` contacts: batches needed times the seconds per API call measured over
+    recent runs (falls back to the connector's rate limit); None without a CRM."""
+    if agent.connector is None:
+        return None
+    if pending == 0:
+        return 0.0
+    batch = agent.connector.capabilities.batch_size
+    row = await store.fetchone(
+        "SELECT sum(api_calls), sum(finished_at - started_at) FROM (SELECT api_calls, finished_at, started_at "
+        "FROM sync_runs WHERE finished_at IS NOT NULL AND api_calls > 0 ORDER BY id DESC LIMIT 20)")
+    per_call_s = 0.1
+    if row is not None and row[0]:
+        per_call_s = max(per_call_s, (row[1] or 0) / 1000 / row[0])
+    return round(-(-pending // batch) * per_call_s, 1)
 
 
 _pumps: set[asyncio.Task[None]] = set()

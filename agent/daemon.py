@@ -3,24 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
 from leadsync.agent.connectors.base import Connector
 from leadsync.agent.connectors.registry import make_connector
-from leadsync.agent.engine.mapping import DEFAULT_MAPPINGS
+from leadsync.agent.engine.mapping import DEFAULT_MAPPINGS, FieldMapping
+from leadsync.agent.engine.planning import Plan, PlanningConnector, PlanRecorder
 from leadsync.agent.engine.runner import execute_run, get_run, start_run
 from leadsync.agent.rpc_server import RpcServer
 from leadsync.agent.secrets import SecretStore
 from leadsync.agent.settings import Settings, load
 from leadsync.agent.store import Store
-from leadsync.common.errors import CrmNotConnectedError, PushDisabledError
+from leadsync.common.errors import CrmError, CrmNotConnectedError, LeadsyncError, PushDisabledError
 from leadsync.common.models import SyncRun
 from leadsync.common.paths import db_path
 
 log = logging.getLogger("leadsync.agent")
+INTERVAL_JOB = "interval-sync"
+URGENT_TRIGGERS = frozenset({"manual", "threshold", "todo"})
 
 ConnectorFactory = Callable[..., Connector]
 
@@ -49,6 +56,7 @@ class Agent:
         self._queue: list[_Request] = []
         self._running_request: _Request | None = None
         self._worker: asyncio.Task[None] | None = None
+        self.scheduler = AsyncIOScheduler(timezone=dt.UTC)
         self.stopping = asyncio.Event()
 
     async def start(self) -> None:
@@ -60,11 +68,15 @@ class Agent:
         await self._load_connector()
         self.server = RpcServer(build_methods(self), mode=self.socket_mode)
         await self.server.start(self.socket_path)
+        self._schedule_interval()
+        self.scheduler.start()
         log.info("agent listening on %s", self.socket_path)
 
     async def stop(self) -> None:
         """Finish the current page or batch (each is one transaction), then close everything."""
         self.stopping.set()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
         await self.server.close()
         if self._worker is not None and not self._worker.done():
             self._worker.cancel()
@@ -103,10 +115,13 @@ class Agent:
                            contact_ids: list[int] | None = None) -> SyncRun:
         """Queue a sync run; runs never overlap.
 
-        A request equal to one already queued (same trigger and scope) joins it; a full run requested
-        while a full run is in progress joins that run (coalesced, never run twice). Returns the finished
-        run when ``wait`` is True, else the run as started or queued (``status`` running or queued).
-        With push disabled, a run only pulls; a push-only request raises PushDisabledError.
+        ``trigger``: manual, interval, threshold or todo. Pushes of given contacts for manual, threshold
+        and to-do triggers are urgent: they go to the front of the queue and, while a run is in
+        progress, run between its pages and batches (case S12). A request equal to one already queued
+        joins it; a full run requested while a full run is in progress joins that run (coalesced, never
+        run twice). Returns the finished run when ``wait`` is True, else the run as started or queued
+        (``status`` running or queued). With push disabled a run only pulls; a push-only request
+        raises PushDisabledError.
         """
         connector = self.require_connector()
         if not self.settings.push_enabled:
@@ -122,7 +137,11 @@ class Agent:
             queued = next((r for r in self._queue if r.key == key), None)
             if queued is None:
                 queued = _Request(key, asyncio.get_running_loop().create_future())
-                self._queue.append(queued)
+                if queued.urgent:
+                    position = sum(1 for r in self._queue if r.urgent)
+                    self._queue.insert(position, queued)
+                else:
+                    self._queue.append(queued)
             future = queued.future
         if self._worker is None or self._worker.done():
             self._worker = asyncio.create_task(self._work(connector))
@@ -135,26 +154,106 @@ class Agent:
 
     async def _work(self, connector: Connector) -> None:
         while self._queue:
-            request = self._queue.pop(0)
-            self._running_request = request
-            trigger, pull, push, ids = request.key
-            try:
-                run_id = await start_run(self.store, trigger)
-                self.current_run = run_id
-                self.emit({"type": "run_started", "run_id": run_id, "trigger": trigger})
-                mappings = DEFAULT_MAPPINGS[connector.name]
-                run = await execute_run(self.store, connector, run_id, mappings=mappings,
-                                        fallback_owner=self.settings.fallback_owner, pull=pull, push=push,
-                                        contact_ids=None if ids is None else sorted(ids), progress=self.emit)
-                request.future.set_result(run)
-            except BaseException as exc:
-                if not request.future.done():
-                    request.future.set_exception(exc)
-                if isinstance(exc, asyncio.CancelledError):
-                    raise
-            finally:
-                self.current_run = None
-                self._running_request = None
+            await self._execute(self._queue.pop(0), connector)
+
+    async def _run_urgent(self) -> None:
+        """Between pages and batches of a run: run the urgent pushes waiting in the queue."""
+        connector = self.connector
+        while connector is not None:
+            urgent = next((r for r in self._queue if r.urgent), None)
+            if urgent is None:
+                return
+            self._queue.remove(urgent)
+            await self._execute(urgent, connector)
+
+    async def _execute(self, request: _Request, connector: Connector) -> None:
+        outer_run, outer_request = self.current_run, self._running_request
+        self._running_request = request
+        trigger, pull, push, ids = request.key
+        try:
+            run_id = await start_run(self.store, trigger)
+            self.current_run = run_id
+            self.emit({"type": "run_started", "run_id": run_id, "trigger": trigger})
+            run = await execute_run(self.store, connector, run_id, mappings=self.mappings(connector),
+                                    fallback_owner=self.settings.fallback_owner, pull=pull, push=push,
+                                    contact_ids=None if ids is None else sorted(ids), progress=self.emit,
+                                    between_batches=None if request.urgent else self._run_urgent)
+            request.future.set_result(run)
+        except BaseException as exc:
+            if not request.future.done():
+                request.future.set_exception(exc)
+                request.future.exception()  # retrieved: nobody may be waiting for it
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+        finally:
+            self.current_run, self._running_request = outer_run, outer_request
+
+    def mappings(self, connector: Connector) -> tuple[FieldMapping, ...]:
+        return DEFAULT_MAPPINGS[connector.name]
+
+    async def plan(self) -> Plan:
+        """A dry run of a full sync: what it would write, per record and field, with nothing written.
+
+        Raises the CRM's error when the CRM cannot be read."""
+        connector = self.require_connector()
+        recorder = PlanRecorder()
+        calls = connector.api_calls
+        async with self.store.dry_run() as view:
+            run_id = await start_run(view, "plan")
+            run = await execute_run(view, PlanningConnector(connector), run_id, mappings=self.mappings(connector),
+                                    fallback_owner=self.settings.fallback_owner,
+                                    push=self.settings.push_enabled, plan=recorder)
+        if run.status == "failed":
+            raise CrmError(f"the plan could not be made: {run.error}", crm=connector.name)
+        return recorder.result(connector.api_calls - calls, self.settings.push_enabled)
+
+    # scheduling and triggers ----------------------------------------------------------------------
+
+    def _schedule_interval(self) -> None:
+        trigger = IntervalTrigger(minutes=self.settings.sync_interval_minutes, timezone=dt.UTC)
+        if self.scheduler.get_job(INTERVAL_JOB) is None:
+            self.scheduler.add_job(self._interval_sync, trigger, id=INTERVAL_JOB, coalesce=True, max_instances=1,
+                                   misfire_grace_time=None)
+        else:
+            self.scheduler.reschedule_job(INTERVAL_JOB, trigger=trigger)
+
+    async def _interval_sync(self) -> None:
+        if self.connector is None:
+            return
+        try:
+            await self.request_sync("interval", wait=True)
+        except LeadsyncError as exc:
+            log.warning("interval sync not run: %s", exc.message)
+
+    async def apply_settings(self, changes: dict[str, Any]) -> None:
+        """React to changed settings at once: reschedule the interval; when push is turned back on, push
+        what accumulated while it was off."""
+        before = self.settings
+        self.settings = load(await self.store.get_settings())
+        if "sync_interval_minutes" in changes and self.scheduler.running:
+            self._schedule_interval()
+        if changes.get("push_enabled") and not before.push_enabled and self.connector is not None:
+            await self.request_sync("interval", wait=False, pull=False)
+
+    async def score_changed(self, contact_id: int, old: int | None, new: int | None) -> bool:
+        """Push a contact at once when its lead score reaches the threshold (from below). Returns True when
+        a push was queued."""
+        threshold = self.settings.threshold_score()
+        if threshold is None or new is None or self.connector is None:
+            return False
+        if old is not None and old >= threshold or new < threshold:
+            return False
+        async with self.store.transaction() as db:
+            await db.execute("UPDATE contacts SET push_wanted = 1 WHERE id = ?", (contact_id,))
+        if not self.settings.push_enabled:
+            log.info("contact %s reached the threshold; push is disabled, so it waits", contact_id)
+            return False
+        await self.request_sync("threshold", wait=False, pull=False, contact_ids=[contact_id])
+        return True
+
+    def queue_status(self) -> list[dict[str, Any]]:
+        return [{"trigger": r.key[0], "pull": r.key[1], "push": r.key[2],
+                 "contacts": None if r.key[3] is None else len(r.key[3]), "urgent": r.urgent} for r in self._queue]
 
 
 class _Request:
@@ -163,6 +262,11 @@ class _Request:
     def __init__(self, key: tuple[str, bool, bool, frozenset[int] | None], future: asyncio.Future[SyncRun]) -> None:
         self.key = key
         self.future = future
+
+    @property
+    def urgent(self) -> bool:
+        """Pushes of given contacts asked for by a person or an event, not bulk work."""
+        return self.key[0] in URGENT_TRIGGERS and self.key[3] is not None
 
     def covers(self, key: tuple[str, bool, bool, frozenset[int] | None]) -> bool:
         """True when running this request also does everything ``key`` asks for."""

@@ -8,6 +8,8 @@ import msgspec
 from leadsync.common.errors import ValidationError
 
 INTERVAL_MIN, INTERVAL_MAX = 10, 1440
+# named interest levels and the lead score each one starts at
+INTEREST_LEVELS: dict[str, int] = {"cold": 0, "warm": 40, "hot": 70, "very_hot": 90}
 
 
 class Settings(msgspec.Struct, kw_only=True):
@@ -17,14 +19,20 @@ class Settings(msgspec.Struct, kw_only=True):
 
     sync_interval_minutes: int = 60
     push_enabled: bool = True
-    score_threshold: int | None = None
+    score_threshold: int | str | None = None
     fallback_owner: str | None = None
+
+    def threshold_score(self) -> int | None:
+        """The threshold as a lead score (a named interest level is mapped by ``INTEREST_LEVELS``)."""
+        if isinstance(self.score_threshold, str):
+            return INTEREST_LEVELS[self.score_threshold]
+        return self.score_threshold
 
 
 class SettingsUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     sync_interval_minutes: int | None = None
     push_enabled: bool | None = None
-    score_threshold: int | None = None
+    score_threshold: int | str | None = None
     fallback_owner: str | None = None
     clear: list[str] = []
 
@@ -45,9 +53,13 @@ def apply_update(current: Settings, update: SettingsUpdate) -> dict[str, Any]:
     if update.push_enabled is not None:
         changes["push_enabled"] = update.push_enabled
     if update.score_threshold is not None:
-        if update.score_threshold < 0:
-            raise ValidationError("score_threshold: must be 0 or more")
-        changes["score_threshold"] = update.score_threshold
+        level = update.score_threshold
+        if isinstance(level, str) and level not in INTEREST_LEVELS:
+            raise ValidationError(f"score_threshold: {level!r} is not an interest level; one of "
+                                  + ", ".join(f"{k} ({v})" for k, v in INTEREST_LEVELS.items()) + ", or a lead score")
+        if isinstance(level, int) and not 0 <= level <= 1_000_000:
+            raise ValidationError("score_threshold: a lead score from 0 to 1000000")
+        changes["score_threshold"] = level
     if update.fallback_owner is not None:
         changes["fallback_owner"] = update.fallback_owner.strip()
     for key in update.clear:

@@ -36,3 +36,67 @@ async def client(agent: Agent) -> AsyncIterator[RpcClient]:
 
 async def call(client: RpcClient, method: str, params: dict[str, Any] | None = None) -> Any:
     return await client.call(method, params)
+
+
+# --- an agent connected to an in-process HubSpot sandbox ---------------------------------------------
+
+SANDBOX_URL = "http://sandbox.test"
+SANDBOX_TOKEN = "sandbox-token"
+
+
+class CrmWorld:
+    """The sandbox state, its app and the agent connected to it, for tests that drive both sides."""
+
+    def __init__(self, state: Any, app: Any, agent: Agent) -> None:
+        self.state = state
+        self.app = app
+        self.agent = agent
+
+    @property
+    def faults(self) -> Any:
+        return self.app.state.faults
+
+
+def make_sandbox(contacts: int = 200, seed: int = 42, clock: Any = None) -> tuple[Any, Any]:
+    from leadsync.agent.connectors.hubspot.sandbox import create_app
+    from leadsync.agent.connectors.hubspot.sandbox.seed import build_state
+
+    state = build_state(contacts=contacts, seed=seed, clock=clock)
+    app = create_app(state, token=SANDBOX_TOKEN)
+    return state, app
+
+
+async def connect_world(short_tmp: Path, state: Any, app: Any, **options: Any) -> CrmWorld:
+    import httpx
+
+    transport = httpx.ASGITransport(app=app)
+    agent = Agent(short_tmp / "data", short_tmp / "agent.sock",
+                  connector_options={"transport": transport, "rate_limit_per_10s": 100_000, **options})
+    await agent.start()
+    async with RpcClient(agent.socket_path) as client:
+        await client.call("crm.connect", {"crm": "hubspot", "base_url": SANDBOX_URL,
+                                          "credentials": {"token": SANDBOX_TOKEN}})
+    return CrmWorld(state, app, agent)
+
+
+@pytest.fixture
+async def world(short_tmp: Path) -> AsyncIterator[CrmWorld]:
+    """An agent connected to a HubSpot sandbox seeded with 200 contacts (not yet synced)."""
+    state, app = make_sandbox()
+    world = await connect_world(short_tmp, state, app)
+    yield world
+    await world.agent.stop()
+
+
+@pytest.fixture
+async def world_client(world: CrmWorld) -> AsyncIterator[RpcClient]:
+    async with RpcClient(world.agent.socket_path) as client:
+        yield client
+
+
+@pytest.fixture
+async def synced_agent(world: CrmWorld, world_client: RpcClient) -> CrmWorld:
+    """The world after one full sync (every CRM contact pulled, owners known). For the TUI tests too."""
+    run = await world_client.call("sync.run", {"wait": True})
+    assert run["status"] == "ok", run
+    return world

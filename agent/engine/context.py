@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from leadsync.agent.connectors.base import Connector, PropertyMeta
 from leadsync.agent.engine.mapping import FieldMapping
+from leadsync.agent.engine.planning import PlanRecorder
+
+
+async def _nothing() -> None:
+    return None
 
 
 @dataclass
@@ -28,7 +33,9 @@ class RunContext:
     """Everything the pull and push steps of one sync run share.
 
     ``fallback_owner``: CRM owner id used when a pushed contact's creator has no active CRM owner
-    (None: such a contact is held with an error). ``progress`` receives event dicts.
+    (None: such a contact is held with an error). ``progress`` receives event dicts. ``plan`` is set in a
+    dry run and collects the planned writes. ``between_batches`` is awaited after every pulled page and
+    pushed batch: the agent uses it to run urgent pushes (threshold, to-do, manual) ahead of bulk work.
     """
 
     run_id: int
@@ -38,6 +45,8 @@ class RunContext:
     fallback_owner: str | None = None
     progress: Callable[[dict[str, Any]], None] = lambda event: None
     counts: RunCounts = field(default_factory=RunCounts)
+    plan: PlanRecorder | None = None
+    between_batches: Callable[[], Awaitable[None]] = _nothing
 
     @property
     def crm(self) -> str:

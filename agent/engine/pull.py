@@ -101,6 +101,9 @@ async def apply_pull_page(db: aiosqlite.Connection, ctx: RunContext, records: Se
                 extra = {k: v for k, v in crm_vals.items() if k not in _STD and v is not None}
                 new_contacts.append((next_id, *std, key, owner, dumps(extra), record.created_at_ms or stamp,
                                      stamp))
+                if ctx.plan is not None:
+                    ctx.plan.add("local", "create", None, record.id,
+                                 {f: [None, v] for f, v in crm_vals.items() if v is not None})
                 new_links.append((next_id, ctx.crm, object_type, record.id, record.updated_at_ms, stamp))
                 bases.append((next_id, dumps(crm_vals), ctx.run_id, stamp))
                 ctx.counts.created_local += 1
@@ -116,6 +119,9 @@ async def apply_pull_page(db: aiosqlite.Connection, ctx: RunContext, records: Se
             local_only = any(crm_vals.get(f) is None and current.get(f) is not None for f in crm_vals)
             bases.append((match["id"], dumps(base), ctx.run_id, stamp))
             updates.append((match["id"], changes, owner, local_only))
+            if ctx.plan is not None:
+                ctx.plan.add("local", "link", match["id"], record.id,
+                             {f: [current.get(f), v] for f, v in changes.items()})
             if changes:
                 ctx.counts.updated_local += 1
             continue
@@ -132,6 +138,9 @@ async def apply_pull_page(db: aiosqlite.Connection, ctx: RunContext, records: Se
                 changes[field] = crm_value
         if changes:
             ctx.counts.updated_local += 1
+            if ctx.plan is not None:
+                ctx.plan.add("local", "update", local["id"], record.id,
+                             {f: [current.get(f), v] for f, v in changes.items()})
         if changes or new_base != base or owner != local["owner_id"]:
             updates.append((local["id"], changes, owner, False))
             bases.append((local["id"], dumps(new_base), ctx.run_id, stamp))

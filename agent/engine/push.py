@@ -45,6 +45,23 @@ class PushPlan:
     unchanged: list[tuple[int, int]] = field(default_factory=list)  # contact, rev: nothing to send
 
 
+PENDING_SQL = (
+    "c.local_rev > c.synced_rev AND (c.crm_state = 'linked' OR (c.crm_state = 'none' AND c.push_wanted = 1)) "
+    "AND NOT EXISTS (SELECT 1 FROM sync_errors e WHERE e.contact_id = c.id AND e.resolved_at IS NULL "
+    "                AND e.local_rev = c.local_rev)"
+)
+
+
+async def count_push_candidates(store: Store, contact_ids: list[int] | None = None) -> int:
+    """How many contacts wait for a push (all, or among ``contact_ids``)."""
+    sql = f"SELECT count(*) FROM contacts c WHERE {PENDING_SQL}"
+    params: list[Any] = []
+    if contact_ids is not None:
+        sql += f" AND c.id IN ({','.join('?' * len(contact_ids))})"
+        params = list(contact_ids)
+    return int(await store.scalar(sql, params))
+
+
 async def push_candidates(store: Store, after: int, limit: int, contact_ids: list[int] | None = None) \
         -> list[aiosqlite.Row]:
     """Contacts that may need a push, by id after ``after``. Skips those whose last failure is for
@@ -55,10 +72,7 @@ async def push_candidates(store: Store, after: int, limit: int, contact_ids: lis
            " WHERE u.id = c.created_by) AS creator_owner "
            "FROM contacts c LEFT JOIN crm_links l ON l.contact_id = c.id "
            "LEFT JOIN base_values b ON b.contact_id = c.id "
-           "WHERE c.local_rev > c.synced_rev AND c.id > ? "
-           "AND (c.crm_state = 'linked' OR (c.crm_state = 'none' AND c.push_wanted = 1)) "
-           "AND NOT EXISTS (SELECT 1 FROM sync_errors e WHERE e.contact_id = c.id AND e.resolved_at IS NULL "
-           "                AND e.local_rev = c.local_rev) ")
+           f"WHERE c.id > ? AND {PENDING_SQL} ")
     params: list[Any] = [after]
     if contact_ids is not None:
         sql += f"AND c.id IN ({','.join('?' * len(contact_ids))}) "
@@ -131,6 +145,9 @@ async def apply_push_results(db: aiosqlite.Connection, ctx: RunContext, plan: Pu
     errors: list[tuple[Any, ...]] = [(ctx.run_id, c, None, "push", code, reason, rev, stamp)
                                      for c, rev, code, reason in plan.held]
     ctx.counts.failed += len(plan.held)
+    log_rows: list[tuple[Any, ...]] = []
+    if ctx.plan is not None:
+        ctx.plan.held += len(plan.held)
     for contact_id, rev in plan.unchanged:
         await db.execute("UPDATE contacts SET synced_rev = max(synced_rev, ?) WHERE id = ?", (rev, contact_id))
     for write in plan.writes:
@@ -141,6 +158,13 @@ async def apply_push_results(db: aiosqlite.Connection, ctx: RunContext, plan: Pu
             errors.append((ctx.run_id, write.contact_id, write.crm_id, write.op,
                            result.error_code if result else None, reason or "refused", write.local_rev, stamp))
             continue
+        op = "update" if write.op == "update" else ("create" if result.created else "link")
+        log_rows.append((ctx.run_id, write.contact_id, result.id, op, dumps(write.properties), stamp))
+        if ctx.plan is not None:
+            before = loads(await _base_of(db, write.contact_id)) or {}
+            ctx.plan.add("crm", op, write.contact_id, result.id if write.op == "update" else write.crm_id,
+                         {p: [_wire_before(ctx, before, p), v] for p, v in write.properties.items()},
+                         note=write.owner_note)
         if write.op == "create":
             if result.created:
                 ctx.counts.created_crm += 1
@@ -176,6 +200,24 @@ async def apply_push_results(db: aiosqlite.Connection, ctx: RunContext, plan: Pu
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         errors,
     )
+    await db.executemany(
+        "INSERT INTO write_log(sync_run_id, contact_id, crm_id, op, properties, written_at) VALUES (?, ?, ?, ?, ?, ?)",
+        log_rows,
+    )
+
+
+async def _base_of(db: aiosqlite.Connection, contact_id: int) -> str | None:
+    async with db.execute("SELECT vals FROM base_values WHERE contact_id = ?", (contact_id,)) as cur:
+        row = await cur.fetchone()
+    return None if row is None else str(row[0])
+
+
+def _wire_before(ctx: RunContext, base: dict[str, Any], prop: str) -> str | None:
+    for mapping in ctx.mappings:
+        if mapping.crm == prop:
+            value = base.get(mapping.local)
+            return None if value is None else to_wire(value, ctx.properties.get(prop))
+    return None
 
 
 async def record_owner_change(db: aiosqlite.Connection, contact_id: int, new_owner: str | None, source: str,

@@ -8,16 +8,18 @@ duplicating anything (invariants 3-5).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from leadsync.agent.connectors.base import Connector, ObjectType, WriteResult
 from leadsync.agent.engine.context import RunContext
 from leadsync.agent.engine.mapping import FieldMapping
 from leadsync.agent.engine.pull import apply_pull_page
+from leadsync.agent.engine.planning import PlanRecorder
 from leadsync.agent.engine.push import (
     SCAN_BATCH,
     apply_push_results,
+    count_push_candidates,
     plan_push,
     push_candidates,
     write_inputs,
@@ -60,6 +62,8 @@ async def execute_run(
     push: bool = True,
     contact_ids: list[int] | None = None,
     progress: Callable[[dict[str, Any]], None] = lambda e: None,
+    plan: PlanRecorder | None = None,
+    between_batches: Callable[[], Awaitable[None]] | None = None,
 ) -> SyncRun:
     """Run sync run ``run_id`` (already started) and record its outcome; returns the finished run.
 
@@ -68,7 +72,9 @@ async def execute_run(
     """
     calls_before = connector.api_calls
     ctx = RunContext(run_id=run_id, connector=connector, mappings=mappings, properties={},
-                     fallback_owner=fallback_owner, progress=progress)
+                     fallback_owner=fallback_owner, progress=progress, plan=plan)
+    if between_batches is not None:
+        ctx.between_batches = between_batches
     status, error = "ok", None
     try:
         lead_type = connector.capabilities.new_lead_object
@@ -111,13 +117,15 @@ async def _pull(store: Store, ctx: RunContext, object_type: ObjectType) -> None:
     async for page in ctx.connector.pull_changes(object_type, cursor, properties=ctx.crm_properties()):
         async with store.transaction() as db:
             await apply_pull_page(db, ctx, page.records, page.cursor, object_type)
-        ctx.progress({"type": "progress", "phase": "pull", "object_type": object_type,
-                      "done": ctx.counts.pulled})
+        ctx.progress({"type": "progress", "run_id": ctx.run_id, "phase": "pull", "object_type": object_type,
+                      "done": ctx.counts.pulled, "total": page.total})
+        await ctx.between_batches()
 
 
 async def _push(store: Store, ctx: RunContext, active_owners: set[str], contact_ids: list[int] | None) -> None:
     caps = ctx.connector.capabilities
     after = 0
+    total = await count_push_candidates(store, contact_ids)
     while True:
         rows = await push_candidates(store, after, SCAN_BATCH, contact_ids)
         if not rows:
@@ -136,5 +144,7 @@ async def _push(store: Store, ctx: RunContext, active_owners: set[str], contact_
                 results[int(result.ref)] = result
         async with store.transaction() as db:
             await apply_push_results(db, ctx, plan, results, caps.new_lead_object)
-        ctx.progress({"type": "progress", "phase": "push",
-                      "done": ctx.counts.created_crm + ctx.counts.updated_crm + ctx.counts.failed})
+        ctx.progress({"type": "progress", "run_id": ctx.run_id, "phase": "push",
+                      "done": ctx.counts.created_crm + ctx.counts.updated_crm + ctx.counts.linked + ctx.counts.failed,
+                      "total": total})
+        await ctx.between_batches()

@@ -160,6 +160,21 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX todos_contact ON todos(contact_id)",
         "ALTER TABLE contacts ADD COLUMN owner_push TEXT",  # an owner write a to-do asked for, until confirmed
     ],
+    # 3: every outbound write the CRM confirmed, attributed to its sync run (and so its trigger)
+    [
+        """CREATE TABLE write_log (
+            id INTEGER PRIMARY KEY,
+            sync_run_id INTEGER NOT NULL REFERENCES sync_runs(id),
+            contact_id INTEGER NOT NULL,
+            crm_id TEXT,
+            op TEXT NOT NULL,              -- create | update | link
+            properties TEXT NOT NULL,      -- JSON wire values sent
+            written_at INTEGER NOT NULL
+        )""",
+        "CREATE INDEX write_log_run ON write_log(sync_run_id)",
+        "CREATE INDEX write_log_contact ON write_log(contact_id, id)",
+        "ALTER TABLE sync_runs ADD COLUMN dry_run INTEGER NOT NULL DEFAULT 0",
+    ],
 ]
 
 

@@ -83,6 +83,20 @@ class Store:
                 raise
             await self.writer.execute("COMMIT")
 
+    @asynccontextmanager
+    async def dry_run(self) -> AsyncIterator[Store]:
+        """A view of the store in which every write is rolled back at the end.
+
+        Holds the write lock throughout (other writers wait), reads through the writer so they see the
+        view's own writes, and turns each :meth:`transaction` into a savepoint.
+        """
+        async with self._write_lock:
+            await self.writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield _DryRunStore(self.path, self.writer)
+            finally:
+                await self.writer.execute("ROLLBACK")
+
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[aiosqlite.Row]:
         async with self.reader.execute(sql, params) as cur:
             return list(await cur.fetchall())
@@ -108,6 +122,24 @@ class Store:
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 [(k, dumps(v)) for k, v in values.items()],
             )
+
+
+class _DryRunStore(Store):
+    def __init__(self, path: Path, writer: aiosqlite.Connection) -> None:
+        super().__init__(path, writer, writer)
+        self._savepoints = 0
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        self._savepoints += 1
+        name = f"dry{self._savepoints}"
+        await self.writer.execute(f"SAVEPOINT {name}")
+        try:
+            yield self.writer
+        except BaseException:
+            await self.writer.execute(f"ROLLBACK TO {name}")
+            raise
+        await self.writer.execute(f"RELEASE {name}")
 
 
 async def _configure(db: aiosqlite.Connection) -> None:
