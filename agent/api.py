@@ -10,17 +10,17 @@ import asyncio
 import os
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import msgspec
-from leadsync.agent import contacts, sharing, smartlists, todos, users
+from leadsync.agent import conflicts, contacts, mappings, sharing, smartlists, todos, users
 from leadsync.agent.connectors.registry import CRMS
 from leadsync.agent.daemon import INTERVAL_JOB, Agent
 from leadsync.agent.engine.push import PENDING_SQL
 from leadsync.agent.engine.runner import get_run
 from leadsync.agent.importer import import_rows
 from leadsync.agent.rpc_server import Method, NoParams, Session
-from leadsync.agent.settings import SettingsUpdate, apply_update, load
+from leadsync.agent.settings import SettingsUpdate, apply_update
 from leadsync.agent.store.store import now_ms
 from leadsync.common.csvio import ImportRow
 from leadsync.common.errors import (
@@ -57,6 +57,18 @@ class ContactsList(_P):
 class ContactsGet(_P):
     id: int
     as_user: int | str | None = None
+    include: list[Literal["provenance", "conflicts", "owner_history", "errors", "todos"]] = []
+
+
+class ConflictsList(_P):
+    contact_id: int | None = None
+    include_resolved: bool = False
+    limit: int = 100
+
+
+class ConflictsResolve(_P):
+    id: int
+    choice: Literal["keep", "restore", "local", "crm"]
 
 
 class ContactsIds(_P):
@@ -148,10 +160,12 @@ def build_methods(agent: Agent) -> dict[str, Method]:
     """Every method the agent serves, keyed by name."""
     table: dict[str, Method] = {}
 
-    def method(name: str, params: type[msgspec.Struct] = NoParams) \
-            -> Callable[[Callable[[Any, Session], Awaitable[Any]]], None]:
-        def register(handler: Callable[[Any, Session], Awaitable[Any]]) -> None:
+    H = TypeVar("H", bound=Callable[[Any, Session], Awaitable[Any]])
+
+    def method(name: str, params: type[msgspec.Struct] = NoParams) -> Callable[[H], H]:
+        def register(handler: H) -> H:
             table[name] = Method(name, params, handler, (handler.__doc__ or "").strip())
+            return handler
         return register
 
     store = agent.store
@@ -201,7 +215,65 @@ def build_methods(agent: Agent) -> dict[str, Method]:
             if visible is not None and not await store.fetchone(
                     f"SELECT 1 FROM contacts c WHERE c.id = ? AND {visible[0]}", [p.id, *visible[1]]):
                 raise NotFoundError(f"no contact with id {p.id} visible to {p.as_user}")
+        contact = await contacts.get_contact(store, p.id)
+        if not p.include:
+            return contact
+        answer: dict[str, Any] = msgspec.to_builtins(contact)
+        if "provenance" in p.include:
+            answer["provenance"] = await contacts.get_provenance(store, p.id)
+        if "conflicts" in p.include:
+            answer["conflicts"] = await conflicts.list_conflicts(store, contact_id=p.id, include_resolved=True)
+        if "owner_history" in p.include:
+            answer["owner_history"] = await contacts_owner_history(ContactId(id=p.id), _)
+        if "errors" in p.include:
+            answer["errors"] = await errors_list(ErrorsList(contact_id=p.id, include_resolved=True), _)
+        if "todos" in p.include:
+            answer["todos"] = await todos.list_todos(store, contact_id=p.id)
+        return answer
+
+    @method("contacts.restore", ContactId)
+    async def contacts_restore(p: ContactId, _: Session) -> Any:
+        """Re-create in the CRM a contact archived (deleted) there: unlinks it and marks it for push."""
+        contact = await contacts.get_contact(store, p.id)
+        if contact.crm_state != "archived":
+            raise ValidationError(f"contact {p.id} is {contact.crm_state}, not archived in the CRM")
+        async with store.transaction() as db:
+            await db.execute("DELETE FROM crm_links WHERE contact_id = ?", (p.id,))
+            await db.execute("DELETE FROM base_values WHERE contact_id = ?", (p.id,))
+            await db.execute("UPDATE contacts SET crm_state = 'none', crm_note = NULL, push_wanted = 1, "
+                             "local_rev = local_rev + 1 WHERE id = ?", (p.id,))
         return await contacts.get_contact(store, p.id)
+
+    @method("mappings.list")
+    async def mappings_list(_: NoParams, __: Session) -> Any:
+        """The field mappings in force: local field, CRM property, direction, conflict policy, skew, value map."""
+        return agent.mappings(agent.require_connector())
+
+    @method("mappings.update", mappings.MappingUpdate)
+    async def mappings_update(p: mappings.MappingUpdate, _: Session) -> Any:
+        """Change (or add, or remove) one field mapping; run mappings.check and sync.plan after."""
+        connector = agent.require_connector()
+        result = await mappings.update_mapping(store, connector.name, p)
+        await agent.reload_mappings()
+        return result
+
+    @method("mappings.check")
+    async def mappings_check(_: NoParams, __: Session) -> Any:
+        """Check mapped fields against the CRM's field list: unknown properties, type mismatches, read-only
+        targets, required CRM fields with no source, enumeration values with no match."""
+        connector = agent.require_connector()
+        return await mappings.check_mappings(store, connector, agent.mappings(connector))
+
+    @method("conflicts.list", ConflictsList)
+    async def conflicts_list(p: ConflictsList, _: Session) -> Any:
+        """Fields changed on both sides, with both values, the policy and the winner (open ones by default)."""
+        return await conflicts.list_conflicts(store, contact_id=p.contact_id, include_resolved=p.include_resolved,
+                                              limit=p.limit)
+
+    @method("conflicts.resolve", ConflictsResolve)
+    async def conflicts_resolve(p: ConflictsResolve, _: Session) -> Any:
+        """Resolve a conflict: keep the winner, restore the losing value, or pick local/crm."""
+        return await conflicts.resolve_conflict(store, p.id, p.choice)
 
     @method("contacts.sharing", ContactId)
     async def contacts_sharing(p: ContactId, _: Session) -> Any:

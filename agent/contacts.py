@@ -166,9 +166,10 @@ async def create_contact(store: Store, values: dict[str, Any], *, created_by: in
     return await get_contact(store, contact_id)
 
 
-async def update_contact(store: Store, contact_id: int, values: dict[str, Any]) -> Contact:
-    """Apply a local edit (standard and custom fields; a None value clears the field). Owner changes are
-    refused: the CRM decides ownership. Raises NotFoundError, ValidationError, OwnerReadOnlyError."""
+async def update_contact(store: Store, contact_id: int, values: dict[str, Any], *, source: str = "local") -> Contact:
+    """Apply a local edit (standard and custom fields; a None value clears the field) and record each
+    changed field's provenance (``source``, time, previous value). Owner changes are refused: the CRM
+    decides ownership. Raises NotFoundError, ValidationError, OwnerReadOnlyError."""
     if "owner_id" in values or "owner" in values:
         raise OwnerReadOnlyError(
             "the owner comes from the CRM: change the owner in the CRM and it reaches leadsync at the next sync"
@@ -189,13 +190,37 @@ async def update_contact(store: Store, contact_id: int, values: dict[str, Any]) 
     if "email" in standard:
         sets.append("email_norm = ?")
         params.append(norm_email(standard["email"]))
+    before = {**current.fields, **{f: getattr(current, f) for f in STANDARD_FIELDS}}
+    changed = {f: v for f, v in {**standard, **clean}.items() if before.get(f) != v}
+    if not changed:
+        return current
+    stamp = now_ms()
     async with store.transaction() as db:
         try:
             await db.execute(
                 f"UPDATE contacts SET {', '.join([*sets, 'fields = ?', 'updated_at = ?'])}, "
                 "local_rev = local_rev + 1 WHERE id = ?",
-                [*params, dumps(fields), now_ms(), contact_id],
+                [*params, dumps(fields), stamp, contact_id],
             )
         except aiosqlite.IntegrityError:
             raise ValidationError(f"email: another contact already has {standard.get('email')!r}") from None
+        await record_provenance(db, contact_id, {f: before.get(f) for f in changed}, source, None, stamp)
     return await get_contact(store, contact_id)
+
+
+async def record_provenance(db: aiosqlite.Connection, contact_id: int, previous: dict[str, Any], source: str,
+                            run_id: int | None, stamp: int) -> None:
+    """Record where the current value of each field in ``previous`` came from (``previous`` maps the
+    field to the value it replaced)."""
+    await db.executemany(
+        "INSERT INTO provenance(contact_id, field, source, sync_run_id, changed_at, previous) VALUES (?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT(contact_id, field) DO UPDATE SET source = excluded.source, sync_run_id = excluded.sync_run_id, "
+        "changed_at = excluded.changed_at, previous = excluded.previous",
+        [(contact_id, f, source, run_id, stamp, dumps(v)) for f, v in previous.items()])
+
+
+async def get_provenance(store: Store, contact_id: int) -> dict[str, dict[str, Any]]:
+    """Per field: ``{source, sync_run_id, changed_at, previous}`` for fields changed since leadsync knew them."""
+    rows = await store.fetchall("SELECT * FROM provenance WHERE contact_id = ? ORDER BY field", (contact_id,))
+    return {r["field"]: {"source": r["source"], "sync_run_id": r["sync_run_id"], "changed_at": r["changed_at"],
+                         "previous": loads(r["previous"])} for r in rows}

@@ -11,12 +11,12 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-
 from leadsync.agent.connectors.base import Connector
 from leadsync.agent.connectors.registry import make_connector
 from leadsync.agent.engine.mapping import DEFAULT_MAPPINGS, FieldMapping
 from leadsync.agent.engine.planning import Plan, PlanningConnector, PlanRecorder
-from leadsync.agent.engine.runner import execute_run, get_run, start_run
+from leadsync.agent.engine.runner import Directory, execute_run, get_run, start_run
+from leadsync.agent.mappings import load_mappings
 from leadsync.agent.rpc_server import RpcServer
 from leadsync.agent.secrets import SecretStore
 from leadsync.agent.settings import Settings, load
@@ -27,6 +27,7 @@ from leadsync.common.paths import db_path
 
 log = logging.getLogger("leadsync.agent")
 INTERVAL_JOB = "interval-sync"
+DIRECTORY_TTL_MS = 10 * 60 * 1000
 URGENT_TRIGGERS = frozenset({"manual", "threshold", "todo"})
 
 ConnectorFactory = Callable[..., Connector]
@@ -57,6 +58,9 @@ class Agent:
         self._running_request: _Request | None = None
         self._worker: asyncio.Task[None] | None = None
         self.scheduler = AsyncIOScheduler(timezone=dt.UTC)
+        self._mappings: tuple[FieldMapping, ...] | None = None
+        # interval runs refresh owners, property metadata and archived records at most every 10 minutes
+        self.directory = Directory(ttl_ms=DIRECTORY_TTL_MS)
         self.stopping = asyncio.Event()
 
     async def start(self) -> None:
@@ -66,6 +70,7 @@ class Agent:
         await self._recover_interrupted_runs()
         self.settings = load(await self.store.get_settings())
         await self._load_connector()
+        await self.reload_mappings()
         self.server = RpcServer(build_methods(self), mode=self.socket_mode)
         await self.server.start(self.socket_path)
         self._schedule_interval()
@@ -177,7 +182,8 @@ class Agent:
             run = await execute_run(self.store, connector, run_id, mappings=self.mappings(connector),
                                     fallback_owner=self.settings.fallback_owner, pull=pull, push=push,
                                     contact_ids=None if ids is None else sorted(ids), progress=self.emit,
-                                    between_batches=None if request.urgent else self._run_urgent)
+                                    between_batches=None if request.urgent else self._run_urgent,
+                                    directory=self.directory if trigger == "interval" else None)
             request.future.set_result(run)
         except BaseException as exc:
             if not request.future.done():
@@ -189,7 +195,11 @@ class Agent:
             self.current_run, self._running_request = outer_run, outer_request
 
     def mappings(self, connector: Connector) -> tuple[FieldMapping, ...]:
-        return DEFAULT_MAPPINGS[connector.name]
+        """The field mappings in force (loaded at start and after ``mappings.update``)."""
+        return self._mappings if self._mappings is not None else DEFAULT_MAPPINGS.get(connector.name, ())
+
+    async def reload_mappings(self) -> None:
+        self._mappings = await load_mappings(self.store, self.connector.name) if self.connector else None
 
     async def plan(self) -> Plan:
         """A dry run of a full sync: what it would write, per record and field, with nothing written.
@@ -241,7 +251,7 @@ class Agent:
         threshold = self.settings.threshold_score()
         if threshold is None or new is None or self.connector is None:
             return False
-        if old is not None and old >= threshold or new < threshold:
+        if (old is not None and old >= threshold) or new < threshold:
             return False
         async with self.store.transaction() as db:
             await db.execute("UPDATE contacts SET push_wanted = 1 WHERE id = ?", (contact_id,))

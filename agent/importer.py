@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+from leadsync.agent.contacts import record_provenance
 from leadsync.agent.store.store import Store, dumps, loads, norm_email, now_ms
 from leadsync.agent.users import owner_for_user
 from leadsync.agent.validation import clean_contact_fields
@@ -99,5 +100,7 @@ async def import_rows(store: Store, user_id: int, header: list[str], rows: list[
             sets = [f"{f} = ?" for f in changed] + ["fields = json_patch(fields, ?)", "updated_at = ?"]
             await db.execute(f"UPDATE contacts SET {', '.join(sets)}, local_rev = local_rev + 1 WHERE id = ?",
                              [*changed.values(), dumps(extra_changed), stamp, existing["id"]])
+            previous = {f: existing[f] for f in changed} | {f: extra.get(f) for f in extra_changed}
+            await record_provenance(db, existing["id"], previous, "import", None, stamp)
             report.updated += 1
     return report

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-
 from leadsync.agent.contacts import ContactFilter, filter_sql, get_contact
 from leadsync.agent.store.store import Store, loads
 from leadsync.agent.users import find_user, list_users

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-
 from leadsync.agent.contacts import ContactFilter, filter_sql
 from leadsync.agent.store.store import Store, dumps, loads, now_ms
 from leadsync.common.errors import NotFoundError, ValidationError

@@ -4,7 +4,6 @@ owner to the CRM (the one exception to "ownership comes from the CRM")."""
 from __future__ import annotations
 
 import msgspec
-
 from leadsync.agent.contacts import get_contact
 from leadsync.agent.store.store import Store, now_ms
 from leadsync.agent.users import find_user

@@ -1,11 +1,10 @@
-"""Field mappings: which local field goes with which CRM property, in which direction.
-
-Values are converted by the CRM property's type (from the CRM's own metadata), never guessed from
-the value. Locally a blank is ``None``; on the HubSpot wire a blank is ``""`` (an outgoing ``""``
-clears the property; ``null`` would be ignored by HubSpot, case B19).
+"""Field mappings: which local field goes with which CRM property, in which direction, and who wins a
+conflict. Values are converted by the CRM property's type from the CRM's own metadata (HubSpot:
+``GET /crm/v3/properties/contacts``), never guessed from the value (case B18).
 
 Local value types: text ``str``; number ``int`` or ``float``; bool ``bool``; date ``str`` ``YYYY-MM-DD``;
-datetime ``int`` epoch ms UTC; enumeration ``str``; multi-select ``list[str]``.
+datetime ``int`` epoch ms UTC; enumeration ``str``; multi-select ``list[str]``. Locally a blank is ``None``;
+on the HubSpot wire a blank is ``""`` (an outgoing ``""`` clears; ``null`` would be ignored, case B19).
 """
 
 from __future__ import annotations
@@ -17,14 +16,28 @@ import msgspec
 from leadsync.agent.connectors.base import PropertyMeta
 
 Direction = Literal["two_way", "to_crm", "from_crm", "off"]
+Policy = Literal["crm_wins", "local_wins", "crm_unless_blank", "newest_wins"]
+DIRECTIONS: tuple[str, ...] = ("two_way", "to_crm", "from_crm", "off")
+POLICIES: tuple[str, ...] = ("crm_wins", "local_wins", "crm_unless_blank", "newest_wins")
 
 
 class FieldMapping(msgspec.Struct, frozen=True, kw_only=True):
-    """One local field <-> one CRM property."""
+    """One local field <-> one CRM property.
+
+    ``policy`` decides a conflict (changed on both sides to different values since the base).
+    ``newest_wins`` compares the local edit time with the CRM's modified time; within ``skew_ms``
+    (clock-skew tolerance, ms) it refuses to decide and records an open conflict. ``value_map`` maps
+    local enumeration values to CRM option values. ``default_value`` is sent on create when the local
+    value is blank (for CRM-required fields, case S13); it is never sent in an update.
+    """
 
     local: str
     crm: str
     direction: Direction = "two_way"
+    policy: Policy = "newest_wins"
+    skew_ms: int = 5_000
+    value_map: dict[str, str] = {}
+    default_value: str | None = None
 
     @property
     def pulls(self) -> bool:
@@ -36,24 +49,24 @@ class FieldMapping(msgspec.Struct, frozen=True, kw_only=True):
 
 
 HUBSPOT_DEFAULTS: tuple[FieldMapping, ...] = (
-    FieldMapping(local="email", crm="email"),
+    FieldMapping(local="email", crm="email", policy="crm_wins"),
     FieldMapping(local="first_name", crm="firstname"),
     FieldMapping(local="last_name", crm="lastname"),
     FieldMapping(local="company", crm="company"),
     FieldMapping(local="job_title", crm="jobtitle"),
     FieldMapping(local="phone", crm="phone"),
-    FieldMapping(local="lifecycle_stage", crm="lifecyclestage"),
-    FieldMapping(local="lead_score", crm="lead_score"),
+    FieldMapping(local="lifecycle_stage", crm="lifecyclestage", policy="crm_wins"),
+    FieldMapping(local="lead_score", crm="lead_score", policy="local_wins"),
 )
 
 DEFAULT_MAPPINGS: dict[str, tuple[FieldMapping, ...]] = {"hubspot": HUBSPOT_DEFAULTS}
 
 
 class ConversionError(ValueError):
-    """A wire value that does not fit the property's type; the message names property and value."""
+    """A value that does not fit the property's type; the message names property and value."""
 
 
-def from_wire(value: str | None, meta: PropertyMeta | None) -> Any:
+def from_wire(value: str | None, meta: PropertyMeta | None, mapping: FieldMapping | None = None) -> Any:
     """A CRM wire value (HubSpot: always text) -> the local typed value; ``""``/None -> None.
 
     Raises ConversionError for a value that does not parse as the property's type.
@@ -61,11 +74,13 @@ def from_wire(value: str | None, meta: PropertyMeta | None) -> Any:
     if value is None or value == "":
         return None
     kind = meta.type if meta else "string"
+    name = meta.name if meta else "?"
     try:
         if kind == "number":
             number = float(value)
-            return int(number) if number.is_integer() and "." not in value and "e" not in value.lower() \
-                else number
+            if number.is_integer() and not any(c in value for c in ".eE"):
+                return int(value)
+            return number
         if kind == "bool":
             lowered = value.strip().lower()
             if lowered not in ("true", "false"):
@@ -75,32 +90,59 @@ def from_wire(value: str | None, meta: PropertyMeta | None) -> Any:
             return _parse_date(value)
         if kind == "datetime":
             return _parse_datetime_ms(value)
-        if kind == "enumeration" and meta is not None and meta.multi:
-            return [part for part in value.split(";") if part != ""]
-    except ValueError:
-        name = meta.name if meta else "?"
+    except (ValueError, OverflowError):
         raise ConversionError(f"{name}: {value!r} is not a valid {kind}") from None
-    return value
+    reverse = {v: k for k, v in mapping.value_map.items()} if mapping and mapping.value_map else {}
+    if kind == "enumeration" and meta is not None and meta.multi:
+        return [reverse.get(part, part) for part in value.split(";") if part != ""]
+    return reverse.get(value, value)
 
 
-def to_wire(value: Any, meta: PropertyMeta | None) -> str:
-    """A local typed value -> the HubSpot wire text; None -> ``""`` (clears the property)."""
+def to_wire(value: Any, meta: PropertyMeta | None, mapping: FieldMapping | None = None) -> str:
+    """A local typed value -> the HubSpot wire text; None -> ``""`` (clears the property).
+
+    Raises ConversionError when the value does not fit the property's type."""
     if value is None:
         return ""
+    kind = meta.type if meta else "string"
+    name = meta.name if meta else "?"
+    value_map = mapping.value_map if mapping else {}
+    if isinstance(value, list):
+        return ";".join(value_map.get(str(v), str(v)) for v in value)
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ConversionError(f"{name}: {value!r} is not true or false")
+        return "true" if value else "false"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, list):
-        return ";".join(str(v) for v in value)
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    kind = meta.type if meta else "string"
-    if kind == "date" and isinstance(value, int):
+    if kind == "number":
+        if not isinstance(value, (int, float)):
+            try:
+                value = float(value)
+            except ValueError:
+                raise ConversionError(f"{name}: {value!r} is not a number") from None
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
         return str(value)
-    return str(value)
+    if kind == "date":  # midnight UTC as epoch ms, as HubSpot stores dates
+        try:
+            day = dt.date.fromisoformat(str(value)[:10])
+        except ValueError:
+            raise ConversionError(f"{name}: {value!r} is not a date (YYYY-MM-DD)") from None
+        return str(int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp() * 1000))
+    if kind == "datetime":
+        if isinstance(value, int):
+            return str(value)
+        try:
+            return str(_parse_datetime_ms(str(value)))
+        except ValueError:
+            raise ConversionError(f"{name}: {value!r} is not a date-time") from None
+    text = str(value)
+    return value_map.get(text, text)
 
 
 def _parse_date(value: str) -> str:
-    if value.isdigit():  # HubSpot sends dates as epoch ms of midnight UTC
+    if value.lstrip("-").isdigit():  # HubSpot sends dates as epoch ms of midnight UTC
         return dt.datetime.fromtimestamp(int(value) / 1000, tz=dt.UTC).date().isoformat()
     return dt.date.fromisoformat(value[:10]).isoformat()
 

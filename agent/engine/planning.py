@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import msgspec
-
 from leadsync.agent.connectors.base import (
     ConnectionInfo,
     Connector,

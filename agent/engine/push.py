@@ -15,7 +15,7 @@ from typing import Any
 import aiosqlite
 from leadsync.agent.connectors.base import WriteInput, WriteResult
 from leadsync.agent.engine.context import RunContext
-from leadsync.agent.engine.mapping import to_wire
+from leadsync.agent.engine.mapping import ConversionError, to_wire
 from leadsync.agent.store.store import Store, dumps, loads, now_ms
 from leadsync.common.models import STANDARD_FIELDS
 
@@ -80,40 +80,68 @@ async def push_candidates(store: Store, after: int, limit: int, contact_ids: lis
     return await store.fetchall(sql + "ORDER BY c.id LIMIT ?", [*params, limit])
 
 
-def plan_push(ctx: RunContext, rows: list[aiosqlite.Row], active_owners: set[str]) -> PushPlan:
-    """The writes for ``rows`` (from :func:`push_candidates`). Pure: reads nothing, writes nothing."""
+def plan_push(ctx: RunContext, rows: list[aiosqlite.Row], active_owners: set[str],
+              undecided: set[tuple[int, str]] | frozenset[tuple[int, str]] = frozenset()) -> PushPlan:
+    """The writes for ``rows`` (from :func:`push_candidates`). Pure: reads nothing, writes nothing.
+
+    Fields in an open undecided conflict (``undecided``: (contact id, field)) are not sent. A value that
+    does not convert to its CRM property's type holds the whole record with the reason.
+    """
     plan = PushPlan()
     owner_prop = ctx.connector.capabilities.owner_property
     for row in rows:
         extra = loads(row["fields"]) or {}
-        current = {m.local: row[m.local] if m.local in _STD else extra.get(m.local) for m in ctx.push_mappings}
-        if row["crm_state"] == "linked":
-            base = loads(row["vals"]) or {}
-            diff = {f: v for f, v in current.items() if v != base.get(f)}
-            if not diff and row["owner_push"] is None:
-                plan.unchanged.append((row["id"], row["local_rev"]))
-                continue
-            props = {_crm(ctx, f): to_wire(v, ctx.properties.get(_crm(ctx, f))) for f, v in diff.items()}
-            if row["owner_push"] is not None:
-                props[owner_prop] = row["owner_push"]
-            plan.writes.append(PlannedWrite(row["id"], "update", row["local_rev"], props, {**base, **diff},
-                                            crm_id=row["crm_id"], owner_push=row["owner_push"]))
-            continue
-        owner: str | None
-        note: str | None
-        if row["owner_push"] is not None:
-            owner, note = row["owner_push"], "owner from a to-do assignment"
-        else:
-            owner, note = _owner_for_new(row, ctx, active_owners)
-        if owner is None:
-            plan.held.append((row["id"], row["local_rev"], "no_owner", note or "no CRM owner"))
-            continue
-        props = {_crm(ctx, f): to_wire(v, ctx.properties.get(_crm(ctx, f)))
-                 for f, v in current.items() if v is not None}
-        props[owner_prop] = owner
-        plan.writes.append(PlannedWrite(row["id"], "create", row["local_rev"], props, dict(current),
-                                        owner_note=note, owner_push=row["owner_push"]))
+        current = {m.local: row[m.local] if m.local in _STD else extra.get(m.local) for m in ctx.push_mappings
+                   if (row["id"], m.local) not in undecided}
+        try:
+            if row["crm_state"] == "linked":
+                _plan_update(ctx, plan, row, current, owner_prop)
+            else:
+                _plan_create(ctx, plan, row, current, owner_prop, active_owners)
+        except ConversionError as exc:
+            plan.held.append((row["id"], row["local_rev"], "conversion", str(exc)))
     return plan
+
+
+def _plan_update(ctx: RunContext, plan: PushPlan, row: aiosqlite.Row, current: dict[str, Any], owner_prop: str) -> None:
+    base = loads(row["vals"]) or {}
+    diff = {f: v for f, v in current.items() if v != base.get(f)}
+    if not diff and row["owner_push"] is None:
+        plan.unchanged.append((row["id"], row["local_rev"]))
+        return
+    props = {m.crm: to_wire(diff[m.local], ctx.properties.get(m.crm), m) for m in ctx.push_mappings
+             if m.local in diff}
+    if row["owner_push"] is not None:
+        props[owner_prop] = row["owner_push"]
+    plan.writes.append(PlannedWrite(row["id"], "update", row["local_rev"], props, {**base, **diff},
+                                    crm_id=row["crm_id"], owner_push=row["owner_push"]))
+
+
+def _plan_create(ctx: RunContext, plan: PushPlan, row: aiosqlite.Row, current: dict[str, Any], owner_prop: str,
+                 active_owners: set[str]) -> None:
+    owner: str | None
+    note: str | None
+    if row["owner_push"] is not None:
+        owner, note = row["owner_push"], "owner from a to-do assignment"
+    else:
+        owner, note = _owner_for_new(row, ctx, active_owners)
+    if owner is None:
+        plan.held.append((row["id"], row["local_rev"], "no_owner", note or "no CRM owner"))
+        return
+    props: dict[str, str] = {}
+    defaults: list[str] = []
+    for mapping in ctx.push_mappings:
+        value = current.get(mapping.local)
+        if value is not None:
+            props[mapping.crm] = to_wire(value, ctx.properties.get(mapping.crm), mapping)
+        elif mapping.default_value is not None:  # case S13: a documented default for a required CRM field
+            props[mapping.crm] = mapping.default_value
+            defaults.append(f"{mapping.crm}={mapping.default_value!r} (default)")
+    props[owner_prop] = owner
+    if defaults:
+        note = "; ".join(x for x in (note, "sent " + ", ".join(defaults)) if x)
+    plan.writes.append(PlannedWrite(row["id"], "create", row["local_rev"], props, dict(current),
+                                    owner_note=note, owner_push=row["owner_push"]))
 
 
 def _crm(ctx: RunContext, local: str) -> str:
@@ -216,8 +244,21 @@ def _wire_before(ctx: RunContext, base: dict[str, Any], prop: str) -> str | None
     for mapping in ctx.mappings:
         if mapping.crm == prop:
             value = base.get(mapping.local)
-            return None if value is None else to_wire(value, ctx.properties.get(prop))
+            try:
+                return None if value is None else to_wire(value, ctx.properties.get(prop), mapping)
+            except ConversionError:
+                return str(value)
     return None
+
+
+async def undecided_fields(store: Store, contact_ids: list[int]) -> set[tuple[int, str]]:
+    """(contact id, field) pairs with an open conflict no policy could decide: not pushed until resolved."""
+    if not contact_ids:
+        return set()
+    rows = await store.fetchall(
+        f"SELECT contact_id, field FROM conflicts WHERE resolved_at IS NULL AND winner = 'none' "
+        f"AND contact_id IN ({','.join('?' * len(contact_ids))})", contact_ids)
+    return {(r[0], r[1]) for r in rows}
 
 
 async def record_owner_change(db: aiosqlite.Connection, contact_id: int, new_owner: str | None, source: str,

@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-from leadsync.agent.connectors.base import Connector, ObjectType, WriteResult
+from leadsync.agent.connectors.base import Connector, ObjectType, PropertyMeta, WriteResult
 from leadsync.agent.engine.context import RunContext
 from leadsync.agent.engine.mapping import FieldMapping
-from leadsync.agent.engine.pull import apply_pull_page
 from leadsync.agent.engine.planning import PlanRecorder
+from leadsync.agent.engine.pull import apply_pull_page
 from leadsync.agent.engine.push import (
     SCAN_BATCH,
     apply_push_results,
     count_push_candidates,
     plan_push,
     push_candidates,
+    undecided_fields,
     write_inputs,
 )
 from leadsync.agent.store.store import Store, loads, now_ms
@@ -64,6 +66,7 @@ async def execute_run(
     progress: Callable[[dict[str, Any]], None] = lambda e: None,
     plan: PlanRecorder | None = None,
     between_batches: Callable[[], Awaitable[None]] | None = None,
+    directory: Directory | None = None,
 ) -> SyncRun:
     """Run sync run ``run_id`` (already started) and record its outcome; returns the finished run.
 
@@ -76,17 +79,17 @@ async def execute_run(
     if between_batches is not None:
         ctx.between_batches = between_batches
     status, error = "ok", None
+    directory = directory or Directory()
     try:
-        lead_type = connector.capabilities.new_lead_object
-        ctx.properties = {p.name: p for p in await connector.list_properties(lead_type)}
-        owners = await connector.list_owners()
-        async with store.transaction() as db:
-            await save_owners(db, owners)
+        if directory.stale(now_ms()):
+            await _refresh_directory(store, ctx, directory, archived=pull)
+        ctx.properties = directory.properties
         if pull:
             for object_type in connector.capabilities.object_types:
                 await _pull(store, ctx, object_type)
         if push:
-            await _push(store, ctx, {o.id for o in owners if o.active}, contact_ids)
+            active = {r[0] for r in await store.fetchall("SELECT crm_id FROM owners WHERE active = 1")}
+            await _push(store, ctx, active, contact_ids)
         if ctx.counts.failed:
             status = "partial"
     except CrmError as exc:
@@ -110,6 +113,49 @@ async def execute_run(
     return finished
 
 
+@dataclass
+class Directory:
+    """CRM metadata a run needs, refreshed at most every ``ttl_ms`` (ms) so that an incremental sync with
+    nothing to do costs one API call: property metadata, owners, and the archived-records check."""
+
+    ttl_ms: int = 0
+    properties: dict[str, PropertyMeta] = field(default_factory=dict)
+    refreshed_at_ms: int | None = None
+
+    def stale(self, now: int) -> bool:
+        return self.refreshed_at_ms is None or now - self.refreshed_at_ms >= self.ttl_ms
+
+
+async def _refresh_directory(store: Store, ctx: RunContext, directory: Directory, *, archived: bool) -> None:
+    caps = ctx.connector.capabilities
+    properties: dict[str, PropertyMeta] = {}
+    for object_type in dict.fromkeys((*caps.object_types, caps.new_lead_object)):
+        for meta in await ctx.connector.list_properties(object_type):
+            properties.setdefault(meta.name, meta)
+    owners = await ctx.connector.list_owners()
+    async with store.transaction() as db:
+        await save_owners(db, owners)
+    if archived:
+        for object_type in caps.object_types:
+            await _mark_archived(store, ctx, object_type)
+    directory.properties = properties
+    directory.refreshed_at_ms = now_ms()
+
+
+async def _mark_archived(store: Store, ctx: RunContext, object_type: ObjectType) -> None:
+    """Contacts whose CRM record is archived (deleted) are marked, never recreated by a push (case B22)."""
+    async for batch in ctx.connector.list_archived(object_type, properties=[ctx.connector.capabilities.email_property]):
+        ids = [r.id for r in batch]
+        if not ids:
+            continue
+        marks = ",".join("?" * len(ids))
+        async with store.transaction() as db:
+            await db.execute(
+                f"UPDATE contacts SET crm_state = 'archived', crm_note = 'archived (deleted) in the CRM; '"
+                f" || 'contacts.restore re-creates it' WHERE crm_state = 'linked' AND id IN "
+                f"(SELECT contact_id FROM crm_links WHERE crm = ? AND crm_id IN ({marks}))", [ctx.crm, *ids])
+
+
 async def _pull(store: Store, ctx: RunContext, object_type: ObjectType) -> None:
     row = await store.fetchone("SELECT value FROM cursors WHERE crm = ? AND object_type = ?",
                                (ctx.crm, object_type))
@@ -131,7 +177,7 @@ async def _push(store: Store, ctx: RunContext, active_owners: set[str], contact_
         if not rows:
             return
         after = rows[-1]["id"]
-        plan = plan_push(ctx, rows, active_owners)
+        plan = plan_push(ctx, rows, active_owners, await undecided_fields(store, [r["id"] for r in rows]))
         results: dict[int, WriteResult] = {}
         creates = write_inputs(plan, "create")
         updates = write_inputs(plan, "update")

@@ -175,6 +175,46 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX write_log_contact ON write_log(contact_id, id)",
         "ALTER TABLE sync_runs ADD COLUMN dry_run INTEGER NOT NULL DEFAULT 0",
     ],
+    # 4: field mappings, conflicts, per-field provenance, merged contacts
+    [
+        """CREATE TABLE field_mappings (
+            local TEXT PRIMARY KEY,        -- local field name
+            crm TEXT NOT NULL,             -- CRM property name
+            direction TEXT NOT NULL,       -- two_way | to_crm | from_crm | off
+            policy TEXT NOT NULL,          -- crm_wins | local_wins | crm_unless_blank | newest_wins
+            skew_ms INTEGER NOT NULL DEFAULT 0,
+            value_map TEXT NOT NULL DEFAULT '{}',   -- JSON {local value: CRM value} for enumerations
+            default_value TEXT                       -- JSON: value sent on create when the local one is blank
+        )""",
+        """CREATE TABLE conflicts (
+            id INTEGER PRIMARY KEY,
+            contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+            field TEXT NOT NULL,
+            base_value TEXT,               -- JSON
+            local_value TEXT,              -- JSON
+            crm_value TEXT,                -- JSON
+            local_changed_at INTEGER,
+            crm_changed_at INTEGER,
+            policy TEXT NOT NULL,
+            winner TEXT NOT NULL,          -- crm | local | none (undecided: nothing written either way)
+            sync_run_id INTEGER,
+            created_at INTEGER NOT NULL,
+            resolved_at INTEGER,
+            resolution TEXT                -- kept | restored | local | crm
+        )""",
+        "CREATE INDEX conflicts_open ON conflicts(contact_id, field) WHERE resolved_at IS NULL",
+        """CREATE TABLE provenance (
+            contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+            field TEXT NOT NULL,
+            source TEXT NOT NULL,          -- crm | local | import | conflict | merge
+            sync_run_id INTEGER,
+            changed_at INTEGER NOT NULL,   -- epoch ms UTC
+            previous TEXT,                 -- JSON of the value before
+            PRIMARY KEY (contact_id, field)
+        ) WITHOUT ROWID""",
+        "ALTER TABLE contacts ADD COLUMN merged_into INTEGER",
+        "ALTER TABLE contacts ADD COLUMN crm_note TEXT",  # why crm_state is archived or merged
+    ],
 ]
 
 

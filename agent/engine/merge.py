@@ -1,0 +1,77 @@
+"""The three-way merge of one field: local value, CRM value, and the base (last synced) value.
+
+- changed in the CRM only -> the local value takes the CRM's;
+- changed locally only -> nothing here (the push sends it);
+- changed on both sides to the same value -> the base catches up;
+- changed on both sides to different values -> a conflict, decided by the mapping's policy and
+  recorded with both values so a person can restore the loser.
+A blank (None) is a value like any other: clearing is a change (cases S01, B19).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from leadsync.agent.engine.mapping import FieldMapping
+
+KEEP: Any = object()  # "leave as it is"
+
+
+@dataclass(frozen=True)
+class FieldDecision:
+    """What to do with one field. ``local``/``base`` are new values or :data:`KEEP`; ``winner`` is
+    set (crm, local or none) when the field was in conflict."""
+
+    local: Any = KEEP
+    base: Any = KEEP
+    winner: str | None = None
+
+    @property
+    def conflict(self) -> bool:
+        return self.winner is not None
+
+
+def merge_field(mapping: FieldMapping, base: Any, local: Any, crm: Any,
+                local_changed_at: int | None, crm_changed_at: int) -> FieldDecision:
+    """Decide one field of a pulled record (times: epoch ms UTC; ``local_changed_at`` None when the
+    local value was never edited locally)."""
+    if crm == base:
+        return FieldDecision()
+    if local == base:
+        return FieldDecision(local=crm, base=crm)
+    if local == crm:
+        return FieldDecision(base=crm)
+    winner = decide(mapping, crm, local_changed_at, crm_changed_at)
+    if winner == "crm":
+        return FieldDecision(local=crm, base=crm, winner="crm")
+    if winner == "local":
+        return FieldDecision(base=crm, winner="local")  # local stays ahead of the base: the push sends it
+    return FieldDecision(winner="none")  # undecided: nothing is written either way
+
+
+def decide(mapping: FieldMapping, crm: Any, local_changed_at: int | None, crm_changed_at: int) -> str:
+    """The winner of a conflict by the mapping's policy: ``crm``, ``local`` or ``none`` (undecided)."""
+    if mapping.policy == "crm_wins":
+        return "crm"
+    if mapping.policy == "local_wins":
+        return "local"
+    if mapping.policy == "crm_unless_blank":
+        return "local" if crm is None else "crm"
+    if local_changed_at is None:
+        return "crm"
+    gap = local_changed_at - crm_changed_at
+    if abs(gap) <= mapping.skew_ms:
+        return "none"
+    return "local" if gap > 0 else "crm"
+
+
+def first_link(crm: Any, local: Any) -> FieldDecision:
+    """A local contact linked to a CRM record for the first time (matched by email): the CRM wins
+    unless blank; a local-only value stays to be pushed; a different local value loses and is
+    recorded as a conflict (restorable)."""
+    if crm is None:
+        return FieldDecision(base=None)
+    if local is None or local == crm:
+        return FieldDecision(local=crm, base=crm)
+    return FieldDecision(local=crm, base=crm, winner="crm")

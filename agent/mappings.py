@@ -1,0 +1,161 @@
+"""Field mappings as configured (the ``field_mappings`` table, defaults per CRM) and "check mapped
+fields": the mapping compared with the CRM's own field list (HubSpot: ``GET /crm/v3/properties/contacts``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from leadsync.agent.connectors.base import Connector, PropertyMeta
+from leadsync.agent.engine.mapping import DEFAULT_MAPPINGS, DIRECTIONS, POLICIES, FieldMapping
+from leadsync.agent.store.store import Store, dumps, loads
+from leadsync.common.errors import NotFoundError, ValidationError
+from leadsync.common.models import STANDARD_FIELDS
+
+# what each standard local field holds, to compare with the CRM property's type
+LOCAL_TYPES: dict[str, tuple[str, ...]] = {
+    "email": ("string",), "first_name": ("string",), "last_name": ("string",), "company": ("string",),
+    "job_title": ("string",), "phone": ("string",), "lifecycle_stage": ("string", "enumeration"),
+    "lead_score": ("number",),
+}
+
+
+class MappingProblem(msgspec.Struct, kw_only=True):
+    """One finding of ``mappings.check``. ``kind``: unknown_property, type_mismatch, read_only,
+    required_unmapped, enum_unmatched; ``severity``: error (syncing this is wrong) or warning."""
+
+    severity: str
+    kind: str
+    field: str | None
+    property: str | None
+    message: str
+    values: list[str] = []
+
+
+class MappingCheck(msgspec.Struct, kw_only=True):
+    ok: bool
+    checked: int
+    problems: list[MappingProblem]
+
+
+class MappingUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``mappings.update`` params: the local field to change (or add), and what to set."""
+
+    local: str
+    crm: str | None = None
+    direction: str | None = None
+    policy: str | None = None
+    skew_ms: int | None = None
+    value_map: dict[str, str] | None = None
+    default_value: str | None = None
+    remove: bool = False
+
+
+async def load_mappings(store: Store, crm: str) -> tuple[FieldMapping, ...]:
+    """The configured mappings, or the CRM's defaults when none were saved."""
+    rows = await store.fetchall("SELECT * FROM field_mappings ORDER BY rowid")
+    if not rows:
+        return DEFAULT_MAPPINGS.get(crm, ())
+    return tuple(
+        msgspec.convert({"local": r["local"], "crm": r["crm"], "direction": r["direction"], "policy": r["policy"],
+                         "skew_ms": r["skew_ms"], "value_map": loads(r["value_map"]) or {},
+                         "default_value": loads(r["default_value"])}, FieldMapping)
+        for r in rows)
+
+
+async def update_mapping(store: Store, crm: str, change: MappingUpdate) -> tuple[FieldMapping, ...]:
+    """Change one mapping (saving the whole set, defaults included, the first time). Raises
+    ValidationError for an unknown direction or policy, a negative skew, or removing email."""
+    current = {m.local: m for m in await load_mappings(store, crm)}
+    if change.remove:
+        if change.local == "email":
+            raise ValidationError("email: the email mapping links records and cannot be removed")
+        if current.pop(change.local, None) is None:
+            raise NotFoundError(f"no mapping for local field {change.local!r}")
+    else:
+        if change.direction is not None and change.direction not in DIRECTIONS:
+            raise ValidationError(f"direction: one of {', '.join(DIRECTIONS)}")
+        if change.policy is not None and change.policy not in POLICIES:
+            raise ValidationError(f"policy: one of {', '.join(POLICIES)}")
+        if change.skew_ms is not None and not 0 <= change.skew_ms <= 86_400_000:
+            raise ValidationError("skew_ms: 0 to 86400000 (a day)")
+        base = current.get(change.local)
+        if base is None:
+            if not change.crm:
+                raise ValidationError(f"crm: a new mapping for {change.local!r} needs the CRM property name")
+            base = FieldMapping(local=change.local, crm=change.crm)
+        updates = {k: v for k, v in msgspec.structs.asdict(change).items()
+                   if k not in ("local", "remove") and v is not None}
+        current[change.local] = msgspec.convert({**msgspec.structs.asdict(base), **updates}, FieldMapping)
+    async with store.transaction() as db:
+        await db.execute("DELETE FROM field_mappings")
+        await db.executemany(
+            "INSERT INTO field_mappings(local, crm, direction, policy, skew_ms, value_map, default_value) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(m.local, m.crm, m.direction, m.policy, m.skew_ms, dumps(m.value_map), dumps(m.default_value))
+             for m in current.values()])
+    return tuple(current.values())
+
+
+async def check_mappings(store: Store, connector: Connector, mappings: tuple[FieldMapping, ...]) -> MappingCheck:
+    """Compare the mappings with the CRM's field list: unknown properties, type mismatches, read-only
+    properties written to, required CRM fields with no source (case S13), enumeration values with no
+    matching option."""
+    caps = connector.capabilities
+    problems: list[MappingProblem] = []
+    properties: dict[str, PropertyMeta] = {}
+    for object_type in dict.fromkeys((*caps.object_types, caps.new_lead_object)):
+        for meta in await connector.list_properties(object_type):
+            properties.setdefault(meta.name, meta)
+    for m in mappings:
+        if m.direction == "off":
+            continue
+        found = properties.get(m.crm)
+        if found is None:
+            problems.append(MappingProblem(severity="error", kind="unknown_property", field=m.local, property=m.crm,
+                                           message=f"{m.crm!r} is not a property in {connector.name}"))
+            continue
+        meta = found
+        expected = LOCAL_TYPES.get(m.local)
+        if expected is not None and meta.type not in expected:
+            problems.append(MappingProblem(
+                severity="error", kind="type_mismatch", field=m.local, property=m.crm,
+                message=f"{m.local} holds {' or '.join(expected)} but {m.crm} is a {meta.type} property"))
+        if meta.read_only and m.pushes:
+            problems.append(MappingProblem(
+                severity="error", kind="read_only", field=m.local, property=m.crm,
+                message=f"{m.crm} is read-only in {connector.name}; use direction from_crm"))
+        if meta.type == "enumeration" and meta.options and m.pushes:
+            unmatched = await _unmatched_values(store, m, {o.value for o in meta.options})
+            if unmatched:
+                problems.append(MappingProblem(
+                    severity="warning", kind="enum_unmatched", field=m.local, property=m.crm, values=unmatched,
+                    message=f"{len(unmatched)} local value(s) of {m.local} match no option of {m.crm}; add them to "
+                            "the value map or they will be refused"))
+    sources = {m.crm for m in mappings if m.pushes or m.default_value is not None}
+    sources.add(caps.owner_property)
+    for meta in properties.values():
+        if meta.required and meta.name not in sources and not meta.read_only:
+            problems.append(MappingProblem(
+                severity="error", kind="required_unmapped", field=None, property=meta.name,
+                message=f"{meta.name} is required by {connector.name} to create a record but nothing is mapped to "
+                        "it; map a field or set a default_value"))
+    return MappingCheck(ok=not any(p.severity == "error" for p in problems), checked=len(mappings), problems=problems)
+
+
+async def _unmatched_values(store: Store, mapping: FieldMapping, options: set[str]) -> list[str]:
+    if mapping.local in STANDARD_FIELDS:
+        rows = await store.fetchall(f"SELECT DISTINCT {mapping.local} FROM contacts WHERE {mapping.local} IS NOT NULL "
+                                    "LIMIT 1000")
+    else:
+        rows = await store.fetchall("SELECT DISTINCT json_extract(fields, ?) FROM contacts "
+                                    "WHERE json_extract(fields, ?) IS NOT NULL LIMIT 1000",
+                                    (f"$.{mapping.local}", f"$.{mapping.local}"))
+    values: set[str] = set()
+    for row in rows:
+        raw: Any = row[0]
+        if isinstance(raw, str) and raw.startswith("["):
+            values.update(str(v) for v in loads(raw))
+        else:
+            values.add(str(raw))
+    return sorted(v for v in values if mapping.value_map.get(v, v) not in options)
