@@ -17,7 +17,7 @@ from leadsync.agent import conflicts, contacts, mappings, sharing, smartlists, t
 from leadsync.agent.connectors.registry import CRMS
 from leadsync.agent.daemon import INTERVAL_JOB, Agent
 from leadsync.agent.engine.push import PENDING_SQL
-from leadsync.agent.engine.runner import get_run
+from leadsync.agent.engine.runner import get_run, run_from_row
 from leadsync.agent.importer import import_rows
 from leadsync.agent.rpc_server import Method, NoParams, Session
 from leadsync.agent.settings import SettingsUpdate, apply_update
@@ -496,7 +496,7 @@ def build_methods(agent: Agent) -> dict[str, Method]:
             raise ValidationError("limit: must be 1..500")
         rows = await store.fetchall("SELECT * FROM sync_runs WHERE id < ? ORDER BY id DESC LIMIT ?",
                                     (p.before or 2**62, p.limit))
-        return [SyncRun(**{k: r[k] for k in r.keys()}) for r in rows]
+        return [run_from_row(r) for r in rows]
 
     @method("errors.list", ErrorsList)
     async def errors_list(p: ErrorsList, _: Session) -> list[SyncError]:

@@ -50,7 +50,12 @@ async def get_run(store: Store, run_id: int) -> SyncRun:
     row = await store.fetchone("SELECT * FROM sync_runs WHERE id = ?", (run_id,))
     if row is None:
         raise LeadsyncError(f"no sync run {run_id}")
-    return SyncRun(**{k: row[k] for k in row.keys()})
+    return run_from_row(row)
+
+
+def run_from_row(row: Any) -> SyncRun:
+    """A ``sync_runs`` row as the API's SyncRun."""
+    return SyncRun(**{k: row[k] for k in row.keys() if k in SyncRun.__struct_fields__})
 
 
 async def execute_run(

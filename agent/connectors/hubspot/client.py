@@ -39,12 +39,11 @@ from leadsync.agent.connectors.hubspot.cursor import (
     IncrementalPull,
     NowMs,
     PullSettings,
-    search_body,
 )
 from leadsync.agent.connectors.hubspot.errors import CRM, hubspot_error
 from leadsync.agent.connectors.hubspot.wire import (
+    ADDITIONAL_EMAILS_PROPERTY,
     EMAIL_PROPERTY,
-    ID_PROPERTY,
     normalize_email,
     null_properties,
     owner_from_wire,
@@ -52,6 +51,7 @@ from leadsync.agent.connectors.hubspot.wire import (
     property_from_wire,
     record_email,
     record_from_wire,
+    split_ids,
     write_properties,
 )
 from leadsync.common.errors import CrmAuthError, CrmNotFoundError, CrmProtocolError, ValidationError
@@ -59,14 +59,12 @@ from leadsync.common.errors import CrmAuthError, CrmNotFoundError, CrmProtocolEr
 DEFAULT_BASE_URL: Final = "https://api.hubapi.com"
 CONTACTS: Final = "/crm/v3/objects/contacts"
 OWNERS_PAGE: Final = 500
-SEARCH_IN_VALUES: Final = 100
-"""Values per ``IN`` filter in one search (kept at HubSpot's batch size)."""
 
 CAPABILITIES: Final = Capabilities(
     batch_size=BATCH_SIZE,
     page_size=200,
-    object_types=("contact", "lead"),
-    new_lead_object="lead",
+    object_types=("contact",),  # HubSpot leads are contacts whose lifecyclestage is "lead"
+    new_lead_object="contact",
     email_property=EMAIL_PROPERTY,
     owner_property="hubspot_owner_id",
     supports_upsert=True,
@@ -239,15 +237,20 @@ class HubSpotConnector:
 
         See :mod:`leadsync.agent.connectors.hubspot.cursor` for the algorithm and cursor shapes.
         ``lastmodifieddate``, ``hs_object_id``, ``hs_merged_object_ids`` and ``email`` are always
-        requested besides ``properties``.
+        requested besides ``properties``. When ``properties`` are too many for a search body (3,000
+        characters), each search page is completed with a batch read.
         """
         wanted = properties_param(properties)
 
         async def list_page(after: str | None) -> Any:
             return await self._list_page(after, wanted, archived=False)
 
+        async def hydrate(records: list[CrmRecord]) -> list[CrmRecord]:
+            found = await self.read(object_type, [r.id for r in records], properties=wanted)
+            return [rec for r in records if (rec := found.get(r.id)) is not None and rec.id == r.id]
+
         pull = IncrementalPull(object_type, properties=wanted, list_page=list_page, search=self._search,
-                               now_ms=self._now_ms, settings=self._pull_settings)
+                               now_ms=self._now_ms, hydrate=hydrate, settings=self._pull_settings)
         return pull.pages(cursor)
 
     async def list_archived(
@@ -294,41 +297,30 @@ class HubSpotConnector:
     ) -> dict[str, CrmRecord]:
         """Records by email, keyed by each email exactly as given; emails without a record are absent.
 
-        Matching is trimmed and case-insensitive (case B11): ``POST .../search`` with ``email IN
-        [...]`` (lower-cased, up to 100 values a query), then every answer is compared by
-        :func:`~leadsync.agent.connectors.hubspot.wire.normalize_email`. When two records share an
-        address the lowest id wins. Search trails fresh writes by seconds: use :meth:`upsert` to
-        write without creating duplicates.
+        ``POST /crm/v3/objects/contacts/batch/read`` with ``idProperty: "email"``, 100 addresses a
+        request, each sent trimmed and lower-cased (case B11); answers are matched back by
+        :func:`~leadsync.agent.connectors.hubspot.wire.normalize_email` of the record's ``email``
+        (or of one of its ``hs_additional_emails``, which a merge leaves behind). A batch read sees
+        fresh writes at once, unlike search, and does not count against the search rate limit.
+        Addresses HubSpot does not know (207 ``errors``) are simply absent.
         """
-        wanted = properties_param(properties)
-        keys = list(dict.fromkeys(normalize_email(e) for e in emails if normalize_email(e)))
+        wanted = properties_param([*properties, ADDITIONAL_EMAILS_PROPERTY])
+        keys = list(dict.fromkeys(k for e in emails if (k := normalize_email(e))))
         by_key: dict[str, CrmRecord] = {}
-        for start in range(0, len(keys), SEARCH_IN_VALUES):
-            chunk = keys[start:start + SEARCH_IN_VALUES]
-            email_in = {"propertyName": EMAIL_PROPERTY, "operator": "IN", "values": chunk}
-            async for record in self._search_all([email_in], wanted, object_type):
+        for start in range(0, len(keys), BATCH_SIZE):
+            chunk = keys[start:start + BATCH_SIZE]
+            body = {"idProperty": EMAIL_PROPERTY, "inputs": [{"id": k} for k in chunk], "properties": wanted}
+            answer = await self._http.request_json("POST", f"{CONTACTS}/batch/read", json=body)
+            records = [record_from_wire(obj, object_type) for obj in _results(answer)]
+            for record in records:  # primary addresses first, then addresses merged into a record
                 email = record_email(record)
-                if email is None:
-                    continue
-                key = normalize_email(email)
-                known = by_key.get(key)
-                if known is None or _id_order(record.id) < _id_order(known.id):
-                    by_key[key] = record
+                if email is not None and normalize_email(email) in chunk:
+                    by_key.setdefault(normalize_email(email), record)
+            for record in records:
+                for extra in split_ids(record.properties.get(ADDITIONAL_EMAILS_PROPERTY)):
+                    if normalize_email(extra) in chunk:
+                        by_key.setdefault(normalize_email(extra), record)
         return {e: by_key[normalize_email(e)] for e in emails if normalize_email(e) in by_key}
-
-    async def _search_all(
-        self, filters: list[dict[str, Any]], properties: Sequence[str], object_type: ObjectType
-    ) -> AsyncIterator[CrmRecord]:
-        """Every result of a small search (well under 10,000 results), sorted by ``hs_object_id``."""
-        body = search_body(filters, ID_PROPERTY, properties, 200)
-        while True:
-            page = await self._search(body)
-            for obj in _results(page):
-                yield record_from_wire(obj, object_type)
-            after = _next_after(page)
-            if after is None:
-                return
-            body = {**body, "after": after}
 
     # -- writes -------------------------------------------------------------------------------------
 
@@ -336,8 +328,12 @@ class HubSpotConnector:
         self, op: str, object_type: ObjectType, prepared: list[Prepared], refused: dict[int, WriteResult],
         *, created_by_default: bool, count: int,
     ) -> list[WriteResult]:
+        # a create has no idempotency key: never replay one HubSpot may have carried out
+        replay_safe = op != "create"
+
         async def post(inputs: list[dict[str, Any]]) -> Any:
-            return await self._http.request_json("POST", f"{CONTACTS}/batch/{op}", json={"inputs": inputs})
+            return await self._http.request_json("POST", f"{CONTACTS}/batch/{op}", json={"inputs": inputs},
+                                                 replay_safe=replay_safe)
 
         by_ref: dict[int, WriteResult] = dict(refused)
         positions = {id(p): n for n, p in _numbered(prepared, refused, count)}
@@ -370,6 +366,9 @@ class HubSpotConnector:
 
     async def create(self, object_type: ObjectType, inputs: Sequence[WriteInput]) -> list[WriteResult]:
         """Create records: ``POST /crm/v3/objects/contacts/batch/create``, 100 a batch.
+
+        A create is retried only when HubSpot surely did not act (429, 503, no connection), so a
+        timeout cannot make duplicates; prefer :meth:`upsert`, which is safe to replay.
 
         One result per input, in input order, matched by ``objectWriteTraceId`` (= ``ref``) or email.
         Refused records come back ``ok=False`` with HubSpot's reason (207 errors, or a whole-batch
@@ -453,11 +452,6 @@ class HubSpotConnector:
                 ok = WriteResult(ref=result.ref, ok=True, id=result.ref)
                 results.append(ok if result.ok else result)
         return results
-
-
-def _id_order(record_id: str) -> tuple[int, str]:
-    """Sort key ordering decimal ids numerically."""
-    return len(record_id), record_id
 
 
 def _numbered(
