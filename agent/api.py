@@ -21,7 +21,7 @@ from leadsync.agent.engine.runner import get_run, run_from_row
 from leadsync.agent.importer import import_rows
 from leadsync.agent.rpc_server import Method, NoParams, Session
 from leadsync.agent.settings import SettingsUpdate, apply_update
-from leadsync.agent.store.store import now_ms
+from leadsync.agent.store.store import loads, now_ms
 from leadsync.common.csvio import ImportRow
 from leadsync.common.errors import (
     CrmAlreadyConnectedError,
@@ -143,6 +143,12 @@ class SyncHistory(_P):
 class ErrorsList(_P):
     include_resolved: bool = False
     contact_id: int | None = None
+    limit: int = 100
+
+
+class SyncLog(_P):
+    contact_id: int | None = None
+    sync_run_id: int | None = None
     limit: int = 100
 
 
@@ -497,6 +503,23 @@ def build_methods(agent: Agent) -> dict[str, Method]:
         rows = await store.fetchall("SELECT * FROM sync_runs WHERE id < ? ORDER BY id DESC LIMIT ?",
                                     (p.before or 2**62, p.limit))
         return [run_from_row(r) for r in rows]
+
+    @method("sync.log", SyncLog)
+    async def sync_log(p: SyncLog, _: Session) -> list[dict[str, Any]]:
+        """Outbound writes the CRM confirmed, newest first: contact, CRM id, operation, properties sent,
+        note (e.g. a fallback owner), sync run and its trigger."""
+        where: list[str] = ["1=1"]
+        params: list[Any] = []
+        if p.contact_id is not None:
+            where.append("w.contact_id = ?")
+            params.append(p.contact_id)
+        if p.sync_run_id is not None:
+            where.append("w.sync_run_id = ?")
+            params.append(p.sync_run_id)
+        rows = await store.fetchall(
+            "SELECT w.*, r.trigger FROM write_log w JOIN sync_runs r ON r.id = w.sync_run_id "
+            f"WHERE {' AND '.join(where)} ORDER BY w.id DESC LIMIT ?", [*params, min(p.limit, 1000)])
+        return [{**{k: r[k] for k in r.keys()}, "properties": loads(r["properties"])} for r in rows]
 
     @method("errors.list", ErrorsList)
     async def errors_list(p: ErrorsList, _: Session) -> list[SyncError]:

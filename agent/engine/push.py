@@ -187,7 +187,8 @@ async def apply_push_results(db: aiosqlite.Connection, ctx: RunContext, plan: Pu
                            result.error_code if result else None, reason or "refused", write.local_rev, stamp))
             continue
         op = "update" if write.op == "update" else ("create" if result.created else "link")
-        log_rows.append((ctx.run_id, write.contact_id, result.id, op, dumps(write.properties), stamp))
+        log_rows.append((ctx.run_id, write.contact_id, result.id, op, dumps(write.properties), write.owner_note,
+                         stamp))
         if ctx.plan is not None:
             before = loads(await _base_of(db, write.contact_id)) or {}
             ctx.plan.add("crm", op, write.contact_id, result.id if write.op == "update" else write.crm_id,
@@ -229,7 +230,8 @@ async def apply_push_results(db: aiosqlite.Connection, ctx: RunContext, plan: Pu
         errors,
     )
     await db.executemany(
-        "INSERT INTO write_log(sync_run_id, contact_id, crm_id, op, properties, written_at) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO write_log(sync_run_id, contact_id, crm_id, op, properties, note, written_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
         log_rows,
     )
 

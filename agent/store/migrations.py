@@ -169,6 +169,7 @@ MIGRATIONS: list[list[str]] = [
             crm_id TEXT,
             op TEXT NOT NULL,              -- create | update | link
             properties TEXT NOT NULL,      -- JSON wire values sent
+            note TEXT,                     -- e.g. the fallback owner used and why
             written_at INTEGER NOT NULL
         )""",
         "CREATE INDEX write_log_run ON write_log(sync_run_id)",
