@@ -57,12 +57,14 @@ class CrmWorld:
         return self.app.state.faults
 
 
-def make_sandbox(contacts: int = 200, seed: int = 42, clock: Any = None) -> tuple[Any, Any]:
-    from leadsync.agent.connectors.hubspot.sandbox import create_app
+def make_sandbox(contacts: int = 200, seed: int = 42, clock: Any = None, **faults: Any) -> tuple[Any, Any]:
+    """A seeded sandbox state and its app; HubSpot's rate limits are off unless given in ``faults``."""
+    from leadsync.agent.connectors.hubspot.sandbox import FaultSwitches, create_app
     from leadsync.agent.connectors.hubspot.sandbox.seed import build_state
 
     state = build_state(contacts=contacts, seed=seed, clock=clock)
-    app = create_app(state, token=SANDBOX_TOKEN)
+    switches = FaultSwitches(**{"rate_limit_per_10s": None, "search_rate_limit_per_s": None, **faults})
+    app = create_app(state, faults=switches, token=SANDBOX_TOKEN)
     return state, app
 
 
@@ -71,7 +73,8 @@ async def connect_world(short_tmp: Path, state: Any, app: Any, **options: Any) -
 
     transport = httpx.ASGITransport(app=app)
     agent = Agent(short_tmp / "data", short_tmp / "agent.sock",
-                  connector_options={"transport": transport, "rate_limit_per_10s": 100_000, **options})
+                  connector_options={"transport": transport, "rate_limit_per_10s": 100_000, "search_per_s": 1000.0,
+                                     **options})
     await agent.start()
     async with RpcClient(agent.socket_path) as client:
         await client.call("crm.connect", {"crm": "hubspot", "base_url": SANDBOX_URL,

@@ -103,6 +103,7 @@ class PullPage(msgspec.Struct, frozen=True):
     records: list[CrmRecord]
     cursor: dict[str, Any] | None
     done: bool = False
+    total: int | None = None  # records the whole pull will yield, when the CRM says (for progress)
 
 
 class WriteInput(msgspec.Struct, frozen=True):

@@ -74,6 +74,9 @@ DEFAULT_TIMEOUT: Final = httpx.Timeout(connect=10.0, read=30.0, write=30.0, pool
 RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 """HTTP statuses retried for every method (a daily-quota 429 excepted)."""
 
+_NOT_ACTED_STATUSES: Final = frozenset({429, 503})
+_NOT_SENT_ERRORS: Final = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
 REDACTED: Final = "***"
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -354,12 +357,14 @@ class HttpClient:
         params: Mapping[str, str | int | Sequence[str]] | None = None,
         json: Any = None,
         buckets: Sequence[str] = ("default",),
+        replay_safe: bool = True,
     ) -> Any:
         """Send a request (see :meth:`request`) and decode its JSON body; None for an empty body (204).
 
         Raises CrmProtocolError when a 2xx body is not JSON.
         """
-        response = await self.request(method, path, params=params, json=json, buckets=buckets)
+        response = await self.request(method, path, params=params, json=json, buckets=buckets,
+                                      replay_safe=replay_safe)
         if not response.content:
             return None
         try:
@@ -378,13 +383,18 @@ class HttpClient:
         params: Mapping[str, str | int | Sequence[str]] | None = None,
         json: Any = None,
         buckets: Sequence[str] = ("default",),
+        replay_safe: bool = True,
     ) -> httpx.Response:
         """Send ``method path`` (relative to ``base_url``) and return the 2xx response.
 
         ``json`` is encoded with msgspec; ``buckets`` names the rate limiters this request takes a
-        token from (each attempt takes one). Retries per the :class:`RetryPolicy`; raises the mapped
-        :class:`~leadsync.common.errors.CrmError` subclass when the CRM refuses or retries run out,
-        CrmUnavailableError (status 0) for network failures.
+        token from (each attempt takes one). Retries per the :class:`RetryPolicy`, whatever the
+        method; raises the mapped :class:`~leadsync.common.errors.CrmError` subclass when the CRM
+        refuses or retries run out, CrmUnavailableError (status 0) for network failures.
+
+        ``replay_safe=False`` marks a request that must not run twice (a create without an
+        idempotency key): it is then retried only when the CRM surely did not act on it, i.e. on
+        429, 503 and failures to connect, not on 500/502/504 or a read timeout.
         """
         content = None if json is None else msgspec.json.encode(json)
         headers = {"Content-Type": "application/json"} if content is not None else None
@@ -402,7 +412,8 @@ class HttpClient:
             async for attempt in retrying:
                 with attempt:
                     attempts += 1
-                    response = await self._attempt(method, path, params, content, headers, buckets)
+                    response = await self._attempt(method, path, params, content, headers, buckets,
+                                                   replay_safe)
         except _RetryableFailure as failure:
             logger.debug("%s: %s %s gave up after %d attempts: %s", self.crm, method,
                          self.redact(path), attempts, failure.error.message)
@@ -421,6 +432,7 @@ class HttpClient:
         content: bytes | None,
         headers: Mapping[str, str] | None,
         buckets: Sequence[str],
+        replay_safe: bool,
     ) -> httpx.Response:
         for name in buckets:
             await self._limiters[name].acquire()
@@ -432,7 +444,9 @@ class HttpClient:
             unreachable = CrmUnavailableError(
                 self.redact(f"{self.crm}: could not complete {method} {path}: "
                             f"{type(exc).__name__}: {exc}"), crm=self.crm, status=0)
-            raise _RetryableFailure(unreachable, None) from None
+            if replay_safe or isinstance(exc, _NOT_SENT_ERRORS):
+                raise _RetryableFailure(unreachable, None) from None
+            raise unreachable from None
         except httpx.HTTPError as exc:
             raise CrmError(self.redact(f"{self.crm}: {method} {path} failed: {type(exc).__name__}: {exc}"),
                            crm=self.crm, status=0) from None
@@ -440,7 +454,8 @@ class HttpClient:
             return response
         await response.aread()
         error = self._translate(response)
-        if isinstance(error, CrmQuotaExhaustedError) or response.status_code not in RETRY_STATUSES:
+        retry_statuses = RETRY_STATUSES if replay_safe else _NOT_ACTED_STATUSES
+        if isinstance(error, CrmQuotaExhaustedError) or response.status_code not in retry_statuses:
             raise error
         retry_after = parse_retry_after(response.headers.get("Retry-After"), now_s=self._wall_clock())
         raise _RetryableFailure(error, retry_after)
@@ -459,7 +474,7 @@ class HttpClient:
     def _wait(self, retry_state: RetryCallState) -> float:
         policy = self._retry
         exponent = min(retry_state.attempt_number - 1, 30)
-        backoff = min(policy.initial_backoff_s * 2 ** exponent, policy.max_backoff_s)
+        backoff = min(policy.initial_backoff_s * float(2**exponent), policy.max_backoff_s)
         backoff += random.uniform(0.0, policy.jitter_s)
         outcome = retry_state.outcome
         failure = outcome.exception() if outcome is not None else None

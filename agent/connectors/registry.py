@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-
 from leadsync.agent.connectors.base import Connector
 from leadsync.common.errors import ValidationError
 

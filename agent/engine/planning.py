@@ -41,7 +41,7 @@ class PlanItem(msgspec.Struct, kw_only=True):
 
 class Plan(msgspec.Struct, kw_only=True):
     """The answer of ``sync.plan``: exact counts per side and operation, per-field counts, and the first
-    ``MAX_ITEMS`` items (``truncated`` says when there were more)."""
+    ``MAX_ITEMS`` items of each side (``truncated`` says when there were more)."""
 
     counts: dict[str, dict[str, int]]
     field_counts: dict[str, dict[str, int]]
@@ -61,13 +61,15 @@ class PlanRecorder:
         self.counts: dict[str, Counter[str]] = {"local": Counter(), "crm": Counter()}
         self.field_counts: dict[str, Counter[str]] = {"local": Counter(), "crm": Counter()}
         self.held = 0
+        self.kept: Counter[str] = Counter()
 
     def add(self, side: str, op: str, contact_id: int | None, crm_id: str | None,
             fields: dict[str, list[Any]], note: str | None = None) -> None:
         self.total += 1
         self.counts[side][op] += 1
         self.field_counts[side].update(fields.keys())
-        if len(self.items) < MAX_ITEMS:
+        self.kept[side] += 1
+        if self.kept[side] <= MAX_ITEMS:
             self.items.append(PlanItem(side=side, op=op, contact_id=contact_id, crm_id=crm_id, fields=fields,
                                        note=note))
 

@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from leadsync.agent.connectors.http import (
     HttpClient,
     RateLimit,
@@ -277,3 +276,25 @@ def test_bucket_shape_never_admits_more_than_the_limit_per_window() -> None:
     assert capacity + capacity / period * 10.0 == pytest.approx(100)
     capacity, period = bucket_shape(RateLimit(4, 1.0))
     assert capacity + capacity / period * 1.0 == pytest.approx(4)
+
+
+@pytest.mark.parametrize(("failure", "retried"), [
+    (json_response(500, hubspot_error_body("oops", "INTERNAL_ERROR")), False),
+    (json_response(504, hubspot_error_body("gateway", "INTERNAL_ERROR")), False),
+    (httpx.ReadTimeout("timed out"), False),
+    (json_response(503, hubspot_error_body("unavailable", "INTERNAL_ERROR")), True),
+    (rate_limited(**{"Retry-After": "1"}), True),
+    (httpx.ConnectError("refused"), True),
+])
+async def test_a_request_that_must_not_run_twice_is_retried_only_when_surely_not_carried_out(
+    failure: httpx.Response | Exception, retried: bool
+) -> None:
+    client = make_client(fail_first(1, failure), FakeClock())
+
+    if retried:
+        assert await client.request_json("POST", "/batch/create", json={}, replay_safe=False) == {"ok": True}
+        assert client.api_calls == 2
+    else:
+        with pytest.raises(CrmUnavailableError):
+            await client.request_json("POST", "/batch/create", json={}, replay_safe=False)
+        assert client.api_calls == 1

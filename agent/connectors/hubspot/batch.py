@@ -18,30 +18,72 @@ from typing import Any, Final
 
 from leadsync.agent.connectors.base import ObjectType, WriteInput, WriteResult
 from leadsync.agent.connectors.hubspot.errors import item_error_keys, item_error_reason
-from leadsync.agent.connectors.hubspot.wire import EMAIL_PROPERTY, normalize_email, record_from_wire
-from leadsync.common.errors import CrmError, CrmProtocolError
+from leadsync.agent.connectors.hubspot.wire import EMAIL_PROPERTY, normalize_email, null_properties, record_from_wire
+from leadsync.common.errors import CrmError, CrmNotFoundError, CrmProtocolError
 
 BATCH_SIZE: Final = 100
 """HubSpot's limit on inputs per batch request."""
 
 _ISOLATE_STATUSES: Final = frozenset({400, 409, 422})
+"""Statuses with which HubSpot refuses a whole batch for the sake of some of its records."""
 
 PostBatch = Callable[[list[dict[str, Any]]], Awaitable[Any]]
 """``await post(inputs)`` -> the decoded answer of one batch request (raises CrmError)."""
 
 
+WireInput = Callable[[WriteInput], "dict[str, Any] | str"]
+"""An input's wire form in a batch body, or the reason it cannot be sent."""
+InputKeys = Callable[[WriteInput], set[str]]
+"""The keys (``trace:ref``, ``id:123``, ``email:a@b.c``) a HubSpot answer may name an input by."""
+
+
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """One input ready to send: its wire form and the keys a HubSpot answer may name it by."""
+    """One input ready to send: its wire form, the keys a HubSpot answer may name it by, and its
+    position among the inputs of the call."""
 
     inp: WriteInput
     wire: dict[str, Any]
     keys: frozenset[str] = field(default=frozenset())
+    position: int = 0
 
 
 def failed(inp: WriteInput, reason: str, code: str | None) -> WriteResult:
     """A refusal for ``inp`` with a reason a person can read."""
     return WriteResult(ref=inp.ref, ok=False, id=inp.id, error=reason, error_code=code)
+
+
+def prepare(inputs: Sequence[WriteInput], wire: WireInput, keys: InputKeys) -> tuple[list[Prepared],
+                                                                                 dict[int, WriteResult]]:
+    """Split ``inputs`` into those ready to send and refusals by position (an input holding a
+    non-string value, case B19, or one ``wire`` refuses)."""
+    prepared: list[Prepared] = []
+    refused: dict[int, WriteResult] = {}
+    for n, inp in enumerate(inputs):
+        nulls = null_properties(inp)
+        if nulls:
+            refused[n] = failed(inp, f"no value for {', '.join(nulls)}: send \"\" to clear a property "
+                                     "(HubSpot ignores null)", "INVALID_VALUE")
+            continue
+        body = wire(inp)
+        if isinstance(body, str):
+            refused[n] = failed(inp, body, "INVALID_INPUT")
+            continue
+        prepared.append(Prepared(inp=inp, wire=body, keys=frozenset(keys(inp)), position=n))
+    return prepared, refused
+
+
+async def write_all(
+    post: PostBatch, inputs: Sequence[WriteInput], wire: WireInput, keys: InputKeys, object_type: ObjectType,
+    *, created_by_default: bool,
+) -> list[WriteResult]:
+    """Write ``inputs`` in batches of 100 (see :func:`write_isolating`): one result per input, in
+    input order."""
+    prepared, outcome = prepare(inputs, wire, keys)
+    for batch in chunks(prepared):
+        results = await write_isolating(post, batch, object_type, created_by_default=created_by_default)
+        outcome.update((item.position, result) for item, result in zip(batch, results, strict=True))
+    return [outcome[n] for n in range(len(inputs))]
 
 
 def chunks(items: Sequence[Prepared], size: int = BATCH_SIZE) -> list[list[Prepared]]:
@@ -151,20 +193,39 @@ def parse_answer(
 
 
 def _is_isolatable(error: CrmError) -> bool:
-    """A whole-batch refusal that one bad record can cause (not auth, limits, outages)."""
+    """A whole-batch refusal that one bad record can cause (not auth, limits, outages): 400, 409,
+    422, or 404 OBJECT_NOT_FOUND (every id of the batch is gone)."""
     if type(error) is CrmError:
         return error.status in _ISOLATE_STATUSES
-    return False
+    return isinstance(error, CrmNotFoundError) and error.category == "OBJECT_NOT_FOUND"
+
+
+def _named(error: CrmError, batch: Sequence[Prepared]) -> list[int]:
+    """Positions of the inputs a whole-batch error names in its ``context`` (ids, emails, trace ids)."""
+    if not isinstance(error.data, dict):
+        return []
+    wanted = set(_error_keys(error.data))
+    return [n for n, item in enumerate(batch) if item.keys & wanted]
 
 
 async def write_isolating(
     post: PostBatch, batch: Sequence[Prepared], object_type: ObjectType, *, created_by_default: bool
 ) -> list[WriteResult]:
-    """Send ``batch``; on a whole-batch 400/409/422 send each half again, recursively, so exactly the
-    records HubSpot refuses come back ``ok=False`` with its reason (case B23 b).
+    """Send ``batch``; when HubSpot refuses the whole batch because of some records (case B23 b),
+    send the others again so exactly the refused records come back ``ok=False`` with its reason.
 
-    Other CrmErrors (auth, rate limit after retries, outage) propagate: they are not about a record.
+    The culprits are the inputs the error names in its ``context``; when it names none (or naming
+    them did not help), the batch is split in halves, recursively, until each bad record stands
+    alone. Other CrmErrors (auth, rate limit after retries, outage) propagate: they are not about a
+    record.
     """
+    return await _write(post, list(batch), object_type, created_by_default, trust_context=True)
+
+
+async def _write(
+    post: PostBatch, batch: list[Prepared], object_type: ObjectType, created_by_default: bool, *,
+    trust_context: bool,
+) -> list[WriteResult]:
     try:
         answer = await post([item.wire for item in batch])
     except CrmError as error:
@@ -172,9 +233,20 @@ async def write_isolating(
             raise
         if len(batch) == 1:
             return [failed(batch[0].inp, error.message, error.category)]
-        middle = len(batch) // 2
-        results: list[WriteResult] = []
-        for half in (batch[:middle], batch[middle:]):
-            results += await write_isolating(post, half, object_type, created_by_default=created_by_default)
-        return results
+        outcome: dict[int, WriteResult] = {}
+        named = _named(error, batch) if trust_context else []
+        if named and len(named) < len(batch):
+            rest = [n for n in range(len(batch)) if n not in named]
+            groups = [(rest, True), (named, len(named) > 1)]
+        else:
+            middle = len(batch) // 2
+            groups = [(list(range(middle)), True), (list(range(middle, len(batch))), True)]
+        for positions, send in groups:
+            if not send:  # the one input the error named: its reason is the error's
+                outcome[positions[0]] = failed(batch[positions[0]].inp, error.message, error.category)
+                continue
+            part = [batch[n] for n in positions]
+            results = await _write(post, part, object_type, created_by_default, trust_context=True)
+            outcome.update(zip(positions, results, strict=True))
+        return [outcome[n] for n in range(len(batch))]
     return parse_answer(answer, batch, object_type, created_by_default=created_by_default)

@@ -10,8 +10,9 @@ rate limits: 100 requests per 10 s by default and 4 searches per second), and ra
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import quote
 
 import httpx
 from leadsync.agent.connectors.base import (
@@ -27,32 +28,28 @@ from leadsync.agent.connectors.base import (
     WriteResult,
 )
 from leadsync.agent.connectors.http import Clock, HttpClient, RateLimit, RetryPolicy, Secret, Sleep
-from leadsync.agent.connectors.hubspot.batch import (
-    BATCH_SIZE,
-    Prepared,
-    chunks,
-    failed,
-    write_isolating,
-)
+from leadsync.agent.connectors.hubspot.batch import BATCH_SIZE, PostBatch, write_all
 from leadsync.agent.connectors.hubspot.cursor import (
     DEFAULT_OVERLAP_MS,
     IncrementalPull,
     NowMs,
     PullSettings,
 )
-from leadsync.agent.connectors.hubspot.errors import CRM, hubspot_error
+from leadsync.agent.connectors.hubspot.errors import CRM, hubspot_error, item_error_keys
 from leadsync.agent.connectors.hubspot.wire import (
     ADDITIONAL_EMAILS_PROPERTY,
     EMAIL_PROPERTY,
+    create_input,
+    input_keys,
     normalize_email,
-    null_properties,
     owner_from_wire,
     properties_param,
     property_from_wire,
     record_email,
     record_from_wire,
     split_ids,
-    write_properties,
+    update_input,
+    upsert_input,
 )
 from leadsync.common.errors import CrmAuthError, CrmNotFoundError, CrmProtocolError, ValidationError
 
@@ -135,7 +132,7 @@ class HubSpotConnector:
             base_url=self.base_url,
             error_mapper=hubspot_error,
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-            secrets=(token,),
+            secrets=(token, quote(token, safe="")),
             transport=transport,
             retry=retry,
             rate_limits={"default": RateLimit(rate_limit_per_10s, 10.0),
@@ -168,7 +165,8 @@ class HubSpotConnector:
         /settings/v3/users/{userId}`` gives ``superAdmin``. Without the ``settings.users.read``
         scope (403) or the user (404), ``is_admin`` is False. Raises CrmAuthError for a bad token.
         """
-        info = await self._http.request_json("GET", f"/oauth/v1/access-tokens/{self._token.reveal()}")
+        path = f"/oauth/v1/access-tokens/{quote(self._token.reveal(), safe='')}"
+        info = await self._http.request_json("GET", path)
         if not isinstance(info, dict):
             raise CrmProtocolError("HubSpot answered the token lookup without an object", crm=CRM)
         user_id = info.get("user_id")
@@ -271,10 +269,11 @@ class HubSpotConnector:
     ) -> dict[str, CrmRecord | None]:
         """Records by id: ``POST /crm/v3/objects/contacts/batch/read`` in chunks of 100.
 
-        Ids HubSpot does not return (207 ``errors`` with OBJECT_NOT_FOUND, or simply absent) map to
-        None. ``hs_merged_object_ids`` is always read, so a survivor shows its merged ids in
-        ``merged_ids`` (case B21); should HubSpot answer a merged-away id with its survivor, that id
-        maps to the survivor record (whose ``id`` differs from the one asked for).
+        Ids HubSpot reports missing (207 ``errors`` with OBJECT_NOT_FOUND: deleted or merged away)
+        or does not return map to None. ``hs_merged_object_ids`` is always read, so a survivor shows
+        its merged ids in ``merged_ids`` (case B21); when HubSpot answers a merged-away id with its
+        survivor instead of "not found", that id maps to the survivor record (whose ``id`` differs
+        from the one asked for).
         """
         wanted = properties_param(properties)
         unique = list(dict.fromkeys(str(i) for i in ids))
@@ -283,12 +282,14 @@ class HubSpotConnector:
             chunk = unique[start:start + BATCH_SIZE]
             body = {"inputs": [{"id": i} for i in chunk], "properties": wanted}
             answer = await self._http.request_json("POST", f"{CONTACTS}/batch/read", json=body)
+            not_found = {key for item in answer.get("errors") or () if isinstance(item, dict)
+                         for key in item_error_keys(item)} if isinstance(answer, dict) else set()
             for obj in _results(answer):
                 record = record_from_wire(obj, object_type)
                 if record.id in found:
                     found[record.id] = record
                 for merged in record.merged_ids:
-                    if merged in found and found[merged] is None:
+                    if merged in found and found[merged] is None and merged not in not_found:
                         found[merged] = record
         return found
 
@@ -324,10 +325,7 @@ class HubSpotConnector:
 
     # -- writes -------------------------------------------------------------------------------------
 
-    async def _write(
-        self, op: str, object_type: ObjectType, prepared: list[Prepared], refused: dict[int, WriteResult],
-        *, created_by_default: bool, count: int,
-    ) -> list[WriteResult]:
+    def _poster(self, op: str) -> PostBatch:
         # a create has no idempotency key: never replay one HubSpot may have carried out
         replay_safe = op != "create"
 
@@ -335,56 +333,19 @@ class HubSpotConnector:
             return await self._http.request_json("POST", f"{CONTACTS}/batch/{op}", json={"inputs": inputs},
                                                  replay_safe=replay_safe)
 
-        by_ref: dict[int, WriteResult] = dict(refused)
-        positions = {id(p): n for n, p in _numbered(prepared, refused, count)}
-        for batch in chunks(prepared):
-            results = await write_isolating(post, batch, object_type, created_by_default=created_by_default)
-            for item, result in zip(batch, results, strict=True):
-                by_ref[positions[id(item)]] = result
-        return [by_ref[n] for n in range(count)]
-
-    @staticmethod
-    def _prepare(
-        inputs: Sequence[WriteInput],
-        wire: Callable[[WriteInput], dict[str, Any] | str],
-        keys: Callable[[WriteInput], set[str]],
-    ) -> tuple[list[Prepared], dict[int, WriteResult]]:
-        prepared: list[Prepared] = []
-        refused: dict[int, WriteResult] = {}
-        for n, inp in enumerate(inputs):
-            nulls = null_properties(inp)
-            if nulls:
-                refused[n] = failed(inp, f"no value for {', '.join(nulls)}: send \"\" to clear a property "
-                                         "(HubSpot ignores null)", "INVALID_VALUE")
-                continue
-            body = wire(inp)
-            if isinstance(body, str):
-                refused[n] = failed(inp, body, "INVALID_INPUT")
-                continue
-            prepared.append(Prepared(inp=inp, wire=body, keys=frozenset(keys(inp))))
-        return prepared, refused
+        return post
 
     async def create(self, object_type: ObjectType, inputs: Sequence[WriteInput]) -> list[WriteResult]:
         """Create records: ``POST /crm/v3/objects/contacts/batch/create``, 100 a batch.
 
-        A create is retried only when HubSpot surely did not act (429, 503, no connection), so a
-        timeout cannot make duplicates; prefer :meth:`upsert`, which is safe to replay.
-
         One result per input, in input order, matched by ``objectWriteTraceId`` (= ``ref``) or email.
         Refused records come back ``ok=False`` with HubSpot's reason (207 errors, or a whole-batch
-        400/409 split until the bad record stands alone). Bodies hold exactly the given properties.
+        400/409 retried without them). Bodies hold exactly the given properties. A create is
+        retried only when HubSpot surely did not act (429, 503, no connection), so a timeout cannot
+        make duplicates; prefer :meth:`upsert`, which is safe to replay.
         """
-        def wire(inp: WriteInput) -> dict[str, Any]:
-            return {"properties": write_properties(inp), "objectWriteTraceId": inp.ref}
-
-        def keys(inp: WriteInput) -> set[str]:
-            email = inp.properties.get(EMAIL_PROPERTY)
-            extra = {f"email:{normalize_email(email)}"} if isinstance(email, str) and email.strip() else set()
-            return {f"trace:{inp.ref}", *extra}
-
-        prepared, refused = self._prepare(inputs, wire, keys)
-        return await self._write("create", object_type, prepared, refused, created_by_default=True,
-                                 count=len(inputs))
+        return await write_all(self._poster("create"), inputs, create_input, input_keys, object_type,
+                               created_by_default=True)
 
     async def update(self, object_type: ObjectType, inputs: Sequence[WriteInput]) -> list[WriteResult]:
         """Update records by id: ``POST /crm/v3/objects/contacts/batch/update``, 100 a batch.
@@ -393,17 +354,8 @@ class HubSpotConnector:
         with the given keys only, ``""`` to clear (case B19). Results map back by trace id or id;
         OBJECT_NOT_FOUND (deleted or merged away, case B21) comes back ``ok=False`` for that input.
         """
-        def wire(inp: WriteInput) -> dict[str, Any] | str:
-            if inp.id is None or inp.id == "":
-                return "an update needs the HubSpot id of the record"
-            return {"id": inp.id, "properties": write_properties(inp), "objectWriteTraceId": inp.ref}
-
-        def keys(inp: WriteInput) -> set[str]:
-            return {f"trace:{inp.ref}", f"id:{inp.id}"}
-
-        prepared, refused = self._prepare(inputs, wire, keys)
-        return await self._write("update", object_type, prepared, refused, created_by_default=False,
-                                 count=len(inputs))
+        return await write_all(self._poster("update"), inputs, update_input, input_keys, object_type,
+                               created_by_default=False)
 
     async def upsert(self, object_type: ObjectType, inputs: Sequence[WriteInput]) -> list[WriteResult]:
         """Create or update by email: ``POST /crm/v3/objects/contacts/batch/upsert`` with
@@ -412,20 +364,8 @@ class HubSpotConnector:
         The key is the input's ``email`` property, trimmed and lower-cased; ``created`` is HubSpot's
         ``new``. An input without an email fails alone.
         """
-        def wire(inp: WriteInput) -> dict[str, Any] | str:
-            email = inp.properties.get(EMAIL_PROPERTY)
-            if not isinstance(email, str) or normalize_email(email) == "":
-                return "an upsert needs the record's email"
-            return {"id": normalize_email(email), "idProperty": EMAIL_PROPERTY,
-                    "properties": write_properties(inp), "objectWriteTraceId": inp.ref}
-
-        def keys(inp: WriteInput) -> set[str]:
-            email = inp.properties.get(EMAIL_PROPERTY)
-            return {f"trace:{inp.ref}", f"email:{normalize_email(email or '')}"}
-
-        prepared, refused = self._prepare(inputs, wire, keys)
-        return await self._write("upsert", object_type, prepared, refused, created_by_default=False,
-                                 count=len(inputs))
+        return await write_all(self._poster("upsert"), inputs, upsert_input, input_keys, object_type,
+                               created_by_default=False)
 
     async def archive(self, object_type: ObjectType, ids: Sequence[str]) -> list[WriteResult]:
         """Archive (delete) records: ``POST /crm/v3/objects/contacts/batch/archive``, 100 a batch.
@@ -433,33 +373,14 @@ class HubSpotConnector:
         HubSpot answers 204 without per-record detail; each result's ``ref`` is the id. A whole-batch
         refusal is isolated like other writes. Not part of the Connector protocol.
         """
-        inputs = [WriteInput(ref=str(i), properties={}, id=str(i)) for i in ids]
-
-        def wire(inp: WriteInput) -> dict[str, Any]:
-            return {"id": inp.id}
-
-        def keys(inp: WriteInput) -> set[str]:
-            return {f"id:{inp.id}"}
-
         async def post(batch_inputs: list[dict[str, Any]]) -> Any:
             await self._http.request("POST", f"{CONTACTS}/batch/archive", json={"inputs": batch_inputs})
             return {"results": [{"id": item["id"]} for item in batch_inputs]}
 
-        prepared, _ = self._prepare(inputs, wire, keys)
-        results: list[WriteResult] = []
-        for batch in chunks(prepared):
-            for result in await write_isolating(post, batch, object_type, created_by_default=False):
-                ok = WriteResult(ref=result.ref, ok=True, id=result.ref)
-                results.append(ok if result.ok else result)
-        return results
-
-
-def _numbered(
-    prepared: list[Prepared], refused: Mapping[int, WriteResult], count: int
-) -> list[tuple[int, Prepared]]:
-    """Pair each prepared input with its position among all ``count`` inputs (refused ones skipped)."""
-    free = (n for n in range(count) if n not in refused)
-    return [(next(free), item) for item in prepared]
+        inputs = [WriteInput(ref=str(i), properties={}, id=str(i)) for i in ids]
+        results = await write_all(post, inputs, lambda inp: {"id": inp.id}, input_keys, object_type,
+                                  created_by_default=False)
+        return [WriteResult(ref=r.ref, ok=True, id=r.ref) if r.ok else r for r in results]
 
 
 if TYPE_CHECKING:

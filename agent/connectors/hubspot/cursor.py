@@ -21,6 +21,12 @@ Two modes, named in the cursor:
     so none reaches the cap, none loops and none stops short. The upper bound ``LT T`` makes a pull
     finish even while the CRM keeps changing; later edits belong to the next pull.
 
+HubSpot refuses search bodies over 3,000 characters; when the wanted properties would not fit, the
+search asks only for the system properties and each page is completed by ``hydrate`` (a batch read).
+
+``PullPage.total`` is the first search's ``total`` (the records the pull will bring, for progress);
+a full pull leaves it None (the list endpoint does not count).
+
 Checkpoints (``PullPage.cursor``) are ``max(S, min(t_last, T) - overlap)``; the final cursor is
 ``max(S, min(T, newest seen) - overlap)``. The overlap (default 5 minutes) covers search-index lag
 ("search results trail fresh writes by a few seconds") and clock skew between leadsync and HubSpot;
@@ -34,10 +40,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass
 from typing import Any, Final
 
+import msgspec
 from leadsync.agent.connectors.base import CrmRecord, ObjectType, PullPage
 from leadsync.agent.connectors.hubspot.wire import (
     ID_PROPERTY,
     MODIFIED_PROPERTY,
+    SYSTEM_PROPERTIES,
     format_ms,
     properties_param,
     record_from_wire,
@@ -45,6 +53,8 @@ from leadsync.agent.connectors.hubspot.wire import (
 from leadsync.common.errors import CrmProtocolError, ValidationError
 
 DEFAULT_OVERLAP_MS: Final = 5 * 60 * 1000
+MAX_SEARCH_BODY_CHARS: Final = 3_000
+"""HubSpot refuses a search request body longer than this."""
 
 ListPage = Callable[[str | None], Awaitable[Mapping[str, Any]]]
 """``await list_page(after)`` -> a ``GET /crm/v3/objects/contacts`` answer."""
@@ -52,6 +62,8 @@ SearchPage = Callable[[dict[str, Any]], Awaitable[Mapping[str, Any]]]
 """``await search(body)`` -> a ``POST /crm/v3/objects/contacts/search`` answer."""
 NowMs = Callable[[], int]
 """Wall clock, epoch milliseconds UTC."""
+Hydrate = Callable[[list[CrmRecord]], Awaitable[list[CrmRecord]]]
+"""``await hydrate(records)`` -> the same records (those still there) with every wanted property."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +132,13 @@ def search_body(
     }
 
 
+def search_fits(properties: Sequence[str], limit: int) -> bool:
+    """Whether a pull's search body asking for ``properties`` stays under HubSpot's 3,000 characters."""
+    widest = [_filter(MODIFIED_PROPERTY, "GTE", "9" * 13), _filter(MODIFIED_PROPERTY, "LT", "9" * 13)]
+    body = search_body(widest, MODIFIED_PROPERTY, properties, limit)
+    return len(msgspec.json.encode(body)) <= MAX_SEARCH_BODY_CHARS - 100
+
+
 def _filter(prop: str, operator: str, value: str) -> dict[str, str]:
     return {"propertyName": prop, "operator": operator, "value": value}
 
@@ -139,6 +158,7 @@ class IncrementalPull:
         list_page: ListPage,
         search: SearchPage,
         now_ms: NowMs,
+        hydrate: Hydrate,
         settings: PullSettings | None = None,
     ) -> None:
         self.object_type = object_type
@@ -147,6 +167,11 @@ class IncrementalPull:
         self._search = search
         self._now_ms = now_ms
         self.settings = settings or PullSettings()
+        self._hydrate: Hydrate | None = None
+        self.search_properties = self.properties
+        if not search_fits(self.properties, self.settings.search_limit):
+            self._hydrate = hydrate
+            self.search_properties = list(SYSTEM_PROPERTIES)
 
     def pages(self, cursor: Mapping[str, Any] | None) -> AsyncIterator[PullPage]:
         """Pages from ``cursor`` (None: a full pull) to the end; the last one has ``done=True``."""
@@ -199,36 +224,48 @@ class IncrementalPull:
         upper = _filter(MODIFIED_PROPERTY, "LT", format_ms(started))
         boundary = _Boundary()
         lower = _filter(MODIFIED_PROPERTY, "GTE", format_ms(since))
+        total: int | None = None
         while True:
-            body = search_body([lower, upper], MODIFIED_PROPERTY, self.properties, limit)
+            body = search_body([lower, upper], MODIFIED_PROPERTY, self.search_properties, limit)
             page = await self._search(body)
+            if total is None and isinstance(page.get("total"), int):
+                total = page["total"]  # the first query spans the whole pull: its size, for progress
             records = [record_from_wire(obj, self.object_type) for obj in _results(page)]
             more = _next_after(page) is not None and bool(records)
             fresh = [r for r in records if not boundary.is_seen(r)]
             for record in fresh:
                 boundary.add(record)
+            out = await self._complete(fresh)
             if not more:
-                yield PullPage(records=fresh, cursor=self._checkpoint(since, started, boundary), done=True)
+                yield PullPage(records=out, cursor=self._checkpoint(since, started, boundary), done=True,
+                               total=total)
                 return
-            yield PullPage(records=fresh, cursor=self._checkpoint(since, started, boundary))
+            yield PullPage(records=out, cursor=self._checkpoint(since, started, boundary), total=total)
             times = {r.updated_at_ms for r in records}
             if len(records) >= limit and len(times) == 1:
                 block_time = times.pop()
-                async for block_page in self._block(block_time, boundary, since, started):
+                async for block_page in self._block(block_time, boundary, since, started, total):
                     yield block_page
                 lower = _filter(MODIFIED_PROPERTY, "GT", format_ms(block_time))
             else:
                 assert boundary.time is not None  # records were non-empty
                 lower = _filter(MODIFIED_PROPERTY, "GTE", format_ms(boundary.time))
 
-    async def _block(self, t: int, boundary: _Boundary, since: int, started: int) -> AsyncIterator[PullPage]:
+    async def _complete(self, records: list[CrmRecord]) -> list[CrmRecord]:
+        if self._hydrate is None or not records:
+            return records
+        return await self._hydrate(records)
+
+    async def _block(
+        self, t: int, boundary: _Boundary, since: int, started: int, total: int | None
+    ) -> AsyncIterator[PullPage]:
         """Every record modified at exactly ``t``, by keyset on ``hs_object_id``, not yet yielded."""
         limit = self.settings.search_limit
         at_t = _filter(MODIFIED_PROPERTY, "EQ", format_ms(t))
         last_id: int | None = None
         while True:
             filters = [at_t] if last_id is None else [at_t, _filter(ID_PROPERTY, "GT", str(last_id))]
-            page = await self._search(search_body(filters, ID_PROPERTY, self.properties, limit))
+            page = await self._search(search_body(filters, ID_PROPERTY, self.search_properties, limit))
             records = [record_from_wire(obj, self.object_type) for obj in _results(page)]
             fresh = [r for r in records if not boundary.is_seen(r)]
             for record in fresh:
@@ -239,6 +276,7 @@ class IncrementalPull:
                     raise CrmProtocolError("HubSpot ignored the hs_object_id keyset filter", crm="hubspot")
                 last_id = newest_id
             if fresh:
-                yield PullPage(records=fresh, cursor=self._checkpoint(since, started, boundary))
+                yield PullPage(records=await self._complete(fresh), cursor=self._checkpoint(since, started, boundary),
+                               total=total)
             if not records or _next_after(page) is None:
                 return

@@ -29,6 +29,7 @@ MODIFIED_PROPERTY: Final = "lastmodifieddate"
 ID_PROPERTY: Final = "hs_object_id"
 MERGED_IDS_PROPERTY: Final = "hs_merged_object_ids"
 EMAIL_PROPERTY: Final = "email"
+ADDITIONAL_EMAILS_PROPERTY: Final = "hs_additional_emails"
 OWNER_PROPERTY: Final = "hubspot_owner_id"
 CREATED_PROPERTY: Final = "createdate"
 
@@ -210,6 +211,41 @@ def null_properties(inp: WriteInput) -> list[str]:
 def write_properties(inp: WriteInput) -> dict[str, str]:
     """The ``properties`` object of a write: exactly the keys given, ``""`` clears (case B19)."""
     return dict(inp.properties)
+
+
+def create_input(inp: WriteInput) -> dict[str, Any]:
+    """A ``batch/create`` input: the given properties and ``objectWriteTraceId`` = ``ref``."""
+    return {"properties": write_properties(inp), "objectWriteTraceId": inp.ref}
+
+
+def update_input(inp: WriteInput) -> dict[str, Any] | str:
+    """A ``batch/update`` input ``{id, properties, objectWriteTraceId}``, or why there is none."""
+    if inp.id is None or inp.id == "":
+        return "an update needs the HubSpot id of the record"
+    return {"id": inp.id, "properties": write_properties(inp), "objectWriteTraceId": inp.ref}
+
+
+def upsert_input(inp: WriteInput) -> dict[str, Any] | str:
+    """A ``batch/upsert`` input keyed by the email (trimmed, lower-cased), or why there is none.
+
+    The properties stay exactly as given; HubSpot sets ``email`` from the key on create.
+    """
+    email = inp.properties.get(EMAIL_PROPERTY)
+    if not isinstance(email, str) or normalize_email(email) == "":
+        return "an upsert needs the record's email"
+    return {"id": normalize_email(email), "idProperty": EMAIL_PROPERTY, "properties": write_properties(inp),
+            "objectWriteTraceId": inp.ref}
+
+
+def input_keys(inp: WriteInput) -> set[str]:
+    """The keys a batch answer may name ``inp`` by: its trace id (``ref``), its id, its email."""
+    keys = {f"trace:{inp.ref}"}
+    if inp.id is not None and inp.id != "":
+        keys.add(f"id:{inp.id}")
+    email = inp.properties.get(EMAIL_PROPERTY)
+    if isinstance(email, str) and normalize_email(email) != "":
+        keys.add(f"email:{normalize_email(email)}")
+    return keys
 
 
 def properties_param(properties: Sequence[str]) -> list[str]:

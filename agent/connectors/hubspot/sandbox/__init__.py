@@ -1,0 +1,27 @@
+"""A faithful, stateful HubSpot CRM v3 sandbox (contacts, owners, users, properties, search).
+
+``create_app(state, faults=..., token=...)`` builds the Starlette app; ``SandboxState`` holds the
+CRM (``seed.build_state`` fills it); ``FaultSwitches`` sets latency, rate limits and injected
+faults at run time; ``serve`` runs it on loopback with uvicorn.
+"""
+
+from .app import create_app
+from .clock import ManualClock
+from .faults import FaultSwitches, ScriptedFault
+from .seed import build_state, seed_state
+from .serve import RunningServer, serve, serve_in_thread
+from .state import ContactNotFound, SandboxState
+
+__all__ = [
+    "ContactNotFound",
+    "FaultSwitches",
+    "ManualClock",
+    "RunningServer",
+    "SandboxState",
+    "ScriptedFault",
+    "build_state",
+    "create_app",
+    "seed_state",
+    "serve",
+    "serve_in_thread",
+]

@@ -1,0 +1,80 @@
+"""``create_app``: the HubSpot CRM v3 sandbox as a Starlette application.
+
+Serve it in-process (``httpx.ASGITransport``) or on loopback (``serve.serve`` /
+``serve.serve_in_thread``). Routes: ``routes_contacts``, ``routes_batch``, ``routes_search``,
+``routes_directory`` (owners, users, properties, token info) and ``routes_admin``
+(``/__sandbox/*``); ``middleware.SandboxMiddleware`` adds auth, rate limits and faults.
+Every error answer, unknown routes included, has HubSpot's error body.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute
+
+from . import routes_admin, routes_batch, routes_contacts, routes_directory, routes_search
+from .errors import HubSpotError
+from .faults import FaultSwitches
+from .middleware import SandboxMiddleware
+from .params import Sandbox
+from .ratelimit import RateLimiter
+from .seed import build_state
+from .state import SandboxState
+
+DEFAULT_TOKEN = "sandbox-token"
+
+
+async def _hubspot_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HubSpotError)
+    return JSONResponse(exc.body(), status_code=exc.status)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        error = HubSpotError(405, "VALIDATION_ERROR", f"Method {request.method} is not allowed on {request.url.path}")
+    else:
+        error = HubSpotError(
+            exc.status_code, "OBJECT_NOT_FOUND", f"Resource not found: {request.method} {request.url.path}"
+        )
+    return JSONResponse(error.body(), status_code=error.status)
+
+
+def create_app(
+    state: SandboxState | None = None,
+    *,
+    faults: FaultSwitches | None = None,
+    token: str | None = DEFAULT_TOKEN,
+) -> Starlette:
+    """Build the sandbox app.
+
+    ``state`` defaults to a fresh account seeded with 10,000 contacts (seed 42); ``faults``
+    defaults to HubSpot's own limits and no injected faults; ``token`` is the accepted bearer
+    token (``None`` disables the auth check). ``app.state.crm`` is the ``SandboxState``,
+    ``app.state.faults`` the ``FaultSwitches`` and ``app.state.sandbox`` the bundle of both.
+    """
+    state = state if state is not None else build_state()
+    faults = faults if faults is not None else FaultSwitches()
+    state.search_lag_source = lambda: faults.search_lag_s
+    sandbox = Sandbox(state=state, faults=faults, limiter=RateLimiter(state.clock), token=token)
+    routes: list[BaseRoute] = [
+        *routes_admin.routes(sandbox),
+        *routes_search.routes(sandbox),
+        *routes_batch.routes(sandbox),
+        *routes_contacts.routes(sandbox),
+        *routes_directory.routes(sandbox),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(SandboxMiddleware, sandbox=sandbox, routes=routes)],
+        exception_handlers={HubSpotError: _hubspot_error, HTTPException: _http_error},
+    )
+    app.router.redirect_slashes = False
+    app.state.sandbox = sandbox
+    app.state.faults = faults
+    app.state.crm = state
+    return app

@@ -1,0 +1,116 @@
+"""The Settings tab: the sync interval (checked in the form, and the agent's refusal shown), the push
+master switch, and the CRM connection panel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from leadsync.agent.daemon import Agent
+from leadsync.common.rpc import RpcClient
+from leadsync.tui.app import LeadsyncApp
+from leadsync.tui.settings_view import FormError, parse_interval
+from textual.pilot import Pilot
+from textual.widgets import Input, Static, Switch
+
+from tests.conftest import CrmWorld
+from tests.tui.conftest import make_app, wait_until
+from tests.tui.screen_text import screen_text, static_text
+
+
+async def settings(agent: Agent) -> dict[str, Any]:
+    async with RpcClient(agent.socket_path) as client:
+        answer: dict[str, Any] = await client.call("settings.get")
+        return answer
+
+
+def form_message(app: LeadsyncApp) -> str:
+    return static_text(app.settings_view.query_one("#settings-message", Static))
+
+
+async def open_settings(pilot: Pilot[Any], app: LeadsyncApp) -> None:
+    await wait_until(pilot, lambda: app.settings_view.settings is not None, what="the settings")
+    await pilot.press("3")
+    await wait_until(pilot, lambda: app.main_tabs.active == "settings", what="the Settings tab")
+
+
+async def type_interval(pilot: Pilot[Any], app: LeadsyncApp, text: str) -> None:
+    interval = app.settings_view.query_one("#interval", Input)
+    interval.focus()
+    interval.value = ""
+    await pilot.press(*text, "enter")
+
+
+async def test_changing_the_sync_interval(agent: Agent) -> None:
+    app = make_app(agent.socket_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_settings(pilot, app)
+        await type_interval(pilot, app, "2h")
+        await wait_until(pilot, lambda: "Saved" in form_message(app), what="the save")
+        assert "sync interval 2 h" in form_message(app)
+        assert (await settings(agent))["sync_interval_minutes"] == 120
+
+
+async def test_an_out_of_range_interval_is_refused_by_the_form_without_sending(agent: Agent) -> None:
+    app = make_app(agent.socket_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_settings(pilot, app)
+        await type_interval(pilot, app, "5")
+        await wait_until(pilot, lambda: "out of range" in form_message(app), what="the form's refusal")
+        assert "allowed 10 minutes to 24 hours" in form_message(app)
+        assert (await settings(agent))["sync_interval_minutes"] == 60
+
+
+async def test_the_agents_refusal_is_shown_when_it_still_refuses(agent: Agent) -> None:
+    app = make_app(agent.socket_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_settings(pilot, app)
+        app.settings_view.send_update({"sync_interval_minutes": 5})  # what an older form might send
+        await wait_until(pilot, lambda: "5 is out of range" in form_message(app), what="the agent's message")
+        assert "10 to 1440" in form_message(app)
+        await pilot.pause()
+        assert "5 is out of range" in screen_text(app)
+        assert (await settings(agent))["sync_interval_minutes"] == 60
+
+
+def test_interval_parsing() -> None:
+    assert parse_interval("45") == 45
+    assert parse_interval("90m") == 90
+    assert parse_interval(" 2h ") == 120
+    assert parse_interval("1d") == 1440
+    for bad in ("9", "25h", "soon", ""):
+        try:
+            parse_interval(bad)
+        except FormError:
+            continue
+        raise AssertionError(f"{bad!r} was accepted")
+
+
+async def test_disabling_push_sends_the_switch_and_says_so(agent: Agent) -> None:
+    app = make_app(agent.socket_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_settings(pilot, app)
+        switch = app.settings_view.query_one("#push-enabled", Switch)
+        assert switch.value is True and app.focused is switch
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.settings_view.settings is not None
+                         and not app.settings_view.settings.push_enabled, what="push disabled")
+        assert (await settings(agent))["push_enabled"] is False
+        assert "OFF: nothing is sent to the CRM" in screen_text(app)
+        # The Sync tab hears about it through the settings_changed event.
+        await pilot.press("2")
+        await wait_until(pilot, lambda: "PUSH DISABLED" in screen_text(app), what="the Sync tab's push state")
+
+
+async def test_the_crm_connection_is_shown_with_its_user(synced_agent: CrmWorld) -> None:
+    app = make_app(synced_agent.agent.socket_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_settings(pilot, app)
+        await wait_until(pilot, lambda: "hubspot" in screen_text(app), what="the CRM status")
+        text = screen_text(app)
+        assert "connected as" in text
+        crm = static_text(app.settings_view.query_one("#crm-status", Static))
+        warning = app.settings_view.query_one("#crm-warning", Static)
+        if "admin  NO" in crm or "NO —" in crm:
+            assert warning.display and "non-admin" in static_text(warning)
+        else:
+            assert not warning.display

@@ -1,0 +1,90 @@
+"""Screenshots of the main screens, compared with the accepted ones in ``snapshots/``.
+
+Nothing in them depends on the clock or on the run: the agent holds fixed data (ids included), times
+are frozen, the no-agent screen tries a fixed path. Update after a deliberate change with
+``pytest tests/tui/test_snapshots.py --snapshot-update`` and look at the report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from leadsync.tui.app import LeadsyncApp
+from leadsync.tui.contact_detail import ContactDetailScreen
+from leadsync.tui.no_agent import NoAgentScreen
+from textual.pilot import Pilot
+
+from tests.tui.conftest import ThreadedAgent, make_app, wait_until
+
+SnapCompare = Callable[..., bool]
+Step = Callable[[Pilot[Any]], Awaitable[None]]
+
+pytestmark = pytest.mark.usefixtures("frozen_time")
+
+
+def loaded(app: LeadsyncApp) -> bool:
+    return (app.link.connected and app.contacts_view.settled and app.contacts_view.loaded > 0
+            and app.settings_view.settings is not None)
+
+
+def steps(app: LeadsyncApp, *keys: str, theme: str | None = None,
+          then: Callable[[], bool] | None = None) -> Step:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        if theme:
+            app.theme = theme
+        await wait_until(pilot, lambda: loaded(app), what="the dashboard")
+        if keys:
+            await pilot.press(*keys)
+        if then is not None:
+            await wait_until(pilot, then, what="the screen")
+        await pilot.pause(0.2)
+
+    return run_before
+
+
+def test_contacts(snap_compare: SnapCompare, threaded_agent: ThreadedAgent) -> None:
+    app = make_app(threaded_agent.socket_path)
+    assert snap_compare(app, terminal_size=(100, 30), run_before=steps(app))
+
+
+def test_contacts_light_80x24(snap_compare: SnapCompare, threaded_agent: ThreadedAgent) -> None:
+    app = make_app(threaded_agent.socket_path)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=steps(app, theme="textual-light"))
+
+
+def test_sync(snap_compare: SnapCompare, threaded_agent: ThreadedAgent) -> None:
+    app = make_app(threaded_agent.socket_path)
+    assert snap_compare(app, terminal_size=(100, 30), run_before=steps(
+        app, "2", then=lambda: app.sync_view.query_one("#sync-history").has_focus))
+
+
+def test_settings(snap_compare: SnapCompare, threaded_agent: ThreadedAgent) -> None:
+    app = make_app(threaded_agent.socket_path)
+    assert snap_compare(app, terminal_size=(100, 30), run_before=steps(app, "3"))
+
+
+def test_settings_light_80x24(snap_compare: SnapCompare, threaded_agent: ThreadedAgent) -> None:
+    app = make_app(threaded_agent.socket_path)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=steps(app, "3", theme="textual-light"))
+
+
+def test_contact_detail(snap_compare: SnapCompare, threaded_agent: ThreadedAgent) -> None:
+    app = make_app(threaded_agent.socket_path)
+
+    def shown() -> bool:
+        return isinstance(app.screen, ContactDetailScreen) and app.screen.details is not None
+
+    assert snap_compare(app, terminal_size=(100, 30), run_before=steps(app, "down", "enter", then=shown))
+
+
+def test_no_agent(snap_compare: SnapCompare) -> None:
+    app = LeadsyncApp(Path("/tmp/leadsync-snapshot/no-agent.sock"))
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await wait_until(pilot, lambda: isinstance(app.screen, NoAgentScreen), what="the no-agent screen")
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)

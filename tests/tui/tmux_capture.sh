@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Run `leadsync demo` (sandbox CRM + agent + TUI) in a detached 100x30 tmux session, visit each main
+# screen with the keys a person would press, and save what the terminal shows (capture-pane -p) to
+# tests/tui/captures/<screen>.txt. A plain-text record of the real TUI in a real terminal, for review
+# and for diffs between versions.
+#
+# Usage: tests/tui/tmux_capture.sh            (needs tmux: apt-get install -y tmux)
+# Environment: LEADSYNC (default .venv/bin/leadsync), CONTACTS in the sandbox (default 2000),
+#              WIDTH/HEIGHT (default 100x30), TIMEOUT_S for the demo to come up (default 180).
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+LEADSYNC=${LEADSYNC:-.venv/bin/leadsync}
+CONTACTS=${CONTACTS:-2000}
+WIDTH=${WIDTH:-100}
+HEIGHT=${HEIGHT:-30}
+TIMEOUT_S=${TIMEOUT_S:-180}
+OUT=tests/tui/captures
+SESSION="leadsync-capture-$$"
+
+command -v tmux >/dev/null || { echo "tmux_capture.sh: needs tmux (apt-get install -y tmux)" >&2; exit 2; }
+[ -x "$LEADSYNC" ] || { echo "tmux_capture.sh: no $LEADSYNC (make the venv first: make test)" >&2; exit 2; }
+mkdir -p "$OUT"
+
+# The session's shell keeps the window open if the demo exits early, so its last words can be read.
+tmux new-session -d -s "$SESSION" -x "$WIDTH" -y "$HEIGHT" \
+    "$LEADSYNC demo --contacts $CONTACTS; echo \"[leadsync demo exited with \$?]\"; sleep 600"
+trap 'tmux kill-session -t "$SESSION" 2>/dev/null || true' EXIT
+
+screen() { tmux capture-pane -p -t "$SESSION"; }
+
+# wait_for TEXT [SECONDS]: until the screen shows TEXT (a fixed string); on timeout show the screen and fail.
+wait_for() {
+    local text=$1 seconds=${2:-15} i
+    for ((i = 0; i < seconds * 10; i++)); do
+        if screen | grep -qF -- "$text"; then return 0; fi
+        if screen | grep -qF -- "[leadsync demo exited"; then break; fi
+        sleep 0.1
+    done
+    echo "tmux_capture.sh: gave up waiting for: $text" >&2
+    screen >&2
+    return 1
+}
+
+# capture NAME: let the screen settle, then save it.
+capture() {
+    sleep 0.5
+    screen > "$OUT/$1.txt"
+    echo "saved $OUT/$1.txt"
+}
+
+keys() { tmux send-keys -t "$SESSION" "$@"; }
+
+wait_for "loaded, more…" "$TIMEOUT_S"          # the demo synced and the first page of contacts is in
+capture contacts
+
+keys /                                          # incremental search
+wait_for "Search email or name"
+keys -l "ann"
+wait_for "matching"
+capture contacts-search
+keys Escape                                     # back to the table (a pause, so tmux does not read alt+…)
+sleep 1
+keys C-l                                        # clear the search and filters
+wait_for "loaded, more…"
+
+keys Enter                                      # the first contact in full
+wait_for "CRM link"
+capture contact-detail
+keys Escape
+wait_for "loaded, more…"
+
+keys 2                                          # Sync: history of the demo's three runs
+wait_for "Last run"
+capture sync
+keys p                                          # the plan (dry run)
+wait_for "API calls to compute" 60
+capture sync-plan
+
+keys 3                                          # Settings: CRM connection, sync settings, field mapping
+wait_for "connected as"
+capture settings
+
+keys q
+echo "captures in $OUT"
