@@ -213,7 +213,8 @@ async def record_provenance(db: aiosqlite.Connection, contact_id: int, previous:
     """Record where the current value of each field in ``previous`` came from (``previous`` maps the
     field to the value it replaced)."""
     await db.executemany(
-        "INSERT INTO provenance(contact_id, field, source, sync_run_id, changed_at, previous) VALUES (?, ?, ?, ?, ?, ?) "
+        "INSERT INTO provenance(contact_id, field, source, sync_run_id, changed_at, previous) "
+        "VALUES (?, ?, ?, ?, ?, ?) "
         "ON CONFLICT(contact_id, field) DO UPDATE SET source = excluded.source, sync_run_id = excluded.sync_run_id, "
         "changed_at = excluded.changed_at, previous = excluded.previous",
         [(contact_id, f, source, run_id, stamp, dumps(v)) for f, v in previous.items()])

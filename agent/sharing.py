@@ -102,7 +102,8 @@ async def contact_sharing(store: Store, contact_id: int) -> Sharing:
     contact_teams = teams.get(contact.owner_id or "", set())
     todos = await store.fetchall("SELECT assignee, title FROM todos WHERE contact_id = ? AND done = 0", (contact_id,))
     lists = await store.fetchall(
-        "SELECT s.id, s.name, s.filter, h.user_id FROM smart_lists s JOIN smart_list_shares h ON h.smart_list_id = s.id")
+        "SELECT s.id, s.name, s.filter, h.user_id FROM smart_lists s "
+        "JOIN smart_list_shares h ON h.smart_list_id = s.id")
     matching_lists: dict[int, bool] = {}
     for row in lists:
         if row["id"] not in matching_lists:

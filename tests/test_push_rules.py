@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from leadsync.agent.daemon import INTERVAL_JOB
 from leadsync.agent.store.store import norm_email, now_ms
 from leadsync.common.errors import RpcCode
 from leadsync.common.rpc import RpcClient, RpcError
+
 from tests.conftest import CrmWorld, connect_world, make_sandbox
 from tests.test_ownership import owners, user_for
 from tests.test_sync_hubspot import all_contacts
@@ -109,7 +109,6 @@ async def test_push_disabled_means_zero_writes_from_every_trigger(synced_agent: 
 
 async def test_each_trigger_is_attributed(synced_agent: CrmWorld, world_client: RpcClient) -> None:
     world = synced_agent
-    user = await creator(world_client)
     await world_client.call("settings.update", {"score_threshold": "hot"})  # a named interest level: 70
     contacts = await all_contacts(world_client)
     manual, hot, todo, interval = contacts[10], contacts[11], contacts[12], contacts[13]
@@ -166,12 +165,20 @@ async def test_s12_hot_lead_overtakes_a_50000_backlog(short_tmp: Path) -> None:
             assert status["backlog"]["pending_push"] > 40_000
             assert status["backlog"]["estimated_drain_s"] > 30
             assert status["backlog"]["oldest_changed_at"] is not None
-            started = asyncio.get_running_loop().time()
             await client.call("contacts.score", {"id": hot["id"], "score": 85})
-            await wait_for(lambda: state.find_contact_by_email("hot@example.org") is not None, 10)
-            elapsed = asyncio.get_running_loop().time() - started
-            assert elapsed < 5
-            assert state.contact_count() < 50 + 5_000  # far ahead of the backlog
+            landed: list[int] = []
+
+            def hot_landed() -> bool:
+                if state.find_contact_by_email("hot@example.org") is not None:
+                    landed.append(state.contact_count())
+                    return True
+                return False
+
+            await wait_for(hot_landed, 30)
+            # ordering, not timing: the hot lead lands while the backlog has barely moved
+            assert landed[0] < 50 + 5_000
+            log = await client.call("sync.log", {"contact_id": hot["id"]})
+            assert log[0]["trigger"] == "threshold"
     finally:
         await world.agent.stop()
 
