@@ -75,13 +75,21 @@ class Store:
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """An immediate write transaction on the writer; committed on success, rolled back on error."""
         async with self._write_lock:
-            await self.writer.execute("BEGIN IMMEDIATE")
+            await self._rollback_stale()
             try:
+                await self.writer.execute("BEGIN IMMEDIATE")
                 yield self.writer
             except BaseException:
-                await self.writer.execute("ROLLBACK")
+                await asyncio.shield(self._rollback_stale())
                 raise
             await self.writer.execute("COMMIT")
+
+    async def _rollback_stale(self) -> None:
+        """Roll back a transaction left open by a task cancelled mid-statement (its BEGIN or a write still
+        ran in aiosqlite's thread). A no-op statement first lets any such statement finish."""
+        await self.writer.execute("SELECT 1")
+        if self.writer.in_transaction:
+            await self.writer.execute("ROLLBACK")
 
     @asynccontextmanager
     async def dry_run(self) -> AsyncIterator[Store]:
