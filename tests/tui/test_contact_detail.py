@@ -35,8 +35,8 @@ def section(screen: ContactDetailScreen, key: str) -> str:
     return static_text(screen.query_one(f"#detail-{key}", Static))
 
 
-async def test_the_detail_shows_fields_crm_link_owner_sharing_and_errors(populated_agent: Agent) -> None:
-    app = make_app(populated_agent.socket_path)
+async def test_the_detail_shows_fields_crm_link_owner_sharing_and_errors(small_agent: Agent) -> None:
+    app = make_app(small_agent.socket_path)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await open_contact(pilot, app, row=0)
         assert screen.contact_id == 1
@@ -52,8 +52,8 @@ async def test_the_detail_shows_fields_crm_link_owner_sharing_and_errors(populat
         assert not isinstance(app.screen, ContactDetailScreen)
 
 
-async def test_editing_a_field_updates_the_detail_and_the_list(populated_agent: Agent) -> None:
-    app = make_app(populated_agent.socket_path)
+async def test_editing_a_field_updates_the_detail_and_the_list(small_agent: Agent) -> None:
+    app = make_app(small_agent.socket_path)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await open_contact(pilot, app, row=2)
         await pilot.press("e")
@@ -71,8 +71,8 @@ async def test_editing_a_field_updates_the_detail_and_the_list(populated_agent: 
                          what="the list row")
 
 
-async def test_an_owner_change_is_refused_with_the_agents_message(populated_agent: Agent) -> None:
-    app = make_app(populated_agent.socket_path)
+async def test_an_owner_change_is_refused_with_the_agents_message(small_agent: Agent) -> None:
+    app = make_app(small_agent.socket_path)
     async with app.run_test(size=(100, 30)) as pilot:
         await open_contact(pilot, app, row=0)
         await pilot.press("e")
@@ -88,20 +88,20 @@ async def test_an_owner_change_is_refused_with_the_agents_message(populated_agen
         await pilot.press("escape")
 
 
-async def test_mark_as_lead(populated_agent: Agent) -> None:
-    app = make_app(populated_agent.socket_path)
+async def test_mark_as_lead(small_agent: Agent) -> None:
+    app = make_app(small_agent.socket_path)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await open_contact(pilot, app, row=1)  # contact 2 is a subscriber
         assert "subscriber" in section(screen, "fields")
         await pilot.press("l")
         await wait_until(pilot, lambda: "subscriber" not in section(screen, "fields"), what="the lead stage")
-        async with RpcClient(populated_agent.socket_path) as client:
+        async with RpcClient(small_agent.socket_path) as client:
             assert (await client.call("contacts.get", {"id": 2}))["lifecycle_stage"] == "lead"
 
 
-async def test_a_todo_for_a_user_without_a_crm_owner_is_refused_with_the_reason(populated_agent: Agent) -> None:
+async def test_a_todo_for_a_user_without_a_crm_owner_is_refused_with_the_reason(small_agent: Agent) -> None:
     seen: list[Any] = []
-    app = make_app(populated_agent.socket_path)
+    app = make_app(small_agent.socket_path)
     async with app.run_test(size=(100, 30), message_hook=seen.append) as pilot:
         await open_contact(pilot, app, row=0)
         await pilot.press("t")
@@ -116,9 +116,9 @@ async def test_a_todo_for_a_user_without_a_crm_owner_is_refused_with_the_reason(
                          what="the refusal")
 
 
-async def test_sync_to_crm_without_a_crm_says_so(populated_agent: Agent) -> None:
+async def test_sync_to_crm_without_a_crm_says_so(small_agent: Agent) -> None:
     seen: list[Any] = []
-    app = make_app(populated_agent.socket_path)
+    app = make_app(small_agent.socket_path)
     async with app.run_test(size=(100, 30), message_hook=seen.append) as pilot:
         await open_contact(pilot, app, row=0)
         await pilot.press("s")

@@ -81,8 +81,8 @@ async def test_filters_combine_with_the_search(populated_agent: Agent) -> None:
                          what="the cleared filters")
 
 
-async def test_view_as_shows_what_that_user_sees(populated_agent: Agent) -> None:
-    app = make_app(populated_agent.socket_path)
+async def test_view_as_shows_what_that_user_sees(small_agent: Agent) -> None:
+    app = make_app(small_agent.socket_path)
     async with app.run_test(size=(100, 30)) as pilot:
         view = app.contacts_view
         await wait_until(pilot, lambda: view.view_as_supported is not None and view.settled, what="the probe")
@@ -93,19 +93,36 @@ async def test_view_as_shows_what_that_user_sees(populated_agent: Agent) -> None
         assert not select.disabled
         select.value = 2  # Sam Sales
         await wait_until(pilot, lambda: view.params.get("as_user") == 2 and view.settled, what="the view as Sam")
-        async with RpcClient(populated_agent.socket_path) as client:
+        async with RpcClient(small_agent.socket_path) as client:
             expected = await client.call("contacts.list", {"as_user": 2, "limit": PAGE_SIZE})
         shown = [int(str(view.table.get_row_at(i)[0])) for i in range(view.table.row_count)]
         assert shown == [c["id"] for c in expected["contacts"]]
         assert len(shown) < PAGE_SIZE or expected["next_after"] is not None
 
 
-async def test_a_contact_changed_elsewhere_is_redrawn_in_place(populated_agent: Agent) -> None:
+async def test_a_contact_changed_elsewhere_is_redrawn_in_place(small_agent: Agent) -> None:
+    app = make_app(small_agent.socket_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        view = app.contacts_view
+        await wait_until(pilot, lambda: view.loaded == 30 and view.settled, what="the list")
+        async with RpcClient(small_agent.socket_path) as client:
+            await client.call("contacts.update", {"id": 3, "fields": {"company": "Moved Corp"}})
+        await wait_until(pilot, lambda: view.table.get_row("3")[7] == "Moved Corp", what="the row update")
+        assert view.loaded == 30
+
+
+async def test_a_new_query_never_continues_the_old_querys_paging(populated_agent: Agent) -> None:
     app = make_app(populated_agent.socket_path)
     async with app.run_test(size=(100, 30)) as pilot:
         view = app.contacts_view
-        await wait_until(pilot, lambda: view.loaded == PAGE_SIZE, what="the first page")
-        async with RpcClient(populated_agent.socket_path) as client:
-            await client.call("contacts.update", {"id": 3, "fields": {"company": "Moved Corp"}})
-        await wait_until(pilot, lambda: view.table.get_row("3")[7] == "Moved Corp", what="the row update")
-        assert view.loaded == PAGE_SIZE
+        await wait_until(pilot, lambda: view.loaded == PAGE_SIZE and view.settled, what="the first page")
+        view.table.move_cursor(row=PAGE_SIZE - 1, animate=False)
+        await wait_until(pilot, lambda: view.loaded == 2 * PAGE_SIZE and view.settled, what="the second page")
+        view.query_one("#contacts-search", Input).value = "ken"  # a new query, still in its debounce
+        await pilot.pause()
+        view.table.move_cursor(row=view.table.row_count - 1, animate=False)  # the old rows' end
+        await pilot.pause()
+        assert not view.loading_more  # no page of the new query from the old query's cursor
+        await wait_until(pilot, lambda: view.settled and view.params["filter"] == {"q": "ken"}, what="the search")
+        keys = [str(view.table.get_row_at(i)[0]) for i in range(view.table.row_count)]
+        assert len(keys) == len(set(keys)) == 45

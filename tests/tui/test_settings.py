@@ -8,9 +8,10 @@ from typing import Any
 from leadsync.agent.daemon import Agent
 from leadsync.common.rpc import RpcClient
 from leadsync.tui.app import LeadsyncApp
+from leadsync.tui.mappings_view import MappingsPanel
 from leadsync.tui.settings_view import FormError, parse_interval
 from textual.pilot import Pilot
-from textual.widgets import Input, Static, Switch
+from textual.widgets import Button, Input, Select, Static, Switch
 
 from tests.conftest import CrmWorld
 from tests.tui.conftest import make_app, wait_until
@@ -114,3 +115,45 @@ async def test_the_crm_connection_is_shown_with_its_user(synced_agent: CrmWorld)
             assert warning.display and "non-admin" in static_text(warning)
         else:
             assert not warning.display
+
+
+async def test_threshold_and_fallback_owner_are_saved_and_cleared(synced_agent: CrmWorld) -> None:
+    app = make_app(synced_agent.agent.socket_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_settings(pilot, app)
+        view = app.settings_view
+        owner = next(iter(app.link.directory.owners))
+        view.query_one("#threshold", Input).value = "80"
+        view.query_one("#fallback-owner", Select).value = owner
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: "Saved" in form_message(app), what="the save")
+        saved = await settings(synced_agent.agent)
+        assert (saved["score_threshold"], saved["fallback_owner"]) == (80, owner)
+        view.query_one("#threshold", Input).value = ""
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: "cleared score threshold" in form_message(app), what="the clear")
+        assert (await settings(synced_agent.agent))["score_threshold"] is None
+
+
+async def test_field_mapping_and_check_mapped_fields(synced_agent: CrmWorld) -> None:
+    app = make_app(synced_agent.agent.socket_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_settings(pilot, app)
+        panel = app.settings_view.query_one(MappingsPanel)
+        await wait_until(pilot, lambda: "CRM property" in static_text(panel.query_one("#mappings-body", Static)),
+                         what="the mapping table")
+        assert "email" in static_text(panel.query_one("#mappings-body", Static))
+        await pilot.click("#mappings-check")
+        await wait_until(pilot, lambda: panel.last_check is not None, what="the check")
+        report = static_text(panel.query_one("#mappings-check-report", Static))
+        assert "check out" in report or "problem" in report
+
+
+async def test_without_a_crm_the_mapping_says_why(agent: Agent) -> None:
+    app = make_app(agent.socket_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_settings(pilot, app)
+        panel = app.settings_view.query_one(MappingsPanel)
+        await wait_until(pilot, lambda: "CRM" in static_text(panel.query_one("#mappings-body", Static)),
+                         what="the reason")
+        assert panel.query_one("#mappings-check", Button).disabled

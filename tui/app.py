@@ -1,0 +1,283 @@
+"""The leadsync dashboard: Contacts | Sync | Settings over the agent's socket API.
+
+``LeadsyncApp(socket_path)`` is what ``leadsync tui`` and ``leadsync demo`` run. The app starts one
+watcher worker (:func:`leadsync.tui.connection.watch_agent`) that keeps the connection up, shows
+:class:`~leadsync.tui.no_agent.NoAgentScreen` while no agent answers, and routes the agent's events
+to the views. The TUI never imports ``leadsync.agent``: everything goes through the socket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path, PurePath
+from typing import ClassVar
+
+from leadsync.tui.connection import RECONNECT_S, AgentLink, watch_agent
+from leadsync.tui.contact_detail import ContactDetailScreen
+from leadsync.tui.contacts_view import ContactsView
+from leadsync.tui.errors import ReportsWorkerErrors
+from leadsync.tui.formatting import format_value
+from leadsync.tui.messages import (
+    AgentConnected,
+    AgentLost,
+    ContactChanged,
+    ContactsImported,
+    OpenContact,
+    RetryNow,
+    SettingsChanged,
+    SyncFinished,
+    SyncProgress,
+    SyncStarted,
+)
+from leadsync.tui.no_agent import NoAgentScreen
+from leadsync.tui.owners import OwnerDirectory
+from leadsync.tui.settings_view import SettingsView
+from leadsync.tui.sync_view import SyncView
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Switch, TabbedContent, TabPane
+
+TABS = ("contacts", "sync", "settings")
+
+
+class LeadsyncApp(ReportsWorkerErrors, App[None]):
+    """The dashboard for the agent at ``socket_path``; ``reconnect_s`` is the wait between attempts."""
+
+    TITLE = "leadsync"
+    AUTO_FOCUS = "#contacts-table"
+    CSS_PATH: ClassVar[list[str | PurePath]] = [
+        "app.tcss", "contacts.tcss", "sync.tcss", "settings.tcss", "detail.tcss",
+    ]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("1", "show_tab('contacts')", "Contacts"),
+        Binding("2", "show_tab('sync')", "Sync"),
+        Binding("3", "show_tab('settings')", "Settings"),
+        Binding("s", "sync_now", "Sync now"),
+        Binding("r", "refresh", "Refresh"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, socket_path: Path, *, reconnect_s: float = RECONNECT_S) -> None:
+        super().__init__()
+        self.socket_path = Path(socket_path)
+        self.reconnect_s = reconnect_s
+        self.link = AgentLink(self.socket_path)
+        self.status_line = "connecting…"
+        self.contacts_view = ContactsView(self.link, id="contacts-view")
+        self.sync_view = SyncView(self.link, id="sync-view")
+        self.settings_view = SettingsView(self.link, id="settings-view")
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with TabbedContent(id="main-tabs", initial="contacts"):
+            with TabPane("1 Contacts", id="contacts"):
+                yield self.contacts_view
+            with TabPane("2 Sync", id="sync"):
+                yield self.sync_view
+            with TabPane("3 Settings", id="settings"):
+                yield self.settings_view
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = self.status_line
+        self.watch_connection()
+
+    @work(group="connection", exclusive=True, exit_on_error=False)
+    async def watch_connection(self) -> None:
+        await watch_agent(self.link, self.post_message, reconnect_s=self.reconnect_s)
+
+    # --- screens -----------------------------------------------------------------------------
+
+    @property
+    def main_tabs(self) -> TabbedContent:
+        return self.contacts_view.screen.query_one("#main-tabs", TabbedContent)
+
+    def _no_agent_screen(self) -> NoAgentScreen | None:
+        for screen in self.screen_stack:
+            if isinstance(screen, NoAgentScreen):
+                return screen
+        return None
+
+    def _detail_screens(self) -> list[ContactDetailScreen]:
+        return [s for s in self.screen_stack if isinstance(s, ContactDetailScreen)]
+
+    # --- connection --------------------------------------------------------------------------
+
+    def on_agent_connected(self, message: AgentConnected) -> None:
+        screen = self._no_agent_screen()
+        if screen is not None:
+            while self.screen is not screen:
+                self.pop_screen()
+            self.pop_screen()
+        self.show_status(message.status)
+        self.views_ready()
+
+    @work(group="directory", exclusive=True, exit_on_error=False)
+    async def views_ready(self) -> None:
+        """Load who the users and CRM owners are (every view names them), then let the views load."""
+        try:
+            await self.reload_directory()
+        finally:
+            self.contacts_view.agent_ready()
+            self.sync_view.agent_ready()
+            self.settings_view.agent_ready()
+            for detail in self._detail_screens():
+                detail.load()
+
+    async def reload_directory(self) -> None:
+        """``users.list`` into ``link.directory``; the views relabel owners and refresh their choices."""
+        self.link.directory = OwnerDirectory.from_answer(await self.link.call("users.list"))
+        self.contacts_view.directory_changed()
+        self.settings_view.directory_changed()
+
+    def on_agent_lost(self, message: AgentLost) -> None:
+        self.sub_title = "no agent"
+        screen = self._no_agent_screen()
+        if screen is None:
+            self.push_screen(NoAgentScreen(self.socket_path, message.reason, self.reconnect_s))
+        else:
+            screen.show_reason(message.reason)
+
+    def on_retry_now(self, _: RetryNow) -> None:
+        self.link.wake.set()
+
+    # --- agent events ------------------------------------------------------------------------
+
+    def on_sync_started(self, message: SyncStarted) -> None:
+        self.sync_view.sync_started(message)
+        self.sub_title = f"{self.status_line} · sync #{message.run_id} running"
+
+    def on_sync_progress(self, message: SyncProgress) -> None:
+        self.sync_view.sync_progress(message)
+        of = f"/{message.total:,}" if message.total else ""
+        run = f"sync #{self.sync_view.running}" if self.sync_view.running is not None else "sync"
+        self.sub_title = f"{self.status_line} · {run}: {message.phase} {message.done:,}{of}"
+
+    def on_sync_finished(self, message: SyncFinished) -> None:
+        self.sync_view.sync_finished(message)
+        self.contacts_view.sync_finished(message)
+        self.sub_title = self.status_line
+        self.refresh_status()
+
+    @work(group="agent-status", exclusive=True, exit_on_error=False)
+    async def refresh_status(self) -> None:
+        """Re-read ``agent.status`` for the header (the contact count changes with syncs and imports) and the
+        owners (each sync pulls the CRM's owner list)."""
+        self.show_status(await self.link.call("agent.status"))
+        await self.reload_directory()
+
+    def show_status(self, status: dict[str, object]) -> None:
+        crm = status.get("crm") or "no CRM connected"
+        self.status_line = f"{crm} · {format_value(status.get('contacts'))} contacts · agent {status.get('version')}"
+        if self.sync_view.running is None:
+            self.sub_title = self.status_line
+
+    def on_contact_changed(self, message: ContactChanged) -> None:
+        self.contacts_view.contact_changed(message)
+        for detail in self._detail_screens():
+            if detail.contact_id == message.contact_id:
+                detail.load()
+
+    def on_contacts_imported(self, message: ContactsImported) -> None:
+        self.contacts_view.contacts_imported(message)
+        self.refresh_status()
+
+    def on_settings_changed(self, _: SettingsChanged) -> None:
+        self.settings_view.settings_changed()
+        self.sync_view.refresh_data()
+
+    def on_open_contact(self, message: OpenContact) -> None:
+        self.push_screen(ContactDetailScreen(self.link, message.contact_id))
+
+    # --- actions -----------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide the dashboard's keys while the no-agent screen covers it."""
+        if action in ("show_tab", "sync_now", "refresh") and isinstance(self.screen, NoAgentScreen):
+            return False
+        return True
+
+    def action_show_tab(self, tab: str) -> None:
+        if tab not in TABS:
+            return
+        if isinstance(self.screen, ContactDetailScreen):
+            self.pop_screen()
+        self.main_tabs.active = tab
+        if tab == "contacts":
+            self.contacts_view.table.focus()
+        elif tab == "sync":
+            self.sync_view.query_one("#sync-history", DataTable).focus()
+        else:
+            self.settings_view.query_one("#push-enabled", Switch).focus()
+
+    def action_sync_now(self) -> None:
+        self.sync_view.start_sync()
+
+    def action_refresh(self) -> None:
+        if not self.link.connected:
+            self.link.wake.set()
+            return
+        tab = self.main_tabs.active
+        if tab == "contacts":
+            self.contacts_view.agent_ready()
+        elif tab == "sync":
+            self.sync_view.refresh_data()
+        else:
+            self.settings_view.load()
+
+    def action_search_contacts(self) -> None:
+        self.action_show_tab("contacts")
+        self.contacts_view.query_one("#contacts-search", Input).focus()
+
+    def action_open_selected_contact(self) -> None:
+        contact_id = self.contacts_view.selected_contact_id()
+        if contact_id is None:
+            self.notify("No contact is selected", severity="warning")
+        else:
+            self.push_screen(ContactDetailScreen(self.link, contact_id))
+
+    def action_toggle_push(self) -> None:
+        switch = self.settings_view.query_one("#push-enabled", Switch)
+        if self.settings_view.settings is None:
+            self.notify("Settings are not loaded yet", severity="warning")
+            return
+        switch.value = not switch.value
+
+    def action_plan(self) -> None:
+        self.action_show_tab("sync")
+        self.sync_view.action_plan()
+
+    def action_check_mappings(self) -> None:
+        self.action_show_tab("settings")
+        self.settings_view.action_check_mappings()
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """Every dashboard action, for the command palette (ctrl+p)."""
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Contacts", "Show the contact list (1)", lambda: self.action_show_tab("contacts"))
+        yield SystemCommand("Sync", "Show sync runs, progress, errors (2)", lambda: self.action_show_tab("sync"))
+        yield SystemCommand("Settings", "Show CRM connection and sync settings (3)",
+                            lambda: self.action_show_tab("settings"))
+        yield SystemCommand("Sync now", "Run a sync with the CRM now (s)", self.action_sync_now)
+        yield SystemCommand("Refresh", "Reload the current tab from the agent (r)", self.action_refresh)
+        yield SystemCommand("Search contacts", "Search contacts by email or name (/)", self.action_search_contacts)
+        yield SystemCommand("Clear contact filters", "Clear the search and every filter (ctrl+l)",
+                            self.contacts_view.action_clear_filters)
+        yield SystemCommand("Open selected contact", "Show the highlighted contact in full (enter)",
+                            self.action_open_selected_contact)
+        yield SystemCommand("Toggle push", "Flip the push master switch (no CRM writes when off)",
+                            self.action_toggle_push)
+        yield SystemCommand("Save settings", "Send the sync settings form (ctrl+s)",
+                            self.settings_view.action_save)
+        yield SystemCommand("Plan (dry run)", "What the next sync would write, without writing (p)",
+                            self.action_plan)
+        yield SystemCommand("Check mapped fields", "Compare the field mapping with the CRM's fields (c)",
+                            self.action_check_mappings)
+        yield SystemCommand("Retry connecting", "Try the agent's socket now", self.link.wake.set)
+
+
+def run_tui(socket_path: Path) -> None:
+    """Open the dashboard on the agent at ``socket_path`` (blocks until the user quits)."""
+    LeadsyncApp(socket_path).run()
