@@ -200,7 +200,9 @@ def build_methods(agent: Agent) -> dict[str, Method]:
     @method("users.create", UsersCreate)
     async def users_create(p: UsersCreate, _: Session) -> Any:
         """Add a user (email, name, role user|admin)."""
-        return await users.create_user(store, p.email, p.name, p.role)
+        user = await users.create_user(store, p.email, p.name, p.role)
+        agent.emit({"type": "users_changed", "user_id": user.id})
+        return user
 
     @method("contacts.list", ContactsList)
     async def contacts_list(p: ContactsList, _: Session) -> Any:

@@ -42,13 +42,18 @@ class Agent:
 
     def __init__(self, data_dir: Path, socket_path: Path, *, socket_mode: int = 0o600,
                  connector_factory: ConnectorFactory = make_connector,
-                 connector_options: dict[str, Any] | None = None) -> None:
+                 connector_options: dict[str, Any] | None = None,
+                 authorize: Callable[[asyncio.StreamWriter], bool] | None = None) -> None:
         self.data_dir = data_dir
         self.socket_path = socket_path
         self.socket_mode = socket_mode
+        self.authorize = authorize  # who may use the socket (SO_PEERCRED check, see rpc_server.peer_authorizer)
         self.connector_factory = connector_factory
-        self.connector_options = connector_options or {}
         self.secrets = SecretStore(data_dir)
+        # OAuth hooks (issue 7, B24): refreshed tokens are stored at once; a refused refresh token
+        # marks the connection needs_reauth. Always this agent's own, whatever options were passed.
+        self.connector_options = {**(connector_options or {}), "save_credentials": self.secrets.save,
+                                  "on_connection_status": self.set_connection_status}
         self.store: Store
         self.settings = Settings()
         self.connector: Connector | None = None
@@ -71,7 +76,7 @@ class Agent:
         self.settings = load(await self.store.get_settings())
         await self._load_connector()
         await self.reload_mappings()
-        self.server = RpcServer(build_methods(self), mode=self.socket_mode)
+        self.server = RpcServer(build_methods(self), mode=self.socket_mode, authorize=self.authorize)
         await self.server.start(self.socket_path)
         self._schedule_interval()
         self.scheduler.start()
@@ -83,16 +88,36 @@ class Agent:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         await self.server.close()
+        cut_short = self.current_run
         if self._worker is not None and not self._worker.done():
             self._worker.cancel()
             try:
                 await self._worker
             except (asyncio.CancelledError, Exception):
                 pass
+        if cut_short is not None:  # the engine records a cancelled run with its own status: correct it
+            await self._mark_interrupted(cut_short)
         if self.connector is not None:
             await self.connector.aclose()
         await self._recover_interrupted_runs()
         await self.store.close()
+
+    async def _mark_interrupted(self, run_id: int) -> None:
+        """A run stopped by shutdown is ``interrupted``: its committed pages and batches stay, the next
+        run goes on from the saved cursors."""
+        async with self.store.transaction() as db:
+            await db.execute("UPDATE sync_runs SET status = 'interrupted', error = 'stopped by agent shutdown', "
+                             "finished_at = coalesce(finished_at, started_at) WHERE id = ?", (run_id,))
+        log.info("sync run %s interrupted by shutdown", run_id)
+
+    async def set_connection_status(self, status: str) -> None:
+        """Record the CRM connection's status (``connected``, ``needs_reauth``) shown by crm.status."""
+        async with self.store.transaction() as db, db.execute(
+                "UPDATE crm_connection SET status = ? WHERE id = 1 AND status != ?", (status, status)) as cur:
+            changed = cur.rowcount
+        if changed:
+            log.log(logging.INFO if status == "connected" else logging.WARNING, "CRM connection status: %s", status)
+            self.emit({"type": "crm_status", "status": status})
 
     async def _recover_interrupted_runs(self) -> None:
         async with self.store.transaction() as db:

@@ -43,12 +43,15 @@ class CrmOwner(msgspec.Struct, frozen=True):
 
 
 class ConnectionInfo(msgspec.Struct, frozen=True):
-    """Who the credentials belong to. ``is_admin`` False means the connection sees only some records."""
+    """Who the credentials belong to. ``is_admin`` False means the connection sees only some records.
+
+    ``user_email`` is "" when the CRM does not say (a HubSpot private-app token); ``note`` then says why."""
 
     user_email: str
     user_id: str | None = None
     is_admin: bool = False
     account_id: str | None = None
+    note: str | None = None
 
 
 class PropertyOption(msgspec.Struct, frozen=True):

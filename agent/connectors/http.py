@@ -15,7 +15,11 @@ One :class:`HttpClient` per CRM connection wraps an :class:`httpx.AsyncClient` a
   (:class:`~leadsync.common.errors.CrmQuotaExhaustedError`) is raised at once, never retried;
 - a counter of API calls (every attempt counts);
 - secrets (tokens) redacted from every exception message, log line and repr, including httpx's own
-  request log, which would otherwise print a URL with a token in its path.
+  request log, which would otherwise print a URL with a token in its path; tokens issued later (an
+  OAuth refresh) join the list with :meth:`HttpClient.add_secrets`;
+- optional :class:`Authenticator` (OAuth): it gives each attempt its ``Authorization`` header
+  (refreshing a token about to expire first) and, when the CRM answers 401, refreshes once and the
+  request is sent once more; a second 401 is final.
 
 Time is injectable (``sleep``, ``clock``, ``wall_clock``) so tests run retries and rate limits on a
 fake clock without waiting. A failure is logged once (warning) and its recovery once (info), on the
@@ -32,7 +36,8 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
+from urllib.parse import urlencode
 
 import httpx
 import msgspec
@@ -52,6 +57,7 @@ from tenacity.stop import stop_base
 __all__ = [
     "DEFAULT_TIMEOUT",
     "RETRY_STATUSES",
+    "Authenticator",
     "Clock",
     "ClockedLimiter",
     "ErrorMapper",
@@ -85,6 +91,24 @@ Clock = Callable[[], float]
 """Returns seconds: monotonic for ``clock``, epoch (UTC) for ``wall_clock``."""
 ErrorMapper = Callable[[httpx.Response], CrmError]
 """Turns a non-2xx response into the CrmError subclass it means (see :func:`error_for_status`)."""
+
+
+class Authenticator(Protocol):
+    """Gives requests their ``Authorization`` header and recovers from a 401 (an OAuth token session).
+
+    :meth:`authorization` is awaited before every attempt; :meth:`unauthorized` after a 401 to a request
+    sent with ``rejected`` (the header value it carried): it returns True when a new token is in place
+    and the request is worth sending once more, and raises :class:`~leadsync.common.errors.CrmAuthError`
+    when no new token can be had (the refresh was refused).
+    """
+
+    async def authorization(self) -> str:
+        """The ``Authorization`` header value for the next attempt (``"Bearer ..."``)."""
+        ...
+
+    async def unauthorized(self, rejected: str) -> bool:
+        """The CRM answered 401 to a request sent with ``rejected``; True: retry with the new token."""
+        ...
 
 
 class Secret:
@@ -313,8 +337,10 @@ class HttpClient:
         sleep: Sleep | None = None,
         clock: Clock | None = None,
         wall_clock: Clock | None = None,
+        auth: Authenticator | None = None,
     ) -> None:
         self.crm = crm
+        self.auth = auth
         self.base_url = base_url.rstrip("/")
         self._error_mapper = error_mapper
         self._secrets = tuple(s for s in secrets if s)
@@ -344,6 +370,13 @@ class HttpClient:
         """``text`` without this connection's secrets."""
         return redact(text, self._secrets)
 
+    def add_secrets(self, *secrets: str) -> None:
+        """Redact these too from now on (e.g. a newly issued access token and its URL-quoted form)."""
+        fresh = tuple(s for s in secrets if s and s not in self._secrets)
+        if fresh:
+            self._secrets = (*self._secrets, *fresh)
+            _REDACTOR.secrets[id(self)] = self._secrets
+
     async def aclose(self) -> None:
         """Close the connection pool; the client cannot be used afterwards."""
         await self._client.aclose()
@@ -356,15 +389,17 @@ class HttpClient:
         *,
         params: Mapping[str, str | int | Sequence[str]] | None = None,
         json: Any = None,
+        form: Mapping[str, str] | None = None,
         buckets: Sequence[str] = ("default",),
         replay_safe: bool = True,
+        authenticate: bool = True,
     ) -> Any:
         """Send a request (see :meth:`request`) and decode its JSON body; None for an empty body (204).
 
         Raises CrmProtocolError when a 2xx body is not JSON.
         """
-        response = await self.request(method, path, params=params, json=json, buckets=buckets,
-                                      replay_safe=replay_safe)
+        response = await self.request(method, path, params=params, json=json, form=form, buckets=buckets,
+                                      replay_safe=replay_safe, authenticate=authenticate)
         if not response.content:
             return None
         try:
@@ -382,22 +417,60 @@ class HttpClient:
         *,
         params: Mapping[str, str | int | Sequence[str]] | None = None,
         json: Any = None,
+        form: Mapping[str, str] | None = None,
         buckets: Sequence[str] = ("default",),
         replay_safe: bool = True,
+        authenticate: bool = True,
     ) -> httpx.Response:
         """Send ``method path`` (relative to ``base_url``) and return the 2xx response.
 
-        ``json`` is encoded with msgspec; ``buckets`` names the rate limiters this request takes a
-        token from (each attempt takes one). Retries per the :class:`RetryPolicy`, whatever the
-        method; raises the mapped :class:`~leadsync.common.errors.CrmError` subclass when the CRM
-        refuses or retries run out, CrmUnavailableError (status 0) for network failures.
+        ``json`` is encoded with msgspec, ``form`` as ``application/x-www-form-urlencoded`` (an OAuth
+        token request); ``buckets`` names the rate limiters this request takes a token from (each
+        attempt takes one). Retries per the :class:`RetryPolicy`, whatever the method; raises the
+        mapped :class:`~leadsync.common.errors.CrmError` subclass when the CRM refuses or retries run
+        out, CrmUnavailableError (status 0) for network failures.
 
         ``replay_safe=False`` marks a request that must not run twice (a create without an
         idempotency key): it is then retried only when the CRM surely did not act on it, i.e. on
         429, 503 and failures to connect, not on 500/502/504 or a read timeout.
+
+        With an :attr:`auth` authenticator (and ``authenticate`` True, the default) each attempt
+        carries its ``Authorization`` header; a 401 asks it for a new token and the request is sent
+        once more (a 401 means the CRM did not act, so this holds for any request).
         """
-        content = None if json is None else msgspec.json.encode(json)
-        headers = {"Content-Type": "application/json"} if content is not None else None
+        if form is not None:
+            content: bytes | None = urlencode(form).encode()
+            headers: dict[str, str] | None = {"Content-Type": "application/x-www-form-urlencoded"}
+        else:
+            content = None if json is None else msgspec.json.encode(json)
+            headers = {"Content-Type": "application/json"} if content is not None else None
+        auth = self.auth if authenticate else None
+        sent_with: list[str] = []
+        try:
+            return await self._with_retries(method, path, params, content, headers, buckets, replay_safe,
+                                            auth, sent_with)
+        except CrmAuthError as exc:
+            if auth is None or exc.status != 401 or not sent_with:
+                raise
+            if not await auth.unauthorized(sent_with[-1]):
+                raise
+            logger.debug("%s: %s %s answered 401; retrying once with a new access token", self.crm, method,
+                         self.redact(path))
+        return await self._with_retries(method, path, params, content, headers, buckets, replay_safe, auth,
+                                        sent_with)
+
+    async def _with_retries(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str | int | Sequence[str]] | None,
+        content: bytes | None,
+        headers: Mapping[str, str] | None,
+        buckets: Sequence[str],
+        replay_safe: bool,
+        auth: Authenticator | None,
+        sent_with: list[str],
+    ) -> httpx.Response:
         policy = self._retry
         retrying = AsyncRetrying(
             stop=stop_after_attempt(policy.max_attempts) | _stop_after_total_wait(policy.max_total_wait_s),
@@ -412,7 +485,12 @@ class HttpClient:
             async for attempt in retrying:
                 with attempt:
                     attempts += 1
-                    response = await self._attempt(method, path, params, content, headers, buckets,
+                    attempt_headers = headers
+                    if auth is not None:
+                        authorization = await auth.authorization()
+                        sent_with.append(authorization)
+                        attempt_headers = {**(headers or {}), "Authorization": authorization}
+                    response = await self._attempt(method, path, params, content, attempt_headers, buckets,
                                                    replay_safe)
         except _RetryableFailure as failure:
             logger.debug("%s: %s %s gave up after %d attempts: %s", self.crm, method,

@@ -64,8 +64,10 @@ class _Page:
 
 
 async def apply_pull_page(db: aiosqlite.Connection, ctx: RunContext, records: Sequence[CrmRecord],
-                          cursor: dict[str, Any] | None, object_type: str) -> None:
-    """Apply ``records`` and save ``cursor`` (when not None) inside the caller's transaction."""
+                          cursor: dict[str, Any] | None, object_type: str) -> list[int]:
+    """Apply ``records`` and save ``cursor`` (when not None) inside the caller's transaction.
+
+    Returns the ids of the local contacts created or changed."""
     stamp = now_ms()
     caps = ctx.connector.capabilities
     by_id = {r.id: r for r in records}  # a record seen twice in a page: the later copy wins
@@ -154,6 +156,7 @@ async def apply_pull_page(db: aiosqlite.Connection, ctx: RunContext, records: Se
             "ON CONFLICT(crm, object_type) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
             (ctx.crm, object_type, dumps(cursor), stamp),
         )
+    return [c[0] for c in page.new_contacts] + [c[0] for c in page.changes]
 
 
 async def _local_state(db: aiosqlite.Connection, contact_ids: list[int]) \

@@ -167,7 +167,9 @@ async def _pull(store: Store, ctx: RunContext, object_type: ObjectType) -> None:
     cursor = loads(row[0]) if row else None
     async for page in ctx.connector.pull_changes(object_type, cursor, properties=ctx.crm_properties()):
         async with store.transaction() as db:
-            await apply_pull_page(db, ctx, page.records, page.cursor, object_type)
+            changed = await apply_pull_page(db, ctx, page.records, page.cursor, object_type)
+        if changed and ctx.plan is None:
+            ctx.progress({"type": "contacts_changed", "run_id": ctx.run_id, "ids": changed})
         ctx.progress({"type": "progress", "run_id": ctx.run_id, "phase": "pull", "object_type": object_type,
                       "done": ctx.counts.pulled, "total": page.total})
         await ctx.between_batches()

@@ -36,6 +36,7 @@ from leadsync.agent.connectors.hubspot.cursor import (
     PullSettings,
 )
 from leadsync.agent.connectors.hubspot.errors import CRM, hubspot_error, item_error_keys
+from leadsync.agent.connectors.hubspot.oauth import OAuthSession, SaveCredentials, StatusHook
 from leadsync.agent.connectors.hubspot.wire import (
     ADDITIONAL_EMAILS_PROPERTY,
     EMAIL_PROPERTY,
@@ -51,11 +52,13 @@ from leadsync.agent.connectors.hubspot.wire import (
     update_input,
     upsert_input,
 )
-from leadsync.common.errors import CrmAuthError, CrmNotFoundError, CrmProtocolError, ValidationError
+from leadsync.common.errors import CrmAuthError, CrmError, CrmNotFoundError, CrmProtocolError, ValidationError
 
 DEFAULT_BASE_URL: Final = "https://api.hubapi.com"
 CONTACTS: Final = "/crm/v3/objects/contacts"
 OWNERS_PAGE: Final = 500
+PRIVATE_APP_NOTE: Final = ("connected with a private-app token: HubSpot does not say which user created it; "
+                           "a private app sees every record its scopes allow, like an admin")
 
 CAPABILITIES: Final = Capabilities(
     batch_size=BATCH_SIZE,
@@ -91,10 +94,14 @@ def _next_after(page: Mapping[str, Any]) -> str | None:
 
 
 class HubSpotConnector:
-    """HubSpot CRM v3 through one private-app or OAuth token.
+    """HubSpot CRM v3 through one private-app or OAuth token, or an OAuth refresh token.
 
     ``base_url`` points at HubSpot (or a regional endpoint, or the sandbox); ``token`` is sent as
-    ``Authorization: Bearer`` and never appears in logs, exceptions or reprs.
+    ``Authorization: Bearer`` and never appears in logs, exceptions or reprs. Instead of ``token``,
+    ``oauth`` takes an OAuth connection's credentials (``client_id``, ``client_secret``,
+    ``refresh_token``, see :mod:`leadsync.agent.connectors.hubspot.oauth`): access tokens are then
+    refreshed before they expire and after a 401, each new set handed to ``save_credentials``, and
+    ``on_status`` hears ``"needs_reauth"`` when HubSpot refuses the refresh token.
     ``rate_limit_per_10s`` caps requests per rolling 10 s (HubSpot: 100, 190 on higher tiers);
     ``search_per_s`` caps searches per second (HubSpot allows 5). ``overlap_ms`` is how far each
     incremental pull reaches back before its cursor (default 5 minutes). ``transport`` replaces the
@@ -110,6 +117,9 @@ class HubSpotConnector:
         base_url: str = DEFAULT_BASE_URL,
         token: str = "",
         *,
+        oauth: Mapping[str, str] | None = None,
+        save_credentials: SaveCredentials | None = None,
+        on_status: StatusHook | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         rate_limit_per_10s: int = 100,
         search_per_s: float = 4.0,
@@ -120,18 +130,21 @@ class HubSpotConnector:
         clock: Clock | None = None,
         now_ms: NowMs | None = None,
     ) -> None:
-        if not token:
+        if not token and not oauth:
             raise ValidationError("a HubSpot access token is required")
         self.base_url = base_url.rstrip("/")
         self._token = Secret(token)
         self._now_ms: NowMs = now_ms or _now_ms
         self._pull_settings = PullSettings(overlap_ms=overlap_ms)
-        extra = {} if timeout is None else {"timeout": timeout}
+        extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+        headers = {"Accept": "application/json"}
+        if token and not oauth:
+            headers["Authorization"] = f"Bearer {token}"
         self._http = HttpClient(
             crm=CRM,
             base_url=self.base_url,
             error_mapper=hubspot_error,
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            headers=headers,
             secrets=(token, quote(token, safe="")),
             transport=transport,
             retry=retry,
@@ -142,6 +155,11 @@ class HubSpotConnector:
             wall_clock=lambda: self._now_ms() / 1000,
             **extra,
         )
+        self.oauth: OAuthSession | None = None
+        if oauth:
+            self.oauth = OAuthSession(self._http, oauth, now_ms=self._now_ms, save_credentials=save_credentials,
+                                      on_status=on_status, crm=CRM)
+            self._http.auth = self.oauth
 
     def __repr__(self) -> str:
         return f"HubSpotConnector(base_url={self.base_url!r}, api_calls={self.api_calls})"
@@ -164,9 +182,21 @@ class HubSpotConnector:
         (the token sits in that path: every log line and error redacts it); ``GET
         /settings/v3/users/{userId}`` gives ``superAdmin``. Without the ``settings.users.read``
         scope (403) or the user (404), ``is_admin`` is False. Raises CrmAuthError for a bad token.
+
+        Private-app tokens (``pat-...``) are not OAuth tokens: the token lookup refuses them with 400
+        ("The access token must have the correct format"). Whenever the lookup answers 400 or 404,
+        ``GET /account-info/v3/details`` (which needs a valid token) gives the portal instead; the user is
+        unknown (``user_email`` ""), and ``is_admin`` is True with a ``note``: a private app sees every
+        record its scopes allow, whoever created it.
         """
-        path = f"/oauth/v1/access-tokens/{quote(self._token.reveal(), safe='')}"
-        info = await self._http.request_json("GET", path)
+        token = await self.oauth.access_token() if self.oauth is not None else self._token.reveal()
+        path = f"/oauth/v1/access-tokens/{quote(token, safe='')}"
+        try:
+            info = await self._http.request_json("GET", path)
+        except CrmError as exc:
+            if exc.status not in (400, 404):
+                raise
+            return await self._private_app_info()
         if not isinstance(info, dict):
             raise CrmProtocolError("HubSpot answered the token lookup without an object", crm=CRM)
         user_id = info.get("user_id")
@@ -186,6 +216,14 @@ class HubSpotConnector:
             is_admin=is_admin,
             account_id=None if hub_id is None else str(hub_id),
         )
+
+    async def _private_app_info(self) -> ConnectionInfo:
+        details = await self._http.request_json("GET", "/account-info/v3/details")
+        if not isinstance(details, dict):
+            raise CrmProtocolError("HubSpot answered the account details without an object", crm=CRM)
+        portal = details.get("portalId")
+        return ConnectionInfo(user_email="", user_id=None, is_admin=True,
+                              account_id=None if portal is None else str(portal), note=PRIVATE_APP_NOTE)
 
     async def list_owners(self) -> list[CrmOwner]:
         """Every owner: ``GET /crm/v3/owners?limit=500`` paged, with ``archived=false`` then ``true``.

@@ -8,14 +8,26 @@ faults at run time; ``serve`` runs it on loopback with uvicorn.
 from .app import create_app
 from .clock import ManualClock
 from .faults import FaultSwitches, ScriptedFault
+from .oauth import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    DEFAULT_PRIVATE_APP_TOKEN,
+    DEFAULT_REFRESH_TOKEN,
+    OAuthServer,
+)
 from .seed import build_state, seed_state
 from .serve import RunningServer, serve, serve_in_thread
 from .state import ContactNotFound, SandboxState
 
 __all__ = [
+    "DEFAULT_CLIENT_ID",
+    "DEFAULT_CLIENT_SECRET",
+    "DEFAULT_PRIVATE_APP_TOKEN",
+    "DEFAULT_REFRESH_TOKEN",
     "ContactNotFound",
     "FaultSwitches",
     "ManualClock",
+    "OAuthServer",
     "RunningServer",
     "SandboxState",
     "ScriptedFault",

@@ -2,8 +2,10 @@
 
 Serve it in-process (``httpx.ASGITransport``) or on loopback (``serve.serve`` /
 ``serve.serve_in_thread``). Routes: ``routes_contacts``, ``routes_batch``, ``routes_search``,
-``routes_directory`` (owners, users, properties, token info) and ``routes_admin``
-(``/__sandbox/*``); ``middleware.SandboxMiddleware`` adds auth, rate limits and faults.
+``routes_directory`` (owners, users, properties, token info), ``routes_oauth`` (the OAuth token
+endpoint) and ``routes_admin`` (``/__sandbox/*``); ``middleware.SandboxMiddleware`` adds auth, rate
+limits and faults. Bearer tokens accepted: ``token``, the private-app token and unexpired OAuth
+access tokens the token endpoint issued (see ``oauth``).
 Every error answer, unknown routes included, has HubSpot's error body.
 """
 
@@ -16,10 +18,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
-from . import routes_admin, routes_batch, routes_contacts, routes_directory, routes_search
+from . import routes_admin, routes_batch, routes_contacts, routes_directory, routes_oauth, routes_search
 from .errors import HubSpotError
 from .faults import FaultSwitches
 from .middleware import SandboxMiddleware
+from .oauth import OAuthServer
 from .params import Sandbox
 from .ratelimit import RateLimiter
 from .seed import build_state
@@ -49,24 +52,29 @@ def create_app(
     *,
     faults: FaultSwitches | None = None,
     token: str | None = DEFAULT_TOKEN,
+    oauth: OAuthServer | None = None,
 ) -> Starlette:
     """Build the sandbox app.
 
     ``state`` defaults to a fresh account seeded with 10,000 contacts (seed 42); ``faults``
     defaults to HubSpot's own limits and no injected faults; ``token`` is the accepted bearer
-    token (``None`` disables the auth check). ``app.state.crm`` is the ``SandboxState``,
-    ``app.state.faults`` the ``FaultSwitches`` and ``app.state.sandbox`` the bundle of both.
+    token (``None`` disables the auth check); ``oauth`` defaults to one OAuth app with the
+    ``sandbox.oauth.DEFAULT_*`` client id, secret and refresh token, and the private-app token
+    ``DEFAULT_PRIVATE_APP_TOKEN``. ``app.state.crm`` is the ``SandboxState``, ``app.state.faults``
+    the ``FaultSwitches``, ``app.state.oauth`` the ``OAuthServer`` and ``app.state.sandbox`` the bundle.
     """
     state = state if state is not None else build_state()
     faults = faults if faults is not None else FaultSwitches()
     state.search_lag_source = lambda: faults.search_lag_s
-    sandbox = Sandbox(state=state, faults=faults, limiter=RateLimiter(state.clock), token=token)
+    oauth = oauth if oauth is not None else OAuthServer(state.clock)
+    sandbox = Sandbox(state=state, faults=faults, limiter=RateLimiter(state.clock), token=token, oauth=oauth)
     routes: list[BaseRoute] = [
         *routes_admin.routes(sandbox),
         *routes_search.routes(sandbox),
         *routes_batch.routes(sandbox),
         *routes_contacts.routes(sandbox),
         *routes_directory.routes(sandbox),
+        *routes_oauth.routes(sandbox),
     ]
     app = Starlette(
         routes=routes,
@@ -76,5 +84,6 @@ def create_app(
     app.router.redirect_slashes = False
     app.state.sandbox = sandbox
     app.state.faults = faults
+    app.state.oauth = oauth
     app.state.crm = state
     return app

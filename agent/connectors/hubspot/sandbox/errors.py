@@ -142,6 +142,23 @@ def unauthorized() -> HubSpotError:
     return HubSpotError(401, INVALID_AUTHENTICATION, AUTH_MESSAGE)
 
 
+def expired_token(expired_ago_ms: int, expire_time_iso: str) -> HubSpotError:
+    """401 ``EXPIRED_AUTHENTICATION`` for an OAuth access token past its lifetime, as HubSpot words it:
+    "The OAuth token used to make this call expired 5 minute(s) ago." with ``context["expire time"]``."""
+    seconds = max(expired_ago_ms, 0) // 1000
+    amount, unit = seconds, "second"
+    for size, name in ((86_400, "day"), (3_600, "hour"), (60, "minute")):
+        if seconds >= size:
+            amount, unit = seconds // size, name
+            break
+    return HubSpotError(
+        401,
+        "EXPIRED_AUTHENTICATION",
+        f"The OAuth token used to make this call expired {amount} {unit}(s) ago.",
+        context={"expire time": [expire_time_iso]},
+    )
+
+
 def rate_limited(policy: str) -> HubSpotError:
     """429 with HubSpot's rate-limit body: ``errorType: RATE_LIMIT``, ``policyName`` ``SECONDLY``
     or ``DAILY`` (HubSpot "API usage guidelines")."""

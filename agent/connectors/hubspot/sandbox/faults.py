@@ -61,6 +61,10 @@ class FaultSwitches:
       input is invalid (case B23 b) instead of answering 207 with per-record errors.
     - ``merged_ids_resolve``: reading a merged-away id answers with the surviving contact
       instead of 404.
+    - ``oauth_token_lifetime_s``: seconds an access token issued by ``POST /oauth/v1/token`` lives
+      (HubSpot: 1800).
+    - ``oauth_expires_in_ms``: the token endpoint answers ``expires_in`` in milliseconds beside
+      ``expires_in_sec`` in seconds (case B24) instead of HubSpot's ``expires_in`` in seconds.
     - ``seed``: seed of the random faults.
     """
 
@@ -76,6 +80,8 @@ class FaultSwitches:
     search_lag_s: float = 0.0
     reject_batch_if_any_invalid: bool = False
     merged_ids_resolve: bool = False
+    oauth_token_lifetime_s: int = 1800
+    oauth_expires_in_ms: bool = False
     seed: int = 0
     scripted: list[ScriptedFault] = field(default_factory=list)
 
@@ -157,7 +163,8 @@ def _coerce(name: str, value: Any, current: Any) -> Any:
         if nullable:
             return None
         raise ValueError(f"'{name}' cannot be null")
-    if isinstance(current, bool) or name in ("reject_batch_if_any_invalid", "merged_ids_resolve"):
+    if isinstance(current, bool) or name in ("reject_batch_if_any_invalid", "merged_ids_resolve",
+                                             "oauth_expires_in_ms"):
         if not isinstance(value, bool):
             raise ValueError(f"'{name}' must be true or false")
         return value

@@ -2,9 +2,10 @@
 
 Per request, in order: count it (``state.requests``; ``write_requests`` for endpoints that change
 data); wait ``latency_ms``; check ``Authorization: Bearer <token>`` (401
-``INVALID_AUTHENTICATION``); apply a scripted fault; roll the random faults (drop, 429, 5xx);
-apply the rate limits (429 ``SECONDLY``/``DAILY`` with ``Retry-After``); call the route; add the
-``X-HubSpot-RateLimit-*`` headers; delay the body by ``slow_body_ms``; log the answer.
+``INVALID_AUTHENTICATION``, or ``EXPIRED_AUTHENTICATION`` for an OAuth access token past its
+lifetime); apply a scripted fault; roll the random faults (drop, 429, 5xx); apply the rate limits
+(429 ``SECONDLY``/``DAILY`` with ``Retry-After``); call the route; add the ``X-HubSpot-RateLimit-*``
+headers; delay the body by ``slow_body_ms``; log the answer.
 
 A dropped connection sends the headers and part of the body, then raises
 :class:`ConnectionDropped`: uvicorn cuts the connection mid-answer; httpx's ``ASGITransport``
@@ -21,10 +22,12 @@ from typing import Any, NoReturn
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import HubSpotError, rate_limited, server_error, unauthorized
+from .errors import HubSpotError, expired_token, rate_limited, server_error, unauthorized
 from .params import Sandbox
 from .routes_admin import ADMIN_PREFIX
 from .routes_contacts import CONTACTS
+from .routes_oauth import TOKEN_PATH
+from .timefmt import ms_to_iso
 
 WRITE_ROUTES = frozenset(
     {
@@ -41,7 +44,7 @@ WRITE_ROUTES = frozenset(
 """``(method, route template)`` of every endpoint that changes data."""
 
 SEARCH_ROUTE = f"{CONTACTS}/search"
-PUBLIC_ROUTES = frozenset({"/oauth/v1/access-tokens/{token}"})
+PUBLIC_ROUTES = frozenset({"/oauth/v1/access-tokens/{token}", TOKEN_PATH})
 
 
 class ConnectionDropped(ConnectionError):
@@ -93,9 +96,11 @@ class SandboxMiddleware:
             await asyncio.sleep(faults.latency_ms / 1000)
         token = _bearer(scope)
         key = token or ""
-        if sandbox.token is not None and template not in PUBLIC_ROUTES and token != sandbox.token:
-            await answer_error(unauthorized(), sandbox.limiter.peek_headers(key, faults))
-            return
+        if sandbox.token is not None and template not in PUBLIC_ROUTES:
+            refusal = _auth_refusal(sandbox, token)
+            if refusal is not None:
+                await answer_error(refusal, sandbox.limiter.peek_headers(key, faults))
+                return
         scripted = faults.take_scripted(method, path, template)
         if scripted is not None:
             headers = sandbox.limiter.peek_headers(key, faults)
@@ -159,6 +164,21 @@ class SandboxMiddleware:
         )
         await send({"type": "http.response.body", "body": b'{"results": [', "more_body": True})
         raise ConnectionDropped("sandbox fault: connection dropped mid-answer")
+
+
+def _auth_refusal(sandbox: Sandbox, token: str | None) -> HubSpotError | None:
+    """None when ``token`` may call the API: the sandbox token, the private-app token or an unexpired
+    OAuth access token; else the 401 HubSpot answers."""
+    if token is None or not token:
+        return unauthorized()
+    if token == sandbox.token or token == sandbox.oauth.private_app_token:
+        return None
+    state, expires_at = sandbox.oauth.state_of(token)
+    if state == "valid":
+        return None
+    if state == "expired":
+        return expired_token(sandbox.state.clock() - expires_at, ms_to_iso(expires_at))
+    return unauthorized()
 
 
 def _error_for(status: int) -> HubSpotError:

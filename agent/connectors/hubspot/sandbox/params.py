@@ -10,19 +10,22 @@ from starlette.requests import Request
 
 from .errors import bad_request
 from .faults import FaultSwitches
+from .oauth import OAuthServer
 from .ratelimit import RateLimiter
 from .state import SandboxState
 
 
 @dataclass(frozen=True, slots=True)
 class Sandbox:
-    """What every route handler needs: the CRM ``state``, the ``faults``, the rate ``limiter``
-    and the API ``token`` (``None`` = no auth check)."""
+    """What every route handler needs: the CRM ``state``, the ``faults``, the rate ``limiter``,
+    the API ``token`` (``None`` = no auth check) and the ``oauth`` server (OAuth apps and the access
+    tokens it issued, the private-app token)."""
 
     state: SandboxState
     faults: FaultSwitches
     limiter: RateLimiter
     token: str | None
+    oauth: OAuthServer
 
 
 def query_bool(request: Request, name: str, default: bool = False) -> bool:

@@ -7,7 +7,10 @@
 - ``GET /settings/v3/users`` (``limit``, ``after``), ``/settings/v3/users/{userId}``
   (``idProperty=USER_ID|EMAIL``), ``/settings/v3/users/teams``, ``/settings/v3/users/roles``.
 - ``GET /oauth/v1/access-tokens/{token}`` (no bearer needed): who the token belongs to:
-  ``{token, user, hub_domain, scopes, hub_id, app_id, expires_in (s), user_id, token_type}``.
+  ``{token, user, hub_domain, scopes, hub_id, app_id, expires_in (s), user_id, token_type}`` for the
+  sandbox token (whatever it looks like) and unexpired OAuth access tokens; any other private-app
+  token (``pat-...``) is refused with 400 "The access token must have the correct format", as
+  HubSpot does; other tokens 404.
 - ``GET /account-info/v3/details``: ``{portalId, accountType, timeZone, ...}``.
 """
 
@@ -19,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .errors import bad_request, not_found
+from .errors import bad_request, new_correlation_id, not_found
 from .params import Sandbox, query_bool, query_int
 from .wire import owner_to_wire, user_to_wire
 
@@ -123,8 +126,15 @@ def routes(sandbox: Sandbox) -> list[Route]:
 
     async def token_info(request: Request) -> Response:
         token = request.path_params["token"]
+        expires_in = 1800
+        if token.startswith("pat-") and token != sandbox.token:
+            return JSONResponse({"status": "error", "message": "The access token must have the correct format",
+                                 "correlationId": new_correlation_id()}, status_code=400)
         if sandbox.token is not None and token != sandbox.token:
-            raise not_found("Token not found", context={"token": ["<redacted>"]})
+            token_state, expires_at = sandbox.oauth.state_of(token)
+            if token_state != "valid":
+                raise not_found("Token not found", context={"token": ["<redacted>"]})
+            expires_in = max((expires_at - state.clock()) // 1000, 0)
         with state.lock:
             user = state.token_user()
             if user is None:
@@ -140,7 +150,7 @@ def routes(sandbox: Sandbox) -> list[Route]:
                     "trial_scope_to_scope_group_pks": [],
                     "hub_id": state.portal_id,
                     "app_id": 1_000_001,
-                    "expires_in": 1800,
+                    "expires_in": expires_in,
                     "user_id": int(user.id),
                     "token_type": "access",
                 }
