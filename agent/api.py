@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Literal, TypeVar
 
 import msgspec
+
 from leadsync.agent import conflicts, contacts, mappings, sharing, smartlists, todos, users
 from leadsync.agent.connectors.registry import CRMS
 from leadsync.agent.daemon import INTERVAL_JOB, Agent
@@ -22,6 +23,7 @@ from leadsync.agent.importer import import_rows
 from leadsync.agent.rpc_server import Method, NoParams, Session
 from leadsync.agent.settings import SettingsUpdate, apply_update
 from leadsync.agent.store.store import loads, now_ms
+from leadsync.common.answers import ContactFilter
 from leadsync.common.csvio import ImportRow
 from leadsync.common.errors import (
     CrmAlreadyConnectedError,
@@ -47,7 +49,7 @@ class UsersCreate(_P):
 
 
 class ContactsList(_P):
-    filter: contacts.ContactFilter = msgspec.field(default_factory=contacts.ContactFilter)
+    filter: ContactFilter = msgspec.field(default_factory=ContactFilter)
     after: int | None = None
     limit: int = 100
     as_user: int | str | None = None
@@ -100,7 +102,7 @@ class TodosList(_P):
 
 class SmartListCreate(_P):
     name: str
-    filter: contacts.ContactFilter = msgspec.field(default_factory=contacts.ContactFilter)
+    filter: ContactFilter = msgspec.field(default_factory=ContactFilter)
     created_by: int | None = None
     shared_with: list[int] = []
 
@@ -108,7 +110,7 @@ class SmartListCreate(_P):
 class SmartListUpdate(_P):
     id: int
     name: str | None = None
-    filter: contacts.ContactFilter | None = None
+    filter: ContactFilter | None = None
     shared_with: list[int] | None = None
 
 

@@ -6,31 +6,13 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import msgspec
+
 from leadsync.agent.contacts import update_contact
 from leadsync.agent.store.store import Store, dumps, loads, now_ms
+from leadsync.common.answers import Conflict
 from leadsync.common.errors import NotFoundError, ValidationError
 
 Choice = Literal["keep", "restore", "local", "crm"]
-
-
-class Conflict(msgspec.Struct, kw_only=True):
-    """``winner``: crm, local, or none (no policy could decide: nothing was written either way and the
-    field is not pushed until resolved). Values are local (typed) values; times epoch ms UTC."""
-
-    id: int
-    contact_id: int
-    field: str
-    base_value: Any
-    local_value: Any
-    crm_value: Any
-    local_changed_at: int | None
-    crm_changed_at: int | None
-    policy: str
-    winner: str
-    sync_run_id: int | None
-    created_at: int
-    resolved_at: int | None
-    resolution: str | None
 
 
 def _conflict(row: Any) -> Conflict:

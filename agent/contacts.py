@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 import aiosqlite
-import msgspec
+
 from leadsync.agent.store.store import Store, dumps, loads, norm_email, now_ms
 from leadsync.agent.users import get_user, owner_for_user
 from leadsync.agent.validation import clean_contact_fields
+from leadsync.common.answers import ContactFilter
 from leadsync.common.errors import NotFoundError, OwnerReadOnlyError, ValidationError
 from leadsync.common.models import STANDARD_FIELDS, Contact, ContactPage
 
@@ -24,22 +25,6 @@ SELECT c.id, {_COLUMNS}, c.owner_id, c.created_by, c.source, c.fields, c.created
 FROM contacts c LEFT JOIN crm_links l ON l.contact_id = c.id
 """
 MAX_PAGE = 500
-
-
-class ContactFilter(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """Filters for ``contacts.list``; all optional and combined with AND.
-
-    ``owner``: a CRM owner id or a user's email; ``q``: text matched against email, first and last
-    name (case-insensitive prefix of the email, substring of names); ``min_score``: lead score >=;
-    ``sync_state``: synced | pending | error | local.
-    """
-
-    owner: str | None = None
-    lifecycle_stage: str | None = None
-    min_score: int | None = None
-    q: str | None = None
-    created_by: int | None = None
-    sync_state: str | None = None
 
 
 def row_to_contact(row: aiosqlite.Row) -> Contact:

@@ -11,16 +11,18 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+
 from leadsync.agent.connectors.base import Connector
 from leadsync.agent.connectors.registry import make_connector
-from leadsync.agent.engine.mapping import DEFAULT_MAPPINGS, FieldMapping
-from leadsync.agent.engine.planning import Plan, PlanningConnector, PlanRecorder
+from leadsync.agent.engine.mapping import DEFAULT_MAPPINGS
+from leadsync.agent.engine.planning import PlanningConnector, PlanRecorder
 from leadsync.agent.engine.runner import Directory, execute_run, get_run, start_run
 from leadsync.agent.mappings import load_mappings
 from leadsync.agent.rpc_server import RpcServer
 from leadsync.agent.secrets import SecretStore
 from leadsync.agent.settings import Settings, load
 from leadsync.agent.store import Store
+from leadsync.common.answers import FieldMapping, Plan
 from leadsync.common.errors import CrmError, CrmNotConnectedError, LeadsyncError, PushDisabledError
 from leadsync.common.models import SyncRun
 from leadsync.common.paths import db_path

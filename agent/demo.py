@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from faker import Faker
+
 from leadsync.agent.daemon import Agent
 from leadsync.common.rpc import RpcClient
 

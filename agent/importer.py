@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+
 from leadsync.agent.contacts import record_provenance
 from leadsync.agent.store.store import Store, dumps, loads, norm_email, now_ms
 from leadsync.agent.users import owner_for_user

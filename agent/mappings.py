@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+
 from leadsync.agent.connectors.base import Connector, PropertyMeta
-from leadsync.agent.engine.mapping import DEFAULT_MAPPINGS, DIRECTIONS, POLICIES, FieldMapping
+from leadsync.agent.engine.mapping import DEFAULT_MAPPINGS
 from leadsync.agent.store.store import Store, dumps, loads
+from leadsync.common.answers import DIRECTIONS, POLICIES, FieldMapping, MappingCheck, MappingProblem
 from leadsync.common.errors import NotFoundError, ValidationError
 from leadsync.common.models import STANDARD_FIELDS
 
@@ -18,24 +20,6 @@ LOCAL_TYPES: dict[str, tuple[str, ...]] = {
     "job_title": ("string",), "phone": ("string",), "lifecycle_stage": ("string", "enumeration"),
     "lead_score": ("number",),
 }
-
-
-class MappingProblem(msgspec.Struct, kw_only=True):
-    """One finding of ``mappings.check``. ``kind``: unknown_property, type_mismatch, read_only,
-    required_unmapped, enum_unmatched; ``severity``: error (syncing this is wrong) or warning."""
-
-    severity: str
-    kind: str
-    field: str | None
-    property: str | None
-    message: str
-    values: list[str] = []
-
-
-class MappingCheck(msgspec.Struct, kw_only=True):
-    ok: bool
-    checked: int
-    problems: list[MappingProblem]
 
 
 class MappingUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+
 from leadsync.common.errors import LeadsyncError, RpcCode
 from leadsync.common.rpc import MAX_FRAME_BYTES, encode
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+
 from leadsync.common.errors import ValidationError
 
 INTERVAL_MIN, INTERVAL_MAX = 10, 1440

@@ -10,33 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from leadsync.agent.contacts import ContactFilter, filter_sql, get_contact
+
+from leadsync.agent.contacts import filter_sql, get_contact
 from leadsync.agent.store.store import Store, loads
 from leadsync.agent.users import find_user, list_users
+from leadsync.common.answers import ContactFilter, SharedUser, ShareReason, Sharing
 from leadsync.common.models import User
-
-
-class ShareReason(msgspec.Struct, kw_only=True):
-    """``kind``: owner | admin | team | smart_list | todo | creator; ``detail`` names the team, list or to-do."""
-
-    kind: str
-    detail: str = ""
-
-
-class SharedUser(msgspec.Struct, kw_only=True):
-    user_id: int
-    email: str
-    name: str
-    reasons: list[ShareReason]
-
-
-class Sharing(msgspec.Struct, kw_only=True):
-    """The answer of ``contacts.sharing``: the owner (CRM owner and matched user) and every user the
-    contact is shared to, each with the reasons."""
-
-    contact_id: int
-    owner: dict[str, Any] | None
-    shared_to: list[SharedUser]
 
 
 async def _owner_teams(store: Store) -> dict[str, set[str]]:

@@ -6,18 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from leadsync.agent.contacts import ContactFilter, filter_sql
+
+from leadsync.agent.contacts import filter_sql
 from leadsync.agent.store.store import Store, dumps, loads, now_ms
+from leadsync.common.answers import ContactFilter, SmartList
 from leadsync.common.errors import NotFoundError, ValidationError
-
-
-class SmartList(msgspec.Struct, kw_only=True):
-    id: int
-    name: str
-    filter: ContactFilter
-    created_by: int | None
-    shared_with: list[int]
-    created_at: int
 
 
 async def get_smart_list(store: Store, list_id: int) -> SmartList:

@@ -4,22 +4,13 @@ owner to the CRM (the one exception to "ownership comes from the CRM")."""
 from __future__ import annotations
 
 import msgspec
+
 from leadsync.agent.contacts import get_contact
 from leadsync.agent.store.store import Store, now_ms
 from leadsync.agent.users import find_user
 from leadsync.agent.validation import clean_text
+from leadsync.common.answers import Todo
 from leadsync.common.errors import ValidationError
-
-
-class Todo(msgspec.Struct, kw_only=True):
-    id: int
-    contact_id: int
-    assignee: int
-    title: str
-    due: str | None
-    done: bool
-    created_by: int | None
-    created_at: int
 
 
 async def assign_todo(store: Store, contact_id: int, assignee_ref: int | str, title: str, due: str | None,

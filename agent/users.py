@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import aiosqlite
+
 from leadsync.agent.connectors.base import CrmOwner
 from leadsync.agent.store.store import Store, dumps, loads, norm_email, now_ms
 from leadsync.agent.validation import clean_email, clean_text

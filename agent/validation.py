@@ -10,6 +10,7 @@ import unicodedata
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
+
 from leadsync.common.errors import ValidationError
 from leadsync.common.models import STANDARD_FIELDS
 

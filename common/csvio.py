@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import msgspec
+
 from leadsync.common.errors import ValidationError
 
 # normalised header -> contact field

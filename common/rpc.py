@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+
 from leadsync.common.errors import LeadsyncError
 
 MAX_FRAME_BYTES = 1 << 20  # 1 MiB per line, both ways

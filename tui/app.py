@@ -12,6 +12,12 @@ from collections.abc import Iterable
 from pathlib import Path, PurePath
 from typing import ClassVar
 
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Switch, TabbedContent, TabPane
+
 from leadsync.tui.connection import RECONNECT_S, AgentLink, watch_agent
 from leadsync.tui.contact_detail import ContactDetailScreen
 from leadsync.tui.contacts_view import ContactsView
@@ -33,11 +39,6 @@ from leadsync.tui.no_agent import NoAgentScreen
 from leadsync.tui.owners import OwnerDirectory
 from leadsync.tui.settings_view import SettingsView
 from leadsync.tui.sync_view import SyncView
-from textual import work
-from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding, BindingType
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Switch, TabbedContent, TabPane
 
 TABS = ("contacts", "sync", "settings")
 

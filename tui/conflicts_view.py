@@ -8,12 +8,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from leadsync.common.rpc import RpcError
-from leadsync.tui import formatting
-from leadsync.tui.answers import Conflict
-from leadsync.tui.connection import AgentLink
-from leadsync.tui.errors import ReportsWorkerErrors, notify_problem
-from leadsync.tui.records import cell
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -21,6 +15,13 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Static
+
+from leadsync.common.answers import Conflict
+from leadsync.common.rpc import RpcError
+from leadsync.tui import formatting
+from leadsync.tui.connection import AgentLink
+from leadsync.tui.errors import ReportsWorkerErrors, notify_problem
+from leadsync.tui.records import cell
 
 LIMIT = 200
 CHOICES = {"keep": "kept the winner", "restore": "restored the losing value", "local": "took the local value",

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
+from textual.message import Message
+
 from leadsync.common.errors import RpcCode
 from leadsync.common.models import SyncRun
 from leadsync.common.rpc import AgentUnavailableError, RpcClient, RpcError
@@ -29,7 +31,6 @@ from leadsync.tui.messages import (
     SyncStarted,
 )
 from leadsync.tui.owners import OwnerDirectory
-from textual.message import Message
 
 T = TypeVar("T")
 

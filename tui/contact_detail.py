@@ -13,17 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import msgspec
-from leadsync.common.errors import RpcCode
-from leadsync.common.models import STANDARD_FIELDS, Contact, SyncError, SyncRun
-from leadsync.common.rpc import RpcError
-from leadsync.tui import formatting
-from leadsync.tui.answers import ContactExtras, Sharing, TodoAssigned
-from leadsync.tui.connection import AgentLink
-from leadsync.tui.contact_forms import AssignTodoScreen, EditFieldScreen, TodoRequest
-from leadsync.tui.errors import ReportsWorkerErrors, Severity, notify_problem
-from leadsync.tui.formatting import MISSING, person, run_summary
-from leadsync.tui.owners import OwnerDirectory
-from leadsync.tui.records import cell, key_values
 from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -34,6 +23,18 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Static
+
+from leadsync.common.answers import ContactExtras, Sharing, TodoAssigned
+from leadsync.common.errors import RpcCode
+from leadsync.common.models import STANDARD_FIELDS, Contact, SyncError, SyncRun
+from leadsync.common.rpc import RpcError
+from leadsync.tui import formatting
+from leadsync.tui.connection import AgentLink
+from leadsync.tui.contact_forms import AssignTodoScreen, EditFieldScreen, TodoRequest
+from leadsync.tui.errors import ReportsWorkerErrors, Severity, notify_problem
+from leadsync.tui.formatting import MISSING, person, run_summary
+from leadsync.tui.owners import OwnerDirectory
+from leadsync.tui.records import cell, key_values
 
 INCLUDE = ["provenance", "conflicts", "owner_history", "errors", "todos"]
 PUSH_TIMEOUT_S = 300.0  # contacts.push waits for its sync run

@@ -12,16 +12,17 @@ import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from leadsync.common.models import STANDARD_FIELDS, Contact
-from leadsync.common.rpc import RpcError
-from leadsync.tui.connection import AgentLink
-from leadsync.tui.errors import ReportsWorkerErrors, notify_problem
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
+
+from leadsync.common.models import STANDARD_FIELDS, Contact
+from leadsync.common.rpc import RpcError
+from leadsync.tui.connection import AgentLink
+from leadsync.tui.errors import ReportsWorkerErrors, notify_problem
 
 INTEGER_FIELDS = frozenset({"lead_score"})
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

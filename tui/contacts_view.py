@@ -11,8 +11,17 @@ from __future__ import annotations
 import asyncio
 from typing import Any, ClassVar
 
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.timer import Timer
+from textual.widgets import DataTable, Input, Select, Static
+from textual.widgets.data_table import RowDoesNotExist
+
+from leadsync.common.answers import SmartList
 from leadsync.common.models import Contact, ContactPage
-from leadsync.tui.answers import SmartList
 from leadsync.tui.connection import AgentLink
 from leadsync.tui.errors import ReportsWorkerErrors
 from leadsync.tui.formatting import MISSING, person
@@ -24,14 +33,6 @@ from leadsync.tui.messages import (
     SyncFinished,
 )
 from leadsync.tui.owners import OwnerDirectory
-from rich.text import Text
-from textual import on, work
-from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
-from textual.timer import Timer
-from textual.widgets import DataTable, Input, Select, Static
-from textual.widgets.data_table import RowDoesNotExist
 
 PAGE_SIZE = 200
 PREFETCH_ROWS = 50

@@ -11,11 +11,12 @@ import logging
 from dataclasses import dataclass
 from typing import Literal, cast
 
+from textual.widget import Widget
+from textual.worker import Worker, WorkerState
+
 from leadsync.common.errors import RpcCode
 from leadsync.common.rpc import AgentUnavailableError, RpcError
 from leadsync.tui.connection import MethodUnavailableError
-from textual.widget import Widget
-from textual.worker import Worker, WorkerState
 
 log = logging.getLogger("leadsync.tui")
 

@@ -7,11 +7,6 @@ Both need a connected CRM; without one the agent's message is shown instead.
 
 from __future__ import annotations
 
-from leadsync.common.rpc import RpcError
-from leadsync.tui.answers import FieldMapping, MappingCheck
-from leadsync.tui.connection import AgentLink
-from leadsync.tui.errors import ReportsWorkerErrors, notify_problem
-from leadsync.tui.formatting import MISSING
 from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -20,6 +15,12 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Button, Static
+
+from leadsync.common.answers import FieldMapping, MappingCheck
+from leadsync.common.rpc import RpcError
+from leadsync.tui.connection import AgentLink
+from leadsync.tui.errors import ReportsWorkerErrors, notify_problem
+from leadsync.tui.formatting import MISSING
 
 DIRECTIONS = {"two_way": "⇄ both ways", "to_crm": "→ to CRM", "from_crm": "← from CRM"}
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from leadsync.common.models import ContactPage, SyncRun
 from textual.message import Message
+
+from leadsync.common.models import ContactPage, SyncRun
 
 
 class AgentConnected(Message):

@@ -6,14 +6,15 @@ import warnings
 from pathlib import Path
 from typing import ClassVar
 
-from leadsync.common.paths import socket_path as default_socket_path
-from leadsync.tui.messages import RetryNow
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Center, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
+
+from leadsync.common.paths import socket_path as default_socket_path
+from leadsync.tui.messages import RetryNow
 
 
 def start_command(socket_path: Path) -> str:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+
 from leadsync.common.models import Owner, User
 from leadsync.tui.formatting import MISSING, person
 

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from leadsync.common.rpc import RpcError
-from leadsync.tui.answers import Plan, PlanItem
-from leadsync.tui.connection import AgentLink
-from leadsync.tui.errors import ReportsWorkerErrors, notify_problem
-from leadsync.tui.formatting import MISSING
-from leadsync.tui.records import cell
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Static
+
+from leadsync.common.answers import Plan, PlanItem
+from leadsync.common.rpc import RpcError
+from leadsync.tui.connection import AgentLink
+from leadsync.tui.errors import ReportsWorkerErrors, notify_problem
+from leadsync.tui.formatting import MISSING
+from leadsync.tui.records import cell
 
 PLAN_TIMEOUT_S = 300.0  # a dry run reads the whole CRM delta
 

@@ -6,9 +6,10 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from leadsync.tui.formatting import format_value
 from rich.table import Table
 from rich.text import Text
+
+from leadsync.tui.formatting import format_value
 
 
 def cell(value: Any) -> str:

@@ -11,6 +11,14 @@ import re
 from typing import Any, ClassVar
 
 import msgspec
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import Button, Input, Label, Select, Static, Switch
+
 from leadsync.common.models import CrmStatus
 from leadsync.common.rpc import RpcError
 from leadsync.tui import formatting
@@ -19,13 +27,6 @@ from leadsync.tui.errors import ReportsWorkerErrors, notify_problem
 from leadsync.tui.formatting import MISSING, format_interval
 from leadsync.tui.mappings_view import MappingsPanel
 from leadsync.tui.records import key_values
-from rich.text import Text
-from textual import on, work
-from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.message import Message
-from textual.widgets import Button, Input, Label, Select, Static, Switch
 
 INTERVAL_MIN, INTERVAL_MAX = 10, 1440  # minutes: 10 minutes to 24 hours (the agent's allowed range)
 _INTERVAL = re.compile(r"^\s*(\d+)\s*(m|min|mins|minutes?|h|hrs?|hours?|d|days?)?\s*$", re.IGNORECASE)

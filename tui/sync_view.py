@@ -10,6 +10,14 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import msgspec
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Button, DataTable, ProgressBar, Static, TabbedContent, TabPane
+
 from leadsync.common.models import SyncError, SyncRun
 from leadsync.common.rpc import RpcError
 from leadsync.tui import formatting
@@ -19,13 +27,6 @@ from leadsync.tui.errors import ReportsWorkerErrors, Severity, notify_problem
 from leadsync.tui.formatting import MISSING, run_summary
 from leadsync.tui.messages import OpenContact, SyncFinished, SyncProgress, SyncStarted
 from leadsync.tui.plan_view import PlanPane
-from rich.text import Text
-from textual import on, work
-from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
-from textual.message import Message
-from textual.widgets import Button, DataTable, ProgressBar, Static, TabbedContent, TabPane
 
 HISTORY_LIMIT = 50
 ERRORS_LIMIT = 200

@@ -42,6 +42,9 @@ from urllib.parse import urlencode
 import httpx
 import msgspec
 from aiolimiter import AsyncLimiter
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+from tenacity.stop import stop_base
+
 from leadsync.common.errors import (
     CrmAuthError,
     CrmError,
@@ -51,8 +54,6 @@ from leadsync.common.errors import (
     CrmRateLimitedError,
     CrmUnavailableError,
 )
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
-from tenacity.stop import stop_base
 
 __all__ = [
     "DEFAULT_TIMEOUT",

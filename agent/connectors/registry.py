@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
+
 from leadsync.agent.connectors.base import Connector
 from leadsync.common.errors import ValidationError
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from leadsync.agent.connectors.base import Connector, PropertyMeta
-from leadsync.agent.engine.mapping import FieldMapping
 from leadsync.agent.engine.planning import PlanRecorder
+from leadsync.common.answers import FieldMapping
 
 
 async def _nothing() -> None:

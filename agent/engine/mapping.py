@@ -10,43 +10,10 @@ on the HubSpot wire a blank is ``""`` (an outgoing ``""`` clears; ``null`` would
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Any
 
-import msgspec
 from leadsync.agent.connectors.base import PropertyMeta
-
-Direction = Literal["two_way", "to_crm", "from_crm", "off"]
-Policy = Literal["crm_wins", "local_wins", "crm_unless_blank", "newest_wins"]
-DIRECTIONS: tuple[str, ...] = ("two_way", "to_crm", "from_crm", "off")
-POLICIES: tuple[str, ...] = ("crm_wins", "local_wins", "crm_unless_blank", "newest_wins")
-
-
-class FieldMapping(msgspec.Struct, frozen=True, kw_only=True):
-    """One local field <-> one CRM property.
-
-    ``policy`` decides a conflict (changed on both sides to different values since the base).
-    ``newest_wins`` compares the local edit time with the CRM's modified time; within ``skew_ms``
-    (clock-skew tolerance, ms) it refuses to decide and records an open conflict. ``value_map`` maps
-    local enumeration values to CRM option values. ``default_value`` is sent on create when the local
-    value is blank (for CRM-required fields, case S13); it is never sent in an update.
-    """
-
-    local: str
-    crm: str
-    direction: Direction = "two_way"
-    policy: Policy = "newest_wins"
-    skew_ms: int = 5_000
-    value_map: dict[str, str] = {}
-    default_value: str | None = None
-
-    @property
-    def pulls(self) -> bool:
-        return self.direction in ("two_way", "from_crm")
-
-    @property
-    def pushes(self) -> bool:
-        return self.direction in ("two_way", "to_crm")
-
+from leadsync.common.answers import FieldMapping
 
 HUBSPOT_DEFAULTS: tuple[FieldMapping, ...] = (
     FieldMapping(local="email", crm="email", policy="crm_wins"),

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from leadsync.agent.engine.mapping import FieldMapping
+from leadsync.common.answers import FieldMapping
 
 KEEP: Any = object()  # "leave as it is"
 

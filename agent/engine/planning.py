@@ -11,7 +11,6 @@ from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-import msgspec
 from leadsync.agent.connectors.base import (
     ConnectionInfo,
     Connector,
@@ -23,33 +22,9 @@ from leadsync.agent.connectors.base import (
     WriteInput,
     WriteResult,
 )
+from leadsync.common.answers import Plan, PlanItem
 
 MAX_ITEMS = 1000
-
-
-class PlanItem(msgspec.Struct, kw_only=True):
-    """One planned write. ``side``: local (the store) or crm; ``op``: create, update or link;
-    ``fields``: field -> [old, new] (local field names on the local side, CRM properties on the CRM side)."""
-
-    side: str
-    op: str
-    contact_id: int | None
-    crm_id: str | None
-    fields: dict[str, list[Any]]
-    note: str | None = None
-
-
-class Plan(msgspec.Struct, kw_only=True):
-    """The answer of ``sync.plan``: exact counts per side and operation, per-field counts, and the first
-    ``MAX_ITEMS`` items of each side (``truncated`` says when there were more)."""
-
-    counts: dict[str, dict[str, int]]
-    field_counts: dict[str, dict[str, int]]
-    held: int
-    items: list[PlanItem]
-    truncated: bool
-    api_calls: int = 0
-    push_enabled: bool = True
 
 
 class PlanRecorder:

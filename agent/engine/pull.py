@@ -14,12 +14,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import aiosqlite
+
 from leadsync.agent.connectors.base import CrmRecord
 from leadsync.agent.engine.context import RunContext
-from leadsync.agent.engine.mapping import ConversionError, FieldMapping, from_wire
+from leadsync.agent.engine.mapping import ConversionError, from_wire
 from leadsync.agent.engine.merge import KEEP, FieldDecision, first_link, merge_field
 from leadsync.agent.engine.push import record_owner_change
 from leadsync.agent.store.store import dumps, loads, norm_email, now_ms
+from leadsync.common.answers import FieldMapping
 from leadsync.common.models import STANDARD_FIELDS
 
 _STD = frozenset(STANDARD_FIELDS)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiosqlite
+
 from leadsync.agent.connectors.base import WriteInput, WriteResult
 from leadsync.agent.engine.context import RunContext
 from leadsync.agent.engine.mapping import ConversionError, to_wire

@@ -14,7 +14,6 @@ from typing import Any
 
 from leadsync.agent.connectors.base import Connector, ObjectType, PropertyMeta, WriteResult
 from leadsync.agent.engine.context import RunContext
-from leadsync.agent.engine.mapping import FieldMapping
 from leadsync.agent.engine.planning import PlanRecorder
 from leadsync.agent.engine.pull import apply_pull_page
 from leadsync.agent.engine.push import (
@@ -28,6 +27,7 @@ from leadsync.agent.engine.push import (
 )
 from leadsync.agent.store.store import Store, loads, now_ms
 from leadsync.agent.users import save_owners
+from leadsync.common.answers import FieldMapping
 from leadsync.common.errors import CrmError, LeadsyncError
 from leadsync.common.models import SyncRun
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import aiosqlite
 import msgspec
+
 from leadsync.agent.store.migrations import migrate
 
 _json_encode = msgspec.json.encode

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
 import httpx
+
 from leadsync.agent.connectors.base import (
     Capabilities,
     ConnectionInfo,

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import msgspec
+
 from leadsync.agent.connectors.base import CrmRecord, ObjectType, PullPage
 from leadsync.agent.connectors.hubspot.wire import (
     ID_PROPERTY,

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import msgspec
+
 from leadsync.agent.connectors.http import error_for_status
 from leadsync.common.errors import CrmError
 
