@@ -189,9 +189,10 @@ def build_methods(agent: Agent) -> dict[str, Method]:
         }
 
     @method("agent.methods")
-    async def agent_methods(_: NoParams, __: Session) -> list[dict[str, str]]:
-        """The methods this agent serves, with their one-line descriptions."""
-        return [{"name": m.name, "doc": m.doc.splitlines()[0] if m.doc else ""} for m in table.values()]
+    async def agent_methods(_: NoParams, __: Session) -> list[dict[str, Any]]:
+        """The methods this agent serves: name, description and the JSON Schema of the params."""
+        return [{"name": m.name, "doc": " ".join(m.doc.split("\n\n")[0].split()),
+                 "params": msgspec.json.schema(m.params)} for m in table.values()]
 
     @method("users.list")
     async def users_list(_: NoParams, __: Session) -> dict[str, Any]:
