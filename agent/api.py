@@ -30,6 +30,7 @@ from leadsync.common.errors import (
     CrmError,
     CrmNotConnectedError,
     NotFoundError,
+    PushDisabledError,
     ValidationError,
 )
 from leadsync.common.models import CrmStatus, SyncError, SyncRun
@@ -80,6 +81,11 @@ class ContactsIds(_P):
 
 class ContactId(_P):
     id: int
+
+
+class ContactsDelete(_P):
+    id: int
+    also_in_crm: bool = False
 
 
 class ContactScore(_P):
@@ -254,6 +260,28 @@ def build_methods(agent: Agent) -> dict[str, Method]:
             await db.execute("UPDATE contacts SET crm_state = 'none', crm_note = NULL, push_wanted = 1, "
                              "local_rev = local_rev + 1 WHERE id = ?", (p.id,))
         return await contacts.get_contact(store, p.id)
+
+    @method("contacts.delete", ContactsDelete)
+    async def contacts_delete(p: ContactsDelete, _: Session) -> Any:
+        """Delete a contact locally; the CRM record stays unless also_in_crm and the crm_delete_enabled setting."""
+        contact = await contacts.get_contact(store, p.id)
+        archived = False
+        if p.also_in_crm:
+            if not agent.settings.crm_delete_enabled:
+                raise ValidationError("also_in_crm: deleting in the CRM is off (settings crm_delete_enabled=false)")
+            if not agent.settings.push_enabled:
+                raise PushDisabledError("push is disabled (settings push_enabled=false): nothing was deleted")
+            if contact.crm_id is not None and contact.crm_state == "linked":
+                connector = agent.require_connector()
+                [result] = await connector.archive(connector.capabilities.new_lead_object, [contact.crm_id])
+                if not result.ok:
+                    raise CrmError(f"the CRM refused to delete record {contact.crm_id}: {result.error}",
+                                   crm=connector.name)
+                archived = True
+        async with store.transaction() as db:
+            await db.execute("DELETE FROM contacts WHERE id = ?", (p.id,))
+        agent.emit({"type": "contact_changed", "contact_id": p.id, "change": "deleted"})
+        return {"deleted": p.id, "crm_id": contact.crm_id, "deleted_in_crm": archived}
 
     @method("mappings.list")
     async def mappings_list(_: NoParams, __: Session) -> Any:

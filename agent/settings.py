@@ -16,12 +16,15 @@ INTEREST_LEVELS: dict[str, int] = {"cold": 0, "warm": 40, "hot": 70, "very_hot":
 class Settings(msgspec.Struct, kw_only=True):
     """``sync_interval_minutes``: 10..1440 (10 min to 24 h); ``push_enabled``: the master switch for every
     outbound write; ``score_threshold``: a lead score at or above which a contact is pushed at once (None:
-    off); ``fallback_owner``: CRM owner id for pushed contacts whose creator has no active CRM owner."""
+    off); ``fallback_owner``: CRM owner id for pushed contacts whose creator has no active CRM owner;
+    ``crm_delete_enabled``: lets ``contacts.delete`` with ``also_in_crm`` archive the CRM record (off: a
+    local delete never deletes in the CRM)."""
 
     sync_interval_minutes: int = 60
     push_enabled: bool = True
     score_threshold: int | str | None = None
     fallback_owner: str | None = None
+    crm_delete_enabled: bool = False
 
     def threshold_score(self) -> int | None:
         """The threshold as a lead score (a named interest level is mapped by ``INTEREST_LEVELS``)."""
@@ -35,6 +38,7 @@ class SettingsUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     push_enabled: bool | None = None
     score_threshold: int | str | None = None
     fallback_owner: str | None = None
+    crm_delete_enabled: bool | None = None
     clear: list[str] = []
 
 
@@ -53,6 +57,8 @@ def apply_update(current: Settings, update: SettingsUpdate) -> dict[str, Any]:
         changes["sync_interval_minutes"] = minutes
     if update.push_enabled is not None:
         changes["push_enabled"] = update.push_enabled
+    if update.crm_delete_enabled is not None:
+        changes["crm_delete_enabled"] = update.crm_delete_enabled
     if update.score_threshold is not None:
         level = update.score_threshold
         if isinstance(level, str) and level not in INTEREST_LEVELS:

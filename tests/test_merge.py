@@ -239,3 +239,48 @@ async def test_s13_required_crm_field_without_source_is_reported(agent: Any) -> 
     assert (problem.kind, problem.property) == ("required_unmapped", "Company")
     with_default = (*mappings, FieldMapping(local="company", crm="Company", default_value="Unknown"))
     assert (await check_mappings(agent.store, _RequiredFieldsCrm(), with_default)).ok is True  # type: ignore[arg-type]
+
+
+async def test_local_delete_never_deletes_in_the_crm_unless_configured(synced_agent: CrmWorld,
+                                                                      world_client: RpcClient) -> None:
+    first, second = (await all_contacts(world_client))[11:13]
+    live = synced_agent.state.contact_count()
+    answer = await world_client.call("contacts.delete", {"id": first["id"]})
+    assert answer == {"deleted": first["id"], "crm_id": first["crm_id"], "deleted_in_crm": False}
+    await sync(world_client)
+    assert synced_agent.state.contact_count() == live
+    with pytest.raises(RpcError, match="crm_delete_enabled"):
+        await world_client.call("contacts.delete", {"id": second["id"], "also_in_crm": True})
+    await world_client.call("settings.update", {"crm_delete_enabled": True})
+    answer = await world_client.call("contacts.delete", {"id": second["id"], "also_in_crm": True})
+    assert answer["deleted_in_crm"] is True
+    assert synced_agent.state.contact_count() == live - 1
+
+
+async def test_absent_property_is_not_a_clear(synced_agent: CrmWorld, world_client: RpcClient) -> None:
+    from leadsync.agent.connectors.base import CrmRecord
+    from leadsync.agent.engine.context import RunContext
+    from leadsync.agent.engine.pull import record_values
+
+    connector = synced_agent.agent.require_connector()
+    ctx = RunContext(run_id=0, connector=connector, mappings=synced_agent.agent.mappings(connector), properties={})
+    values = record_values(ctx, CrmRecord(object_type="contact", id="1", updated_at_ms=0,
+                                          properties={"email": "a@b.org", "company": None, "jobtitle": ""}), [])
+    assert values == {"email": "a@b.org", "company": None, "job_title": None}  # phone etc. absent: untouched
+
+
+async def test_s13_default_for_a_required_field_is_visible_in_the_plan_and_never_overwrites(
+        synced_agent: CrmWorld, world_client: RpcClient) -> None:
+    await world_client.call("mappings.update", {"local": "company", "default_value": "Unknown"})
+    user = await user_for(world_client, next(o for o in await owners(world_client) if o["active"]))
+    new = await world_client.call("contacts.create", {"created_by": user["id"],
+                                                      "fields": {"email": "nocompany@example.org"}})
+    existing = await pick(world_client, 14)
+    await world_client.call("contacts.update", {"id": existing["id"], "fields": {"company": None}})
+    plan = await world_client.call("sync.plan")
+    item = next(i for i in plan["items"] if i["side"] == "crm" and i["contact_id"] == new["id"])
+    assert item["fields"]["company"] == [None, "Unknown"] and "default" in item["note"]
+    await sync(world_client)
+    created = await world_client.call("contacts.get", {"id": new["id"]})
+    assert crm(synced_agent, created["crm_id"])["company"] == "Unknown"
+    assert crm(synced_agent, existing["crm_id"])["company"] in ("", None)  # an update never sends the default

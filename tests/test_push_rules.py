@@ -177,7 +177,11 @@ async def test_s12_hot_lead_overtakes_a_50000_backlog(short_tmp: Path) -> None:
             await wait_for(hot_landed, 30)
             # ordering, not timing: the hot lead lands while the backlog has barely moved
             assert landed[0] < 50 + 5_000
-            log = await client.call("sync.log", {"contact_id": hot["id"]})
+            for _ in range(200):  # the CRM answered; the agent records the write right after
+                log = await client.call("sync.log", {"contact_id": hot["id"]})
+                if log:
+                    break
+                await asyncio.sleep(0.05)
             assert log[0]["trigger"] == "threshold"
     finally:
         await world.agent.stop()
@@ -211,3 +215,32 @@ async def test_s16_dry_run_before_first_sync_matches_the_run(short_tmp: Path) ->
             assert again["counts"] == {"local": {}, "crm": {}}
     finally:
         await world.agent.stop()
+
+
+async def test_a_subscriber_that_never_reads_does_not_block_the_agent(synced_agent: CrmWorld,
+                                                                     world_client: RpcClient) -> None:
+    reader, writer = await asyncio.open_unix_connection(str(synced_agent.agent.socket_path))
+    writer.write(b'{"jsonrpc": "2.0", "id": 1, "method": "events.subscribe"}\n')
+    await writer.drain()
+    await reader.readline()  # subscribed; from here on it reads nothing
+    for _ in range(30):
+        run = await world_client.call("sync.run", {"wait": True})
+        assert run["status"] == "ok"
+    contact = (await all_contacts(world_client))[0]
+    for i in range(300):  # a flood of contact events
+        await world_client.call("contacts.update", {"id": contact["id"], "fields": {"company": f"c{i}"}})
+    assert (await world_client.call("agent.status"))["pid"] > 0
+    writer.close()
+
+
+async def test_events_stream_progress_and_run_end(synced_agent: CrmWorld) -> None:
+    async with RpcClient(synced_agent.agent.socket_path) as client:
+        await client.call("events.subscribe")
+        synced_agent.state.update_contact(synced_agent.state.live_contact_ids()[0], {"company": "Evented"})
+        await client.call("sync.run", {"wait": True})
+        seen = []
+        async for event in client.events():
+            seen.append(event["type"])
+            if event["type"] == "run_finished":
+                break
+    assert seen[0] == "run_started" and "progress" in seen and "contacts_changed" in seen

@@ -113,5 +113,8 @@ class PlanningConnector:
                                        created=existing is None))
         return results
 
+    async def archive(self, object_type: ObjectType, ids: Sequence[str]) -> list[WriteResult]:
+        return [WriteResult(ref=i, ok=True, id=i) for i in ids]
+
     async def aclose(self) -> None:
         """Nothing to close: the inner connector belongs to the agent."""

@@ -32,10 +32,13 @@ _SELECT = (f"SELECT c.id, {_LOCAL_COLS}, c.owner_id, c.fields, c.local_rev, c.sy
 
 
 def record_values(ctx: RunContext, record: CrmRecord, errors: list[str]) -> dict[str, Any]:
-    """The record's mapped values converted to local types; conversion failures go to ``errors`` and
-    leave that field out (it is neither changed nor cleared)."""
+    """The record's mapped values converted to local types. A property absent from the record is left
+    out (absent is not cleared: only an explicit null or ``""`` is a blank); so is one that fails to
+    convert, with the reason in ``errors``."""
     values: dict[str, Any] = {}
     for mapping in ctx.pull_mappings:
+        if mapping.crm not in record.properties:
+            continue
         try:
             values[mapping.local] = from_wire(record.properties.get(mapping.crm), ctx.properties.get(mapping.crm),
                                               mapping)

@@ -410,7 +410,7 @@ class HubSpotConnector:
         """Archive (delete) records: ``POST /crm/v3/objects/contacts/batch/archive``, 100 a batch.
 
         HubSpot answers 204 without per-record detail; each result's ``ref`` is the id. A whole-batch
-        refusal is isolated like other writes. Not part of the Connector protocol.
+        refusal is isolated like other writes.
         """
         async def post(batch_inputs: list[dict[str, Any]]) -> Any:
             await self._http.request("POST", f"{CONTACTS}/batch/archive", json={"inputs": batch_inputs})
