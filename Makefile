@@ -23,8 +23,9 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 
+# make bench BENCH_ARGS="--quick"   (flags: --quick, --only NAME, --json PATH; see README "Benchmarks")
 bench: $(STAMP)
-	$(BIN)/python -m tests.bench
+	$(BIN)/python -m tests.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV)

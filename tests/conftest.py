@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from leadsync.agent.daemon import Agent
 from leadsync.common.rpc import RpcClient
 

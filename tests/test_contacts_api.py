@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from leadsync.common.errors import RpcCode
 from leadsync.common.rpc import RpcClient, RpcError
 

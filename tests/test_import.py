@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from leadsync.agent.cli import main
 from leadsync.agent.daemon import Agent
 from leadsync.common.csvio import read_csv, write_csv

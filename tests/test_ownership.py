@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from leadsync.common.errors import RpcCode
 from leadsync.common.rpc import RpcClient, RpcError
-
 from tests.conftest import CrmWorld
 from tests.test_sync_hubspot import all_contacts
 

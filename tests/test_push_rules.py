@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from leadsync.agent.daemon import INTERVAL_JOB
 from leadsync.agent.store.store import norm_email, now_ms
 from leadsync.common.errors import RpcCode
 from leadsync.common.rpc import RpcClient, RpcError
-
 from tests.conftest import CrmWorld, connect_world, make_sandbox
 from tests.test_ownership import owners, user_for
 from tests.test_sync_hubspot import all_contacts

@@ -9,6 +9,7 @@ import stat
 
 import msgspec
 import pytest
+
 from leadsync.agent.daemon import Agent
 from leadsync.common.errors import RpcCode
 from leadsync.common.rpc import MAX_FRAME_BYTES, RpcClient, RpcError

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from leadsync.common.rpc import RpcClient
-
 from tests.conftest import CrmWorld
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
 from leadsync.agent.connectors.hubspot.wire import iso_utc
 
 from .fakes import json_response

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from leadsync.agent.connectors.http import (
     HttpClient,
     RateLimit,

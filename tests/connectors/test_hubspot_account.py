@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from leadsync.agent.connectors.base import Connector
 from leadsync.agent.connectors.hubspot import HubSpotConnector
 from leadsync.common.errors import CrmAuthError

@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
+
 from leadsync.agent.connectors.base import PullPage
 from leadsync.agent.connectors.hubspot import HubSpotConnector
 from leadsync.common.errors import ValidationError

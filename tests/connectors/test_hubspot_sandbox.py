@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from leadsync.agent.connectors.base import CrmRecord, PullPage, WriteInput
 from leadsync.agent.connectors.hubspot import HubSpotConnector
 from leadsync.agent.connectors.hubspot.sandbox import (

@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 from hubspot import HubSpot
+from starlette.applications import Starlette
+
 from leadsync.agent.connectors.hubspot.sandbox import (
     FaultSwitches,
     ManualClock,
@@ -17,7 +19,6 @@ from leadsync.agent.connectors.hubspot.sandbox import (
     create_app,
     serve_in_thread,
 )
-from starlette.applications import Starlette
 
 TOKEN = "test-token"
 T0 = 1_735_689_600_000  # 2025-01-01T00:00:00Z

@@ -4,6 +4,7 @@ limits, clearing and ignoring values."""
 from __future__ import annotations
 
 import httpx
+
 from leadsync.agent.connectors.hubspot.sandbox import FaultSwitches, SandboxState
 
 BATCH = "/crm/v3/objects/contacts/batch"

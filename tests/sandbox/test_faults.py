@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+
 from leadsync.agent.connectors.hubspot.sandbox import FaultSwitches, SandboxState
 from leadsync.agent.connectors.hubspot.sandbox.middleware import ConnectionDropped
 

@@ -20,6 +20,7 @@ from hubspot.crm.contacts import (
     SimplePublicObjectInputForCreate,
 )
 from hubspot.crm.contacts.exceptions import ApiException, NotFoundException
+
 from leadsync.agent.connectors.hubspot.sandbox import FaultSwitches, SandboxState
 
 

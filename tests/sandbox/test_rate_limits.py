@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+
 from leadsync.agent.connectors.hubspot.sandbox import FaultSwitches, ManualClock
 
 LIST = "/crm/v3/objects/contacts"

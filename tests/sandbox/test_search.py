@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+
 from leadsync.agent.connectors.hubspot.sandbox import FaultSwitches, ManualClock, SandboxState
 
 SEARCH = "/crm/v3/objects/contacts/search"

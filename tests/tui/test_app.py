@@ -5,9 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from leadsync.agent.daemon import Agent
 from textual.command import CommandPalette
 
+from leadsync.agent.daemon import Agent
 from tests.tui.conftest import make_app, wait_until
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.message import Message
+
 from leadsync.agent.daemon import Agent
 from leadsync.tui.app import LeadsyncApp
 from leadsync.tui.connection import RECONNECT_S
 from leadsync.tui.messages import AgentConnected, AgentLost
 from leadsync.tui.no_agent import NoAgentScreen
-from textual.message import Message
-
 from tests.tui.conftest import make_app, wait_until
 from tests.tui.screen_text import screen_text
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual.pilot import Pilot
+from textual.widgets import Input, Select, Static
+
 from leadsync.agent.daemon import Agent
 from leadsync.common.rpc import RpcClient
 from leadsync.tui.app import LeadsyncApp
 from leadsync.tui.contact_detail import ContactDetailScreen
 from leadsync.tui.contact_forms import AssignTodoScreen, EditFieldScreen
 from leadsync.tui.messages import OpenContact
-from textual.pilot import Pilot
-from textual.widgets import Input, Select, Static
-
 from tests.conftest import CrmWorld
 from tests.tui.conftest import make_app, notifications, wait_until
 from tests.tui.screen_text import static_text

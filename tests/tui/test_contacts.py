@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from textual.message import Message
+from textual.widgets import Input, Select
+
 from leadsync.agent.daemon import Agent
 from leadsync.common.rpc import RpcClient
 from leadsync.tui.contacts_view import PAGE_SIZE
 from leadsync.tui.messages import ContactsPageLoaded
-from textual.message import Message
-from textual.widgets import Input, Select
-
 from tests.tui.conftest import contact_fields, make_app, wait_until
 from tests.tui.screen_text import screen_text
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual.pilot import Pilot
+from textual.widgets import Button, Input, Select, Static, Switch
+
 from leadsync.agent.daemon import Agent
 from leadsync.common.rpc import RpcClient
 from leadsync.tui.app import LeadsyncApp
 from leadsync.tui.mappings_view import MappingsPanel
 from leadsync.tui.settings_view import FormError, parse_interval
-from textual.pilot import Pilot
-from textual.widgets import Button, Input, Select, Static, Switch
-
 from tests.conftest import CrmWorld
 from tests.tui.conftest import make_app, wait_until
 from tests.tui.screen_text import screen_text, static_text

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.pilot import Pilot
+
 from leadsync.tui.app import LeadsyncApp
 from leadsync.tui.contact_detail import ContactDetailScreen
 from leadsync.tui.no_agent import NoAgentScreen
-from textual.pilot import Pilot
-
 from tests.tui.conftest import ThreadedAgent, make_app, wait_until
 
 SnapCompare = Callable[..., bool]

@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from textual.widgets import DataTable, TabbedContent
+
 from leadsync.agent.daemon import Agent
 from leadsync.common.rpc import RpcClient
 from leadsync.tui.conflicts_view import ConflictsPane
 from leadsync.tui.messages import SyncFinished, SyncProgress
-from textual.widgets import DataTable, TabbedContent
-
 from tests.conftest import CrmWorld
 from tests.tui.conftest import make_app, notifications, wait_until
 from tests.tui.screen_text import screen_text
