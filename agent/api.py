@@ -36,6 +36,8 @@ from leadsync.common.errors import (
 from leadsync.common.models import CrmStatus, SyncError, SyncRun
 
 VERSION = "0.1.0"
+PRIVATE_APP_NOTE = ("the CRM does not say which user these credentials belong to (a private-app token): "
+                    "they see every record their scopes allow, like an admin")
 _STARTED = time.monotonic()
 
 
@@ -292,7 +294,8 @@ def build_methods(agent: Agent) -> dict[str, Method]:
     async def mappings_update(p: mappings.MappingUpdate, _: Session) -> Any:
         """Change (or add, or remove) one field mapping; run mappings.check and sync.plan after."""
         connector = agent.require_connector()
-        result = await mappings.update_mapping(store, connector.name, p)
+        result = await mappings.update_mapping(store, connector.name, p,
+                                               owner_property=connector.capabilities.owner_property)
         await agent.reload_mappings()
         return result
 
@@ -341,8 +344,14 @@ def build_methods(agent: Agent) -> dict[str, Method]:
         """Sync to CRM now: push these contacts (manual trigger); answers with the run and its writes."""
         if not p.ids:
             raise ValidationError("ids: give at least one contact id")
+        if len(p.ids) > 10_000:
+            raise ValidationError("ids: at most 10000 contacts per call")
         for contact_id in p.ids:
-            await contacts.get_contact(store, contact_id)
+            contact = await contacts.get_contact(store, contact_id)
+            if contact.crm_state in ("archived", "merged"):
+                raise ValidationError(f"contact {contact_id} is {contact.crm_state} in the CRM and is not pushed"
+                                      + ("; contacts.restore re-creates it" if contact.crm_state == "archived"
+                                         else "; its CRM record was merged into another contact's"))
         async with store.transaction() as db:
             await db.execute(f"UPDATE contacts SET push_wanted = 1 WHERE id IN ({','.join('?' * len(p.ids))})", p.ids)
             # a push on request retries records whose last attempt failed, even if unchanged
@@ -445,7 +454,9 @@ def build_methods(agent: Agent) -> dict[str, Method]:
         except CrmError:
             await connector.aclose()
             raise
-        agent.secrets.save(p.crm, p.credentials)
+        # an OAuth connector already holds (and stored) newer tokens than the ones given: keep those
+        current = getattr(connector, "current_credentials", None)
+        agent.secrets.save(p.crm, (current() if callable(current) else None) or p.credentials)
         async with store.transaction() as db:
             await db.execute(
                 "INSERT INTO crm_connection(id, crm, base_url, user_email, user_id, is_admin, account_id, "
@@ -474,10 +485,14 @@ def build_methods(agent: Agent) -> dict[str, Method]:
         if row is None:
             return CrmStatus(connected=False)
         admin = bool(row["is_admin"])
+        warning = None if admin else "connected with a non-admin CRM user: leadsync sees only that user's records"
+        if row["status"] == "needs_reauth":  # issue 7: the CRM refused the OAuth refresh token
+            warning = ("the CRM refused the stored OAuth refresh token: syncs stop until it is reconnected "
+                       "(crm.disconnect, then crm.connect with new credentials)")
         return CrmStatus(
             connected=True, crm=row["crm"], base_url=row["base_url"], user_email=row["user_email"],
-            is_admin=admin, status=row["status"], connected_at=row["connected_at"],
-            warning=None if admin else "connected with a non-admin CRM user: leadsync sees only that user's records",
+            is_admin=admin, status=row["status"], connected_at=row["connected_at"], warning=warning,
+            note=PRIVATE_APP_NOTE if admin and not row["user_email"] else None,
         )
 
     @method("crm.status")
@@ -492,9 +507,16 @@ def build_methods(agent: Agent) -> dict[str, Method]:
 
     @method("settings.update", SettingsUpdate)
     async def settings_update(p: SettingsUpdate, _: Session) -> Any:
-        """Change settings; an interval outside 10..1440 minutes is refused with the allowed range."""
+        """Change settings; an interval outside 10..1440 minutes is refused with the allowed range; the
+        fallback owner is a CRM owner id or email of an active owner."""
         changes = apply_update(agent.settings, p)
+        if changes.get("fallback_owner"):
+            changes["fallback_owner"] = await users.resolve_active_owner(store, changes["fallback_owner"])
         await store.put_settings(changes)
+        if "fallback_owner" in changes:
+            async with store.transaction() as db:  # contacts held for want of an owner are retried
+                await db.execute("UPDATE sync_errors SET local_rev = NULL WHERE code = 'no_owner' "
+                                 "AND resolved_at IS NULL")
         await agent.apply_settings(changes)
         agent.emit({"type": "settings_changed", "changes": changes})
         return agent.settings

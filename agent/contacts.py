@@ -25,6 +25,7 @@ SELECT c.id, {_COLUMNS}, c.owner_id, c.created_by, c.source, c.fields, c.created
 FROM contacts c LEFT JOIN crm_links l ON l.contact_id = c.id
 """
 MAX_PAGE = 500
+MAX_QUERY_CHARS = 200
 
 
 def row_to_contact(row: aiosqlite.Row) -> Contact:
@@ -74,10 +75,13 @@ def filter_sql(flt: ContactFilter) -> tuple[list[str], list[Any]]:
         params.append(flt.created_by)
     if flt.q:
         text = flt.q.strip().lower()
-        where.append("(c.email_norm LIKE ? ESCAPE '\\' OR c.first_name LIKE ? ESCAPE '\\' "
-                     "OR c.last_name LIKE ? ESCAPE '\\')")
+        if len(text) > MAX_QUERY_CHARS:
+            raise ValidationError(f"q: at most {MAX_QUERY_CHARS} characters")
         escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        params += [escaped + "%", "%" + escaped + "%", "%" + escaped + "%"]
+        where.append("(c.email_norm LIKE ? ESCAPE '\\' OR c.first_name LIKE ? ESCAPE '\\' "
+                     "OR c.last_name LIKE ? ESCAPE '\\' "
+                     "OR (coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, '')) LIKE ? ESCAPE '\\')")
+        params += ["%" + escaped + "%"] * 4
     if flt.sync_state is not None:
         if flt.sync_state not in SYNC_STATES:
             raise ValidationError(f"sync_state: one of {', '.join(SYNC_STATES)}")

@@ -28,7 +28,9 @@ class RowError(msgspec.Struct):
 
 
 class ImportReport(msgspec.Struct, kw_only=True):
-    """What an import did: counts, the bad rows with line number and reason, unmapped columns."""
+    """What an import did: counts, the bad rows with line number and reason, rows naming a contact an
+    earlier row of the same call already named (skipped, so a value never flips between rows), and
+    the columns not imported."""
 
     rows: int = 0
     created: int = 0
@@ -36,6 +38,7 @@ class ImportReport(msgspec.Struct, kw_only=True):
     unchanged: int = 0
     failed: list[RowError] = msgspec.field(default_factory=list)
     unmapped_columns: list[str] = msgspec.field(default_factory=list)
+    duplicates: list[RowError] = msgspec.field(default_factory=list)
 
 
 def _row_values(row: ImportRow, mapping: dict[int, str]) -> dict[str, Any]:
@@ -67,17 +70,27 @@ async def import_rows(store: Store, user_id: int, header: list[str], rows: list[
     matched = await owner_for_user(store, user_id)
     owner = matched[0] if matched else None
     stamp = now_ms()
+    seen: dict[str, int] = {}  # email key -> the line that named it first
     async with store.transaction() as db:
         for row in rows:
             report.rows += 1
             try:
+                if len(row.values) > len(header):
+                    raise ValidationError(f"the row has {len(row.values)} values but the header has {len(header)} "
+                                          "columns (an unquoted comma or a broken quote?)")
                 values = clean_contact_fields(_row_values(row, mapping))
                 if not values.get("email"):
                     raise ValidationError("email: is required")
+                key = norm_email(values["email"])
             except ValidationError as exc:
                 report.failed.append(RowError(row.line, exc.message))
                 continue
-            key = norm_email(values["email"])
+            assert key is not None
+            if key in seen:
+                report.duplicates.append(RowError(row.line, f"the same contact as line {seen[key]} (emails match "
+                                                            "trimmed and case-insensitively); skipped"))
+                continue
+            seen[key] = row.line
             async with db.execute(f"SELECT id, {', '.join(STANDARD_FIELDS)}, fields FROM contacts "
                                   "WHERE email_norm = ?", (key,)) as cur:
                 existing = await cur.fetchone()

@@ -10,6 +10,7 @@ import msgspec
 from leadsync.agent.connectors.base import Connector, PropertyMeta
 from leadsync.agent.engine.mapping import DEFAULT_MAPPINGS
 from leadsync.agent.store.store import Store, dumps, loads
+from leadsync.agent.validation import FIELD_NAME, RESERVED_FIELDS
 from leadsync.common.answers import DIRECTIONS, POLICIES, FieldMapping, MappingCheck, MappingProblem
 from leadsync.common.errors import NotFoundError, ValidationError
 from leadsync.common.models import STANDARD_FIELDS
@@ -47,9 +48,17 @@ async def load_mappings(store: Store, crm: str) -> tuple[FieldMapping, ...]:
         for r in rows)
 
 
-async def update_mapping(store: Store, crm: str, change: MappingUpdate) -> tuple[FieldMapping, ...]:
+async def update_mapping(store: Store, crm: str, change: MappingUpdate, *,
+                         owner_property: str) -> tuple[FieldMapping, ...]:
     """Change one mapping (saving the whole set, defaults included, the first time). Raises
-    ValidationError for an unknown direction or policy, a negative skew, or removing email."""
+    ValidationError for an unknown direction or policy, a negative skew, removing email, a local field
+    name that is not a plain identifier, or a mapping to the CRM's owner property (ownership comes from
+    the CRM and is synced by leadsync itself)."""
+    if change.crm is not None and change.crm.strip().lower() == owner_property.lower():
+        raise ValidationError(f"crm: {owner_property} is the owner; ownership comes from the CRM and cannot be "
+                              "mapped to a field")
+    if not FIELD_NAME.fullmatch(change.local) or change.local in RESERVED_FIELDS:
+        raise ValidationError(f"local: {change.local[:80]!r} is not a field name you can map")
     current = {m.local: m for m in await load_mappings(store, crm)}
     if change.remove:
         if change.local == "email":
@@ -100,6 +109,9 @@ async def check_mappings(store: Store, connector: Connector, mappings: tuple[Fie
                                            message=f"{m.crm!r} is not a property in {connector.name}"))
             continue
         meta = found
+        if m.crm == caps.owner_property:
+            problems.append(MappingProblem(severity="error", kind="owner_mapped", field=m.local, property=m.crm,
+                                           message=f"{m.crm} is the owner: ownership comes from the CRM"))
         expected = LOCAL_TYPES.get(m.local)
         if expected is not None and meta.type not in expected:
             problems.append(MappingProblem(

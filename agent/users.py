@@ -116,3 +116,17 @@ async def owner_for_user(store: Store, user_id: int) -> tuple[str, bool] | None:
         (user_id,),
     )
     return None if row is None else (row[0], bool(row[1]))
+
+
+async def resolve_active_owner(store: Store, ref: str) -> str:
+    """A CRM owner id from an owner id or email; raises ValidationError unless it names an active owner
+    the last sync saw."""
+    key = ref.strip()
+    row = await store.fetchone("SELECT crm_id, active FROM owners WHERE crm_id = ? OR email_norm = ?",
+                               (key, norm_email(key)))
+    if row is None:
+        raise ValidationError(f"fallback_owner: {key!r} is not a CRM owner (give an owner id or email from "
+                              "users.list; sync first if the CRM is new)")
+    if not row["active"]:
+        raise ValidationError(f"fallback_owner: owner {row['crm_id']} is deactivated in the CRM")
+    return str(row["crm_id"])

@@ -6,6 +6,7 @@ one bad record fails alone with a message a person can act on.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Any
 
@@ -15,6 +16,10 @@ from leadsync.common.errors import ValidationError
 from leadsync.common.models import STANDARD_FIELDS
 
 MAX_FIELD_CHARS = 1000
+FIELD_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+# names of contact attributes leadsync manages itself: never settable as fields
+RESERVED_FIELDS = frozenset({"id", "owner", "owner_id", "crm_id", "crm_object_type", "crm_state", "created_by",
+                             "source", "created_at", "updated_at", "sync_state", "fields"})
 MAX_EMAIL_CHARS = 254
 TEXT_FIELDS = frozenset(STANDARD_FIELDS) - {"lead_score", "email"}
 
@@ -67,6 +72,11 @@ def clean_contact_fields(values: dict[str, Any]) -> dict[str, Any]:
     custom fields after the text checks. Returns a new dict; raises ValidationError on the first bad field."""
     out: dict[str, Any] = {}
     for field, value in values.items():
+        if field in RESERVED_FIELDS:
+            raise ValidationError(f"{field}: is managed by leadsync and cannot be set"
+                                  + ("; the owner comes from the CRM" if field.startswith("owner") else ""))
+        if not FIELD_NAME.fullmatch(field):
+            raise ValidationError(f"{field[:80]!r}: a field name is lower-case letters, digits and _ (at most 64)")
         if field == "email":
             out[field] = None if value is None else clean_email(_as_text(field, value))
         elif field == "lead_score":

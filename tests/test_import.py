@@ -64,10 +64,11 @@ async def test_c05_header_twice_stops_with_column_name(client: RpcClient, import
 async def test_c09_one_person_three_spellings(client: RpcClient, importer: dict[str, Any]) -> None:
     text = "Email,First Name\n Ana.Lopez@Example.COM ,Ana\nana.lopez@example.com,Ana\nana lopez@example.com,Ana\n"
     first = await import_text(client, text)
-    assert (first["created"], first["unchanged"]) == (1, 1)
+    assert first["created"] == 1
+    assert [d["line"] for d in first["duplicates"]] == [3] and "line 2" in first["duplicates"][0]["reason"]
     assert [f["line"] for f in first["failed"]] == [4]
     again = await import_text(client, text)
-    assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 2)
+    assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 1)
     contacts = (await client.call("contacts.list", {}))["contacts"]
     assert [c["email"] for c in contacts] == ["Ana.Lopez@Example.COM"]
 
@@ -110,3 +111,9 @@ async def test_cli_import_and_export_round_trip(agent: Agent, importer: dict[str
     code = await asyncio.to_thread(main, ["--socket", sock, "export", str(target), "-q", "ada"])
     assert code == 0
     assert "ada@example.org" in target.read_text()
+
+
+async def test_a_row_with_more_values_than_the_header_fails_alone(client: RpcClient, importer: dict[str, Any]) -> None:
+    report = await import_text(client, "Email,First Name\nr1@example.org,A,EXTRA\nr2@example.org,B\n")
+    assert report["created"] == 1
+    assert [f["line"] for f in report["failed"]] == [2] and "3 values" in report["failed"][0]["reason"]

@@ -205,3 +205,39 @@ async def test_b17_owner_who_left_stays_owner_and_push_uses_fallback(synced_agen
     assert synced_agent.state.get_contact(pushed["crm_id"]).properties["hubspot_owner_id"] == fallback["crm_id"]
     log = await world_client.call("sync.log", {"contact_id": contact["id"]})
     assert "fallback owner" in (log[0]["note"] or "")
+
+
+async def test_push_of_a_contact_whose_email_exists_in_the_crm_links_without_overwriting(
+        synced_agent: CrmWorld, world_client: RpcClient) -> None:
+    listed = [o for o in await owners(world_client) if o["active"]]
+    crm_owner, creator_owner = listed[0], listed[1]
+    crm_id = synced_agent.state.add_contact({"email": "exists@example.com", "lifecyclestage": "customer",
+                                             "hubspot_owner_id": crm_owner["crm_id"], "jobtitle": "CRM title"})
+    creator = await user_for(world_client, creator_owner)
+    local = await world_client.call("contacts.create", {"created_by": creator["id"], "fields": {
+        "email": "Exists@Example.com", "first_name": "Loc", "job_title": "Local title"}})
+    run = await world_client.call("contacts.push", {"ids": [local["id"]]})  # a push-only run: no pull first
+    assert run["created_crm"] == 0 and run["linked"] == 1 and run["failed"] == 0
+    props = synced_agent.state.get_contact(crm_id).properties
+    assert (props["lifecyclestage"], props["hubspot_owner_id"], props["jobtitle"]) == (
+        "customer", crm_owner["crm_id"], "CRM title")
+    linked = await world_client.call("contacts.get", {"id": local["id"], "include": ["conflicts"]})
+    assert linked["crm_id"] == crm_id and linked["owner_id"] == crm_owner["crm_id"]
+    assert linked["lifecycle_stage"] == "customer" and linked["job_title"] == "CRM title"
+    assert {c["field"] for c in linked["conflicts"]} >= {"job_title", "lifecycle_stage"}  # the losing values kept
+    await world_client.call("sync.run", {"wait": True})
+    assert synced_agent.state.get_contact(crm_id).properties["firstname"] == "Loc"  # a local-only value goes out
+    assert synced_agent.state.get_contact(crm_id).properties["hubspot_owner_id"] == crm_owner["crm_id"]
+
+
+async def test_ownership_cannot_be_changed_through_a_mapping_or_a_custom_field(synced_agent: CrmWorld,
+                                                                              world_client: RpcClient) -> None:
+    with pytest.raises(RpcError, match="ownership comes from the CRM"):
+        await world_client.call("mappings.update", {"local": "owner_hack", "crm": "hubspot_owner_id"})
+    contact = (await all_contacts(world_client))[0]
+    for field in ("owner", "crm_id", "created_by"):
+        with pytest.raises(RpcError) as err:
+            await world_client.call("contacts.update", {"id": contact["id"], "fields": {field: "1"}})
+        assert err.value.code in (RpcCode.VALIDATION, RpcCode.OWNER_READ_ONLY)
+    with pytest.raises(RpcError, match="field name"):
+        await world_client.call("contacts.update", {"id": contact["id"], "fields": {"Bad Name": "x"}})

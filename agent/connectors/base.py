@@ -123,7 +123,8 @@ class WriteResult(msgspec.Struct, frozen=True):
 
     ``ok`` False carries ``error`` (a reason a person can read) and ``error_code`` (the CRM's
     category). ``created`` is True when a create or upsert made a new record. ``record`` is the record
-    as the CRM stored it, when the answer included it.
+    as the CRM stored it, when the answer included it. ``existing_id`` names the record that made a
+    create fail because its unique key (email) is taken: the caller links to it instead of duplicating.
     """
 
     ref: str
@@ -133,6 +134,7 @@ class WriteResult(msgspec.Struct, frozen=True):
     record: CrmRecord | None = None
     error: str | None = None
     error_code: str | None = None
+    existing_id: str | None = None
 
 
 class Capabilities(msgspec.Struct, frozen=True):
@@ -190,7 +192,11 @@ class Connector(Protocol):
         """Records by email, keyed by the email as given (match is trimmed and case-insensitive)."""
         ...
 
-    async def create(self, object_type: ObjectType, inputs: Sequence[WriteInput]) -> list[WriteResult]: ...
+    async def create(self, object_type: ObjectType, inputs: Sequence[WriteInput]) -> list[WriteResult]:
+        """Create records. Never duplicates an email: an input whose email a record already has comes
+        back ``ok=False`` with that record's ``existing_id`` (so replaying a create after a crash is
+        harmless and an existing CRM record is linked, not overwritten)."""
+        ...
 
     async def update(self, object_type: ObjectType, inputs: Sequence[WriteInput]) -> list[WriteResult]: ...
 

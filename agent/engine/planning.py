@@ -97,21 +97,26 @@ class PlanningConnector:
         return await self.inner.find_by_email(object_type, emails, properties=properties)
 
     async def create(self, object_type: ObjectType, inputs: Sequence[WriteInput]) -> list[WriteResult]:
-        return [WriteResult(ref=i.ref, ok=True, id=f"planned:{i.ref}", created=True) for i in inputs]
-
-    async def update(self, object_type: ObjectType, inputs: Sequence[WriteInput]) -> list[WriteResult]:
-        return [WriteResult(ref=i.ref, ok=True, id=i.id) for i in inputs]
-
-    async def upsert(self, object_type: ObjectType, inputs: Sequence[WriteInput]) -> list[WriteResult]:
+        """As the CRM would answer: an email that already exists there (looked up with a read) is refused
+        with its ``existing_id`` (the engine then links to it), any other input is created."""
         email = self.capabilities.email_property
         emails = [i.properties.get(email, "") for i in inputs]
         found = await self.inner.find_by_email(object_type, [e for e in emails if e], properties=[email])
         results = []
         for item, address in zip(inputs, emails, strict=True):
             existing = found.get(address)
-            results.append(WriteResult(ref=item.ref, ok=True, id=existing.id if existing else f"planned:{item.ref}",
-                                       created=existing is None))
+            if existing is not None:
+                results.append(WriteResult(ref=item.ref, ok=False, error="exists", error_code="CONFLICT",
+                                           existing_id=existing.id))
+            else:
+                results.append(WriteResult(ref=item.ref, ok=True, id=f"planned:{item.ref}", created=True))
         return results
+
+    async def update(self, object_type: ObjectType, inputs: Sequence[WriteInput]) -> list[WriteResult]:
+        return [WriteResult(ref=i.ref, ok=True, id=i.id) for i in inputs]
+
+    async def upsert(self, object_type: ObjectType, inputs: Sequence[WriteInput]) -> list[WriteResult]:
+        return [WriteResult(ref=i.ref, ok=True, id=i.id or f"planned:{i.ref}", created=i.id is None) for i in inputs]
 
     async def archive(self, object_type: ObjectType, ids: Sequence[str]) -> list[WriteResult]:
         return [WriteResult(ref=i, ok=True, id=i) for i in ids]

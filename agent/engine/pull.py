@@ -27,7 +27,7 @@ from leadsync.common.models import STANDARD_FIELDS
 _STD = frozenset(STANDARD_FIELDS)
 _LOCAL_COLS = ", ".join(f"c.{f}" for f in STANDARD_FIELDS)
 _SELECT = (f"SELECT c.id, {_LOCAL_COLS}, c.owner_id, c.fields, c.local_rev, c.synced_rev, c.crm_state, "
-           "l.crm_id, b.vals FROM contacts c LEFT JOIN crm_links l ON l.contact_id = c.id "
+           "l.crm_id, l.crm_updated_at, b.vals FROM contacts c LEFT JOIN crm_links l ON l.contact_id = c.id "
            "LEFT JOIN base_values b ON b.contact_id = c.id ")
 
 
@@ -79,7 +79,7 @@ async def apply_pull_page(db: aiosqlite.Connection, ctx: RunContext, records: Se
     ids = list(by_id)
     linked: dict[str, aiosqlite.Row] = {}
     if ids:
-        async with db.execute(_SELECT + f"WHERE l.crm = ? AND l.crm_id IN ({','.join('?' * len(ids))})",
+        async with db.execute(_SELECT + f"WHERE +l.crm = ? AND l.crm_id IN ({','.join('?' * len(ids))})",
                               [ctx.crm, *ids]) as cur:
             linked = {row["crm_id"]: row for row in await cur.fetchall()}
     emails = {norm_email(r.properties.get(caps.email_property)) for r in by_id.values() if r.id not in linked}
@@ -99,11 +99,12 @@ async def apply_pull_page(db: aiosqlite.Connection, ctx: RunContext, records: Se
     mappings = {m.local: m for m in ctx.pull_mappings}
 
     for record in by_id.values():
-        ctx.counts.pulled += 1
         problems: list[str] = []
         crm_vals = record_values(ctx, record, problems)
         owner = record.properties.get(caps.owner_property) or None
         local = linked.get(record.id)
+        if local is None or local["crm_updated_at"] != record.updated_at_ms:
+            ctx.counts.pulled += 1  # a new version; re-reads of the overlap window are not counted
         for reason in problems:
             page.errors.append((ctx.run_id, local["id"] if local else None, record.id, "pull", "conversion", reason,
                                 None, stamp))
@@ -282,13 +283,13 @@ async def _apply_merges(db: aiosqlite.Connection, ctx: RunContext, pairs: list[t
     """Local contacts linked to merged-away CRM ids move to the survivor (case B21): relinked when the
     survivor has no local contact, else merged into that contact (each field keeps its newest value)."""
     for merged_id, survivor_id in pairs:
-        async with db.execute("SELECT contact_id FROM crm_links WHERE crm = ? AND crm_id = ?",
+        async with db.execute("SELECT contact_id FROM crm_links WHERE +crm = ? AND crm_id = ?",
                               (ctx.crm, merged_id)) as cur:
             row = await cur.fetchone()
         if row is None:
             continue
         duplicate = int(row[0])
-        async with db.execute("SELECT contact_id FROM crm_links WHERE crm = ? AND crm_id = ?",
+        async with db.execute("SELECT contact_id FROM crm_links WHERE +crm = ? AND crm_id = ?",
                               (ctx.crm, survivor_id)) as cur:
             row = await cur.fetchone()
         if row is None:

@@ -177,8 +177,11 @@ async def apply_push_results(db: aiosqlite.Connection, ctx: RunContext, plan: Pu
     log_rows: list[tuple[Any, ...]] = []
     if ctx.plan is not None:
         ctx.plan.held += len(plan.held)
-    for contact_id, rev in plan.unchanged:
-        await db.execute("UPDATE contacts SET synced_rev = max(synced_rev, ?) WHERE id = ?", (rev, contact_id))
+    await db.executemany("UPDATE contacts SET synced_rev = max(synced_rev, ?) WHERE id = ?",
+                         [(rev, contact_id) for contact_id, rev in plan.unchanged])
+    links: list[tuple[Any, ...]] = []
+    owners: list[tuple[int, str, str]] = []
+    confirmed: list[PlannedWrite] = []
     for write in plan.writes:
         result = results.get(write.contact_id)
         if result is None or not result.ok:
@@ -187,6 +190,7 @@ async def apply_push_results(db: aiosqlite.Connection, ctx: RunContext, plan: Pu
             errors.append((ctx.run_id, write.contact_id, write.crm_id, write.op,
                            result.error_code if result else None, reason or "refused", write.local_rev, stamp))
             continue
+        confirmed.append(write)
         op = "update" if write.op == "update" else ("create" if result.created else "link")
         log_rows.append((ctx.run_id, write.contact_id, result.id, op, dumps(write.properties), write.owner_note,
                          stamp))
@@ -200,31 +204,32 @@ async def apply_push_results(db: aiosqlite.Connection, ctx: RunContext, plan: Pu
                 ctx.counts.created_crm += 1
             else:
                 ctx.counts.linked += 1
-            await db.execute(
-                "INSERT INTO crm_links(contact_id, crm, object_type, crm_id, crm_updated_at, linked_at) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(contact_id) DO UPDATE SET crm_id = excluded.crm_id",
-                (write.contact_id, ctx.crm, object_type, result.id,
-                 result.record.updated_at_ms if result.record else None, stamp),
-            )
-            await db.execute("UPDATE contacts SET crm_state = 'linked' WHERE id = ?", (write.contact_id,))
+            links.append((write.contact_id, ctx.crm, object_type, result.id,
+                          result.record.updated_at_ms if result.record else None, stamp))
         else:
             ctx.counts.updated_crm += 1
         new_owner = write.properties.get(ctx.connector.capabilities.owner_property)
         if new_owner is not None:
-            await record_owner_change(db, write.contact_id, new_owner, "todo" if write.owner_push else "create",
-                                      ctx.run_id, stamp)
-            await db.execute("UPDATE contacts SET owner_push = NULL WHERE id = ? AND owner_push = ?",
-                             (write.contact_id, new_owner))
-        await db.execute(
-            "INSERT INTO base_values(contact_id, vals, sync_run_id, synced_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT(contact_id) DO UPDATE SET vals = excluded.vals, sync_run_id = excluded.sync_run_id, "
-            "synced_at = excluded.synced_at",
-            (write.contact_id, dumps(write.base_after), ctx.run_id, stamp),
-        )
-        await db.execute("UPDATE contacts SET synced_rev = max(synced_rev, ?) WHERE id = ?",
-                         (write.local_rev, write.contact_id))
-        await db.execute("UPDATE sync_errors SET resolved_at = ? WHERE contact_id = ? AND resolved_at IS NULL",
-                         (stamp, write.contact_id))
+            owners.append((write.contact_id, new_owner, "todo" if write.owner_push else "create"))
+    await db.executemany(
+        "INSERT INTO crm_links(contact_id, crm, object_type, crm_id, crm_updated_at, linked_at) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(contact_id) DO UPDATE SET crm_id = excluded.crm_id", links)
+    await db.executemany("UPDATE contacts SET crm_state = 'linked' WHERE id = ?", [(link[0],) for link in links])
+    for contact_id, new_owner, source in owners:
+        await record_owner_change(db, contact_id, new_owner, source, ctx.run_id, stamp)
+    await db.executemany("UPDATE contacts SET owner_push = NULL WHERE id = ? AND owner_push = ?",
+                         [(contact_id, new_owner) for contact_id, new_owner, _ in owners])
+    await db.executemany(
+        "INSERT INTO base_values(contact_id, vals, sync_run_id, synced_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT(contact_id) DO UPDATE SET vals = excluded.vals, sync_run_id = excluded.sync_run_id, "
+        "synced_at = excluded.synced_at",
+        [(w.contact_id, dumps(w.base_after), ctx.run_id, stamp) for w in confirmed])
+    await db.executemany("UPDATE contacts SET synced_rev = max(synced_rev, ?) WHERE id = ?",
+                         [(w.local_rev, w.contact_id) for w in confirmed])
+    await db.executemany("UPDATE sync_errors SET resolved_at = ? WHERE contact_id = ? AND resolved_at IS NULL",
+                         [(stamp, w.contact_id) for w in confirmed])
+    await db.executemany("UPDATE sync_errors SET resolved_at = ? WHERE contact_id = ? AND resolved_at IS NULL",
+                         [(stamp, e[1]) for e in errors])  # superseded by the new attempt's outcome
     await db.executemany(
         "INSERT INTO sync_errors(sync_run_id, contact_id, crm_id, operation, code, reason, local_rev, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

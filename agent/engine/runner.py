@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from leadsync.agent.connectors.base import Connector, ObjectType, PropertyMeta, WriteResult
+from leadsync.agent.connectors.base import Connector, CrmRecord, ObjectType, PropertyMeta, WriteResult
 from leadsync.agent.engine.context import RunContext
 from leadsync.agent.engine.planning import PlanRecorder
 from leadsync.agent.engine.pull import apply_pull_page
@@ -158,7 +158,7 @@ async def _mark_archived(store: Store, ctx: RunContext, object_type: ObjectType)
             await db.execute(
                 f"UPDATE contacts SET crm_state = 'archived', crm_note = 'archived (deleted) in the CRM; '"
                 f" || 'contacts.restore re-creates it' WHERE crm_state = 'linked' AND id IN "
-                f"(SELECT contact_id FROM crm_links WHERE crm = ? AND crm_id IN ({marks}))", [ctx.crm, *ids])
+                f"(SELECT contact_id FROM crm_links WHERE +crm = ? AND crm_id IN ({marks}))", [ctx.crm, *ids])
 
 
 async def _pull(store: Store, ctx: RunContext, object_type: ObjectType) -> None:
@@ -189,13 +189,23 @@ async def _push(store: Store, ctx: RunContext, active_owners: set[str], contact_
         creates = write_inputs(plan, "create")
         updates = write_inputs(plan, "update")
         if creates:
-            write = ctx.connector.upsert if caps.supports_upsert else ctx.connector.create
-            for result in await write(caps.new_lead_object, creates):
+            for result in await ctx.connector.create(caps.new_lead_object, creates):
                 results[int(result.ref)] = result
         if updates:
             for result in await ctx.connector.update(caps.new_lead_object, updates):
                 results[int(result.ref)] = result
+        # a create refused because the email exists in the CRM links to that record instead (never a
+        # duplicate, and a replay after a crash is harmless): it is merged like a pulled record
+        existing = {cid: r.existing_id for cid, r in results.items() if not r.ok and r.existing_id}
+        found: list[CrmRecord] = []
+        if existing:
+            read = await ctx.connector.read(caps.new_lead_object, sorted(set(existing.values())),
+                                            properties=ctx.crm_properties())
+            found = [r for r in read.values() if r is not None]
+            plan.writes = [w for w in plan.writes if w.contact_id not in existing]
         async with store.transaction() as db:
+            if found:
+                await apply_pull_page(db, ctx, found, None, caps.new_lead_object)
             await apply_push_results(db, ctx, plan, results, caps.new_lead_object)
         ctx.progress({"type": "progress", "run_id": ctx.run_id, "phase": "push",
                       "done": ctx.counts.created_crm + ctx.counts.updated_crm + ctx.counts.linked + ctx.counts.failed,

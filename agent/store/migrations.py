@@ -216,6 +216,12 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE contacts ADD COLUMN merged_into INTEGER",
         "ALTER TABLE contacts ADD COLUMN crm_note TEXT",  # why crm_state is archived or merged
     ],
+    # 5: indexes for lookups by CRM id alone and for the push backlog (both were full scans)
+    [
+        "CREATE INDEX crm_links_crm_id ON crm_links(crm_id)",
+        "DROP INDEX contacts_dirty",
+        "CREATE INDEX contacts_pending ON contacts(id) WHERE local_rev > synced_rev",
+    ],
 ]
 
 

@@ -9,12 +9,14 @@ rate limits: 100 requests per 10 s by default and 4 searches per second), and ra
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
 import httpx
+import msgspec
 
 from leadsync.agent.connectors.base import (
     Capabilities,
@@ -28,7 +30,7 @@ from leadsync.agent.connectors.base import (
     WriteInput,
     WriteResult,
 )
-from leadsync.agent.connectors.http import Clock, HttpClient, RateLimit, RetryPolicy, Secret, Sleep
+from leadsync.agent.connectors.http import Clock, HttpClient, RateLimit, RetryPolicy, Secret, Sleep, check_token
 from leadsync.agent.connectors.hubspot.batch import BATCH_SIZE, PostBatch, write_all
 from leadsync.agent.connectors.hubspot.cursor import (
     DEFAULT_OVERLAP_MS,
@@ -72,6 +74,18 @@ CAPABILITIES: Final = Capabilities(
     cursor="lastmodifieddate + id",
 )
 """HubSpot's capabilities: batches of 100, search pages of 200 (list pages are 100)."""
+
+
+_EXISTING_ID = re.compile(r"Existing ID: (\d+)")
+
+
+def _with_existing_id(result: WriteResult) -> WriteResult:
+    """HubSpot refuses a create whose email is taken with CONFLICT "Contact already exists. Existing ID:
+    N" (CRM API v3, batch create errors): surface N so the engine links instead of duplicating."""
+    if result.ok or result.error_code != "CONFLICT" or not result.error:
+        return result
+    found = _EXISTING_ID.search(result.error)
+    return msgspec.structs.replace(result, existing_id=found.group(1)) if found else result
 
 
 def _now_ms() -> int:
@@ -123,7 +137,7 @@ class HubSpotConnector:
         on_status: StatusHook | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         rate_limit_per_10s: int = 100,
-        search_per_s: float = 4.0,
+        search_per_s: float = 5.0,
         overlap_ms: int = DEFAULT_OVERLAP_MS,
         retry: RetryPolicy | None = None,
         timeout: httpx.Timeout | None = None,
@@ -133,6 +147,8 @@ class HubSpotConnector:
     ) -> None:
         if not token and not oauth:
             raise ValidationError("a HubSpot access token is required")
+        if token and not oauth:
+            check_token("token", token)
         self.base_url = base_url.rstrip("/")
         self._token = Secret(token)
         self._now_ms: NowMs = now_ms or _now_ms
@@ -169,6 +185,10 @@ class HubSpotConnector:
     def api_calls(self) -> int:
         """HTTP requests made so far, retries included."""
         return self._http.api_calls
+
+    def current_credentials(self) -> dict[str, str] | None:
+        """An OAuth connection's credentials with its latest tokens (to store); None for a fixed token."""
+        return self.oauth.credentials() if self.oauth is not None else None
 
     async def aclose(self) -> None:
         """Close the HTTP connection pool."""
@@ -383,8 +403,9 @@ class HubSpotConnector:
         retried only when HubSpot surely did not act (429, 503, no connection), so a timeout cannot
         make duplicates; prefer :meth:`upsert`, which is safe to replay.
         """
-        return await write_all(self._poster("create"), inputs, create_input, input_keys, object_type,
-                               created_by_default=True)
+        results = await write_all(self._poster("create"), inputs, create_input, input_keys, object_type,
+                                  created_by_default=True)
+        return [_with_existing_id(r) for r in results]
 
     async def update(self, object_type: ObjectType, inputs: Sequence[WriteInput]) -> list[WriteResult]:
         """Update records by id: ``POST /crm/v3/objects/contacts/batch/update``, 100 a batch.

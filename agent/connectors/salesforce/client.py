@@ -1,0 +1,650 @@
+"""SalesforceConnector: leadsync's :class:`~leadsync.agent.connectors.base.Connector` for the Salesforce REST API.
+
+Canonical ``lead`` is the ``Lead`` sObject and ``contact`` the ``Contact`` sObject: two objects with
+their own ids, fields and required fields (a Lead needs ``LastName`` and ``Company``, a Contact
+``LastName``). A converted Lead (``IsConverted``) stays a read-only Lead pointing at its
+``ConvertedContactId``; later updates belong to that Contact (see :meth:`SalesforceConnector.update`).
+
+Every call goes through the shared :class:`~leadsync.agent.connectors.http.HttpClient` (timeouts,
+retries, a proactive rate limit, error translation by :func:`~.errors.salesforce_error`, secrets
+redacted) and raises only :mod:`leadsync.common.errors` types. The org's API usage from each answer's
+``Sforce-Limit-Info: api-usage=N/M`` header is kept in :attr:`SalesforceConnector.api_usage`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import quote as url_quote
+from urllib.parse import urlsplit
+
+import httpx
+import msgspec
+
+from leadsync.agent.connectors.base import (
+    Capabilities,
+    ConnectionInfo,
+    Connector,
+    CrmOwner,
+    CrmRecord,
+    ObjectType,
+    PropertyMeta,
+    PullPage,
+    WriteInput,
+    WriteResult,
+)
+from leadsync.agent.connectors.http import Clock, HttpClient, RateLimit, RetryPolicy, Sleep, check_token
+from leadsync.agent.connectors.salesforce.composite import (
+    COLLECTION_SIZE,
+    Send,
+    delete_results,
+    failed,
+    prepare,
+    write_all,
+)
+from leadsync.agent.connectors.salesforce.errors import CRM, salesforce_error
+from leadsync.agent.connectors.salesforce.oauth import (
+    DEFAULT_SESSION_TIMEOUT_S,
+    SalesforceSession,
+    SaveCredentials,
+    StatusHook,
+    check_instance_url,
+    is_oauth,
+)
+from leadsync.agent.connectors.salesforce.pull import (
+    DEFAULT_OVERLAP_MS,
+    DEFAULT_WINDOW,
+    IncrementalPull,
+    NowMs,
+    PullSettings,
+)
+from leadsync.agent.connectors.salesforce.soql import datetime_literal, field_list, in_list, quote
+from leadsync.agent.connectors.salesforce.wire import (
+    CONVERTED_CONTACT,
+    EMAIL,
+    IS_CONVERTED,
+    IS_DELETED,
+    MODSTAMP,
+    OWNER,
+    SYSTEM_FIELDS,
+    chunked,
+    field_types,
+    normalize_email,
+    owner_from_wire,
+    parse_instant_ms,
+    property_from_wire,
+    record_email,
+    record_from_wire,
+    records_of,
+    sobject,
+)
+from leadsync.common.errors import CrmProtocolError, ValidationError
+
+log = logging.getLogger("leadsync.salesforce")
+
+DEFAULT_LOGIN_URL: Final = "https://login.salesforce.com"
+DEFAULT_API_VERSION: Final = "v60.0"
+EMAIL_CHUNK: Final = 100
+"""Email addresses per lookup query (keeps the GET URL far below Salesforce's 16 KB limit)."""
+ID_CHUNK: Final = 200
+ADMIN_PROFILE: Final = "System Administrator"
+OWNER_FIELDS: Final = ("Id", "Email", "FirstName", "LastName", "IsActive", "UserRoleId", "UserRole.Name",
+                       "Profile.Name")
+CONVERTED_LEAD: Final = "CONVERTED_LEAD"
+CANNOT_UPDATE_CONVERTED_LEAD: Final = "CANNOT_UPDATE_CONVERTED_LEAD"
+DUPLICATES_DETECTED: Final = "DUPLICATES_DETECTED"
+_USAGE: Final = re.compile(r"api-usage=(\d+)/(\d+)")
+_RECORD_ID: Final = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
+_VERSION: Final = re.compile(r"v?(\d{2,3}\.\d)")
+
+CAPABILITIES: Final = Capabilities(
+    batch_size=COLLECTION_SIZE,
+    page_size=2000,
+    object_types=("lead", "contact"),
+    new_lead_object="lead",
+    email_property=EMAIL,
+    owner_property=OWNER,
+    supports_upsert=True,  # emulated: look up by Email, then create or update (see upsert)
+    cursor="SystemModstamp + Id",
+)
+"""Salesforce's capabilities: sObject Collections of 200, query pages of up to 2,000 rows."""
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _version(api_version: str) -> str:
+    match = _VERSION.fullmatch(api_version.strip())
+    if match is None:
+        raise ValidationError(f"api_version: {api_version!r} is not a Salesforce API version such as v60.0")
+    return f"v{match.group(1)}"
+
+
+def _iso_param(ms: int) -> str:
+    """An instant as the ``start``/``end`` parameter of ``/updated`` and ``/deleted``: ISO-8601 UTC."""
+    return datetime_literal(ms).replace(".000Z", "+00:00").replace("Z", "+00:00")
+
+
+class SalesforceConnector:
+    """The Salesforce REST API through one OAuth connection (or one access token).
+
+    ``base_url`` is the login URL the OAuth tokens come from (``https://login.salesforce.com``,
+    ``https://test.salesforce.com`` for a sandbox org, a My Domain URL, or the leadsync sandbox);
+    every API call then goes to the ``instance_url`` the token endpoint names. ``credentials`` are
+    ``{"client_id", "refresh_token"}`` (+ ``client_secret``; + stored ``access_token``, ``instance_url``,
+    ``access_token_expires_at``), see :mod:`~leadsync.agent.connectors.salesforce.oauth`; refreshed tokens
+    go to ``save_credentials`` and ``on_status`` hears ``"needs_reauth"`` when the refresh token is
+    refused. ``{"access_token"}`` (+ ``instance_url``, else ``base_url`` is the instance) works too, until
+    the session ends. ``api_version`` like ``"v60.0"``. ``session_timeout_s`` is the org's session
+    timeout (2 hours by default). ``rate_limit_per_10s`` caps requests per rolling 10 s (Salesforce has a
+    rolling 24-hour quota, not a short window; this only keeps bursts polite). ``overlap_ms`` and
+    ``window`` tune the incremental pull. ``transport`` replaces the network; ``sleep`` (s), ``clock``
+    (monotonic s) and ``now_ms`` (wall clock, epoch ms UTC) make time injectable for tests.
+    Raises ValidationError for missing credentials or a bad API version.
+    """
+
+    name = "salesforce"
+    capabilities = CAPABILITIES
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_LOGIN_URL,
+        credentials: Mapping[str, str] | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        api_version: str = DEFAULT_API_VERSION,
+        save_credentials: SaveCredentials | None = None,
+        on_status: StatusHook | None = None,
+        session_timeout_s: float = DEFAULT_SESSION_TIMEOUT_S,
+        rate_limit_per_10s: int = 250,
+        overlap_ms: int = DEFAULT_OVERLAP_MS,
+        window: int = DEFAULT_WINDOW,
+        retry: RetryPolicy | None = None,
+        timeout: httpx.Timeout | None = None,
+        sleep: Sleep | None = None,
+        clock: Clock | None = None,
+        now_ms: NowMs | None = None,
+    ) -> None:
+        creds = dict(credentials or {})
+        self.base_url = base_url.rstrip("/")
+        self.api_version = _version(api_version)
+        self._now_ms: NowMs = now_ms or _now_ms
+        self._pull_settings = PullSettings(overlap_ms=overlap_ms, window=window)
+        extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+        headers = {"Accept": "application/json"}
+        token = creds.get("access_token", "")
+        oauth = is_oauth(creds)
+        if not oauth and not token:
+            raise ValidationError("credentials: Salesforce needs a connected app's client_id and refresh_token "
+                                  "(and client_secret when the app requires it), or an access_token")
+        if token and not oauth:
+            headers["Authorization"] = f"Bearer {check_token('access_token', token)}"
+        self._http = HttpClient(
+            crm=CRM,
+            base_url=self.base_url,
+            error_mapper=salesforce_error,
+            headers=headers,
+            secrets=(token, url_quote(token, safe=""), creds.get("client_secret", ""), creds.get("refresh_token", "")),
+            transport=transport,
+            retry=retry,
+            rate_limits={"default": RateLimit(rate_limit_per_10s, 10.0)},
+            sleep=sleep,
+            clock=clock,
+            wall_clock=lambda: self._now_ms() / 1000,
+            **extra,
+        )
+        self.session: SalesforceSession | None = None
+        self._static_instance = ""
+        if oauth:
+            self.session = SalesforceSession(self._http, creds, login_url=self.base_url, now_ms=self._now_ms,
+                                             session_timeout_s=session_timeout_s,
+                                             save_credentials=save_credentials, on_status=on_status)
+            self._http.auth = self.session
+        else:
+            self._static_instance = check_instance_url(creds.get("instance_url") or self.base_url, self.base_url)
+        self._describe: dict[ObjectType, dict[str, Mapping[str, Any]]] = {}
+        self.api_usage: tuple[int, int] | None = None
+        self._usage_warned = False
+
+    def __repr__(self) -> str:
+        return f"SalesforceConnector(base_url={self.base_url!r}, api_calls={self.api_calls})"
+
+    @property
+    def api_calls(self) -> int:
+        """HTTP requests made so far, retries and token requests included."""
+        return self._http.api_calls
+
+    def current_credentials(self) -> dict[str, str] | None:
+        """An OAuth connection's credentials with its latest (rotated) tokens and instance URL, to store;
+        None for a fixed access token."""
+        return self.session.credentials() if self.session is not None else None
+
+    async def aclose(self) -> None:
+        """Close the HTTP connection pool."""
+        await self._http.aclose()
+
+    # -- plumbing ------------------------------------------------------------------------------------
+
+    async def instance_url(self) -> str:
+        """The API base URL (getting a session first when needed)."""
+        if self.session is not None:
+            return await self.session.instance_url()
+        return self._static_instance
+
+    async def _data(self, path: str) -> str:
+        return f"{await self.instance_url()}/services/data/{self.api_version}{path}"
+
+    async def _call(self, method: str, url: str, *, params: Mapping[str, str] | None = None, json: Any = None,
+                    replay_safe: bool = True) -> Any:
+        """Send one API request; return its decoded JSON body (None when empty) and note API usage."""
+        response = await self._http.request(method, url, params=params, json=json, replay_safe=replay_safe)
+        self._note_usage(response.headers.get("Sforce-Limit-Info"))
+        if not response.content:
+            return None
+        try:
+            return msgspec.json.decode(response.content)
+        except msgspec.DecodeError:
+            raise CrmProtocolError(self._http.redact(f"salesforce: {method} {urlsplit(url).path} answered "
+                                                     f"{response.status_code} with a body that is not JSON"),
+                                   crm=CRM, status=response.status_code) from None
+
+    def _note_usage(self, header: str | None) -> None:
+        match = _USAGE.search(header or "")
+        if match is None:
+            return
+        used, limit = int(match.group(1)), int(match.group(2))
+        self.api_usage = (used, limit)
+        if limit and used >= 0.9 * limit and not self._usage_warned:
+            self._usage_warned = True
+            log.warning("salesforce: the org has used %d of its %d API requests in the last 24 hours", used, limit)
+        elif limit and used < 0.8 * limit:
+            self._usage_warned = False
+
+    async def _query_first(self, soql: str, *, include_deleted: bool = False) -> Mapping[str, Any]:
+        endpoint = "/queryAll" if include_deleted else "/query"
+        page = await self._call("GET", await self._data(endpoint), params={"q": soql})
+        if not isinstance(page, dict):
+            raise CrmProtocolError("Salesforce answered a query without a JSON object", crm=CRM)
+        return page
+
+    async def _query_more(self, next_records_url: str) -> Mapping[str, Any]:
+        """The page at ``nextRecordsUrl``, fetched exactly as given (relative to the instance URL)."""
+        instance = await self.instance_url()
+        if next_records_url.startswith("/") and not next_records_url.startswith("//"):
+            url = instance + next_records_url
+        else:
+            given, ours = urlsplit(next_records_url), urlsplit(instance)
+            if (given.scheme, given.netloc) != (ours.scheme, ours.netloc):
+                raise CrmProtocolError(f"Salesforce sent a nextRecordsUrl outside the instance: {next_records_url}",
+                                       crm=CRM)
+            url = next_records_url
+        page = await self._call("GET", url)
+        if not isinstance(page, dict):
+            raise CrmProtocolError("Salesforce answered a query page without a JSON object", crm=CRM)
+        return page
+
+    async def query_pages(self, soql: str, *, include_deleted: bool = False) -> AsyncIterator[list[Mapping[str, Any]]]:
+        """Every page of rows of ``soql`` (built with :mod:`~.soql`), following ``nextRecordsUrl`` until
+        ``done``; CrmProtocolError for a page with ``done: false`` and no ``nextRecordsUrl`` (case B03)."""
+        page = await self._query_first(soql, include_deleted=include_deleted)
+        seen: set[str] = set()
+        while True:
+            yield records_of(page)
+            if page.get("done") is True:
+                return
+            url = page.get("nextRecordsUrl")
+            if page.get("done") is not False or not isinstance(url, str) or not url or url in seen:
+                raise CrmProtocolError("Salesforce said more query results follow (done: false) but gave no "
+                                       "usable nextRecordsUrl; stopping instead of ending quietly", crm=CRM)
+            seen.add(url)
+            page = await self._query_more(url)
+
+    async def _query_all(self, soql: str, *, include_deleted: bool = False) -> list[Mapping[str, Any]]:
+        return [row async for page in self.query_pages(soql, include_deleted=include_deleted) for row in page]
+
+    async def _fields(self, object_type: ObjectType) -> dict[str, Mapping[str, Any]]:
+        if object_type not in self._describe:
+            await self.list_properties(object_type)
+        return self._describe[object_type]
+
+    # -- account -------------------------------------------------------------------------------------
+
+    async def connection_info(self) -> ConnectionInfo:
+        """Who the session belongs to and whether they administer the org.
+
+        ``GET {instance}/services/oauth2/userinfo`` (OpenID Connect UserInfo endpoint) gives ``user_id``,
+        ``organization_id`` and ``email``; ``SELECT Profile.Name, Profile.PermissionsModifyAllData,
+        Profile.PermissionsViewAllData FROM User WHERE Id = '...'`` gives the profile. ``is_admin`` is
+        True for the "System Administrator" profile or "Modify All Data"; a user with only "View All
+        Data" is not an admin but sees every record (said in ``note``). Raises CrmAuthError for a bad
+        session. Permission sets granting Modify All Data are not looked at.
+        """
+        instance = await self.instance_url()
+        info = await self._call("GET", f"{instance}/services/oauth2/userinfo")
+        if not isinstance(info, dict):
+            raise CrmProtocolError("Salesforce answered userinfo without a JSON object", crm=CRM)
+        user_id = info.get("user_id")
+        org_id = info.get("organization_id")
+        is_admin, view_all = False, False
+        if isinstance(user_id, str) and user_id:
+            rows = await self._query_all(
+                "SELECT Id, Profile.Name, Profile.PermissionsModifyAllData, Profile.PermissionsViewAllData "
+                f"FROM User WHERE Id = {quote(user_id)}")
+            profile = rows[0].get("Profile") if rows else None
+            if isinstance(profile, dict):
+                is_admin = profile.get("Name") == ADMIN_PROFILE or profile.get("PermissionsModifyAllData") is True
+                view_all = profile.get("PermissionsViewAllData") is True
+        note = None
+        if not is_admin:
+            note = ("connected as a user without View All Data: leadsync sees only the records this user can see"
+                    if not view_all else "connected as a non-admin user who can view all data")
+        return ConnectionInfo(
+            user_email=str(info.get("email") or "").strip(),
+            user_id=user_id if isinstance(user_id, str) else None,
+            is_admin=is_admin,
+            account_id=org_id if isinstance(org_id, str) else None,
+            note=note,
+        )
+
+    async def list_owners(self) -> list[CrmOwner]:
+        """Every User, active or not: ``SELECT Id, Email, FirstName, LastName, IsActive, UserRoleId,
+        UserRole.Name, Profile.Name FROM User ORDER BY Id``, all pages.
+
+        Inactive users keep owning their records and come back ``active=False``; the role is the owner's
+        one team. Records can also be owned by a Queue (an ``OwnerId`` starting ``00G``), which is no
+        User and so not listed.
+        """
+        rows = await self._query_all(f"SELECT {', '.join(OWNER_FIELDS)} FROM User ORDER BY Id ASC")
+        return [owner_from_wire(row) for row in rows]
+
+    async def list_properties(self, object_type: ObjectType) -> list[PropertyMeta]:
+        """The object's fields: ``GET /sobjects/{Lead|Contact}/describe`` ("sObject Describe"), each
+        ``fields[]`` entry as a :class:`PropertyMeta` (see
+        :func:`~leadsync.agent.connectors.salesforce.wire.property_from_wire`). Also refreshes the field
+        types writes are converted with."""
+        describe = await self._call("GET", await self._data(f"/sobjects/{sobject(object_type)}/describe"))
+        if not isinstance(describe, dict):
+            raise CrmProtocolError("Salesforce answered a describe without a JSON object", crm=CRM)
+        self._describe[object_type] = field_types(describe)
+        return [property_from_wire(f) for f in describe.get("fields") or () if isinstance(f, dict)]
+
+    # -- reads ---------------------------------------------------------------------------------------
+
+    def pull_changes(
+        self, object_type: ObjectType, cursor: dict[str, Any] | None, *, properties: Sequence[str]
+    ) -> AsyncIterator[PullPage]:
+        """Records changed since ``cursor`` (None: all of them), oldest first, deleted ones
+        ``archived=True``, as checkpointed pages; see :mod:`~leadsync.agent.connectors.salesforce.pull`.
+
+        Besides ``properties``, ``Id``, ``SystemModstamp``, ``CreatedDate``, ``IsDeleted``,
+        ``MasterRecordId``, ``Email``, ``OwnerId`` and, for Leads, ``IsConverted`` and
+        ``ConvertedContactId`` are always selected. Properties come back keyed by Salesforce's own
+        spelling of each field name.
+        """
+        pull = IncrementalPull(object_type, properties=properties, now_ms=self._now_ms, settings=self._pull_settings,
+                               query=lambda soql: self._query_first(soql, include_deleted=True),
+                               more=self._query_more)
+        return pull.pages(cursor)
+
+    async def list_archived(
+        self, object_type: ObjectType, *, properties: Sequence[str]
+    ) -> AsyncIterator[list[CrmRecord]]:
+        """Deleted records still in the Recycle Bin (15 days), page by page: ``queryAll`` with ``WHERE
+        IsDeleted = true``. A merged-away record is among them with ``MasterRecordId`` naming the survivor."""
+        fields = field_list(SYSTEM_FIELDS[object_type], properties)
+        soql = (f"SELECT {', '.join(fields)} FROM {sobject(object_type)} WHERE {IS_DELETED} = true "
+                f"ORDER BY {MODSTAMP} ASC, Id ASC")
+        async for rows in self.query_pages(soql, include_deleted=True):
+            yield [record_from_wire(row, object_type) for row in rows]
+
+    async def deleted_since(self, object_type: ObjectType, start_ms: int, end_ms: int) -> list[tuple[str, int]]:
+        """``(id, deleted at epoch ms)`` of records deleted in ``[start_ms, end_ms]``: ``GET
+        /sobjects/{Object}/deleted/?start=&end=`` ("Get Deleted Records", at most 30 days back; the
+        window is read to the minute). Covers records already purged from the Recycle Bin."""
+        answer = await self._call("GET", await self._data(f"/sobjects/{sobject(object_type)}/deleted/"),
+                                  params={"start": _iso_param(start_ms), "end": _iso_param(end_ms)})
+        rows = answer.get("deletedRecords") if isinstance(answer, dict) else None
+        if not isinstance(rows, list):
+            raise CrmProtocolError("Salesforce answered /deleted without 'deletedRecords'", crm=CRM)
+        out: list[tuple[str, int]] = []
+        for row in rows:
+            if isinstance(row, dict) and isinstance(row.get("id"), str):
+                out.append((row["id"], parse_instant_ms(row.get("deletedDate")) or 0))
+        return out
+
+    async def read(
+        self, object_type: ObjectType, ids: Sequence[str], *, properties: Sequence[str]
+    ) -> dict[str, CrmRecord | None]:
+        """Records by id: ``SELECT ... FROM {Object} WHERE Id IN (...)``, 200 ids a query.
+
+        Ids that are deleted, unknown or not Salesforce ids map to None. 15- and 18-character ids both
+        work; the result is keyed by the ids as given.
+        """
+        fields = field_list(SYSTEM_FIELDS[object_type], properties)
+        unique = list(dict.fromkeys(str(i) for i in ids))
+        found: dict[str, CrmRecord | None] = dict.fromkeys(unique)
+        valid = [i for i in unique if _RECORD_ID.fullmatch(i)]
+        by_prefix = {i[:15]: i for i in valid}
+        for chunk in chunked(valid, ID_CHUNK):
+            soql = f"SELECT {', '.join(fields)} FROM {sobject(object_type)} WHERE Id IN {in_list(chunk)}"
+            for row in await self._query_all(soql):
+                record = record_from_wire(row, object_type)
+                asked = by_prefix.get(record.id[:15])
+                if asked is not None:
+                    found[asked] = record
+        return found
+
+    async def find_by_email(
+        self, object_type: ObjectType, emails: Sequence[str], *, properties: Sequence[str]
+    ) -> dict[str, CrmRecord]:
+        """Records by email, keyed by each email exactly as given; emails without a record are absent.
+
+        ``SELECT ... FROM {Object} WHERE Email IN ('a@b.c', 'o\\'brien@example.com') ORDER BY ...``, 100
+        addresses a query, each trimmed, lower-cased and escaped with
+        :func:`~leadsync.agent.connectors.salesforce.soql.quote` (case B13); SOQL compares text without
+        regard to case. Salesforce allows several records with one email: the oldest wins, and for Leads
+        an unconverted Lead wins over converted ones (a converted Lead comes back only when it is the
+        only match, with ``IsConverted`` "true" and its ``ConvertedContactId``).
+        """
+        fields = field_list(SYSTEM_FIELDS[object_type], properties)
+        keys = list(dict.fromkeys(k for e in emails if (k := normalize_email(e))))
+        order = f"{IS_CONVERTED} ASC, CreatedDate ASC, Id ASC" if object_type == "lead" else "CreatedDate ASC, Id ASC"
+        by_key: dict[str, CrmRecord] = {}
+        for chunk in chunked(keys, EMAIL_CHUNK):
+            soql = (f"SELECT {', '.join(fields)} FROM {sobject(object_type)} WHERE {EMAIL} IN {in_list(chunk)} "
+                    f"ORDER BY {order}")
+            for row in await self._query_all(soql):
+                record = record_from_wire(row, object_type)
+                email = record_email(record)
+                if email is not None:
+                    by_key.setdefault(normalize_email(email), record)
+        return {e: by_key[normalize_email(e)] for e in emails if normalize_email(e) in by_key}
+
+    # -- writes --------------------------------------------------------------------------------------
+
+    def _sender(self, method: str) -> Send:
+        # a create has no idempotency key: never replay one Salesforce may have carried out
+        replay_safe = method != "POST"
+
+        async def send(records: list[dict[str, Any]]) -> Any:
+            return await self._call(method, await self._data("/composite/sobjects"),
+                                    json={"allOrNone": False, "records": records}, replay_safe=replay_safe)
+
+        return send
+
+    async def create(self, object_type: ObjectType, inputs: Sequence[WriteInput]) -> list[WriteResult]:
+        """Create records: ``POST /composite/sobjects`` with ``allOrNone: false``, 200 a request; never
+        a second record for an email.
+
+        Salesforce itself lets many records share an email, so the addresses are looked up first
+        (:meth:`find_by_email`): an input whose email a record of the object already has is not sent and
+        comes back ``ok=False`` with ``existing_id`` (``DUPLICATES_DETECTED``; ``CONVERTED_LEAD`` when that
+        record is a converted Lead, whose ``ConvertedContactId`` is in ``record``), so the engine links to
+        it and a replay after a crash creates nothing twice. Inputs sharing an email in one call are
+        created once; the later ones get the first one's ``existing_id``. A refusal of Salesforce's own
+        duplicate rules (``DUPLICATES_DETECTED`` with ``duplicateResult``) names its match the same way.
+
+        One result per input, in input order, ``created=True`` on success; a refused record (e.g.
+        ``REQUIRED_FIELD_MISSING`` "Required fields are missing: [Company]", case S13;
+        ``INVALID_EMAIL_ADDRESS``) fails alone with Salesforce's reason (case B23 c). Bodies hold exactly
+        the given fields, converted to their JSON types (see :mod:`~.wire`); nothing is invented for
+        missing required fields. The POST is retried only when Salesforce surely did not act (429, 503,
+        no connection).
+        """
+        outcome: dict[int, WriteResult] = {}
+        for batch in _rounds(inputs, outcome, require_email=False):
+            keys = [key for _, _, key in batch if key]
+            found = await self.find_by_email(object_type, keys, properties=()) if keys else {}
+            fresh: list[tuple[int, WriteInput]] = []
+            for n, inp, key in batch:
+                record = found.get(key) if key else None
+                if record is None:
+                    fresh.append((n, inp))
+                else:
+                    outcome[n] = _already_there(inp, record, object_type, key)
+            outcome.update(await self._create_now(object_type, fresh))
+        return [outcome[n] for n in range(len(inputs))]
+
+    async def _create_now(self, object_type: ObjectType,
+                          inputs: Sequence[tuple[int, WriteInput]]) -> dict[int, WriteResult]:
+        if not inputs:
+            return {}
+        fields = await self._fields(object_type)
+        items = [inp for _, inp in inputs]
+        prepared, refused = prepare(items, sobject(object_type), fields, with_id=False)
+        results = await write_all(self._sender("POST"), items, prepared, refused, created=True)
+        return {n: result for (n, _), result in zip(inputs, results, strict=True)}
+
+    async def update(self, object_type: ObjectType, inputs: Sequence[WriteInput]) -> list[WriteResult]:
+        """Update records by id: ``PATCH /composite/sobjects`` (each record with its ``Id``), 200 a request.
+
+        Only the given fields change; ``""`` clears one. A deleted record fails with
+        ``ENTITY_IS_DELETED``. A converted Lead cannot be updated: it fails with
+        ``CANNOT_UPDATE_CONVERTED_LEAD``, and its result's ``record`` is the Lead read again, whose
+        ``ConvertedContactId`` names the Contact the update belongs to.
+        """
+        fields = await self._fields(object_type)
+        prepared, refused = prepare(inputs, sobject(object_type), fields, with_id=True)
+        results = await write_all(self._sender("PATCH"), inputs, prepared, refused, created=False)
+        if object_type == "lead":
+            results = await self._explain_conversions(results)
+        return results
+
+    async def _explain_conversions(self, results: list[WriteResult]) -> list[WriteResult]:
+        converted = [r.id for r in results if not r.ok and r.error_code == CANNOT_UPDATE_CONVERTED_LEAD and r.id]
+        if not converted:
+            return results
+        leads = await self.read("lead", converted, properties=())
+        out: list[WriteResult] = []
+        for result in results:
+            lead = leads.get(result.id or "") if result.error_code == CANNOT_UPDATE_CONVERTED_LEAD else None
+            contact = lead.properties.get(CONVERTED_CONTACT) if lead is not None else None
+            if lead is not None and contact:
+                result = WriteResult(ref=result.ref, ok=False, id=result.id, record=lead,
+                                     error=f"Lead {result.id} was converted to Contact {contact}; "
+                                           "write to the Contact instead",
+                                     error_code=CANNOT_UPDATE_CONVERTED_LEAD)
+            out.append(result)
+        return out
+
+    async def upsert(self, object_type: ObjectType, inputs: Sequence[WriteInput]) -> list[WriteResult]:
+        """Create or update keyed by ``Email``; idempotent, so a replay after a crash makes no duplicate.
+
+        Salesforce has no email upsert key (``PATCH /sobjects/{Object}/{ExternalIdField}/{value}`` needs
+        an External ID field), so: look the addresses up with :meth:`find_by_email` (escaped SOQL, case
+        B13), :meth:`update` the records found (``created=False``), create the others (``created=True``).
+        A replay finds what the first attempt created and updates it. Inputs sharing an address are
+        applied one after the other, never creating two records. An input without an ``Email`` fails
+        alone (``MISSING_EMAIL``); a Lead address that only a converted Lead has fails alone with
+        ``CONVERTED_LEAD``, that Lead as ``record`` and its id as ``existing_id`` (its ``ConvertedContactId``
+        names the Contact to write instead) rather than creating a duplicate Lead.
+        """
+        outcome: dict[int, WriteResult] = {}
+        for batch in _rounds(inputs, outcome, require_email=True):
+            found = await self.find_by_email(object_type, [key for _, _, key in batch], properties=())
+            creates: list[tuple[int, WriteInput]] = []
+            updates: list[tuple[int, WriteInput]] = []
+            for n, inp, key in batch:
+                record = found.get(key)
+                if record is None:
+                    creates.append((n, inp))
+                elif _is_converted(record, object_type):
+                    outcome[n] = _already_there(inp, record, object_type, key)
+                else:
+                    updates.append((n, WriteInput(ref=inp.ref, properties=inp.properties, id=record.id)))
+            if updates:
+                results = await self.update(object_type, [inp for _, inp in updates])
+                outcome.update((n, result) for (n, _), result in zip(updates, results, strict=True))
+            outcome.update(await self._create_now(object_type, creates))
+        return [outcome[n] for n in range(len(inputs))]
+
+    async def archive(self, object_type: ObjectType, ids: Sequence[str]) -> list[WriteResult]:
+        """Delete records (to the Recycle Bin): ``DELETE /composite/sobjects?ids=...&allOrNone=false``,
+        200 ids a request; each result's ``ref`` is the id. An id already deleted counts as done."""
+        results: list[WriteResult] = []
+        for chunk in chunked(list(dict.fromkeys(str(i) for i in ids)), COLLECTION_SIZE):
+            valid = [i for i in chunk if _RECORD_ID.fullmatch(i)]
+            answer = await self._call("DELETE", await self._data("/composite/sobjects"),
+                                      params={"ids": ",".join(valid), "allOrNone": "false"}) if valid else []
+            by_id = {r.ref: r for r in delete_results(answer, valid)}
+            for record_id in chunk:
+                results.append(by_id.get(record_id) or WriteResult(
+                    ref=record_id, ok=False, id=record_id, error=f"{record_id!r} is not a Salesforce id",
+                    error_code="MALFORMED_ID"))
+        return results
+
+
+def _email_key(inp: WriteInput) -> str:
+    email = next((v for k, v in inp.properties.items() if str(k).lower() == EMAIL.lower()), None)
+    return normalize_email(email) if isinstance(email, str) else ""
+
+
+def _rounds(inputs: Sequence[WriteInput], outcome: dict[int, WriteResult], *,
+            require_email: bool) -> list[list[tuple[int, WriteInput, str]]]:
+    """Inputs as ``(position, input, email key)`` in rounds where no email repeats (the n-th input with an
+    address goes to round n), so each round's lookup sees what the rounds before it wrote. Inputs without
+    an email go to the first round, or fail with ``MISSING_EMAIL`` into ``outcome`` when one is required."""
+    rounds: list[list[tuple[int, WriteInput, str]]] = []
+    seen: dict[str, int] = {}
+    for n, inp in enumerate(inputs):
+        key = _email_key(inp)
+        if not key and require_email:
+            outcome[n] = failed(inp, f"an upsert needs the {EMAIL} field", "MISSING_EMAIL")
+            continue
+        depth = seen.get(key, 0) if key else 0
+        if key:
+            seen[key] = depth + 1
+        while depth >= len(rounds):
+            rounds.append([])
+        rounds[depth].append((n, inp, key))
+    return rounds
+
+
+def _is_converted(record: CrmRecord, object_type: ObjectType) -> bool:
+    return object_type == "lead" and record.properties.get(IS_CONVERTED) == "true"
+
+
+def _already_there(inp: WriteInput, record: CrmRecord, object_type: ObjectType, key: str) -> WriteResult:
+    """The refusal of a create (or upsert) whose email ``record`` already has: link to it instead."""
+    name = sobject(object_type)
+    if _is_converted(record, object_type):
+        contact = record.properties.get(CONVERTED_CONTACT) or "?"
+        return WriteResult(ref=inp.ref, ok=False, existing_id=record.id, record=record,
+                           error=f"{key} belongs to Lead {record.id}, converted to Contact {contact}; "
+                                 "write to the Contact instead", error_code=CONVERTED_LEAD)
+    return WriteResult(ref=inp.ref, ok=False, existing_id=record.id, record=record,
+                       error=f"a {name} with the email {key} already exists: {record.id}",
+                       error_code=DUPLICATES_DETECTED)
+
+
+if TYPE_CHECKING:
+    def _conforms(connector: SalesforceConnector) -> Connector:
+        """mypy proves SalesforceConnector implements the Connector protocol."""
+        return connector
+
+
+__all__ = ["CAPABILITIES", "DEFAULT_API_VERSION", "DEFAULT_LOGIN_URL", "SalesforceConnector"]

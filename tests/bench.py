@@ -1,0 +1,868 @@
+"""leadsync benchmarks: figures, not timed tests.
+
+``make bench`` runs ``python -m tests.bench``; flags:
+
+- ``--quick``: small sizes (10,000 and 20,000 contacts; under a minute on 2 cores);
+- ``--only NAME`` (repeatable or comma-separated): pull, incremental, push, limit, api, tui, baseline;
+  a benchmark's setup (e.g. the full pull that fills the store) runs and is reported too;
+- ``--json PATH`` (default ``bench-results/latest.json``);
+- ``--sandbox-as-is``: serve the sandbox with ``leadsync sandbox`` itself (see :mod:`tests.bench_procs`:
+  every answer on a kept-alive connection then waits ~40 ms for a delayed ACK);
+- ``--keep``: keep the work directory (stores, logs).
+
+Every CRM is a sandbox in its own process; every agent is its own process driven through its socket
+with :class:`~leadsync.common.rpc.RpcClient`, like a script, so its CPU time and peak RSS can be read
+from ``/proc``. Three phases:
+
+``small``  (100,000 CRM contacts; quick 10,000), unlimited sandbox, ``leadsync agent`` with its request
+    limit lifted by ``LEADSYNC_HUBSPOT_RATE_LIMIT_PER_10S`` (or :mod:`tests.bench_procs`' agent where the
+    registry does not read that variable); searches keep the connector's 4 per s:
+    full pull, incremental without and with 1,000 CRM changes, push of 10,000 new leads imported with
+    ``contacts.import``, and the baseline script (:mod:`tests.bench_baseline`) on the same sandbox.
+``large``  (1,000,000; quick 20,000), same setup: full pull, incrementals, ``contacts.list`` latency,
+    TUI start to first table, and the no-change incremental of an *interval* run (in-process Agent:
+    only the scheduler starts interval runs, and interval runs reuse owners/properties for 10 min).
+``limit``  (30,000; quick 3,000), sandbox at HubSpot's 100 requests per 10 s with 150 ms latency and
+    the real ``leadsync agent`` (its default limits): pull and push as a fraction of the ceiling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import math
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from leadsync.agent.connectors.hubspot.sandbox.seed import FIRST_CONTACT_ID
+from leadsync.agent.engine.mapping import DEFAULT_MAPPINGS
+from leadsync.common.rpc import RpcClient
+from tests import bench_baseline
+from tests.bench_procs import UNLIMITED, Child, Usage, start_agent, start_sandbox
+
+NAMES = ("pull", "incremental", "push", "limit", "api", "tui", "baseline")
+TOKEN = "sandbox-token"
+LIST_PAGE = 100  # HubSpot's list endpoint: at most 100 contacts a page
+SEARCH_PAGE = 200  # HubSpot's search endpoint: at most 200 a page
+BATCH = 100  # HubSpot's batch endpoints: at most 100 inputs
+LIMIT_PER_10S = 100
+LIMIT_LATENCY_MS = 150
+CEILING_RECORDS_PER_S = BATCH * LIMIT_PER_10S / 10
+UNLIMITED_FAULTS = {"rate_limit_per_10s": None, "search_rate_limit_per_s": None, "daily_limit": None,
+                    "latency_ms": 0}
+ROOT = Path(__file__).resolve().parent.parent
+RATE_LIMIT_ENV = "LEADSYNC_HUBSPOT_RATE_LIMIT_PER_10S"
+
+AGENT_CLI = "CLI"
+AGENT_CLI_ENV = "CLI+env"
+AGENT_BENCH = "bench"
+AGENT_IN_PROCESS = "in-proc"
+AGENT_SCRIPT = "script"
+AGENT_KINDS = {
+    AGENT_CLI: "`leadsync agent` (HubSpot's default limits: 100 requests per 10 s, 4 searches per s)",
+    AGENT_CLI_ENV: f"`{RATE_LIMIT_ENV}={UNLIMITED} leadsync agent`: request limit off, searches still "
+                   "4 per s",
+    AGENT_BENCH: "`python -m tests.bench_procs agent --rate-limit-per-10s 0`: the same Agent in its own process, "
+                 "request limit off, searches still 4 per s (this tree's registry reads no rate-limit variable)",
+    AGENT_IN_PROCESS: "Agent in the benchmark's process (only the scheduler starts interval runs)",
+    AGENT_SCRIPT: "the baseline script: hubspot-api-client v12, one record per call",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Sizes:
+    """How big each benchmark is (contacts or calls)."""
+
+    small: int
+    large: int
+    changes: int
+    push: int
+    limit_pull: int
+    limit_push: int
+    list_calls: int
+    by_id: int
+    baseline_push: int
+    tui_runs: int
+
+
+FULL = Sizes(small=100_000, large=1_000_000, changes=1_000, push=10_000, limit_pull=30_000, limit_push=10_000,
+             list_calls=500, by_id=5_000, baseline_push=10_000, tui_runs=3)
+QUICK = Sizes(small=10_000, large=20_000, changes=1_000, push=2_000, limit_pull=3_000, limit_push=2_000,
+              list_calls=200, by_id=1_000, baseline_push=2_000, tui_runs=2)
+
+
+@dataclass
+class Row:
+    """One line of the results table; ``figures`` holds the raw numbers (JSON)."""
+
+    key: str
+    group: str
+    title: str
+    agent: str
+    records: int | None = None
+    seconds: float | None = None
+    api_calls: int | None = None
+    floor: str = ""
+    cpu_per_10k_s: float | None = None
+    peak_rss_mb: float | None = None
+    notes: str = ""
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def per_second(self) -> float | None:
+        if self.records is None or not self.seconds:
+            return None
+        return self.records / self.seconds
+
+
+@dataclass
+class Target:
+    """A target from issue #8 and whether this run met it."""
+
+    target: str
+    figure: str
+    met: bool | None  # None: not measured in this run
+
+
+@dataclass
+class Measured:
+    """One sync run as the benchmark saw it: the run, wall seconds, agent and sandbox usage."""
+
+    run: dict[str, Any]
+    seconds: float
+    agent_before: Usage | None
+    agent_after: Usage | None
+    sandbox: dict[str, Any]
+
+    @property
+    def cpu_s(self) -> float | None:
+        if self.agent_before is None or self.agent_after is None:
+            return None
+        return self.agent_after.cpu_s - self.agent_before.cpu_s
+
+    def figures(self) -> dict[str, Any]:
+        return {"run": self.run, "seconds": self.seconds, "agent_cpu_s": self.cpu_s,
+                "agent_peak_rss_mb": self.agent_after.peak_rss_mb if self.agent_after else None,
+                "sandbox_requests": self.sandbox.get("requests_total"),
+                "sandbox_requests_by_route": self.sandbox.get("requests"),
+                "sandbox_429s": self.sandbox.get("rate_limited"),
+                "sandbox_write_requests": self.sandbox.get("write_requests")}
+
+
+@dataclass
+class Bench:
+    """State shared by the phases."""
+
+    sizes: Sizes
+    only: frozenset[str]
+    work: Path
+    as_is: bool
+    http: httpx.AsyncClient
+    rows: list[Row] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+    unlimited: str = field(default_factory=lambda: unlimited_agent_kind())
+
+    def wants(self, *names: str) -> bool:
+        return any(n in self.only for n in names)
+
+    def start_unlimited_agent(self, data: Path, sock: Path, log: Path) -> Child:
+        """An agent whose connector does not pace requests (searches keep HubSpot's pace)."""
+        if self.unlimited == AGENT_CLI_ENV:
+            return start_agent(data, sock, log, env={RATE_LIMIT_ENV: str(UNLIMITED)})
+        return start_agent(data, sock, log, rate_limit_per_10s=0)
+
+    def add(self, row: Row) -> Row:
+        self.rows.append(row)
+        print(f"  {row.title}: {_row_line(row)}", flush=True)
+        return row
+
+
+# -- sandbox and agent helpers -------------------------------------------------------------------------
+
+
+def unlimited_agent_kind() -> str:
+    """``CLI+env`` when ``registry.make_connector`` reads the rate-limit variable, else ``bench``."""
+    from leadsync.agent.connectors import registry
+
+    return AGENT_CLI_ENV if getattr(registry, "RATE_LIMIT_ENV", None) == RATE_LIMIT_ENV else AGENT_BENCH
+
+
+async def set_faults(bench: Bench, url: str, switches: dict[str, Any]) -> None:
+    answer = await bench.http.post(f"{url}/__sandbox/faults", json=switches)
+    answer.raise_for_status()
+
+
+async def reset_stats(bench: Bench, url: str) -> None:
+    (await bench.http.post(f"{url}/__sandbox/stats/reset")).raise_for_status()
+
+
+async def get_stats(bench: Bench, url: str) -> dict[str, Any]:
+    answer = await bench.http.get(f"{url}/__sandbox/stats")
+    answer.raise_for_status()
+    stats: dict[str, Any] = answer.json()
+    return stats
+
+
+async def measure_sync(bench: Bench, client: RpcClient, url: str, agent: Child | None,
+                       params: dict[str, Any] | None = None, *, require_ok: bool = True) -> Measured:
+    """Run ``sync.run`` (waiting for it) and measure it; raises when the run does not end ``ok`` (unless
+    ``require_ok`` is False)."""
+    await reset_stats(bench, url)
+    before = agent.usage() if agent else None
+    started = time.perf_counter()
+    run: dict[str, Any] = await client.call("sync.run", {"wait": True, **(params or {})}, timeout_s=None)
+    seconds = time.perf_counter() - started
+    after = agent.usage() if agent else None
+    measured = Measured(run, seconds, before, after, await get_stats(bench, url))
+    if require_ok and run["status"] != "ok":
+        raise RuntimeError(f"sync run #{run['id']} ended {run['status']}: {run.get('error')}")
+    return measured
+
+
+async def connect(client: RpcClient, url: str) -> None:
+    await client.call("crm.connect", {"crm": "hubspot", "base_url": url, "credentials": {"token": TOKEN}})
+
+
+async def change_in_crm(bench: Bench, url: str, count: int, contacts: int) -> list[int]:
+    """Change ``jobtitle`` of ``count`` contacts spread over the CRM, through ``batch/update`` (100 a call)."""
+    step = max(1, contacts // count)
+    ids = [FIRST_CONTACT_ID + k * step for k in range(count)]
+    stamp = int(time.time())
+    for start in range(0, len(ids), BATCH):
+        inputs = [{"id": str(i), "properties": {"jobtitle": f"Benchmark change {stamp}-{i}"}}
+                  for i in ids[start:start + BATCH]]
+        answer = await bench.http.post(f"{url}/crm/v3/objects/contacts/batch/update", json={"inputs": inputs},
+                                       headers={"Authorization": f"Bearer {TOKEN}"})
+        answer.raise_for_status()
+    return ids
+
+
+def lead_fields(n: int, domain: str) -> dict[str, str]:
+    """The fields of new lead ``n`` (deterministic, unique email at ``domain``)."""
+    first = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "John")[n % 8]
+    last = ("Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Backus")[n // 8 % 8]
+    return {"email": f"{first}.{last}.{n}@{domain}".lower(), "first_name": first, "last_name": last,
+            "company": f"Company {n % 97}", "job_title": "Head of Benchmarks", "lead_score": str(n % 101)}
+
+
+async def matched_user(client: RpcClient) -> tuple[int, str]:
+    """A leadsync user matched (by email) to an active CRM owner; returns (user id, owner id)."""
+    users = await client.call("users.list")
+    for user in users["users"]:
+        if user.get("crm_owner_id") and user.get("owner_active"):
+            return int(user["id"]), str(user["crm_owner_id"])
+    owner = next(o for o in users["unmatched_owners"] if o["active"])
+    user = await client.call("users.create", {"email": owner["email"], "name": "Benchmark"})
+    return int(user["id"]), str(owner["crm_id"])
+
+
+async def import_leads(client: RpcClient, user_id: int, count: int, domain: str) -> tuple[float, int]:
+    """Create ``count`` local leads with ``contacts.import``, 500 rows a call; returns (seconds, calls)."""
+    header = ["Email", "First Name", "Last Name", "Company", "Job Title", "Lead Score"]
+    keys = ["email", "first_name", "last_name", "company", "job_title", "lead_score"]
+    started = time.perf_counter()
+    calls = 0
+    for start in range(0, count, 500):
+        rows = [[n + 2, [lead_fields(n, domain)[k] for k in keys]] for n in range(start, min(count, start + 500))]
+        report = await client.call("contacts.import", {"as_user": user_id, "header": header, "rows": rows},
+                                   timeout_s=None)
+        calls += 1
+        if report["failed"] or report["created"] != len(rows):
+            raise RuntimeError(f"contacts.import refused rows: {report['failed'][:3]}")
+    return time.perf_counter() - started, calls
+
+
+def hubspot_properties() -> list[str]:
+    """The CRM properties leadsync pulls by default (its mappings plus the owner), for the baseline."""
+    names = {m.crm for m in DEFAULT_MAPPINGS["hubspot"] if m.direction != "off"} | {"hubspot_owner_id"}
+    return sorted(names)
+
+
+def pull_floor(contacts: int) -> int:
+    """The fewest calls a full pull can take: list pages of 100, plus one owners page."""
+    return math.ceil(contacts / LIST_PAGE) + 1
+
+
+def percentile(values: Sequence[float], pct: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
+
+
+# -- phases -----------------------------------------------------------------------------------------
+
+
+def pull_row(size: int, measured: Measured, agent: str) -> Row:
+    run = measured.run
+    floor = pull_floor(size)
+    over = (run["api_calls"] - floor) / floor
+    cpu = measured.cpu_s
+    return Row(
+        key=f"pull.{size}", group="pull", title=f"Full pull, {size:,} contacts", agent=agent, records=run["pulled"],
+        seconds=measured.seconds, api_calls=run["api_calls"], floor=f"{floor:,} ({over:+.1%})",
+        cpu_per_10k_s=None if cpu is None else cpu / (size / 10_000),
+        peak_rss_mb=measured.agent_after.peak_rss_mb if measured.agent_after else None,
+        notes=f"floor: {math.ceil(size / LIST_PAGE):,} list pages of {LIST_PAGE} + 1 owners page",
+        figures={**measured.figures(), "floor": floor, "over_floor": over})
+
+
+async def quiet_incremental(bench: Bench, client: RpcClient, url: str, agent: Child, size: int) -> None:
+    """A manual incremental sync with nothing changed since the full pull."""
+    quiet = await measure_sync(bench, client, url, agent)
+    bench.add(Row(
+        key=f"incremental.none.{size}", group="incremental", title=f"Incremental, no change, {size:,}",
+        agent=bench.unlimited, seconds=quiet.seconds, api_calls=quiet.run["api_calls"], floor="1",
+        notes=f"manual sync.run; {_routes(quiet.sandbox)}; {quiet.run['pulled']} records inside the "
+              "5-min overlap re-read", figures=quiet.figures()))
+
+
+async def changed_incremental(bench: Bench, client: RpcClient, url: str, agent: Child, size: int) -> None:
+    """``changes`` CRM changes (``batch/update``), then the manual incremental sync that brings them."""
+    count = bench.sizes.changes
+    await change_in_crm(bench, url, count, size)
+    changed = await measure_sync(bench, client, url, agent)
+    floor = math.ceil(count / SEARCH_PAGE)
+    note = (f"{changed.run['updated_local']:,} contacts updated locally; {_routes(changed.sandbox)}"
+            + ("" if changed.run["updated_local"] == count else f" (expected {count:,} updates)"))
+    bench.add(Row(
+        key=f"incremental.changes.{size}", group="incremental", title=f"Incremental, {count:,} changes, {size:,}",
+        agent=bench.unlimited, records=count, seconds=changed.seconds, api_calls=changed.run["api_calls"],
+        floor=f"{floor} (searches of {SEARCH_PAGE})", notes=note, figures=changed.figures()))
+
+
+async def phase_small(bench: Bench) -> None:
+    sizes = bench.sizes
+    size = sizes.small
+    print(f"phase small: sandbox with {size:,} contacts", flush=True)
+    sandbox, url = start_sandbox(size, bench.work / "small-sandbox.log", as_is=bench.as_is)
+    agent: Child | None = None
+    try:
+        await set_faults(bench, url, UNLIMITED_FAULTS)
+        sock = bench.work / "small.sock"
+        agent = bench.start_unlimited_agent(bench.work / "small-data", sock, bench.work / "small-agent.log")
+        async with RpcClient(sock, timeout_s=None) as client:
+            await connect(client, url)
+            pulled = await measure_sync(bench, client, url, agent)
+            bench.add(pull_row(size, pulled, bench.unlimited))
+            if bench.wants("incremental"):
+                await quiet_incremental(bench, client, url, agent, size)
+                await changed_incremental(bench, client, url, agent, size)
+            if bench.wants("baseline"):
+                await baseline_pulls(bench, url, size, pulled)
+            if bench.wants("push", "baseline"):
+                pushed = await push(bench, client, url, agent, sizes.push, bench.unlimited, key="push")
+                if bench.wants("baseline"):
+                    await baseline_push(bench, url, pushed)
+    finally:
+        if agent is not None:
+            agent.stop()
+        sandbox.stop()
+
+
+async def push(bench: Bench, client: RpcClient, url: str, agent: Child | None, count: int, agent_kind: str, *,
+               key: str) -> Row:
+    """Import ``count`` new leads (500 rows a ``contacts.import``) and push them with a push-only sync."""
+    user_id, owner_id = await matched_user(client)
+    import_s, import_calls = await import_leads(client, user_id, count, f"{key}.leadsync-bench.example")
+    measured = await measure_sync(bench, client, url, agent, {"pull": False, "push": True})
+    run = measured.run
+    if run["created_crm"] != count:
+        raise RuntimeError(f"push created {run['created_crm']} of {count} leads")
+    writes = measured.sandbox.get("write_requests", 0)
+    floor = math.ceil(count / BATCH)
+    row = Row(
+        key=f"{key}.{count}", group="push" if key == "push" else "limit", title=f"Push, {count:,} new leads",
+        agent=agent_kind, records=count, seconds=measured.seconds, api_calls=run["api_calls"],
+        floor=f"{floor} (batches of {BATCH})",
+        notes=f"{run['api_calls'] / count:.4f} calls/contact ({writes} batch writes, "
+              f"{run['api_calls'] - writes} owners/properties/archived reads); import: {count:,} rows in "
+              f"{import_calls} contacts.import calls, {import_s:.1f} s",
+        figures={**measured.figures(), "calls_per_contact": run["api_calls"] / count, "import_s": import_s,
+                 "import_calls": import_calls, "owner_id": owner_id})
+    return bench.add(row) if key == "push" else row
+
+
+async def baseline_pulls(bench: Bench, url: str, size: int, leadsync: Measured) -> None:
+    props = hubspot_properties()
+    await reset_stats(bench, url)
+    paged = await asyncio.to_thread(bench_baseline.pull_by_page, url, TOKEN, props, bench.work / "script-pages.db")
+    stats = await get_stats(bench, url)
+    bench.add(_baseline_row("baseline.pull.pages", f"Script pull, get_page, {size:,}", paged, paged.records,
+                            leadsync, stats, "one get_page (100 contacts) per call"))
+    sample = bench.sizes.by_id
+    step = max(1, size // sample)
+    ids = [str(FIRST_CONTACT_ID + k * step) for k in range(sample)]
+    await reset_stats(bench, url)
+    by_id = await asyncio.to_thread(bench_baseline.pull_by_id, url, TOKEN, ids, props, bench.work / "script-ids.db")
+    stats = await get_stats(bench, url)
+    scale = size / sample
+    scaled = bench_baseline.ScriptRun(size, round(by_id.calls * scale), by_id.seconds * scale)
+    bench.add(_baseline_row("baseline.pull.by_id", f"Script pull, get_by_id, {size:,}", scaled, size, leadsync,
+                            stats, f"measured on {sample:,} contacts ({by_id.seconds:.1f} s), scaled ×{scale:g}",
+                            measured=by_id))
+
+
+async def baseline_push(bench: Bench, url: str, leadsync: Row) -> None:
+    count = bench.sizes.baseline_push
+    owner = leadsync.figures["owner_id"]
+    leads = []
+    for n in range(count):
+        f = lead_fields(n, "script.leadsync-bench.example")
+        leads.append({"email": f["email"], "firstname": f["first_name"], "lastname": f["last_name"],
+                      "company": f["company"], "jobtitle": f["job_title"], "lead_score": f["lead_score"],
+                      "lifecyclestage": "lead", "hubspot_owner_id": owner})
+    await reset_stats(bench, url)
+    run = await asyncio.to_thread(bench_baseline.push_one_by_one, url, TOKEN, leads)
+    stats = await get_stats(bench, url)
+    assert leadsync.api_calls is not None and leadsync.seconds is not None and leadsync.records is not None
+    scale = leadsync.records / count
+    leadsync_floor_s = leadsync.api_calls / scale / 10
+    calls_ratio = run.calls * scale / leadsync.api_calls
+    time_ratio = run.seconds * scale / leadsync.seconds
+    bench.add(Row(
+        key="baseline.push", group="baseline", title=f"Script push, create per lead, {count:,}", agent=AGENT_SCRIPT,
+        records=run.records, seconds=run.seconds, api_calls=run.calls, floor=f"{math.ceil(count / BATCH)}",
+        notes=f"vs leadsync push: {calls_ratio:.0f}× calls, {time_ratio:.1f}× time; at HubSpot's 100/10 s "
+              f"≥ {_duration(run.calls / 10)} (leadsync ≥ {_duration(leadsync_floor_s)})",
+        figures={**asdict(run), "sandbox_requests": stats.get("requests_total"), "calls_ratio": calls_ratio,
+                 "time_ratio": time_ratio}))
+
+
+def _baseline_row(key: str, title: str, run: bench_baseline.ScriptRun, records: int, leadsync: Measured,
+                  stats: dict[str, Any], how: str, measured: bench_baseline.ScriptRun | None = None) -> Row:
+    calls_ratio = run.calls / leadsync.run["api_calls"]
+    time_ratio = run.seconds / leadsync.seconds
+    return Row(
+        key=key, group="baseline", title=title, agent=AGENT_SCRIPT, records=records, seconds=run.seconds,
+        api_calls=run.calls, floor=f"{pull_floor(records) - 1:,}",
+        notes=f"{how}; vs leadsync full pull: {calls_ratio:.1f}× calls, {time_ratio:.1f}× time; at HubSpot's "
+              f"100/10 s ≥ {_duration(run.calls / 10)} (leadsync ≥ {_duration(leadsync.run['api_calls'] / 10)})",
+        figures={**asdict(run), "measured": asdict(measured) if measured else None,
+                 "sandbox_requests": stats.get("requests_total"), "calls_ratio": calls_ratio,
+                 "time_ratio": time_ratio})
+
+
+async def phase_large(bench: Bench) -> None:
+    size = bench.sizes.large
+    print(f"phase large: sandbox with {size:,} contacts", flush=True)
+    sandbox, url = start_sandbox(size, bench.work / "large-sandbox.log", as_is=bench.as_is)
+    agent: Child | None = None
+    data = bench.work / "large-data"
+    sock = bench.work / "large.sock"
+
+    def start() -> Child:
+        return bench.start_unlimited_agent(data, sock, bench.work / "large-agent.log")
+
+    try:
+        await set_faults(bench, url, UNLIMITED_FAULTS)
+        agent = start()
+        async with RpcClient(sock, timeout_s=None) as client:
+            await connect(client, url)
+            pulled = await measure_sync(bench, client, url, agent)
+            bench.add(pull_row(size, pulled, bench.unlimited))
+            bench.extra["large_sandbox"] = asdict(sandbox.usage())
+            if bench.wants("incremental"):
+                await quiet_incremental(bench, client, url, agent, size)
+            if bench.wants("api"):
+                await list_latency(bench, client, size)
+        if bench.wants("tui"):
+            await tui_first_table(bench, sock, size)
+        if not bench.wants("incremental"):
+            return
+        agent.stop()  # the in-process agent takes over the store for the interval runs
+        agent = None
+        await interval_incremental(bench, data, url, size)
+        agent = start()
+        async with RpcClient(sock, timeout_s=None) as client:
+            await changed_incremental(bench, client, url, agent, size)
+    finally:
+        if agent is not None:
+            agent.stop()
+        sandbox.stop()
+
+
+async def list_latency(bench: Bench, client: RpcClient, size: int) -> None:
+    """``contacts.list`` pages (100 contacts, owner filter, keyset paging) timed at the client."""
+    owners = (await client.call("users.list"))["unmatched_owners"]
+    owner = max((o for o in owners if o["active"]), key=lambda o: o["contacts_owned"], default=None)
+    if owner is None:  # every owner matched to a user: take any owner id the store knows
+        owner = {"crm_id": (await client.call("contacts.list", {"limit": 1}))["contacts"][0]["owner_id"],
+                 "contacts_owned": None}
+    latencies: list[float] = []
+    after: int | None = None
+    returned = 0
+    for _ in range(bench.sizes.list_calls):
+        started = time.perf_counter()
+        page = await client.call("contacts.list", {"filter": {"owner": owner["crm_id"]}, "after": after,
+                                                   "limit": 100})
+        latencies.append((time.perf_counter() - started) * 1000)
+        returned += len(page["contacts"])
+        after = page["next_after"]
+    p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
+    bench.add(Row(
+        key=f"api.contacts_list.{size}", group="api", title=f"contacts.list page, owner filter, {size:,}",
+        agent=bench.unlimited, notes=f"p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {max(latencies):.2f} ms over "
+                                 f"{len(latencies)} consecutive pages of 100 (owner with "
+                                 f"{owner['contacts_owned']:,} contacts), timed at the client",
+        figures={"p50_ms": p50, "p99_ms": p99, "max_ms": max(latencies), "mean_ms": statistics.fmean(latencies),
+                 "calls": len(latencies), "contacts_returned": returned, "owner_contacts": owner["contacts_owned"]}))
+
+
+async def tui_first_table(bench: Bench, sock: Path, size: int) -> None:
+    """``LeadsyncApp(socket).run_test()``: time from start to the contacts table holding rows (and painted)."""
+    try:
+        from textual.widgets import DataTable
+
+        from leadsync.tui.app import LeadsyncApp
+    except ImportError as exc:
+        bench.add(Row(key="tui.first_table", group="tui", title="TUI start to first table", agent=bench.unlimited,
+                      notes=f"skipped: the TUI is not importable ({exc})"))
+        return
+    runs: list[tuple[float, float]] = []
+    try:
+        for _ in range(bench.sizes.tui_runs):
+            app = LeadsyncApp(sock)
+            started = time.perf_counter()
+            async with app.run_test(size=(160, 48)) as pilot:
+                table = app.query_one("#contacts-table", DataTable)
+                while table.row_count == 0:
+                    if time.perf_counter() - started > 60:
+                        raise TimeoutError("the contacts table had no rows after 60 s")
+                    await asyncio.sleep(0.002)
+                rows_at = time.perf_counter()
+                await pilot.pause()
+                runs.append((rows_at - started, time.perf_counter() - started))
+    except Exception as exc:  # the TUI is still being built: report and move on
+        bench.add(Row(key="tui.first_table", group="tui", title="TUI start to first table", agent=bench.unlimited,
+                      notes=f"skipped: {type(exc).__name__}: {exc}"))
+        return
+    rows_s = statistics.median(r for r, _ in runs)
+    painted_s = statistics.median(p for _, p in runs)
+    bench.add(Row(
+        key=f"tui.first_table.{size}", group="tui", title=f"TUI start to first table, {size:,}", agent=bench.unlimited,
+        seconds=painted_s,
+        notes=f"median of {len(runs)}: rows in the table after {rows_s * 1000:.0f} ms, painted after "
+              f"{painted_s * 1000:.0f} ms (run_test 160×48, polled every 2 ms)",
+        figures={"runs": [{"rows_s": r, "painted_s": p} for r, p in runs], "rows_s": rows_s,
+                 "painted_s": painted_s}))
+
+
+async def interval_incremental(bench: Bench, data: Path, url: str, size: int) -> None:
+    """The no-change incremental an *interval* run makes (owners and properties reused for 10 min)."""
+    from leadsync.agent.daemon import Agent
+
+    agent = Agent(data, bench.work / "interval.sock", connector_options={"rate_limit_per_10s": UNLIMITED})
+    await agent.start()
+    try:
+        await agent.request_sync("interval", wait=True)  # refreshes owners, properties, archived
+        await asyncio.sleep(1.0)  # interval runs are >= 10 min apart: let the search limiter's bucket drain
+        await reset_stats(bench, url)
+        started = time.perf_counter()
+        run = await agent.request_sync("interval", wait=True)
+        seconds = time.perf_counter() - started
+        stats = await get_stats(bench, url)
+    finally:
+        await agent.stop()
+    if run.status != "ok":
+        raise RuntimeError(f"interval run ended {run.status}: {run.error}")
+    bench.add(Row(
+        key=f"incremental.interval.{size}", group="incremental", title=f"Incremental, no change, {size:,}, interval",
+        agent=AGENT_IN_PROCESS, seconds=seconds, api_calls=run.api_calls, floor="1",
+        notes=f"second interval run (owners/properties/archived cached 10 min); {_routes(stats)}",
+        figures={"run": {k: getattr(run, k) for k in run.__struct_fields__}, "seconds": seconds,
+                 "sandbox_requests": stats.get("requests_total")}))
+
+
+async def phase_limit(bench: Bench) -> None:
+    sizes = bench.sizes
+    size = sizes.limit_pull
+    print(f"phase limit: sandbox with {size:,} contacts at {LIMIT_PER_10S} requests per 10 s, "
+          f"{LIMIT_LATENCY_MS} ms latency", flush=True)
+    sandbox, url = start_sandbox(size, bench.work / "limit-sandbox.log", as_is=bench.as_is)
+    agent: Child | None = None
+    try:
+        await set_faults(bench, url, {"rate_limit_per_10s": LIMIT_PER_10S, "search_rate_limit_per_s": 5,
+                                      "daily_limit": None, "latency_ms": LIMIT_LATENCY_MS})
+        sock = bench.work / "limit.sock"
+        agent = start_agent(bench.work / "limit-data", sock, bench.work / "limit-agent.log")
+        async with RpcClient(sock, timeout_s=None) as client:
+            await connect(client, url)
+            pulled = await measure_sync(bench, client, url, agent)
+            bench.add(_limit_row(pull_row(size, pulled, AGENT_CLI), pulled, "pull"))
+            pushed_row = await push(bench, client, url, agent, sizes.limit_push, AGENT_CLI, key="limit.push")
+            measured = pushed_row.figures
+            bench.add(_limit_row(pushed_row, None, "push", measured))
+    finally:
+        if agent is not None:
+            agent.stop()
+        sandbox.stop()
+
+
+def _limit_row(row: Row, measured: Measured | None, kind: str, figures: dict[str, Any] | None = None) -> Row:
+    figures = dict(measured.figures() if measured else figures or {})
+    rate = row.per_second or 0.0
+    fraction = rate / CEILING_RECORDS_PER_S
+    served_429 = figures.get("sandbox_429s") or 0
+    run = figures["run"]
+    requests_by_route: dict[str, int] = figures.get("sandbox_requests_by_route") or {}
+    calls = figures.get("sandbox_requests") or 0
+    row.key = f"limit.{kind}.{row.records}"
+    row.group = "limit"
+    row.title = f"At the CRM's limit: {kind} {row.records:,}"
+    row.floor = f"{CEILING_RECORDS_PER_S:,.0f} rec/s ceiling"
+    row.notes = (f"{fraction:.0%} of the ceiling ({calls / row.seconds if row.seconds else 0:.1f} requests/s of "
+                 f"{LIMIT_PER_10S / 10:g} allowed); 429s served {served_429}, reaching the user "
+                 f"{0 if run['status'] == 'ok' else 'run ' + run['status']}; {len(requests_by_route)} routes")
+    row.figures = {**figures, "fraction_of_ceiling": fraction, "records_per_s": rate,
+                   "requests_per_s": calls / row.seconds if row.seconds else None}
+    row.cpu_per_10k_s = None
+    row.peak_rss_mb = None
+    return row
+
+
+# -- output -----------------------------------------------------------------------------------------
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds:.0f} s"
+
+
+def _routes(stats: dict[str, Any]) -> str:
+    by_route: dict[str, int] = stats.get("requests") or {}
+    short = {k.replace("/crm/v3/objects/contacts", "contacts").replace("/crm/v3/", ""): v
+             for k, v in by_route.items()}
+    return ", ".join(f"{v} {k}" for k, v in sorted(short.items())) or "no requests"
+
+
+def _num(value: float | int | None, digits: int = 0) -> str:
+    if value is None:
+        return "–"
+    return f"{value:,.{digits}f}"
+
+
+def _row_line(row: Row) -> str:
+    parts = []
+    if row.seconds is not None:
+        parts.append(f"{row.seconds:.2f} s")
+    if row.per_second is not None:
+        parts.append(f"{row.per_second:,.0f}/s")
+    if row.api_calls is not None:
+        parts.append(f"{row.api_calls:,} calls")
+    if row.notes:
+        parts.append(row.notes)
+    return "; ".join(parts)
+
+
+def results_table(rows: Sequence[Row]) -> str:
+    lines = ["| Benchmark | Agent | Records | Seconds | Records/s | API calls | Floor / ceiling | "
+             "Agent CPU s per 10k | Agent peak RSS MB | Notes |",
+             "|---|---|--:|--:|--:|--:|--:|--:|--:|---|"]
+    for r in rows:
+        lines.append(f"| {r.title} | {r.agent} | {_num(r.records)} | {_num(r.seconds, 2)} | {_num(r.per_second)} | "
+                     f"{_num(r.api_calls)} | {r.floor} | {_num(r.cpu_per_10k_s, 2)} | {_num(r.peak_rss_mb)} | "
+                     f"{r.notes} |")
+    return "\n".join(lines)
+
+
+def targets_table(targets: Sequence[Target]) -> str:
+    lines = ["| Target | Figure | Met |", "|---|---|---|"]
+    for t in targets:
+        verdict = "not measured" if t.met is None else ("met" if t.met else "**not met**")
+        lines.append(f"| {t.target} | {t.figure} | {verdict} |")
+    return "\n".join(lines)
+
+
+def evaluate(rows: Sequence[Row], sizes: Sizes) -> list[Target]:
+    by_key = {r.key: r for r in rows}
+    targets: list[Target] = []
+    pulls = [r for r in rows if r.group == "pull"]
+    if pulls:
+        worst = max(pulls, key=lambda r: r.figures["over_floor"])
+        targets.append(Target("Full pull API calls within 5% of the minimum",
+                              "; ".join(f"{r.records:,}: {r.api_calls:,} vs {r.floor}" for r in pulls),
+                              worst.figures["over_floor"] <= 0.05))
+    else:
+        targets.append(Target("Full pull API calls within 5% of the minimum", "–", None))
+    push_row = next((r for r in rows if r.group == "push"), None)
+    targets.append(Target("Push ≤ 0.011 API calls per contact",
+                          f"{push_row.figures['calls_per_contact']:.4f} ({push_row.api_calls} calls for "
+                          f"{push_row.records:,})" if push_row else "–",
+                          None if push_row is None else push_row.figures["calls_per_contact"] <= 0.011))
+    quiet = by_key.get(f"incremental.none.{sizes.large}")
+    interval = by_key.get(f"incremental.interval.{sizes.large}")
+    if quiet is not None:
+        figure = f"manual sync.run: {quiet.api_calls} calls, {quiet.seconds:.2f} s"
+        if interval is not None:
+            figure += f"; interval run: {interval.api_calls} call(s), {interval.seconds:.2f} s"
+        assert quiet.api_calls is not None and quiet.seconds is not None
+        targets.append(Target(f"No-change incremental on {sizes.large:,}: ≤ 3 API calls and < 1 s", figure,
+                              quiet.api_calls <= 3 and quiet.seconds < 1))
+    else:
+        targets.append(Target(f"No-change incremental on {sizes.large:,}: ≤ 3 API calls and < 1 s", "–", None))
+    changes = [r for r in rows if r.key.startswith("incremental.changes.")]
+    if len(changes) == 2:
+        small, large = sorted(changes, key=lambda r: r.key.rsplit(".", 1)[1] == str(sizes.large))
+        assert small.api_calls is not None and large.api_calls is not None
+        assert small.seconds is not None and large.seconds is not None
+        targets.append(Target(
+            f"{sizes.changes:,} changes cost in proportion to the changes, not the store",
+            f"{sizes.small:,}: {small.api_calls} calls, {small.seconds:.2f} s; {sizes.large:,}: {large.api_calls} "
+            f"calls, {large.seconds:.2f} s", large.api_calls <= small.api_calls + 2
+            and large.seconds <= 2 * small.seconds + 0.5))
+    limit_rows = [r for r in rows if r.group == "limit"]
+    if limit_rows:
+        fractions = {r.title.split(": ", 1)[1]: r.figures["fraction_of_ceiling"] for r in limit_rows}
+        targets.append(Target("≥ 90% of the rate-limit ceiling (1,000 records/s)",
+                              "; ".join(f"{k}: {v:.0%}" for k, v in fractions.items()),
+                              all(v >= 0.9 for v in fractions.values())))
+        leaked = [r for r in limit_rows if r.figures["run"]["status"] != "ok"]
+        served = sum(r.figures.get("sandbox_429s") or 0 for r in limit_rows)
+        targets.append(Target("Zero 429s reach the user at the limit",
+                              f"{served} 429s served by the sandbox; runs "
+                              f"{', '.join(r.figures['run']['status'] for r in limit_rows)}", not leaked))
+    else:
+        targets.append(Target("≥ 90% of the rate-limit ceiling (1,000 records/s)", "–", None))
+    big_pull = by_key.get(f"pull.{sizes.large}")
+    targets.append(Target(f"Agent peak RSS < 250 MB for the {sizes.large:,} pull",
+                          f"{big_pull.peak_rss_mb:.0f} MB" if big_pull and big_pull.peak_rss_mb else "–",
+                          None if big_pull is None or big_pull.peak_rss_mb is None else big_pull.peak_rss_mb < 250))
+    listing = by_key.get(f"api.contacts_list.{sizes.large}")
+    targets.append(Target(f"contacts.list p99 < 20 ms on {sizes.large:,}",
+                          f"p99 {listing.figures['p99_ms']:.2f} ms (p50 {listing.figures['p50_ms']:.2f} ms)"
+                          if listing else "–", None if listing is None else listing.figures["p99_ms"] < 20))
+    return targets
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    with open("/proc/cpuinfo", encoding="utf-8") as handle:
+        for line in handle:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    mem_kb = 0
+    with open("/proc/meminfo", encoding="utf-8") as handle:
+        for line in handle:
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "agent", "common"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        commit += " + uncommitted changes in agent/ or common/" if dirty else ""
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    return {"nproc": len(os.sched_getaffinity(0)), "cpu": model, "ram_gb": round(mem_kb / 1024 / 1024, 1),
+            "python": platform.python_version(), "platform": platform.platform(), "commit": commit,
+            "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
+            "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+# -- main -------------------------------------------------------------------------------------------
+
+
+def parse_only(values: Sequence[str] | None) -> frozenset[str]:
+    if not values:
+        return frozenset(NAMES)
+    names = {n.strip() for v in values for n in v.split(",") if n.strip()}
+    unknown = names - set(NAMES)
+    if unknown:
+        raise SystemExit(f"--only: unknown benchmark(s) {', '.join(sorted(unknown))}; one of {', '.join(NAMES)}")
+    return frozenset(names)
+
+
+async def run(bench: Bench) -> None:
+    phases: list[tuple[str, Callable[[Bench], Awaitable[None]], tuple[str, ...]]] = [
+        ("small", phase_small, ("pull", "incremental", "push", "baseline")),
+        ("large", phase_large, ("pull", "incremental", "api", "tui")),
+        ("limit", phase_limit, ("limit",)),
+    ]
+    for name, phase, needs in phases:
+        if not bench.wants(*needs):
+            continue
+        started = time.perf_counter()
+        try:
+            await phase(bench)
+        except Exception as exc:
+            bench.errors.append(f"phase {name}: {type(exc).__name__}: {exc}")
+            traceback.print_exc()
+        bench.extra[f"phase_{name}_s"] = round(time.perf_counter() - started, 1)
+        print(f"phase {name} took {bench.extra[f'phase_{name}_s']:.0f} s", flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench", description="leadsync benchmarks (figures).")
+    parser.add_argument("--quick", action="store_true", help="small sizes (10k/20k contacts)")
+    parser.add_argument("--only", action="append", metavar="NAME", help=f"one of {', '.join(NAMES)} (repeatable)")
+    parser.add_argument("--json", type=Path, default=ROOT / "bench-results" / "latest.json")
+    parser.add_argument("--sandbox-as-is", action="store_true",
+                        help="serve the sandbox with `leadsync sandbox` itself (no TCP_NODELAY)")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = parser.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    only = parse_only(args.only)
+    work = Path(tempfile.mkdtemp(prefix="lsbench-"))
+    info = machine()
+    print(f"leadsync benchmarks ({'quick' if args.quick else 'full'}) on {info['nproc']} × {info['cpu']}, "
+          f"{info['ram_gb']} GB, Python {info['python']}; work dir {work}", flush=True)
+    started = time.perf_counter()
+
+    async def go() -> Bench:
+        async with httpx.AsyncClient(timeout=60) as http:
+            bench = Bench(sizes=sizes, only=only, work=work, as_is=args.sandbox_as_is, http=http)
+            await run(bench)
+            return bench
+
+    try:
+        bench = asyncio.run(go())
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    elapsed = time.perf_counter() - started
+    bench.extra["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    targets = evaluate(bench.rows, sizes)
+    print()
+    print(results_table(bench.rows))
+    print()
+    print(targets_table(targets))
+    print()
+    for kind, text in AGENT_KINDS.items():
+        if any(r.agent == kind for r in bench.rows):
+            print(f"- {kind}: {text}")
+    sandbox = "`leadsync sandbox` as is" if args.sandbox_as_is else "`python -m tests.bench_procs sandbox` " \
+        "(leadsync sandbox + TCP_NODELAY)"
+    print(f"- CRM: {sandbox}; total {elapsed / 60:.1f} min")
+    for error in bench.errors:
+        print(f"ERROR {error}")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({
+        "mode": "quick" if args.quick else "full", "machine": info, "sizes": asdict(sizes), "only": sorted(only),
+        "sandbox": sandbox, "duration_s": round(elapsed, 1), "rows": [asdict(r) | {"per_second": r.per_second}
+                                                                       for r in bench.rows],
+        "targets": [asdict(t) for t in targets], "agents": AGENT_KINDS, "extra": bench.extra,
+        "errors": bench.errors}, indent=2, default=str), encoding="utf-8")
+    print(f"results written to {args.json}")
+    return 1 if bench.errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
