@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import fcntl
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -71,8 +72,16 @@ class Agent:
         self.stopping = asyncio.Event()
 
     async def start(self) -> None:
+        """Open the store and serve the socket. Raises AgentAlreadyRunningError when another agent holds
+        this data dir or answers on this socket (one agent per store; a socket is never taken over)."""
         from leadsync.agent.api import build_methods
 
+        self._instance_lock = hold_instance_lock(self.data_dir)
+        try:
+            await refuse_live_socket(self.socket_path)
+        except AgentAlreadyRunningError:
+            self._instance_lock.close()
+            raise
         self.store = await Store.open(db_path(self.data_dir))
         await self._recover_interrupted_runs()
         self.settings = load(await self.store.get_settings())
@@ -99,10 +108,16 @@ class Agent:
                 pass
         if cut_short is not None:  # the engine records a cancelled run with its own status: correct it
             await self._mark_interrupted(cut_short)
+        for queued in self._queue:  # requests that never ran: their waiters must not wait forever
+            if not queued.future.done():
+                queued.future.set_exception(LeadsyncError("the agent stopped before this sync could run"))
+                queued.future.exception()
+        self._queue.clear()
         if self.connector is not None:
             await self.connector.aclose()
         await self._recover_interrupted_runs()
         await self.store.close()
+        self._instance_lock.close()
 
     async def _mark_interrupted(self, run_id: int) -> None:
         """A run stopped by shutdown is ``interrupted``: its committed pages and batches stay, the next
@@ -211,6 +226,7 @@ class Agent:
                                     contact_ids=None if ids is None else sorted(ids), progress=self.emit,
                                     between_batches=None if request.urgent else self._run_urgent,
                                     directory=self.directory if trigger == "interval" else None)
+            await self._log_run(run)
             request.future.set_result(run)
         except BaseException as exc:
             if not request.future.done():
@@ -220,6 +236,18 @@ class Agent:
                 raise
         finally:
             self.current_run, self._running_request = outer_run, outer_request
+
+    async def _log_run(self, run: SyncRun) -> None:
+        """One info line per finished run (issue 7): its counts and the ids of the records that failed, never
+        their personal data (the reasons are in errors.list)."""
+        failed = await self.store.fetchall("SELECT contact_id, crm_id, code FROM sync_errors WHERE sync_run_id = ? "
+                                           "ORDER BY id LIMIT 20", (run.id,))
+        records = ", ".join(f"contact {r['contact_id']}" + (f" (CRM {r['crm_id']})" if r["crm_id"] else "")
+                            + (f" {r['code']}" if r["code"] else "") for r in failed)
+        log.info("sync run %s (%s) %s: pulled %d, created locally %d, updated locally %d, created in CRM %d, "
+                 "updated in CRM %d, linked %d, failed %d, %d API calls%s", run.id, run.trigger, run.status,
+                 run.pulled, run.created_local, run.updated_local, run.created_crm, run.updated_crm, run.linked,
+                 run.failed, run.api_calls, f"; failed records: {records}" if records else "")
 
     def mappings(self, connector: Connector) -> tuple[FieldMapping, ...]:
         """The field mappings in force (loaded at start and after ``mappings.update``)."""
@@ -291,6 +319,33 @@ class Agent:
     def queue_status(self) -> list[dict[str, Any]]:
         return [{"trigger": r.key[0], "pull": r.key[1], "push": r.key[2],
                  "contacts": None if r.key[3] is None else len(r.key[3]), "urgent": r.urgent} for r in self._queue]
+
+
+class AgentAlreadyRunningError(LeadsyncError):
+    """Another agent uses this data dir or socket."""
+
+
+def hold_instance_lock(data_dir: Path) -> IO[bytes]:
+    """An exclusive, non-blocking lock on ``<data dir>/agent.lock``, held for the agent's life (the
+    kernel drops it if the process dies, so a crash never leaves a stale lock)."""
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    handle = open(data_dir / "agent.lock", "ab")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise AgentAlreadyRunningError(f"another leadsync agent is using {data_dir}") from None
+    return handle
+
+
+async def refuse_live_socket(path: Path) -> None:
+    """Raise AgentAlreadyRunningError if something answers on ``path``; a stale socket file is fine."""
+    try:
+        _, writer = await asyncio.open_unix_connection(str(path))
+    except (FileNotFoundError, ConnectionRefusedError, OSError):
+        return
+    writer.close()
+    raise AgentAlreadyRunningError(f"an agent is already listening on {path}; stop it first or use another --socket")
 
 
 class _Request:

@@ -96,3 +96,15 @@ async def test_notification_without_id_gets_no_answer(agent: Agent) -> None:
     answers = await raw_exchange(agent, b'{"jsonrpc": "2.0", "method": "agent.status"}\n'
                                         b'{"jsonrpc": "2.0", "id": 9, "method": "agent.status"}\n')
     assert [a["id"] for a in answers] == [9]
+
+
+async def test_a_second_agent_on_the_same_socket_or_store_is_refused(agent: Agent) -> None:
+    from leadsync.agent.daemon import AgentAlreadyRunningError
+
+    same_socket = Agent(agent.data_dir.parent / "other", agent.socket_path)
+    with pytest.raises(AgentAlreadyRunningError, match="already listening"):
+        await same_socket.start()
+    same_store = Agent(agent.data_dir, agent.socket_path.parent / "other.sock")
+    with pytest.raises(AgentAlreadyRunningError, match="using"):
+        await same_store.start()
+    await assert_alive(agent)  # the running agent keeps its socket
