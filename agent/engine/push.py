@@ -22,7 +22,7 @@ from leadsync.common.models import STANDARD_FIELDS
 
 _STD = frozenset(STANDARD_FIELDS)
 _COLS = ", ".join(f"c.{f}" for f in STANDARD_FIELDS)
-SCAN_BATCH = 500
+SCAN_BATCH = 1000
 
 
 @dataclass
