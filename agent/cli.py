@@ -27,10 +27,20 @@ def _call(args: argparse.Namespace, method: str, params: dict[str, Any] | None =
 
 
 def cmd_agent(args: argparse.Namespace) -> int:
+    from leadsync.agent.rpc_server import resolve_group, resolve_user
     from leadsync.agent.service import run_agent
 
+    try:  # unknown names are a usage error, reported before anything starts
+        for user in args.allow_user:
+            resolve_user(user)
+        for group in args.allow_group:
+            resolve_group(group)
+    except ValueError as exc:
+        print(f"leadsync agent: {exc}", file=sys.stderr)
+        return 2
     return asyncio.run(run_agent(data_dir(args.data_dir), socket_path(args.socket),
-                                 socket_mode=int(args.socket_mode, 8)))
+                                 socket_mode=int(args.socket_mode, 8), allow_users=args.allow_user,
+                                 allow_groups=args.allow_group))
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
@@ -173,6 +183,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("agent", help="run the agent (the long-running daemon)")
     p.add_argument("--data-dir", help="store and secrets (default: $LEADSYNC_DATA_DIR or the user data dir)")
     p.add_argument("--socket-mode", default="600", help="octal mode of the socket (660 for a group)")
+    p.add_argument("--socket", default=argparse.SUPPRESS, help="agent socket (same as the global --socket)")
+    p.add_argument("--allow-user", action="append", default=[], metavar="USER",
+                   help="a user (name or uid) who may use the socket besides the agent's own user and root; "
+                        "repeatable")
+    p.add_argument("--allow-group", action="append", default=[], metavar="GROUP",
+                   help="members of this group (name or gid) may use the socket (with --socket-mode 660); "
+                        "repeatable")
     p.set_defaults(func=cmd_agent)
 
     p = sub.add_parser("sandbox", help="serve a sandbox CRM on loopback")

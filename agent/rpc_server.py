@@ -4,14 +4,24 @@ One UTF-8 JSON object per line, at most ``MAX_FRAME_BYTES`` per line. Malformed 
 (invalid JSON or UTF-8, oversize lines, deep nesting, wrong shapes) gets a standard JSON-RPC error;
 nothing a client sends can stop the server. Params are validated with msgspec against each method's
 params Struct, so a bad call answers -32602 with the field at fault.
+
+Who may connect: the socket's file mode is the first gate (0600, or 0660 for a group); then
+:class:`PeerAuthorizer` checks the connecting process's credentials as the kernel recorded them at
+``connect()`` (``SO_PEERCRED``: pid, uid, gid; ``SO_PEERGROUPS``: supplementary groups) against the
+allowed users and groups. A refused peer gets one error frame (code ``PERMISSION_DENIED``) naming its
+uid, and the connection is closed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import grp
 import logging
 import os
-from collections.abc import Awaitable, Callable
+import pwd
+import socket
+import struct
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,6 +76,104 @@ class Session:
         self.events.put_nowait(event)
 
 
+@dataclass(frozen=True)
+class PeerCredentials:
+    """The connecting process as the kernel saw it at ``connect()``: pid, uid, gid, supplementary groups."""
+
+    pid: int
+    uid: int
+    gid: int
+    groups: frozenset[int]
+
+
+_SO_PEERGROUPS = getattr(socket, "SO_PEERGROUPS", 59)  # Linux >= 4.13; Python does not name it
+_CRED = struct.Struct("3i")
+
+
+def peer_credentials(writer: asyncio.StreamWriter) -> PeerCredentials | None:
+    """``SO_PEERCRED`` (and ``SO_PEERGROUPS`` when the kernel has it) of a Unix-socket connection;
+    None when the transport is not a Unix socket or the kernel does not say."""
+    sock = writer.get_extra_info("socket")
+    if sock is None or getattr(sock, "family", None) != socket.AF_UNIX:
+        return None
+    try:
+        pid, uid, gid = _CRED.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _CRED.size))
+    except (OSError, struct.error):
+        return None
+    groups: set[int] = {gid}
+    try:
+        raw = sock.getsockopt(socket.SOL_SOCKET, _SO_PEERGROUPS, 4 * 256)
+        groups.update(x[0] for x in struct.iter_unpack("I", raw[: len(raw) - len(raw) % 4]))
+    except OSError:
+        pass
+    return PeerCredentials(pid, uid, gid, frozenset(groups))
+
+
+def _user_groups(uid: int) -> set[int]:
+    """Groups of the user ``uid`` per the system's user database (when SO_PEERGROUPS is unavailable)."""
+    try:
+        entry = pwd.getpwuid(uid)
+        return set(os.getgrouplist(entry.pw_name, entry.pw_gid))
+    except (KeyError, OSError):
+        return set()
+
+
+def resolve_user(name: str) -> int:
+    """A user name or numeric uid -> uid; raises ValueError naming an unknown user."""
+    if name.strip().isdigit():
+        return int(name)
+    try:
+        return pwd.getpwnam(name.strip()).pw_uid
+    except KeyError:
+        raise ValueError(f"no user named {name!r}") from None
+
+
+def resolve_group(name: str) -> int:
+    """A group name or numeric gid -> gid; raises ValueError naming an unknown group."""
+    if name.strip().isdigit():
+        return int(name)
+    try:
+        return grp.getgrnam(name.strip()).gr_gid
+    except KeyError:
+        raise ValueError(f"no group named {name!r}") from None
+
+
+class PeerAuthorizer:
+    """An ``RpcServer.authorize`` hook: a peer may connect when its uid is in ``uids`` or one of its groups
+    (primary or supplementary) is in ``gids``.
+
+    :meth:`default` allows the agent's own user and root, plus ``--allow-user``/``--allow-group``.
+    Under systemd the service must not use ``PrivateUsers=yes`` for this to work: inside a private
+    user namespace every other user's uid reads as 65534 (nobody).
+    """
+
+    def __init__(self, uids: Iterable[int], gids: Iterable[int] = ()) -> None:
+        self.uids = frozenset(uids)
+        self.gids = frozenset(gids)
+
+    @classmethod
+    def default(cls, users: Iterable[str | int] = (), groups: Iterable[str | int] = ()) -> PeerAuthorizer:
+        """Own uid, root, and the named users and groups (names or numbers; ValueError for unknown ones)."""
+        uids = {os.getuid(), 0, *(u if isinstance(u, int) else resolve_user(u) for u in users)}
+        gids = {g if isinstance(g, int) else resolve_group(g) for g in groups}
+        return cls(uids, gids)
+
+    def __repr__(self) -> str:
+        return f"PeerAuthorizer(uids={sorted(self.uids)}, gids={sorted(self.gids)})"
+
+    def allows(self, peer: PeerCredentials) -> bool:
+        if peer.uid in self.uids:
+            return True
+        if not self.gids:
+            return False
+        groups = set(peer.groups) if len(peer.groups) > 1 else {peer.gid, *_user_groups(peer.uid)}
+        return bool(groups & self.gids)
+
+    def __call__(self, writer: asyncio.StreamWriter) -> bool:
+        peer = peer_credentials(writer)
+        return peer is not None and self.allows(peer)
+
+
 def error(code: int, message: str, msg_id: Any = None, data: Any = None) -> dict[str, Any]:
     err: dict[str, Any] = {"code": code, "message": message}
     if data is not None:
@@ -112,9 +220,20 @@ class RpcServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         session = Session(writer)
+        peer = peer_credentials(writer)
+        session.peer_uid = peer.uid if peer is not None else None
         if self.authorize is not None and not self.authorize(writer):
-            await session.send(error(RpcCode.INVALID_REQUEST, "this user may not use the leadsync agent"))
-            writer.close()
+            who = f"uid {peer.uid}" if peer is not None else "this user"
+            log.warning("refused a connection from %s (pid %s): not an allowed user or group", who,
+                        peer.pid if peer is not None else "?")
+            try:
+                await session.send(error(RpcCode.PERMISSION_DENIED,
+                                         f"permission denied: {who} may not use this leadsync agent; its "
+                                         "administrator can allow it (leadsync agent --allow-user/--allow-group)",
+                                         data={"uid": session.peer_uid}))
+                await self._discard_then_close(reader, writer)
+            except (ConnectionError, OSError):
+                writer.close()
             return
         self.sessions.add(session)
         try:
@@ -138,6 +257,23 @@ class RpcServer:
         finally:
             self.sessions.discard(session)
             writer.close()
+
+    @staticmethod
+    async def _discard_then_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Close after the peer has read our last frame: end our side, read (and drop) what the peer sent
+        for up to a second, then close. Closing with unread input would reset the connection and could
+        lose the frame."""
+        if writer.can_write_eof():
+            writer.write_eof()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 1.0
+        try:
+            while (left := deadline - loop.time()) > 0:
+                if not await asyncio.wait_for(reader.read(65536), left):
+                    break
+        except (TimeoutError, ConnectionError, OSError):
+            pass
+        writer.close()
 
     async def _handle_line(self, line: bytes, session: Session) -> None:
         try:

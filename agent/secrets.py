@@ -24,7 +24,7 @@ class SecretStore:
         return self.dir / f"{crm}.json"
 
     def save(self, crm: str, values: dict[str, str]) -> None:
-        """Write atomically (temp file, fsync, rename) with mode 0600."""
+        """Write atomically (temp file, fsync, rename, fsync of the directory) with mode 0600."""
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tmp-")
         try:
@@ -37,6 +37,7 @@ class SecretStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        _fsync_dir(self.dir)  # the rename itself survives a crash (a refreshed OAuth token must not be lost)
 
     def load(self, crm: str) -> dict[str, str]:
         """The stored credentials merged with systemd credentials (which win); {} when none."""
@@ -53,6 +54,19 @@ class SecretStore:
 
     def delete(self, crm: str) -> None:
         self._path(crm).unlink(missing_ok=True)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def redact(secret: str | None) -> str:

@@ -26,6 +26,7 @@ class RpcCode:
     PUSH_DISABLED = -32004
     OWNER_READ_ONLY = -32005
     VALIDATION = -32006
+    PERMISSION_DENIED = -32007  # the connecting user may not use the agent (socket peer check)
     CRM_ERROR = -32010
     CRM_AUTH = -32011
     CRM_RATE_LIMITED = -32012

@@ -133,3 +133,4 @@ class CrmStatus(msgspec.Struct, kw_only=True):
     status: str | None = None
     connected_at: int | None = None
     warning: str | None = None
+    note: str | None = None  # e.g. a private-app token: the connecting user is unknown, every record is visible

@@ -58,6 +58,7 @@ class RpcClient:
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._read_task: asyncio.Task[None] | None = None
+        self._refusal: RpcError | None = None  # an error the agent sent before closing (e.g. permission denied)
 
     async def __aenter__(self) -> RpcClient:
         await self.connect()
@@ -101,6 +102,11 @@ class RpcClient:
                 if not isinstance(message, dict):
                     continue
                 msg_id = message.get("id")
+                if msg_id is None and isinstance(message.get("error"), dict):
+                    err = message["error"]
+                    self._refusal = RpcError(int(err.get("code", -32603)), str(err.get("message", "error")),
+                                             err.get("data"))
+                    continue
                 if msg_id is None and "method" in message:
                     self._events.put_nowait(message.get("params") or {})
                     continue
@@ -119,7 +125,8 @@ class RpcClient:
         finally:
             for future in self._pending.values():
                 if not future.done():
-                    future.set_exception(AgentUnavailableError(f"the agent at {self.path} closed the connection"))
+                    future.set_exception(self._refusal or AgentUnavailableError(
+                        f"the agent at {self.path} closed the connection"))
             self._pending.clear()
             self._events.put_nowait(None)
 
@@ -129,6 +136,8 @@ class RpcClient:
         if self._writer is None:
             await self.connect()
         assert self._writer is not None
+        if self._read_task is not None and self._read_task.done():
+            raise self._refusal or AgentUnavailableError(f"the agent at {self.path} closed the connection")
         msg_id = next(self._ids)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[msg_id] = future
@@ -140,6 +149,8 @@ class RpcClient:
             await self._writer.drain()
         except ConnectionError as exc:
             self._pending.pop(msg_id, None)
+            if self._refusal is not None:
+                raise self._refusal from None
             raise AgentUnavailableError(f"the agent at {self.path} closed the connection: {exc}") from None
         wait = self.timeout_s if timeout_s == -1.0 else timeout_s
         return await asyncio.wait_for(future, wait)

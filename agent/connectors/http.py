@@ -34,6 +34,7 @@ import logging
 import math
 import random
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
@@ -53,6 +54,7 @@ from leadsync.common.errors import (
     CrmQuotaExhaustedError,
     CrmRateLimitedError,
     CrmUnavailableError,
+    ValidationError,
 )
 
 __all__ = [
@@ -68,6 +70,8 @@ __all__ = [
     "Secret",
     "Sleep",
     "bucket_shape",
+    "check_base_url",
+    "check_token",
     "error_for_status",
     "parse_retry_after",
     "redact",
@@ -130,10 +134,15 @@ class Secret:
     __str__ = __repr__
 
 
+MIN_SECRET_CHARS: Final = 8
+"""Shorter strings are no credential any CRM issues: replacing them would garble every message
+(a "token" ``tok`` would turn "access-tokens" into "access-***ens") and protect nothing."""
+
+
 def redact(text: str, secrets: Sequence[str]) -> str:
-    """``text`` with every occurrence of each non-empty secret replaced by ``***``."""
-    for secret in secrets:
-        if secret:
+    """``text`` with every occurrence of each secret (of ``MIN_SECRET_CHARS`` or more) replaced by ``***``."""
+    for secret in sorted(secrets, key=len, reverse=True):  # a token before its own prefixes
+        if len(secret) >= MIN_SECRET_CHARS:
             text = text.replace(secret, REDACTED)
     return text
 
@@ -233,6 +242,26 @@ def bucket_shape(limit: RateLimit) -> tuple[float, float]:
     capacity = max(1.0, n / 10) if n > 1 else n
     rate = (n - capacity) / period if n > capacity else n / period
     return capacity, capacity / rate
+
+
+def check_base_url(base_url: str) -> str:
+    """``base_url`` if it is an absolute http(s) URL with a host; raises ValidationError saying why not."""
+    try:
+        url = httpx.URL(base_url)
+    except (httpx.InvalidURL, TypeError, ValueError) as exc:
+        raise ValidationError(f"base_url: {base_url[:200]!r} is not a valid URL ({exc})") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValidationError(f"base_url: {base_url[:200]!r} must be an http:// or https:// URL with a host")
+    return base_url
+
+
+def check_token(name: str, token: str) -> str:
+    """``token`` if it can travel in an HTTP header (printable ASCII, no spaces); raises ValidationError
+    naming ``name`` (never the value) otherwise."""
+    if not token or not all(33 <= ord(char) <= 126 for char in token):
+        raise ValidationError(f"credentials: {name!r} has characters an access token never has "
+                              "(spaces, control or non-ASCII characters)")
+    return token
 
 
 class ClockedLimiter(AsyncLimiter):
@@ -342,7 +371,7 @@ class HttpClient:
     ) -> None:
         self.crm = crm
         self.auth = auth
-        self.base_url = base_url.rstrip("/")
+        self.base_url = check_base_url(base_url).rstrip("/")
         self._error_mapper = error_mapper
         self._secrets = tuple(s for s in secrets if s)
         self._retry = retry or RetryPolicy()
@@ -358,6 +387,8 @@ class HttpClient:
         self._api_calls = 0
         self._failing = False
         _REDACTOR.secrets[id(self)] = self._secrets
+        # a client dropped without aclose() must not leave its secrets in the shared log filter
+        weakref.finalize(self, _REDACTOR.secrets.pop, id(self), None)
 
     def __repr__(self) -> str:
         return f"HttpClient(crm={self.crm!r}, base_url={self.base_url!r}, api_calls={self._api_calls})"
@@ -519,6 +550,8 @@ class HttpClient:
         try:
             response = await self._client.request(method, path, params=params, content=content,
                                                   headers=headers)
+        except httpx.UnsupportedProtocol as exc:
+            raise CrmError(self.redact(f"{self.crm}: {method} {path}: {exc}"), crm=self.crm, status=0) from None
         except httpx.TransportError as exc:
             unreachable = CrmUnavailableError(
                 self.redact(f"{self.crm}: could not complete {method} {path}: "

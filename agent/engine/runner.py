@@ -7,6 +7,7 @@ duplicating anything (invariants 3-5).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -100,6 +101,9 @@ async def execute_run(
     except CrmError as exc:
         status, error = "failed", f"{type(exc).__name__}: {exc.message}"
         log.warning("sync run %s failed: %s", run_id, error)
+    except asyncio.CancelledError:  # the agent is stopping: committed pages and batches stay, cursors resume
+        status, error = "interrupted", "stopped before the end; the next run goes on from the saved cursors"
+        raise
     except Exception as exc:
         status, error = "failed", f"internal error: {type(exc).__name__}: {exc}"
         log.exception("sync run %s failed", run_id)

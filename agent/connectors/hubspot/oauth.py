@@ -32,7 +32,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
 from urllib.parse import quote
 
-from leadsync.agent.connectors.http import HttpClient
+from leadsync.agent.connectors.http import HttpClient, check_token
 from leadsync.common.errors import CrmAuthError, CrmError, CrmProtocolError, ValidationError
 
 log = logging.getLogger("leadsync.oauth")
@@ -137,6 +137,14 @@ class OAuthSession:
     def __repr__(self) -> str:
         return f"OAuthSession(client_id={self._client_id!r}, refreshes={self.refreshes})"
 
+    def credentials(self) -> dict[str, str]:
+        """The connection's credentials as they stand (the latest refresh and access tokens), to store."""
+        values = {"client_id": self._client_id, "client_secret": self._client_secret,
+                  "refresh_token": self._refresh_token}
+        if self._access_token and self._expires_at_ms is not None:
+            values.update(access_token=self._access_token, access_token_expires_at=str(self._expires_at_ms))
+        return values
+
     @property
     def needs_reauth(self) -> bool:
         """True once the refresh token was refused: new credentials are needed (crm.connect)."""
@@ -182,15 +190,20 @@ class OAuthSession:
         try:
             answer = await self._http.request_json("POST", TOKEN_PATH, form=form, authenticate=False)
         except CrmError as exc:
-            if exc.status in (400, 401, 403):
-                await self._refuse(exc)
-            raise
+            if exc.status not in (400, 401, 403):
+                raise  # unreachable or failing: try again at the next request
+            raise await self._refuse(exc) from None
         if not isinstance(answer, dict) or not isinstance(answer.get("access_token"), str) \
                 or not answer["access_token"]:
             raise CrmProtocolError(f"{self._crm}: the token endpoint answered without an access_token",
                                    crm=self._crm, status=200)
         access = answer["access_token"]
         refresh = answer.get("refresh_token")
+        try:
+            check_token("access_token", access)
+        except ValidationError:
+            raise CrmProtocolError(f"{self._crm}: the token endpoint issued an access token that cannot be sent "
+                                   "in a header", crm=self._crm, status=200) from None
         self._http.add_secrets(access, quote(access, safe=""),
                                *([refresh] if isinstance(refresh, str) and refresh else []))
         lifetime = token_lifetime_s(answer)
@@ -211,14 +224,15 @@ class OAuthSession:
         log.info("%s: OAuth access token refreshed (valid %.0f s)", self._crm, lifetime)
         await self._status(CONNECTED)
 
-    async def _refuse(self, exc: CrmError) -> None:
-        self._refused = CrmAuthError(
+    async def _refuse(self, exc: CrmError) -> CrmAuthError:
+        refused = self._refused = CrmAuthError(
             f"{self._crm}: the CRM refused the OAuth refresh token ({exc.message}); the connection needs "
             "re-authentication: crm.disconnect, then crm.connect with new credentials",
             crm=self._crm, status=401, category=NEEDS_REAUTH)
         log.warning("%s: OAuth refresh refused (HTTP %s); the connection needs re-authentication",
                     self._crm, exc.status)
         await self._status(NEEDS_REAUTH)
+        return refused
 
     async def _status(self, status: str) -> None:
         if self._on_status is None:

@@ -1,0 +1,58 @@
+"""Stopping the agent in the middle of things: a cut-short run is recorded as interrupted, and callers waiting
+for syncs that never ran get an answer instead of waiting forever."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from leadsync.agent.daemon import Agent
+from leadsync.common.errors import LeadsyncError
+from leadsync.common.rpc import RpcClient
+from tests.conftest import connect_world, make_sandbox
+
+
+async def test_stop_during_a_run_records_it_interrupted_with_what_it_committed(short_tmp: Path) -> None:
+    state, app = make_sandbox(contacts=3000, latency_ms=10)
+    world = await connect_world(short_tmp, state, app)
+    agent = world.agent
+    async with RpcClient(agent.socket_path) as client:
+        await client.call("events.subscribe", {})
+        await agent.request_sync("manual", wait=False)
+        run_id = None
+        async for event in client.events():
+            if event.get("type") == "progress" and event["done"] >= 200:
+                run_id = event["run_id"]
+                break
+
+    await agent.stop()
+
+    restarted = Agent(agent.data_dir, agent.socket_path, connector_options=agent.connector_options)
+    await restarted.start()
+    try:
+        row = await restarted.store.fetchone("SELECT status, error FROM sync_runs WHERE id = ?", (run_id,))
+        kept = await restarted.store.scalar("SELECT count(*) FROM contacts")
+        finished = await restarted.request_sync("manual", wait=True)
+    finally:
+        await restarted.stop()
+    assert (row["status"], row["error"]) == ("interrupted", "stopped by agent shutdown")
+    assert 200 <= kept < 3000
+    assert finished.status == "ok" and kept + finished.created_local == 3000
+
+
+async def test_syncs_waiting_in_the_queue_fail_when_the_agent_stops(short_tmp: Path) -> None:
+    state, app = make_sandbox(contacts=2000, latency_ms=10)
+    world = await connect_world(short_tmp, state, app)
+    agent = world.agent
+    running = asyncio.ensure_future(agent.request_sync("manual", wait=True))
+    await asyncio.sleep(0.2)
+    queued = asyncio.ensure_future(agent.request_sync("manual", wait=True, pull=False))  # waits for the first
+    await asyncio.sleep(0.05)
+
+    await agent.stop()
+
+    for waiter in (running, queued):
+        with pytest.raises((LeadsyncError, asyncio.CancelledError)):
+            await asyncio.wait_for(waiter, 5)
