@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from leadsync.common.errors import LeadsyncError
 from leadsync.common.paths import data_dir, socket_path
 from leadsync.common.rpc import AgentUnavailableError, RpcError, call_once
 
@@ -90,11 +91,16 @@ def cmd_sync(args: argparse.Namespace) -> int:
     run = _call(args, "sync.run", {"wait": not args.no_wait})
     if args.json:
         _print_json(run)
+    elif run["status"] in ("queued", "running"):
+        print(f"sync {'#' + str(run['id']) + ' ' if run['id'] else ''}{run['status']}; "
+              "follow it with: leadsync status")
     else:
         print(f"sync #{run['id']} {run['status']}: pulled {run['pulled']}, created locally {run['created_local']}, "
-              f"created in CRM {run['created_crm']}, updated in CRM {run['updated_crm']}, linked {run['linked']}, "
-              f"failed {run['failed']}, {run['api_calls']} API calls" + (f" — {run['error']}" if run["error"] else ""))
-    return 0 if run["status"] in ("ok", "partial", "running") else 1
+              f"updated locally {run['updated_local']}, created in CRM {run['created_crm']}, "
+              f"updated in CRM {run['updated_crm']}, linked {run['linked']}, failed {run['failed']}, "
+              f"{run['api_calls']} API calls" + (f" — {run['error']}" if run["error"] else "")
+              + (" (leadsync call errors.list shows the failed records)" if run["failed"] else ""))
+    return 0 if run["status"] in ("ok", "partial", "running", "queued") else 1
 
 
 def cmd_contacts(args: argparse.Namespace) -> int:
@@ -127,6 +133,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         for key in ("rows", "created", "updated", "unchanged"):
             total[key] += report[key]
         total["failed"] += report["failed"]
+        total.setdefault("duplicates", [])
+        total["duplicates"] += report.get("duplicates", [])
         total["unmapped_columns"] = report["unmapped_columns"]
     if args.json:
         _print_json(total)
@@ -135,6 +143,8 @@ def cmd_import(args: argparse.Namespace) -> int:
               f"{total['unchanged']} unchanged, {len(total['failed'])} failed")
         for failure in total["failed"]:
             print(f"  line {failure['line']}: {failure['reason']}")
+        for duplicate in total.get("duplicates", []):
+            print(f"  line {duplicate['line']}: {duplicate['reason']}")
         if total.get("unmapped_columns"):
             print(f"  columns not imported: {', '.join(total['unmapped_columns'])}")
     return 1 if total["failed"] else 0
@@ -266,6 +276,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         if exc.data is not None:
             print(json.dumps(exc.data), file=sys.stderr)
         return 1
+    except LeadsyncError as exc:  # bad input found before reaching the agent (an empty CSV...) or at start-up
+        print(f"leadsync: {exc.message}", file=sys.stderr)
+        return 1 if args.command == "agent" else 2
+    except TimeoutError:
+        print(f"leadsync: no answer within --timeout {args.timeout} s (the agent may still be working)",
+              file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # e.g. `leadsync call ... | head`
+        sys.stderr.close()
+        return 0
+    except OSError as exc:
+        print(f"leadsync: {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 
