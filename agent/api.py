@@ -542,6 +542,7 @@ def build_methods(agent: Agent) -> dict[str, Method]:
                 "pending_push": pending,
                 "last": await get_run(store, last[0]) if last else None,
                 "push_enabled": agent.settings.push_enabled,
+                "quota_blocked_until": agent.quota_blocked_until_ms,
                 "interval_minutes": agent.settings.sync_interval_minutes,
                 "next_interval_run": int(next_run.timestamp() * 1000) if next_run else None}
 

@@ -23,8 +23,15 @@ from leadsync.agent.rpc_server import RpcServer
 from leadsync.agent.secrets import SecretStore
 from leadsync.agent.settings import Settings, load
 from leadsync.agent.store import Store
+from leadsync.agent.store.store import now_ms
 from leadsync.common.answers import FieldMapping, Plan
-from leadsync.common.errors import CrmError, CrmNotConnectedError, LeadsyncError, PushDisabledError
+from leadsync.common.errors import (
+    CrmError,
+    CrmNotConnectedError,
+    CrmQuotaExhaustedError,
+    LeadsyncError,
+    PushDisabledError,
+)
 from leadsync.common.models import SyncRun
 from leadsync.common.paths import db_path
 
@@ -66,6 +73,7 @@ class Agent:
         self._running_request: _Request | None = None
         self._worker: asyncio.Task[None] | None = None
         self.scheduler = AsyncIOScheduler(timezone=dt.UTC)
+        self.quota_blocked_until_ms: int | None = None
         self._mappings: tuple[FieldMapping, ...] | None = None
         # interval runs refresh owners, property metadata and archived records at most every 10 minutes
         self.directory = Directory(ttl_ms=DIRECTORY_TTL_MS)
@@ -171,6 +179,12 @@ class Agent:
         raises PushDisabledError.
         """
         connector = self.require_connector()
+        if self.quota_blocked_until_ms is not None:
+            if now_ms() < self.quota_blocked_until_ms:
+                raise CrmQuotaExhaustedError(
+                    f"the CRM's daily API quota is spent; no sync until {_utc(self.quota_blocked_until_ms)} "
+                    "(when it resets)", crm=connector.name)
+            self.quota_blocked_until_ms = None
         if not self.settings.push_enabled:
             if not pull:
                 raise PushDisabledError("push is disabled (settings push_enabled=false): nothing was sent")
@@ -225,6 +239,7 @@ class Agent:
                                     fallback_owner=self.settings.fallback_owner, pull=pull, push=push,
                                     contact_ids=None if ids is None else sorted(ids), progress=self.emit,
                                     between_batches=None if request.urgent else self._run_urgent,
+                                    on_quota_spent=self.quota_spent,
                                     directory=self.directory if trigger == "interval" else None)
             await self._log_run(run)
             request.future.set_result(run)
@@ -248,6 +263,20 @@ class Agent:
                  "updated in CRM %d, linked %d, failed %d, %d API calls%s", run.id, run.trigger, run.status,
                  run.pulled, run.created_local, run.updated_local, run.created_crm, run.updated_crm, run.linked,
                  run.failed, run.api_calls, f"; failed records: {records}" if records else "")
+
+    def quota_spent(self, retry_after_s: float | None) -> None:
+        """The CRM said its daily quota is spent: no run starts until it resets (``retry_after_s`` when the
+        CRM said, else the next midnight UTC)."""
+        now = now_ms()
+        if retry_after_s is not None:
+            until = now + int(retry_after_s * 1000)
+        else:
+            midnight = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).replace(hour=0, minute=0, second=0,
+                                                                                microsecond=0)
+            until = int(midnight.timestamp() * 1000)
+        self.quota_blocked_until_ms = until
+        log.warning("the CRM's daily API quota is spent: syncs wait until %s", _utc(until))
+        self.emit({"type": "crm_quota_spent", "until": until})
 
     def mappings(self, connector: Connector) -> tuple[FieldMapping, ...]:
         """The field mappings in force (loaded at start and after ``mappings.update``)."""
@@ -319,6 +348,10 @@ class Agent:
     def queue_status(self) -> list[dict[str, Any]]:
         return [{"trigger": r.key[0], "pull": r.key[1], "push": r.key[2],
                  "contacts": None if r.key[3] is None else len(r.key[3]), "urgent": r.urgent} for r in self._queue]
+
+
+def _utc(epoch_ms: int) -> str:
+    return dt.datetime.fromtimestamp(epoch_ms / 1000, tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 class AgentAlreadyRunningError(LeadsyncError):

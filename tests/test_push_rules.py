@@ -244,3 +244,18 @@ async def test_events_stream_progress_and_run_end(synced_agent: CrmWorld) -> Non
             if event["type"] == "run_finished":
                 break
     assert seen[0] == "run_started" and "progress" in seen and "contacts_changed" in seen
+
+
+async def test_a_spent_daily_quota_stops_syncs_until_it_resets_and_says_so(synced_agent: CrmWorld,
+                                                                          world_client: RpcClient) -> None:
+    synced_agent.faults.daily_limit = 0  # HubSpot answers 429 with policyName DAILY from now on
+    synced_agent.state.update_contact(synced_agent.state.live_contact_ids()[0], {"company": "After Quota"})
+    run = await world_client.call("sync.run", {"wait": True})
+    assert run["status"] == "failed" and "CrmQuotaExhaustedError" in run["error"]
+    requests = sum(synced_agent.state.requests.values())
+    with pytest.raises(RpcError) as err:
+        await world_client.call("sync.run", {"wait": True})
+    assert err.value.code == RpcCode.CRM_RATE_LIMITED and "daily API quota is spent" in err.value.message
+    status = await world_client.call("sync.status")
+    assert status["quota_blocked_until"] > run["finished_at"]
+    assert sum(synced_agent.state.requests.values()) == requests  # nothing more was sent

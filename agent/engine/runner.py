@@ -29,7 +29,7 @@ from leadsync.agent.engine.push import (
 from leadsync.agent.store.store import Store, loads, now_ms
 from leadsync.agent.users import save_owners
 from leadsync.common.answers import FieldMapping
-from leadsync.common.errors import CrmError, LeadsyncError
+from leadsync.common.errors import CrmError, CrmQuotaExhaustedError, LeadsyncError
 from leadsync.common.models import SyncRun
 
 log = logging.getLogger("leadsync.sync")
@@ -73,6 +73,7 @@ async def execute_run(
     plan: PlanRecorder | None = None,
     between_batches: Callable[[], Awaitable[None]] | None = None,
     directory: Directory | None = None,
+    on_quota_spent: Callable[[float | None], None] | None = None,
 ) -> SyncRun:
     """Run sync run ``run_id`` (already started) and record its outcome; returns the finished run.
 
@@ -101,6 +102,8 @@ async def execute_run(
     except CrmError as exc:
         status, error = "failed", f"{type(exc).__name__}: {exc.message}"
         log.warning("sync run %s failed: %s", run_id, error)
+        if isinstance(exc, CrmQuotaExhaustedError) and on_quota_spent is not None:
+            on_quota_spent(exc.retry_after_s)
     except asyncio.CancelledError:  # the agent is stopping: committed pages and batches stay, cursors resume
         status, error = "interrupted", "stopped before the end; the next run goes on from the saved cursors"
         raise
