@@ -39,14 +39,11 @@ def _notify(state: str) -> None:
     global _notifier
     if not os.environ.get("NOTIFY_SOCKET"):
         return
-    try:
-        if _notifier is None:
-            import sdnotify
+    if _notifier is None:
+        import sdnotify
 
-            _notifier = sdnotify.SystemdNotifier()
-        _notifier.notify(state)
-    except ImportError:  # optional outside systemd
-        pass
+        _notifier = sdnotify.SystemdNotifier()
+    _notifier.notify(state)
 
 
 def watchdog_interval_s() -> float | None:
