@@ -9,46 +9,17 @@ can read the actual URL. The URL is both the login URL (token endpoint) and the 
 from __future__ import annotations
 
 import argparse
-import json
-import socket
 import sys
-import threading
 from collections.abc import Callable
-from types import TracebackType
 
-import uvicorn
 from starlette.types import ASGIApp
+
+from leadsync.agent.connectors.sandbox_kit import RunningServer, serve_app, serve_in_thread
 
 from .app import DEFAULT_TOKEN, create_app
 from .seed import build_state
 
-
-class _Server(uvicorn.Server):
-    """A uvicorn server that calls ``on_ready`` once it is listening."""
-
-    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None]) -> None:
-        super().__init__(config)
-        self._on_ready = on_ready
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets=sockets)
-        if self.started:
-            self._on_ready()
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.set_inheritable(True)
-    return sock
-
-
-def _url(host: str, sock: socket.socket) -> str:
-    port = sock.getsockname()[1]
-    shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}"
+__all__ = ["RunningServer", "main", "serve", "serve_in_thread"]
 
 
 def serve(
@@ -70,59 +41,7 @@ def serve(
     """
     application = app if app is not None else create_app(build_state(leads=leads, contacts=contacts, seed=seed),
                                                          token=token)
-    sock = _bind(host, port)
-    url = _url(host, sock)
-
-    def announce() -> None:
-        print(json.dumps({"event": "listening", "url": url}), flush=True)
-        if ready is not None:
-            ready(url)
-
-    config = uvicorn.Config(application, log_level=log_level, lifespan="off")
-    _Server(config, announce).run(sockets=[sock])
-
-
-class RunningServer:
-    """A sandbox served from a background thread; ``url`` is ``http://127.0.0.1:PORT``."""
-
-    def __init__(self, server: uvicorn.Server, thread: threading.Thread, url: str) -> None:
-        self._server = server
-        self._thread = thread
-        self.url = url
-
-    @property
-    def port(self) -> int:
-        """The TCP port the server listens on."""
-        return int(self.url.rsplit(":", 1)[1])
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Ask uvicorn to exit and wait up to ``timeout`` seconds for the thread."""
-        self._server.should_exit = True
-        self._thread.join(timeout)
-
-    def __enter__(self) -> RunningServer:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
-
-
-def serve_in_thread(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0, timeout: float = 10.0) -> RunningServer:
-    """Start serving ``app`` in a daemon thread; return once it listens (RuntimeError if it does not
-    within ``timeout`` seconds)."""
-    sock = _bind(host, port)
-    url = _url(host, sock)
-    started = threading.Event()
-    config = uvicorn.Config(app, log_level="critical", lifespan="off")
-    server = _Server(config, started.set)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True,
-                              name="salesforce-sandbox")
-    thread.start()
-    if not started.wait(timeout):
-        server.should_exit = True
-        raise RuntimeError("the sandbox did not start listening in time")
-    return RunningServer(server, thread, url)
+    serve_app(application, host, port, ready=ready, log_level=log_level)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,136 @@
+"""What every CRM sandbox shares: serving an ASGI app on loopback (blocking, or from a thread for tests) and
+a clock tests can move. Each sandbox keeps only its own app, state and seed."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Callable
+from types import TracebackType
+
+import uvicorn
+from starlette.types import ASGIApp
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that calls ``on_ready`` once it is listening."""
+
+    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_ready = on_ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            self._on_ready()
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # an explicit IPPROTO_TCP lets asyncio set TCP_NODELAY on accepted connections (no delayed-ACK stalls)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_of(host: str, sock: socket.socket) -> str:
+    port = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def serve_app(application: ASGIApp, host: str, port: int, *, ready: Callable[[str], None] | None = None,
+              log_level: str = "warning") -> None:
+    """Serve ``application`` until interrupted (SIGINT/SIGTERM). ``port=0`` picks a free port. When
+    listening, prints ``{"event": "listening", "url": URL}`` as one JSON line on stdout (so a parent process
+    can read the actual URL) and calls ``ready(URL)``."""
+    sock = bind(host, port)
+    url = url_of(host, sock)
+
+    def announce() -> None:
+        print(json.dumps({"event": "listening", "url": url}), flush=True)
+        if ready is not None:
+            ready(url)
+
+    config = uvicorn.Config(application, log_level=log_level, lifespan="off")
+    _Server(config, announce).run(sockets=[sock])
+
+
+class RunningServer:
+    """A sandbox served from a background thread; ``url`` is ``http://127.0.0.1:PORT``.
+
+    Use as a context manager or call :meth:`stop`.
+    """
+
+    def __init__(self, server: uvicorn.Server, thread: threading.Thread, url: str) -> None:
+        self._server = server
+        self._thread = thread
+        self.url = url
+
+    @property
+    def port(self) -> int:
+        """The TCP port the server listens on."""
+        return int(self.url.rsplit(":", 1)[1])
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Ask uvicorn to exit and wait up to ``timeout`` seconds for the thread."""
+        self._server.should_exit = True
+        self._thread.join(timeout)
+
+    def __enter__(self) -> RunningServer:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def serve_in_thread(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0, timeout: float = 10.0,
+                    name: str = "sandbox") -> RunningServer:
+    """Start serving ``app`` in a daemon thread; return once it listens (``RuntimeError`` if it
+    does not within ``timeout`` seconds)."""
+    sock = bind(host, port)
+    url = url_of(host, sock)
+    started = threading.Event()
+    config = uvicorn.Config(app, log_level="critical", lifespan="off")
+    server = _Server(config, started.set)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name=name)
+    thread.start()
+    if not started.wait(timeout):
+        server.should_exit = True
+        raise RuntimeError("the sandbox did not start listening in time")
+    return RunningServer(server, thread, url)
+
+
+class ManualClock:
+    """A clock that only moves when told to.
+
+    ``clock()`` returns the current epoch ms; :meth:`advance` moves it forward by ``ms``;
+    :meth:`set` jumps to an absolute epoch ms. Thread-safe, so a test can move time while the
+    sandbox serves requests from a uvicorn thread.
+    """
+
+    def __init__(self, start_ms: int = 1_735_689_600_000) -> None:
+        """Start at ``start_ms`` (default 2025-01-01T00:00:00Z)."""
+        self._now = start_ms
+        self._lock = threading.Lock()
+
+    def __call__(self) -> int:
+        """Return the current time in epoch ms."""
+        with self._lock:
+            return self._now
+
+    def advance(self, ms: int) -> int:
+        """Move time forward by ``ms`` milliseconds and return the new time."""
+        with self._lock:
+            self._now += ms
+            return self._now
+
+    def set(self, ms: int) -> None:
+        """Jump to the absolute time ``ms`` (epoch ms)."""
+        with self._lock:
+            self._now = ms
