@@ -83,7 +83,10 @@ class CrmRecord(msgspec.Struct, frozen=True):
 
     ``properties`` holds wire values keyed by CRM property name: text as the CRM sent it (HubSpot
     sends every value as a string) or None for not set. ``merged_ids`` lists ids that were merged
-    into this record and no longer resolve.
+    into this record and no longer resolve (HubSpot ``hs_merged_object_ids``). ``merged_into_id`` is the
+    survivor of an archived record that was merged away (Salesforce ``MasterRecordId``). A converted lead
+    names the record it became: ``converted_to_type`` and ``converted_to_id`` (Salesforce
+    ``ConvertedContactId``, Zoho's conversion); its later updates belong there.
     """
 
     object_type: ObjectType
@@ -93,6 +96,9 @@ class CrmRecord(msgspec.Struct, frozen=True):
     created_at_ms: int | None = None
     archived: bool = False
     merged_ids: tuple[str, ...] = ()
+    merged_into_id: str | None = None
+    converted_to_type: ObjectType | None = None
+    converted_to_id: str | None = None
 
 
 class PullPage(msgspec.Struct, frozen=True):
@@ -138,7 +144,14 @@ class WriteResult(msgspec.Struct, frozen=True):
 
 
 class Capabilities(msgspec.Struct, frozen=True):
-    """What a CRM can do, for the engine and for the README's table."""
+    """What a CRM can do, for the engine and for the README's table.
+
+    ``object_types`` are pulled in this order, each with its own cursor (a lead before the contact it
+    may be converted to). New marketing contacts are created as ``new_lead_object``; before that, the
+    emails are looked up in ``link_first`` (e.g. Salesforce's Contacts) and a match is linked instead of
+    creating a lead beside an existing contact. ``write_batch`` is the most records one write request
+    carries; ``deletes`` says how deletions are seen; ``limits`` is the rate limit in words.
+    """
 
     batch_size: int
     page_size: int
@@ -148,6 +161,9 @@ class Capabilities(msgspec.Struct, frozen=True):
     owner_property: str
     supports_upsert: bool
     cursor: str
+    link_first: tuple[ObjectType, ...] = ()
+    deletes: str = ""
+    limits: str = ""
 
 
 @runtime_checkable

@@ -72,6 +72,8 @@ CAPABILITIES: Final = Capabilities(
     owner_property="hubspot_owner_id",
     supports_upsert=True,
     cursor="lastmodifieddate + id",
+    deletes="archived=true list; a merge lists the merged ids on the survivor (hs_merged_object_ids)",
+    limits="100 requests / 10 s per app (190 on higher tiers) + daily quota; search ~5 requests / s",
 )
 """HubSpot's capabilities: batches of 100, search pages of 200 (list pages are 100)."""
 

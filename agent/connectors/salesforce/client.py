@@ -109,6 +109,9 @@ CAPABILITIES: Final = Capabilities(
     owner_property=OWNER,
     supports_upsert=True,  # emulated: look up by Email, then create or update (see upsert)
     cursor="SystemModstamp + Id",
+    link_first=("contact",),
+    deletes="queryAll IsDeleted rows (Recycle Bin, 15 days); MasterRecordId names a merge's survivor",
+    limits="rolling 24 h API request quota per org (Sforce-Limit-Info); 403 REQUEST_LIMIT_EXCEEDED when spent",
 )
 """Salesforce's capabilities: sObject Collections of 200, query pages of up to 2,000 rows."""
 

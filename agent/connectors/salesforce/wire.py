@@ -147,7 +147,9 @@ def record_from_wire(obj: Mapping[str, Any], object_type: ObjectType) -> CrmReco
     """A query or retrieve result as a :class:`CrmRecord`.
 
     ``archived`` is ``IsDeleted`` (a row in the Recycle Bin, only ``queryAll`` returns it);
-    ``updated_at_ms`` comes from ``SystemModstamp`` (``LastModifiedDate`` when not selected).
+    ``updated_at_ms`` comes from ``SystemModstamp`` (``LastModifiedDate`` when not selected);
+    ``merged_into_id`` is a deleted record's ``MasterRecordId`` (merged away); a Lead with ``IsConverted``
+    and a ``ConvertedContactId`` is ``converted_to`` that Contact.
     Raises CrmProtocolError without ``Id`` or a readable modification time.
     """
     record_id = obj.get(ID)
@@ -156,6 +158,9 @@ def record_from_wire(obj: Mapping[str, Any], object_type: ObjectType) -> CrmReco
     updated = parse_instant_ms(obj.get(MODSTAMP) or obj.get("LastModifiedDate"))
     if updated is None:
         raise CrmProtocolError(f"Salesforce record {record_id} has no SystemModstamp", crm=CRM)
+    target = obj.get("ConvertedContactId")
+    converted = target if object_type == "lead" and obj.get("IsConverted") is True and isinstance(target, str) \
+        and target else None
     return CrmRecord(
         object_type=object_type,
         id=record_id,
@@ -163,6 +168,9 @@ def record_from_wire(obj: Mapping[str, Any], object_type: ObjectType) -> CrmReco
         updated_at_ms=updated,
         created_at_ms=parse_instant_ms(obj.get(CREATED)),
         archived=obj.get(IS_DELETED) is True,
+        merged_into_id=master if isinstance(master := obj.get("MasterRecordId"), str) and master else None,
+        converted_to_type="contact" if converted else None,
+        converted_to_id=converted,
     )
 
 
