@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from leadsync.agent.connectors.sandboxes import SANDBOX_CRMS
 from leadsync.common.errors import LeadsyncError
 from leadsync.common.paths import data_dir, socket_path
 from leadsync.common.rpc import AgentUnavailableError, RpcError, call_once
@@ -45,9 +46,9 @@ def cmd_agent(args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    from leadsync.agent.connectors.hubspot.sandbox import serve
+    from leadsync.agent.connectors.sandboxes import serve
 
-    serve(args.host, args.port, contacts=args.contacts, seed=args.seed, token=args.token)
+    serve(args.crm, args.host, args.port, contacts=args.contacts, seed=args.seed, token=args.token)
     return 0
 
 
@@ -180,7 +181,8 @@ def cmd_tui(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from leadsync.agent.demo import run_demo
 
-    return run_demo(headless=args.headless, contacts=args.contacts, new_leads=args.leads, keep=args.keep)
+    return run_demo(headless=args.headless, contacts=args.contacts, new_leads=args.leads, keep=args.keep,
+                    crm=args.crm)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -203,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_agent)
 
     p = sub.add_parser("sandbox", help="serve a sandbox CRM on loopback")
-    p.add_argument("--crm", default="hubspot", choices=["hubspot"])
+    p.add_argument("--crm", default="hubspot", choices=SANDBOX_CRMS)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     p.add_argument("--contacts", type=int, default=10_000)
@@ -254,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--contacts", type=int, default=10_000, help="contacts in the sandbox CRM")
     p.add_argument("--leads", type=int, default=25, help="new leads created locally and pushed")
     p.add_argument("--keep", action="store_true", help="keep the data dir")
+    p.add_argument("--crm", default="hubspot", choices=SANDBOX_CRMS, help="which CRM's sandbox")
     p.set_defaults(func=cmd_demo)
     return parser
 

@@ -21,16 +21,18 @@ from typing import Any
 
 from faker import Faker
 
+from leadsync.agent.connectors.sandboxes import credentials as sandbox_credentials
 from leadsync.agent.daemon import Agent
 from leadsync.common.rpc import RpcClient
 
 SANDBOX_TOKEN = "sandbox-token"
 
 
-def start_sandbox(contacts: int, seed: int = 42) -> tuple[subprocess.Popen[str], str]:
-    """Start ``leadsync sandbox --port 0`` in a child process; returns it and its base URL."""
+def start_sandbox(contacts: int, seed: int = 42, crm: str = "hubspot") -> tuple[subprocess.Popen[str], str]:
+    """Start ``leadsync sandbox --crm CRM --port 0`` in a child process; returns it and its base URL."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "leadsync.agent.cli", "sandbox", "--port", "0", "--contacts", str(contacts),
+        [sys.executable, "-m", "leadsync.agent.cli", "sandbox", "--crm", crm, "--port", "0",
+         "--contacts", str(contacts),
          "--seed", str(seed), "--token", SANDBOX_TOKEN],
         stdout=subprocess.PIPE, text=True,
     )
@@ -46,11 +48,11 @@ def start_sandbox(contacts: int, seed: int = 42) -> tuple[subprocess.Popen[str],
     raise RuntimeError("the sandbox exited before it listened")
 
 
-async def prepare(client: RpcClient, base_url: str, new_leads: int) -> dict[str, Any]:
+async def prepare(client: RpcClient, base_url: str, new_leads: int, crm: str = "hubspot") -> dict[str, Any]:
     """Connect, first sync, users, new leads, second and third sync; returns the summary."""
     started = time.monotonic()
-    await client.call("crm.connect", {"crm": "hubspot", "base_url": base_url,
-                                      "credentials": {"token": SANDBOX_TOKEN}})
+    await client.call("crm.connect", {"crm": crm, "base_url": base_url,
+                                      "credentials": sandbox_credentials(crm, SANDBOX_TOKEN)})
     first = await client.call("sync.run", {"wait": True})
     owners = (await client.call("users.list"))["unmatched_owners"]
     active = [o for o in owners if o["active"]][:3]
@@ -70,7 +72,7 @@ async def prepare(client: RpcClient, base_url: str, new_leads: int) -> dict[str,
     second = await client.call("sync.run", {"wait": True})
     third = await client.call("sync.run", {"wait": True})
     return {
-        "crm": "hubspot (sandbox)",
+        "crm": f"{crm} (sandbox)",
         "contacts_pulled": first["pulled"],
         "contacts_in_store": (await client.call("agent.status"))["contacts"],
         "leads_created_locally": new_leads,
@@ -89,13 +91,13 @@ async def prepare(client: RpcClient, base_url: str, new_leads: int) -> dict[str,
     }
 
 
-async def _demo(data: Path, base_url: str, headless: bool, new_leads: int) -> int:
+async def _demo(data: Path, base_url: str, headless: bool, new_leads: int, crm: str) -> int:
     sock = data / "agent.sock"
     agent = Agent(data, sock)
     await agent.start()
     try:
         async with RpcClient(sock, timeout_s=None) as client:
-            summary = await prepare(client, base_url, new_leads)
+            summary = await prepare(client, base_url, new_leads, crm)
         if headless:
             runs = summary.pop("runs")
             summary["first_sync_status"] = runs[0]["status"]
@@ -114,14 +116,14 @@ async def _demo(data: Path, base_url: str, headless: bool, new_leads: int) -> in
         await agent.stop()
 
 
-def run_demo(*, headless: bool, contacts: int, new_leads: int, keep: bool) -> int:
+def run_demo(*, headless: bool, contacts: int, new_leads: int, keep: bool, crm: str = "hubspot") -> int:
     """Run the demo; returns the exit code (non-zero if any sync failed or the third sync wrote)."""
     data = Path(tempfile.mkdtemp(prefix="leadsync-demo-"))
     if not headless:
-        print(f"starting a sandbox CRM with {contacts} contacts…", file=sys.stderr)
-    proc, base_url = start_sandbox(contacts)
+        print(f"starting a {crm} sandbox with {contacts} contacts…", file=sys.stderr)
+    proc, base_url = start_sandbox(contacts, crm=crm)
     try:
-        return asyncio.run(_demo(data, base_url, headless, new_leads))
+        return asyncio.run(_demo(data, base_url, headless, new_leads, crm))
     except KeyboardInterrupt:
         return 130
     finally:

@@ -17,8 +17,8 @@ import httpx
 from leadsync.agent.connectors.base import Connector
 from leadsync.common.errors import ValidationError
 
-CRMS = ("hubspot",)
-DEFAULT_BASE_URLS = {"hubspot": "https://api.hubapi.com"}
+CRMS = ("hubspot", "salesforce")
+DEFAULT_BASE_URLS = {"hubspot": "https://api.hubapi.com", "salesforce": "https://login.salesforce.com"}
 RATE_LIMIT_ENV = "LEADSYNC_HUBSPOT_RATE_LIMIT_PER_10S"
 
 SaveSecrets = Callable[[str, dict[str, str]], None]
@@ -52,7 +52,21 @@ def make_connector(crm: str, base_url: str | None, credentials: dict[str, str], 
     ``{"client_id", "client_secret", "refresh_token"}`` whose refreshed tokens go to
     ``save_credentials("hubspot", values)``; ``on_connection_status`` hears ``"needs_reauth"`` when
     the refresh token is refused.
+
+    Salesforce takes a connected app's ``{"client_id", "refresh_token"}`` (+ ``client_secret``) whose
+    rotated tokens and ``instance_url`` go to ``save_credentials("salesforce", values)``, or
+    ``{"access_token"}`` (+ ``instance_url``); ``base_url`` is the login URL.
     """
+    def save(values: dict[str, str]) -> None:
+        if save_credentials is not None:
+            save_credentials(crm, values)
+
+    if crm == "salesforce":
+        from leadsync.agent.connectors.salesforce import SalesforceConnector
+
+        options.pop("search_per_s", None)  # HubSpot's search limit; Salesforce has none of its own
+        return SalesforceConnector(base_url or DEFAULT_BASE_URLS[crm], credentials, transport=transport,
+                                   save_credentials=save, on_status=on_connection_status, **options)
     if crm == "hubspot":
         from leadsync.agent.connectors.hubspot import HubSpotConnector
         from leadsync.agent.connectors.hubspot.oauth import OAUTH_KEYS, is_oauth
@@ -63,10 +77,6 @@ def make_connector(crm: str, base_url: str | None, credentials: dict[str, str], 
                 options["rate_limit_per_10s"] = env_limit
         url = base_url or DEFAULT_BASE_URLS[crm]
         if is_oauth(credentials):
-            def save(values: dict[str, str]) -> None:
-                if save_credentials is not None:
-                    save_credentials(crm, values)
-
             return HubSpotConnector(url, oauth=credentials, save_credentials=save,
                                     on_status=on_connection_status, transport=transport, **options)
         token = credentials.get("token")

@@ -34,7 +34,9 @@ class RunContext:
 
     ``fallback_owner``: CRM owner id used when a pushed contact's creator has no active CRM owner
     (None: such a contact is held with an error). ``progress`` receives event dicts. ``plan`` is set in a
-    dry run and collects the planned writes. ``between_batches`` is awaited after every pulled page and
+    dry run and collects the planned writes. ``object_fields`` holds each object type's property names
+    (lower case) from the CRM's metadata: a mapped property an object lacks is neither asked for nor
+    sent to it. ``between_batches`` is awaited after every pulled page and
     pushed batch: the agent uses it to run urgent pushes (threshold, to-do, manual) ahead of bulk work.
     """
 
@@ -47,6 +49,7 @@ class RunContext:
     counts: RunCounts = field(default_factory=RunCounts)
     plan: PlanRecorder | None = None
     between_batches: Callable[[], Awaitable[None]] = _nothing
+    object_fields: dict[str, frozenset[str]] = field(default_factory=dict)
 
     @property
     def crm(self) -> str:
@@ -60,8 +63,14 @@ class RunContext:
     def push_mappings(self) -> tuple[FieldMapping, ...]:
         return tuple(m for m in self.mappings if m.pushes)
 
-    def crm_properties(self) -> list[str]:
-        """CRM properties a pull asks for: every mapped one plus the owner property."""
+    def crm_properties(self, object_type: str | None = None) -> list[str]:
+        """CRM properties a pull asks for: every mapped one plus the owner property; for ``object_type``,
+        only those that object has (Salesforce Contacts have no ``Company``), when its fields are known."""
         names = [m.crm for m in self.mappings if m.direction != "off"]
         names.append(self.connector.capabilities.owner_property)
-        return sorted(set(names))
+        return sorted(n for n in set(names) if self.has_property(object_type, n))
+
+    def has_property(self, object_type: str | None, name: str) -> bool:
+        """Whether ``object_type`` has CRM property ``name`` (case-insensitive); True when not known."""
+        known = self.object_fields.get(object_type or "")
+        return known is None or name.lower() in known

@@ -26,7 +26,21 @@ HUBSPOT_DEFAULTS: tuple[FieldMapping, ...] = (
     FieldMapping(local="lead_score", crm="lead_score", policy="local_wins"),
 )
 
-DEFAULT_MAPPINGS: dict[str, tuple[FieldMapping, ...]] = {"hubspot": HUBSPOT_DEFAULTS}
+SALESFORCE_DEFAULTS: tuple[FieldMapping, ...] = (
+    FieldMapping(local="email", crm="Email", policy="crm_wins"),
+    FieldMapping(local="first_name", crm="FirstName"),
+    FieldMapping(local="last_name", crm="LastName"),
+    FieldMapping(local="company", crm="Company"),  # Leads only: a Contact's company is its Account
+    FieldMapping(local="job_title", crm="Title"),
+    FieldMapping(local="phone", crm="Phone"),
+    FieldMapping(local="lifecycle_stage", crm="Status", policy="crm_wins",  # Lead Status; Leads only
+                 value_map={"lead": "Open - Not Contacted", "salesqualifiedlead": "Working - Contacted",
+                            "customer": "Closed - Converted", "other": "Closed - Not Converted"}),
+    FieldMapping(local="lead_score", crm="Lead_Score__c", policy="local_wins"),
+)
+
+DEFAULT_MAPPINGS: dict[str, tuple[FieldMapping, ...]] = {"hubspot": HUBSPOT_DEFAULTS,
+                                                         "salesforce": SALESFORCE_DEFAULTS}
 
 
 class ConversionError(ValueError):

@@ -66,6 +66,8 @@ class _Page:
         self.provenance: list[tuple[Any, ...]] = []
         self.errors: list[tuple[Any, ...]] = []
         self.merges: list[tuple[str, str]] = []  # (merged-away CRM id, survivor CRM id)
+        self.conversions: list[tuple[str, str, str]] = []  # (lead CRM id, what it became: type, id)
+        self.archived: list[str] = []  # CRM ids deleted in the CRM
 
 
 async def apply_pull_page(db: aiosqlite.Connection, ctx: RunContext, records: Sequence[CrmRecord],
@@ -98,6 +100,15 @@ async def apply_pull_page(db: aiosqlite.Connection, ctx: RunContext, records: Se
     fields = [m.local for m in ctx.pull_mappings]
     mappings = {m.local: m for m in ctx.pull_mappings}
 
+    for record in list(by_id.values()):
+        if record.archived or record.converted_to_id:  # deleted, merged away or converted: never merged in
+            del by_id[record.id]
+            if record.archived and record.merged_into_id:
+                page.merges.append((record.id, record.merged_into_id))
+            elif record.archived:
+                page.archived.append(record.id)
+            elif record.converted_to_type is not None and record.converted_to_id:
+                page.conversions.append((record.id, record.converted_to_type, record.converted_to_id))
     for record in by_id.values():
         problems: list[str] = []
         crm_vals = record_values(ctx, record, problems)
@@ -154,8 +165,13 @@ async def apply_pull_page(db: aiosqlite.Connection, ctx: RunContext, records: Se
                  edited_at=edited_at, owner_before=local["owner_id"])
 
     await _write(db, ctx, page, object_type, stamp)
+    if page.archived:
+        await mark_archived(db, ctx, page.archived)
     if page.merges:
         await _apply_merges(db, ctx, page.merges, stamp)
+    for lead_id, target_type, target_id in page.conversions:
+        await _relink(db, ctx, lead_id, target_id, f"converted in the CRM: lead {lead_id} became {target_type} "
+                      f"{target_id}", stamp, object_type=target_type)
     if cursor is not None:
         await db.execute(
             "INSERT INTO cursors(crm, object_type, value, updated_at) VALUES (?, ?, ?, ?) "
@@ -279,27 +295,43 @@ async def _apply_local_changes(db: aiosqlite.Connection, contact_id: int, change
     await db.execute(f"UPDATE contacts SET {', '.join(sets)} WHERE id = ?", [*params, contact_id])
 
 
+async def mark_archived(db: aiosqlite.Connection, ctx: RunContext, crm_ids: Sequence[str]) -> None:
+    """Linked contacts whose CRM record was archived (deleted) are marked, never recreated by a push (B22)."""
+    for start in range(0, len(crm_ids), 500):
+        ids = list(crm_ids[start:start + 500])
+        await db.execute(
+            f"UPDATE contacts SET crm_state = 'archived', crm_note = 'archived (deleted) in the CRM; '"
+            f" || 'contacts.restore re-creates it' WHERE crm_state = 'linked' AND id IN "
+            f"(SELECT contact_id FROM crm_links WHERE +crm = ? AND crm_id IN ({','.join('?' * len(ids))}))",
+            [ctx.crm, *ids])
+
+
 async def _apply_merges(db: aiosqlite.Connection, ctx: RunContext, pairs: list[tuple[str, str]], stamp: int) -> None:
-    """Local contacts linked to merged-away CRM ids move to the survivor (case B21): relinked when the
-    survivor has no local contact, else merged into that contact (each field keeps its newest value)."""
+    """Local contacts linked to merged-away CRM ids move to the survivor (case B21)."""
     for merged_id, survivor_id in pairs:
-        async with db.execute("SELECT contact_id FROM crm_links WHERE +crm = ? AND crm_id = ?",
-                              (ctx.crm, merged_id)) as cur:
-            row = await cur.fetchone()
-        if row is None:
-            continue
-        duplicate = int(row[0])
-        async with db.execute("SELECT contact_id FROM crm_links WHERE +crm = ? AND crm_id = ?",
-                              (ctx.crm, survivor_id)) as cur:
-            row = await cur.fetchone()
-        if row is None:
-            await db.execute("UPDATE crm_links SET crm_id = ? WHERE contact_id = ?", (survivor_id, duplicate))
-            continue
-        survivor = int(row[0])
-        if survivor == duplicate:
-            continue
-        await merge_contacts(db, ctx, survivor, duplicate, f"merged in the CRM: record {merged_id} into {survivor_id}",
-                             stamp)
+        await _relink(db, ctx, merged_id, survivor_id, f"merged in the CRM: record {merged_id} into {survivor_id}",
+                      stamp)
+
+
+async def _relink(db: aiosqlite.Connection, ctx: RunContext, old_id: str, new_id: str, note: str, stamp: int, *,
+                  object_type: str | None = None) -> None:
+    """The local contact linked to CRM record ``old_id`` follows it to ``new_id`` (merged away, or a lead
+    converted to a contact of ``object_type``): relinked when ``new_id`` has no local contact, else merged
+    into that contact (each field keeps its newest value)."""
+    async with db.execute("SELECT contact_id FROM crm_links WHERE +crm = ? AND crm_id = ?", (ctx.crm, old_id)) as cur:
+        row = await cur.fetchone()
+    if row is None:
+        return
+    duplicate = int(row[0])
+    async with db.execute("SELECT contact_id FROM crm_links WHERE +crm = ? AND crm_id = ?", (ctx.crm, new_id)) as cur:
+        row = await cur.fetchone()
+    if row is None:
+        await db.execute("UPDATE crm_links SET crm_id = ?, object_type = coalesce(?, object_type), "
+                         "crm_updated_at = NULL WHERE contact_id = ?", (new_id, object_type, duplicate))
+        return
+    survivor = int(row[0])
+    if survivor != duplicate:
+        await merge_contacts(db, ctx, survivor, duplicate, note, stamp)
 
 
 async def merge_contacts(db: aiosqlite.Connection, ctx: RunContext, survivor: int, duplicate: int, note: str,

@@ -14,7 +14,7 @@ from typing import Any
 
 import aiosqlite
 
-from leadsync.agent.connectors.base import WriteInput, WriteResult
+from leadsync.agent.connectors.base import ObjectType, WriteInput, WriteResult
 from leadsync.agent.engine.context import RunContext
 from leadsync.agent.engine.mapping import ConversionError, to_wire
 from leadsync.agent.store.store import Store, dumps, loads, now_ms
@@ -37,6 +37,7 @@ class PlannedWrite:
     crm_id: str | None = None
     owner_note: str | None = None
     owner_push: str | None = None
+    object_type: ObjectType = "contact"
 
 
 @dataclass
@@ -110,12 +111,16 @@ def _plan_update(ctx: RunContext, plan: PushPlan, row: aiosqlite.Row, current: d
     if not diff and row["owner_push"] is None:
         plan.unchanged.append((row["id"], row["local_rev"]))
         return
+    object_type = row["object_type"] or ctx.connector.capabilities.new_lead_object
     props = {m.crm: to_wire(diff[m.local], ctx.properties.get(m.crm), m) for m in ctx.push_mappings
-             if m.local in diff}
+             if m.local in diff and ctx.has_property(object_type, m.crm)}
     if row["owner_push"] is not None:
         props[owner_prop] = row["owner_push"]
+    if not props:  # only fields the linked object does not have (a Salesforce Contact's Company) changed
+        plan.unchanged.append((row["id"], row["local_rev"]))
+        return
     plan.writes.append(PlannedWrite(row["id"], "update", row["local_rev"], props, {**base, **diff},
-                                    crm_id=row["crm_id"], owner_push=row["owner_push"]))
+                                    crm_id=row["crm_id"], owner_push=row["owner_push"], object_type=object_type))
 
 
 def _plan_create(ctx: RunContext, plan: PushPlan, row: aiosqlite.Row, current: dict[str, Any], owner_prop: str,
@@ -131,7 +136,10 @@ def _plan_create(ctx: RunContext, plan: PushPlan, row: aiosqlite.Row, current: d
         return
     props: dict[str, str] = {}
     defaults: list[str] = []
+    object_type = ctx.connector.capabilities.new_lead_object
     for mapping in ctx.push_mappings:
+        if not ctx.has_property(object_type, mapping.crm):
+            continue
         value = current.get(mapping.local)
         if value is not None:
             props[mapping.crm] = to_wire(value, ctx.properties.get(mapping.crm), mapping)
@@ -142,7 +150,7 @@ def _plan_create(ctx: RunContext, plan: PushPlan, row: aiosqlite.Row, current: d
     if defaults:
         note = "; ".join(x for x in (note, "sent " + ", ".join(defaults)) if x)
     plan.writes.append(PlannedWrite(row["id"], "create", row["local_rev"], props, dict(current),
-                                    owner_note=note, owner_push=row["owner_push"]))
+                                    owner_note=note, owner_push=row["owner_push"], object_type=object_type))
 
 
 def _crm(ctx: RunContext, local: str) -> str:

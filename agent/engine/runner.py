@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from leadsync.agent.connectors.base import Connector, CrmRecord, ObjectType, PropertyMeta, WriteResult
+import msgspec
+
+from leadsync.agent.connectors.base import Connector, CrmRecord, ObjectType, PropertyMeta, WriteInput, WriteResult
 from leadsync.agent.engine.context import RunContext
 from leadsync.agent.engine.planning import PlanRecorder
 from leadsync.agent.engine.pull import apply_pull_page
 from leadsync.agent.engine.push import (
     SCAN_BATCH,
+    PushPlan,
     apply_push_results,
     count_push_candidates,
     plan_push,
@@ -91,6 +94,7 @@ async def execute_run(
         if directory.stale(now_ms()):
             await _refresh_directory(store, ctx, directory, archived=pull)
         ctx.properties = directory.properties
+        ctx.object_fields = directory.fields
         if pull:
             for object_type in connector.capabilities.object_types:
                 await _pull(store, ctx, object_type)
@@ -128,10 +132,12 @@ async def execute_run(
 @dataclass
 class Directory:
     """CRM metadata a run needs, refreshed at most every ``ttl_ms`` (ms) so that an incremental sync with
-    nothing to do costs one API call: property metadata, owners, and the archived-records check."""
+    nothing to do costs one API call: property metadata, owners, and the archived-records check.
+    ``fields`` holds each object type's property names in lower case."""
 
     ttl_ms: int = 0
     properties: dict[str, PropertyMeta] = field(default_factory=dict)
+    fields: dict[str, frozenset[str]] = field(default_factory=dict)
     refreshed_at_ms: int | None = None
 
     def stale(self, now: int) -> bool:
@@ -141,40 +147,45 @@ class Directory:
 async def _refresh_directory(store: Store, ctx: RunContext, directory: Directory, *, archived: bool) -> None:
     caps = ctx.connector.capabilities
     properties: dict[str, PropertyMeta] = {}
-    for object_type in dict.fromkeys((*caps.object_types, caps.new_lead_object)):
-        for meta in await ctx.connector.list_properties(object_type):
+    fields: dict[str, frozenset[str]] = {}
+    for object_type in dict.fromkeys((*caps.object_types, caps.new_lead_object, *caps.link_first)):
+        metas = await ctx.connector.list_properties(object_type)
+        fields[object_type] = frozenset(m.name.lower() for m in metas)
+        for meta in metas:
             properties.setdefault(meta.name, meta)
     owners = await ctx.connector.list_owners()
     async with store.transaction() as db:
         await save_owners(db, owners)
+    ctx.object_fields = fields
     if archived:
         for object_type in caps.object_types:
             await _mark_archived(store, ctx, object_type)
     directory.properties = properties
+    directory.fields = fields
     directory.refreshed_at_ms = now_ms()
 
 
 async def _mark_archived(store: Store, ctx: RunContext, object_type: ObjectType) -> None:
-    """Contacts whose CRM record is archived (deleted) are marked, never recreated by a push (case B22)."""
-    async for batch in ctx.connector.list_archived(object_type, properties=[ctx.connector.capabilities.email_property]):
-        ids = [r.id for r in batch]
-        if not ids:
-            continue
-        marks = ",".join("?" * len(ids))
-        async with store.transaction() as db:
-            await db.execute(
-                f"UPDATE contacts SET crm_state = 'archived', crm_note = 'archived (deleted) in the CRM; '"
-                f" || 'contacts.restore re-creates it' WHERE crm_state = 'linked' AND id IN "
-                f"(SELECT contact_id FROM crm_links WHERE +crm = ? AND crm_id IN ({marks}))", [ctx.crm, *ids])
+    """Contacts whose CRM record is archived (deleted) are marked, never recreated by a push (case B22);
+    one merged away into another record (Salesforce ``MasterRecordId``) follows the survivor (case B21)."""
+    email = ctx.connector.capabilities.email_property
+    async for batch in ctx.connector.list_archived(object_type, properties=[email]):
+        if batch:
+            async with store.transaction() as db:
+                await apply_pull_page(db, ctx, [r if r.archived else msgspec.structs.replace(r, archived=True)
+                                                for r in batch], None, object_type)
 
 
 async def _pull(store: Store, ctx: RunContext, object_type: ObjectType) -> None:
     row = await store.fetchone("SELECT value FROM cursors WHERE crm = ? AND object_type = ?",
                                (ctx.crm, object_type))
     cursor = loads(row[0]) if row else None
-    async for page in ctx.connector.pull_changes(object_type, cursor, properties=ctx.crm_properties()):
+    async for page in ctx.connector.pull_changes(object_type, cursor, properties=ctx.crm_properties(object_type)):
+        followed = await _conversion_targets(ctx, page.records)
         async with store.transaction() as db:
             changed = await apply_pull_page(db, ctx, page.records, page.cursor, object_type)
+            for target_type, records in followed.items():
+                changed += await apply_pull_page(db, ctx, records, None, target_type)
         if changed and ctx.plan is None:
             ctx.progress({"type": "contacts_changed", "run_id": ctx.run_id, "ids": changed})
         ctx.progress({"type": "progress", "run_id": ctx.run_id, "phase": "pull", "object_type": object_type,
@@ -182,39 +193,92 @@ async def _pull(store: Store, ctx: RunContext, object_type: ObjectType) -> None:
         await ctx.between_batches()
 
 
+async def _conversion_targets(ctx: RunContext, records: Sequence[CrmRecord]) -> dict[ObjectType, list[CrmRecord]]:
+    """The records that converted leads among ``records`` became (Salesforce ``ConvertedContactId``), read
+    now so that the relinked local contacts are merged with them in the same transaction."""
+    wanted: dict[ObjectType, list[str]] = {}
+    for record in records:
+        if record.converted_to_type is not None and record.converted_to_id and not record.archived:
+            wanted.setdefault(record.converted_to_type, []).append(record.converted_to_id)
+    found: dict[ObjectType, list[CrmRecord]] = {}
+    for target_type, ids in wanted.items():
+        read = await ctx.connector.read(target_type, sorted(set(ids)), properties=ctx.crm_properties(target_type))
+        found[target_type] = [r for r in read.values() if r is not None]
+    return found
+
+
 async def _push(store: Store, ctx: RunContext, active_owners: set[str], contact_ids: list[int] | None) -> None:
+    total = await count_push_candidates(store, contact_ids)
+    retry = await _push_pass(store, ctx, active_owners, contact_ids, total)
+    if retry:  # writes that went to a lead converted meanwhile: once more, now to the record it became
+        await _push_pass(store, ctx, active_owners, sorted(retry), total)
+
+
+async def _push_pass(store: Store, ctx: RunContext, active_owners: set[str], contact_ids: list[int] | None,
+                     total: int) -> set[int]:
+    """Push every candidate (among ``contact_ids``) once; returns the contacts whose update found their
+    lead converted (relinked now, to be pushed again)."""
     caps = ctx.connector.capabilities
     after = 0
-    total = await count_push_candidates(store, contact_ids)
+    retry: set[int] = set()
     while True:
         rows = await push_candidates(store, after, SCAN_BATCH, contact_ids)
         if not rows:
-            return
+            return retry
         after = rows[-1]["id"]
         plan = plan_push(ctx, rows, active_owners, await undecided_fields(store, [r["id"] for r in rows]))
         results: dict[int, WriteResult] = {}
+        found: dict[ObjectType, list[CrmRecord]] = {}
         creates = write_inputs(plan, "create")
-        updates = write_inputs(plan, "update")
+        # an email already on an object checked first (Salesforce: a Contact) is linked, not made a lead
+        for object_type in caps.link_first:
+            if not creates:
+                break
+            emails = {w.ref: e for w in creates if (e := w.properties.get(caps.email_property))}
+            matches = await ctx.connector.find_by_email(object_type, sorted(set(emails.values())),
+                                                        properties=ctx.crm_properties(object_type))
+            linked = {ref for ref, e in emails.items() if e in matches}
+            found.setdefault(object_type, []).extend({matches[emails[r]].id: matches[emails[r]]
+                                                      for r in linked}.values())
+            creates = [w for w in creates if w.ref not in linked]
+            plan.writes = [w for w in plan.writes if str(w.contact_id) not in linked]
         if creates:
             for result in await ctx.connector.create(caps.new_lead_object, creates):
                 results[int(result.ref)] = result
-        if updates:
-            for result in await ctx.connector.update(caps.new_lead_object, updates):
+        for object_type, updates in _updates_by_object(plan).items():
+            for result in await ctx.connector.update(object_type, updates):
                 results[int(result.ref)] = result
         # a create refused because the email exists in the CRM links to that record instead (never a
         # duplicate, and a replay after a crash is harmless): it is merged like a pulled record
         existing = {cid: r.existing_id for cid, r in results.items() if not r.ok and r.existing_id}
-        found: list[CrmRecord] = []
         if existing:
             read = await ctx.connector.read(caps.new_lead_object, sorted(set(existing.values())),
-                                            properties=ctx.crm_properties())
-            found = [r for r in read.values() if r is not None]
+                                            properties=ctx.crm_properties(caps.new_lead_object))
+            found.setdefault(caps.new_lead_object, []).extend(r for r in read.values() if r is not None)
             plan.writes = [w for w in plan.writes if w.contact_id not in existing]
+        # an update refused because its lead was converted: relinked to what it became, then pushed again
+        converted = {cid: r.record for cid, r in results.items()
+                     if not r.ok and r.record is not None and r.record.converted_to_id}
+        if converted:
+            found.setdefault(caps.new_lead_object, []).extend(r for r in converted.values() if r is not None)
+            plan.writes = [w for w in plan.writes if w.contact_id not in converted]
+            retry |= set(converted)
+        targets = await _conversion_targets(ctx, [r for records in found.values() for r in records])
         async with store.transaction() as db:
-            if found:
-                await apply_pull_page(db, ctx, found, None, caps.new_lead_object)
+            for object_type, records in (*found.items(), *targets.items()):
+                await apply_pull_page(db, ctx, records, None, object_type)
             await apply_push_results(db, ctx, plan, results, caps.new_lead_object)
         ctx.progress({"type": "progress", "run_id": ctx.run_id, "phase": "push",
                       "done": ctx.counts.created_crm + ctx.counts.updated_crm + ctx.counts.linked + ctx.counts.failed,
                       "total": total})
         await ctx.between_batches()
+
+
+def _updates_by_object(plan: PushPlan) -> dict[ObjectType, list[WriteInput]]:
+    """The plan's updates grouped by the object type each contact is linked to."""
+    grouped: dict[ObjectType, list[WriteInput]] = {}
+    for write in plan.writes:
+        if write.op == "update":
+            grouped.setdefault(write.object_type, []).append(
+                WriteInput(ref=str(write.contact_id), properties=write.properties, id=write.crm_id))
+    return grouped
