@@ -104,3 +104,59 @@ async def synced_agent(world: CrmWorld, world_client: RpcClient) -> CrmWorld:
     run = await world_client.call("sync.run", {"wait": True})
     assert run["status"] == "ok", run
     return world
+
+
+# --- the same, for every CRM (issue 9: every engine guarantee holds for each) --------------------------
+
+class SideWorld:
+    """An agent connected to one CRM's sandbox; ``crm`` reads and edits the CRM side in local field names."""
+
+    def __init__(self, side: Any, agent: Agent) -> None:
+        self.crm = side
+        self.agent = agent
+
+
+async def connect_side(short_tmp: Path, side: Any, **options: Any) -> SideWorld:
+    """Start an agent whose connector reaches ``side``'s sandbox in-process, and connect it."""
+    import httpx
+
+    from tests.crm_worlds import BASE_URLS
+
+    transport = httpx.ASGITransport(app=side.app)
+    agent = Agent(short_tmp / "data", short_tmp / "agent.sock",
+                  connector_options={"transport": transport, "rate_limit_per_10s": 100_000, "search_per_s": 1000.0,
+                                     **options})
+    await agent.start()
+    async with RpcClient(agent.socket_path) as client:
+        await client.call("crm.connect", {"crm": side.crm, "base_url": BASE_URLS[side.crm],
+                                          "credentials": side.credentials()})
+    return SideWorld(side, agent)
+
+
+@pytest.fixture(params=["hubspot", "salesforce"])
+def crm_name(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def crm_world(short_tmp: Path, crm_name: str) -> AsyncIterator[SideWorld]:
+    """An agent connected to a sandbox of each CRM in turn, seeded with about 200 records (not yet synced)."""
+    from tests.crm_worlds import make_side
+
+    world = await connect_side(short_tmp, make_side(crm_name))
+    yield world
+    await world.agent.stop()
+
+
+@pytest.fixture
+async def crm_client(crm_world: SideWorld) -> AsyncIterator[RpcClient]:
+    async with RpcClient(crm_world.agent.socket_path) as client:
+        yield client
+
+
+@pytest.fixture
+async def crm_synced(crm_world: SideWorld, crm_client: RpcClient) -> SideWorld:
+    """``crm_world`` after one full sync."""
+    run = await crm_client.call("sync.run", {"wait": True})
+    assert run["status"] == "ok", run
+    return crm_world

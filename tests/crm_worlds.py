@@ -1,0 +1,222 @@
+"""The CRM side of an engine test, for every CRM: a seeded in-process sandbox and a small adapter that
+reads and edits its records in local field terms (``email``, ``first_name``, ..., ``owner``), so one
+test runs against HubSpot, Salesforce, Zoho CRM and Autotask alike (issue 9: same guarantees).
+
+Each adapter edits the sandbox state directly, the way a person would in the CRM's own UI: the edit
+moves the record's modified time, so the next incremental pull sees it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from leadsync.agent.engine.mapping import DEFAULT_MAPPINGS
+
+SANDBOX_TOKEN = "sandbox-token"
+BASE_URLS = {"hubspot": "http://sandbox.test", "salesforce": "http://salesforce.test"}
+
+
+class CrmSide(Protocol):
+    """A sandbox seen in local field names. ``owner`` is the CRM owner id."""
+
+    crm: str
+    state: Any
+    app: Any
+
+    def add(self, values: dict[str, Any]) -> str:
+        """Create a record (a lead where the CRM has leads) without API checks; returns its id."""
+        ...
+
+    def get(self, crm_id: str) -> dict[str, Any]:
+        """The record's mapped values as text (None: not set), plus ``owner``."""
+        ...
+
+    def set(self, crm_id: str, values: dict[str, Any]) -> None: ...
+
+    def delete(self, crm_id: str) -> None: ...
+
+    def merge(self, survivor: str, merged: str) -> None:
+        """Merge ``merged`` into ``survivor`` as the CRM's own merge does."""
+        ...
+
+    def count(self) -> int:
+        """Live records a full pull brings (converted leads and deleted records excluded)."""
+        ...
+
+    def ids(self) -> list[str]: ...
+
+    def find(self, email: str) -> str | None: ...
+
+    def writes(self) -> int:
+        """Write requests the sandbox has answered since the last :meth:`reset`."""
+        ...
+
+    def reset(self) -> None: ...
+
+    def deactivate_owner(self, owner_id: str) -> None: ...
+
+
+def _crm_names(crm: str) -> dict[str, str]:
+    return {m.local: m.crm for m in DEFAULT_MAPPINGS[crm]}
+
+
+def _text(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+class HubSpotSide:
+    crm = "hubspot"
+
+    def __init__(self, contacts: int, seed: int, faults: dict[str, Any]) -> None:
+        from leadsync.agent.connectors.hubspot.sandbox import FaultSwitches, create_app
+        from leadsync.agent.connectors.hubspot.sandbox.seed import build_state
+
+        self.state = build_state(contacts=contacts, seed=seed)
+        switches = FaultSwitches(**{"rate_limit_per_10s": None, "search_rate_limit_per_s": None, **faults})
+        self.app = create_app(self.state, faults=switches, token=SANDBOX_TOKEN)
+        self.names = {**_crm_names(self.crm), "owner": "hubspot_owner_id"}
+
+    def credentials(self) -> dict[str, str]:
+        return {"token": SANDBOX_TOKEN}
+
+    def _wire(self, values: dict[str, Any]) -> dict[str, str | None]:
+        return {self.names[k]: "" if v is None else _text(v) for k, v in values.items()}
+
+    def add(self, values: dict[str, Any]) -> str:
+        return str(self.state.add_contact(self._wire(values)))
+
+    def get(self, crm_id: str) -> dict[str, Any]:
+        snapshot = self.state.get_contact(crm_id)
+        assert snapshot is not None, f"no HubSpot contact {crm_id}"
+        return {k: _text(snapshot.properties.get(v)) for k, v in self.names.items()}
+
+    def set(self, crm_id: str, values: dict[str, Any]) -> None:
+        self.state.update_contact(crm_id, self._wire(values))
+
+    def delete(self, crm_id: str) -> None:
+        self.state.archive_contact(crm_id)
+
+    def merge(self, survivor: str, merged: str) -> None:
+        self.state.merge_contacts(survivor, merged)
+
+    def count(self) -> int:
+        return int(self.state.contact_count())
+
+    def ids(self) -> list[str]:
+        return [str(i) for i in self.state.live_contact_ids()]
+
+    def find(self, email: str) -> str | None:
+        found = self.state.find_contact_by_email(email)
+        return None if found is None else str(found)
+
+    def writes(self) -> int:
+        return int(self.state.write_requests)
+
+    def reset(self) -> None:
+        self.state.reset_counters()
+
+    def deactivate_owner(self, owner_id: str) -> None:
+        self.state.deactivate_owner(owner_id)
+
+
+class SalesforceSide:
+    """Leads and Contacts of the Salesforce sandbox; ``add`` makes a Lead (with a Company, which Leads
+    require); ``convert`` converts one to a Contact."""
+
+    crm = "salesforce"
+
+    def __init__(self, contacts: int, seed: int, faults: dict[str, Any]) -> None:
+        from leadsync.agent.connectors.salesforce.sandbox import FaultSwitches, build_state, create_app
+
+        leads = contacts * 3 // 5
+        self.state = build_state(leads=leads, contacts=contacts - leads, seed=seed)
+        self.app = create_app(self.state, faults=FaultSwitches(**{"daily_limit": None, **faults}),
+                              token=SANDBOX_TOKEN)
+        self.names = {**_crm_names(self.crm), "owner": "OwnerId"}
+
+    def credentials(self) -> dict[str, str]:
+        return {"access_token": SANDBOX_TOKEN}
+
+    def _object(self, crm_id: str) -> str:
+        return "Lead" if crm_id.startswith("00Q") else "Contact"
+
+    def _fields(self, obj: str, values: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in values.items():
+            name = self.names[key]
+            if obj == "Contact" and name in ("Company", "Status"):
+                continue
+            if name == "Status" and value is not None:
+                value = next((m.value_map.get(value, value) for m in DEFAULT_MAPPINGS[self.crm] if m.crm == name))
+            if name == "Lead_Score__c" and value not in (None, ""):
+                value = float(value)
+            out[name] = None if value == "" else value
+        return out
+
+    def add(self, values: dict[str, Any]) -> str:
+        fields = {"LastName": "Unknown", "Company": "Unknown", **self._fields("Lead", values)}
+        fields.setdefault("OwnerId", self.state.api_user_id)
+        return str(self.state.add_record("Lead", fields))
+
+    def get(self, crm_id: str) -> dict[str, Any]:
+        record = self.state.get_record(crm_id)
+        assert record is not None and not record.get("IsDeleted"), f"no live Salesforce record {crm_id}"
+        out = {k: _text(record.get(v)) for k, v in self.names.items()}
+        status = DEFAULT_MAPPINGS[self.crm][6]
+        reverse = {v: k for k, v in status.value_map.items()}
+        if out["lifecycle_stage"] is not None:
+            out["lifecycle_stage"] = reverse.get(out["lifecycle_stage"], out["lifecycle_stage"])
+        return out
+
+    def set(self, crm_id: str, values: dict[str, Any]) -> None:
+        obj = self._object(crm_id)
+        self.state.update_record(obj, crm_id, self._fields(obj, values))
+
+    def delete(self, crm_id: str) -> None:
+        self.state.delete_record(self._object(crm_id), crm_id)
+
+    def merge(self, survivor: str, merged: str) -> None:
+        obj = self._object(merged)
+        self.state.update_record(obj, merged, {"MasterRecordId": survivor})
+        self.state.delete_record(obj, merged)
+
+    def convert(self, lead_id: str) -> str:
+        return str(self.state.convert_lead(lead_id))
+
+    def ids(self) -> list[str]:
+        leads = [i for i in self.state.ids("Lead") if not (self.state.get_record(i) or {}).get("IsConverted")]
+        return leads + list(self.state.ids("Contact"))
+
+    def count(self) -> int:
+        return len(self.ids())
+
+    def find(self, email: str) -> str | None:
+        for obj in ("Contact", "Lead"):
+            for crm_id in self.state.find_ids(obj, "Email", email.strip()):
+                if not (self.state.get_record(crm_id) or {}).get("IsConverted"):
+                    return str(crm_id)
+        return None
+
+    def writes(self) -> int:
+        return int(self.state.write_requests)
+
+    def reset(self) -> None:
+        self.state.reset_counters()
+
+    def deactivate_owner(self, owner_id: str) -> None:
+        self.state.update_record("User", owner_id, {"IsActive": False})
+
+
+SIDES: dict[str, type[HubSpotSide] | type[SalesforceSide]] = {"hubspot": HubSpotSide, "salesforce": SalesforceSide}
+CRMS = tuple(SIDES)
+
+
+def make_side(crm: str, contacts: int = 200, seed: int = 42, **faults: Any) -> HubSpotSide | SalesforceSide:
+    """A seeded sandbox of ``crm`` with about ``contacts`` records; rate limits off unless given."""
+    return SIDES[crm](contacts, seed, faults)
