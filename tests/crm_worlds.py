@@ -153,7 +153,7 @@ class SalesforceSide:
             if obj == "Contact" and name in ("Company", "Status"):
                 continue
             if name == "Status" and value is not None:
-                value = next((m.value_map.get(value, value) for m in DEFAULT_MAPPINGS[self.crm] if m.crm == name))
+                value = next(m.value_map.get(value, value) for m in DEFAULT_MAPPINGS[self.crm] if m.crm == name)
             if name == "Lead_Score__c" and value not in (None, ""):
                 value = float(value)
             out[name] = None if value == "" else value
