@@ -43,15 +43,15 @@ def routes(sandbox: Sandbox) -> list[Route]:
         if missing:
             return oauth_error("MISSING_PARAMS", f"missing parameters: {', '.join(missing)}")
         client = oauth.check_client(form["client_id"], form["client_secret"])
-        if client == "BAD_CLIENT_ID":
+        if client == "unknown_client":
             return oauth_error("BAD_CLIENT_ID", "missing or unknown client id")
-        if client == "BAD_CLIENT_SECRET":
+        if client == "bad_secret":
             return oauth_error("BAD_CLIENT_SECRET", "missing or invalid client secret")
         lifetime = sandbox.faults.oauth_token_lifetime_s
-        issued = oauth.refresh(form["client_id"], form["refresh_token"], lifetime)
+        issued = oauth.grant(form["client_id"], form["refresh_token"], lifetime)
         if issued is None:
             return oauth_error("BAD_REFRESH_TOKEN", "missing or invalid refresh token")
-        access, refresh = issued
+        refresh, access = issued.refresh_token or form["refresh_token"], issued.access_token
         body: dict[str, object] = {"token_type": "bearer", "refresh_token": refresh, "access_token": access}
         if sandbox.faults.oauth_expires_in_ms:
             body.update({"expires_in": lifetime * 1000, "expires_in_sec": lifetime})

@@ -40,9 +40,9 @@ def routes(sandbox: Sandbox) -> list[Route]:
             return oauth_error("unsupported_grant_type", "grant type not supported")
         client_id = form.get("client_id", "")
         check = oauth.check_client(client_id, form.get("client_secret"))
-        if check == "invalid_client_id":
+        if check == "unknown_client":
             return oauth_error("invalid_client_id", "client identifier invalid")
-        if check == "invalid_client":
+        if check == "bad_secret":
             return oauth_error("invalid_client", "invalid client credentials")
         issued = oauth.refresh(client_id, form.get("refresh_token", ""))
         if issued is None:
