@@ -109,3 +109,4 @@ def test_the_sandbox_parser_refuses_illegal_escapes_like_salesforce() -> None:
     with pytest.raises(SalesforceError):
         decode_string("100\\%")  # \% only in LIKE
     assert decode_string("\\N\\T\\u00e9") == "\n\t\u00e9"
+

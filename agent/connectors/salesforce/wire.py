@@ -185,10 +185,20 @@ def wire_value(text: str, field_type: str | None) -> tuple[Any, str | None]:
     unknown, sent as text), or ``(None, reason)`` when the text cannot be that type.
 
     ``""`` -> null (clears the field). ``boolean``: ``true``/``false`` in any case. Numbers: an
-    integer text stays an int, other finite decimals become floats.
+    integer text stays an int, other finite decimals become floats. ``date`` and ``datetime`` take
+    ISO-8601 text as it is, or the engine's epoch ms (UTC) text, sent as ``YYYY-MM-DD`` and
+    ``YYYY-MM-DDTHH:MM:SS.sssZ``.
     """
     if text == "":
         return None, None
+    if field_type in ("date", "datetime") and _INTEGER.fullmatch(text.strip()):
+        try:
+            instant = dt.datetime.fromtimestamp(int(text.strip()) / 1000, tz=dt.UTC)
+        except (OverflowError, OSError, ValueError):
+            return None, f"{text!r} is not a time Salesforce can store"
+        if field_type == "date":
+            return instant.date().isoformat(), None
+        return instant.isoformat(timespec="milliseconds").replace("+00:00", "Z"), None
     if field_type == "boolean":
         lowered = text.strip().lower()
         if lowered in ("true", "false"):
