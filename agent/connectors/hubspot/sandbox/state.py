@@ -1,5 +1,5 @@
 """The sandbox CRM's in-memory state: contacts, plus (via mixins) owners/teams/users
-(``directory``), the search index (``search_index``) and request counters (``counters``).
+(``directory``), the search index (``search_index``) and request counters (``sandbox_counters``).
 
 Contact indexes (``sortedcontainers``): ``_live_ids`` / ``_archived_ids`` hold contact ids in
 ascending order for ``GET /crm/v3/objects/contacts`` (HubSpot lists by id) with
@@ -19,7 +19,8 @@ from typing import Any
 
 from sortedcontainers import SortedList
 
-from .counters import RequestCounters
+from leadsync.agent.connectors.sandbox_counters import RequestCounters
+
 from .directory import Directory
 from .properties import PropertyDef, default_contact_properties
 from .records import COMPUTED_PROPERTIES, Contact, ContactSnapshot, PropertySource
@@ -90,12 +91,8 @@ class SandboxState(RequestCounters, Directory, SearchIndex):
         """Return counters as JSON-ready data (the ``GET /__sandbox/stats`` answer)."""
         with self.lock:
             return {
-                "requests_total": sum(self.requests.values()),
-                "requests": {f"{m} {p}": n for (m, p), n in sorted(self.requests.items())},
-                "write_requests": self.write_requests,
-                "records_written": self.records_written,
+                **self.counter_stats(),
                 "rate_limited": self.rate_limited,
-                "status_counts": {str(k): v for k, v in sorted(self.status_counts.items())},
                 "contacts": {
                     "live": len(self._live_ids),
                     "archived": len(self._archived_ids),

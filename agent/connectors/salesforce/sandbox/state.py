@@ -13,10 +13,11 @@ route handlers take it around each request's work.
 from __future__ import annotations
 
 import threading
-from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
+
+from leadsync.agent.connectors.sandbox_counters import LoggedRequest, RequestCounters
 
 from .errors import SalesforceError, error, not_found
 from .ids import LOCATOR_PREFIX, ORG_PREFIX, is_id, key15, make_id, to18
@@ -35,18 +36,6 @@ CONVERT_FIELDS: Final = ("FirstName", "LastName", "Salutation", "Title", "Email"
 
 class RecordNotFound(KeyError):
     """A test-API call named an id that is not a live record of that object."""
-
-
-@dataclass(frozen=True, slots=True)
-class LoggedRequest:
-    """One request the sandbox received: method, path, query string, answer status, time, JSON body."""
-
-    method: str
-    path: str
-    query: str
-    status: int
-    at_ms: int
-    body: Any
 
 
 @dataclass(slots=True)
@@ -103,7 +92,7 @@ class Table:
         return [r for r in self.rows.values() if include_deleted or not r.get("IsDeleted")]
 
 
-class SandboxState:
+class SandboxState(RequestCounters):
     """The in-memory org the sandbox app serves.
 
     Public attributes: ``clock`` (``Callable[[], int]``, epoch ms); ``org_id``, ``org_name``;
@@ -122,45 +111,13 @@ class SandboxState:
         self.tables: dict[str, Table] = {name: Table(obj) for name, obj in OBJECTS.items()}
         self.cursors: dict[str, Cursor] = {}
         self._next_locator = 1
-        self.requests: Counter[tuple[str, str]] = Counter()
-        self.status_counts: Counter[int] = Counter()
-        self.write_requests = 0
-        self.records_written = 0
-        self.request_log: deque[LoggedRequest] = deque(maxlen=request_log_size)
-
-    # -- counters ------------------------------------------------------------------------------------
-
-    def record_request(self, method: str, path: str, *, is_write: bool) -> None:
-        """Count one received request."""
-        with self.lock:
-            self.requests[(method, path)] += 1
-            if is_write:
-                self.write_requests += 1
-
-    def record_response(self, method: str, path: str, query: str, status: int, body: Any) -> None:
-        """Count one answer by status and log it."""
-        with self.lock:
-            self.status_counts[status] += 1
-            self.request_log.append(LoggedRequest(method, path, query, status, self.clock(), body))
-
-    def reset_counters(self) -> None:
-        """Zero every counter and clear the request log."""
-        with self.lock:
-            self.requests.clear()
-            self.status_counts.clear()
-            self.write_requests = 0
-            self.records_written = 0
-            self.request_log.clear()
+        self._init_counters(request_log_size)
 
     def stats(self) -> dict[str, Any]:
         """Counters as JSON-ready data (``GET /__sandbox/stats``)."""
         with self.lock:
             return {
-                "requests_total": sum(self.requests.values()),
-                "requests": {f"{m} {p}": n for (m, p), n in sorted(self.requests.items())},
-                "write_requests": self.write_requests,
-                "records_written": self.records_written,
-                "status_counts": {str(k): v for k, v in sorted(self.status_counts.items())},
+                **self.counter_stats(),
                 "records": {t.obj.name: {"live": self.count(t.obj.name),
                                          "deleted": self.count(t.obj.name, deleted=True)}
                             for t in self.tables.values()},
