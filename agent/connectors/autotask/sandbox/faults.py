@@ -1,0 +1,31 @@
+"""Autotask's fault switches: the shared ones (:mod:`leadsync.agent.connectors.sandbox_faults`) plus the
+request threshold and the query page size.
+
+E.g. ``faults.fail_next("/atservicesrest/V1.0/Contacts/query/next", "POST", 503, times=10)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from leadsync.agent.connectors.sandbox_faults import DROP_CONNECTION, ScriptedFault
+from leadsync.agent.connectors.sandbox_faults import FaultSwitches as SharedFaultSwitches
+
+__all__ = ["DROP_CONNECTION", "FaultSwitches", "ScriptedFault"]
+
+
+@dataclass
+class FaultSwitches(SharedFaultSwitches):
+    """Run-time switches of the sandbox; the shared ones (latency, random faults, ``seed``) are described
+    in :mod:`sandbox_faults`.
+
+    - ``hourly_threshold``: API requests per rolling 60 minutes for the database (Autotask: 10,000;
+      ``None`` = unlimited); past it every API call answers 429 with ``Retry-After``.
+    - ``page_size``: the most items a query page holds (Autotask: 500; ``MaxRecords`` may ask for fewer).
+    """
+
+    default_fault_status: ClassVar[int] = 503
+
+    hourly_threshold: int | None = 10_000
+    page_size: int = 500

@@ -1,0 +1,59 @@
+"""What the routes and the middleware share: the :class:`Sandbox` bundle and request-body reading."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Final
+
+from starlette.requests import Request
+
+from .errors import AutotaskError
+from .faults import FaultSwitches
+from .state import DEFAULT_INTEGRATION_CODE, DEFAULT_SECRET, DEFAULT_USERNAME, AutotaskState
+
+ADMIN_PREFIX: Final = "/__sandbox"
+REST_ROOT: Final = "/atservicesrest"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiUser:
+    """The credentials the sandbox accepts (the headers ``UserName``, ``Secret``, ``ApiIntegrationCode``)."""
+
+    username: str = DEFAULT_USERNAME
+    secret: str = DEFAULT_SECRET
+    integration_code: str = DEFAULT_INTEGRATION_CODE
+
+
+@dataclass(frozen=True, slots=True)
+class Sandbox:
+    """The state, the switches, the API user and the zone URL answers name (None: the URL the request came
+    in on, plus ``/atservicesrest``)."""
+
+    state: AutotaskState
+    faults: FaultSwitches
+    user: ApiUser
+    zone_url: str | None = None
+
+    def zone_of(self, request: Request) -> str:
+        """The zone's REST URL, without a trailing slash."""
+        if self.zone_url:
+            return self.zone_url.rstrip("/")
+        return str(request.base_url).rstrip("/") + REST_ROOT
+
+
+async def read_json(request: Request) -> Any:
+    """The request's JSON body; 500 ``{"errors": [...]}`` when it is not JSON (as Autotask answers)."""
+    raw = await request.body()
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        raise AutotaskError(500, "The request body is not valid JSON.") from None
+
+
+async def read_object(request: Request) -> dict[str, Any]:
+    """The request's JSON object body."""
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise AutotaskError(500, "The request body must be a JSON object.")
+    return body
