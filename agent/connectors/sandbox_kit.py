@@ -1,16 +1,33 @@
-"""What every CRM sandbox shares: serving an ASGI app on loopback (blocking, or from a thread for tests) and
-a clock tests can move. Each sandbox keeps only its own app, state and seed."""
+"""What every CRM sandbox shares: building its Starlette app (:func:`sandbox_app`), serving an ASGI app on
+loopback (blocking, or from a thread for tests), its command line (:func:`argument_parser`) and a clock
+tests can move (:class:`ManualClock`, :func:`system_clock`). Each sandbox keeps only its own app, state and
+seed.
+
+The rest of the kit, one module per part (each sandbox subclasses or calls them, see their docstrings):
+
+- :mod:`.sandbox_faults`: ``FaultSwitches`` (a dataclass to subclass), ``ScriptedFault``, ``DROP_CONNECTION``;
+- :mod:`.sandbox_middleware`: ``SandboxMiddleware`` (subclass, override the hooks), ``Call``, ``ConnectionDropped``;
+- :mod:`.sandbox_oauth`: ``TokenBook`` (apps, refresh tokens, access tokens), ``Grant``, ``AccessToken``;
+- :mod:`.sandbox_counters`: ``RequestCounters`` (mixin of the state), ``LoggedRequest``;
+- :mod:`.sandbox_admin`: ``admin_routes`` (``/__sandbox/faults|stats|clock``), ``apply_oauth_switches``.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
 import socket
 import threading
+import time
 from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
 import uvicorn
-from starlette.types import ASGIApp
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, ExceptionHandler
 
 
 class _Server(uvicorn.Server):
@@ -134,3 +151,32 @@ class ManualClock:
         """Jump to the absolute time ``ms`` (epoch ms)."""
         with self._lock:
             self._now = ms
+
+
+def system_clock() -> int:
+    """The real time as epoch ms (UTC)."""
+    return time.time_ns() // 1_000_000
+
+
+def sandbox_app(routes: list[BaseRoute], sandbox: Any, *, middleware: Middleware,
+                exception_handlers: dict[Any, ExceptionHandler]) -> Starlette:
+    """The Starlette app of a sandbox: ``routes`` behind ``middleware``, no slash redirects; ``app.state``
+    has ``sandbox`` (the bundle), ``crm`` / ``faults`` / ``oauth`` (its ``state``, ``faults``, ``oauth``)."""
+    app = Starlette(routes=routes, middleware=[middleware], exception_handlers=exception_handlers)
+    app.router.redirect_slashes = False
+    app.state.sandbox = sandbox
+    app.state.crm = sandbox.state
+    app.state.faults = sandbox.faults
+    app.state.oauth = sandbox.oauth
+    return app
+
+
+def argument_parser(description: str, *, port: int, token: str | None) -> argparse.ArgumentParser:
+    """The command line every ``python -m ....sandbox.serve`` shares: ``--host``, ``--port``, ``--seed``,
+    ``--token``; a sandbox adds its record counts."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=port)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--token", default=token)
+    return parser

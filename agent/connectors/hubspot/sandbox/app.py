@@ -18,6 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
+from leadsync.agent.connectors.sandbox_kit import sandbox_app
+
 from . import routes_admin, routes_batch, routes_contacts, routes_directory, routes_oauth, routes_search
 from .errors import HubSpotError
 from .faults import FaultSwitches
@@ -76,14 +78,5 @@ def create_app(
         *routes_directory.routes(sandbox),
         *routes_oauth.routes(sandbox),
     ]
-    app = Starlette(
-        routes=routes,
-        middleware=[Middleware(SandboxMiddleware, sandbox=sandbox, routes=routes)],
-        exception_handlers={HubSpotError: _hubspot_error, HTTPException: _http_error},
-    )
-    app.router.redirect_slashes = False
-    app.state.sandbox = sandbox
-    app.state.faults = faults
-    app.state.oauth = oauth
-    app.state.crm = state
-    return app
+    return sandbox_app(routes, sandbox, middleware=Middleware(SandboxMiddleware, sandbox=sandbox, routes=routes),
+                       exception_handlers={HubSpotError: _hubspot_error, HTTPException: _http_error})

@@ -8,13 +8,12 @@ stdout so a parent process can read the actual URL.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable
 
 from starlette.types import ASGIApp
 
-from leadsync.agent.connectors.sandbox_kit import RunningServer, serve_app, serve_in_thread
+from leadsync.agent.connectors.sandbox_kit import RunningServer, argument_parser, serve_app, serve_in_thread
 
 from .app import DEFAULT_TOKEN, create_app
 from .seed import build_state
@@ -41,12 +40,8 @@ def serve(
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m leadsync.agent.connectors.hubspot.sandbox.serve [--port N] [--contacts N] ...``"""
-    parser = argparse.ArgumentParser(description="Serve the HubSpot CRM sandbox on loopback.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8765)
+    parser = argument_parser("Serve the HubSpot CRM sandbox on loopback.", port=8765, token=DEFAULT_TOKEN)
     parser.add_argument("--contacts", type=int, default=10_000)
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--token", default=DEFAULT_TOKEN)
     args = parser.parse_args(argv)
     serve(args.host, args.port, contacts=args.contacts, seed=args.seed, token=args.token)
     return 0

@@ -16,14 +16,11 @@ import re
 import time
 from datetime import UTC, date, datetime, timedelta
 
+from leadsync.agent.connectors.sandbox_kit import system_clock as system_clock  # re-exported
+
 MS_PER_DAY = 86_400_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _INT_RE = re.compile(r"-?\d+")
-
-
-def system_clock() -> int:
-    """Return the real time as epoch milliseconds (UTC)."""
-    return time.time_ns() // 1_000_000
 
 
 def ms_to_iso(ms: int) -> str:

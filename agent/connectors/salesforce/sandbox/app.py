@@ -17,6 +17,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
+from leadsync.agent.connectors.sandbox_kit import sandbox_app
+
 from . import routes_admin, routes_composite, routes_meta, routes_oauth, routes_query, routes_sobjects
 from .errors import NOT_FOUND_MESSAGE, SalesforceError, error
 from .faults import FaultSwitches
@@ -77,14 +79,5 @@ def create_app(
         *routes_composite.routes(sandbox),
         *routes_sobjects.routes(sandbox),
     ]
-    app = Starlette(
-        routes=routes,
-        middleware=[Middleware(SandboxMiddleware, sandbox=sandbox)],
-        exception_handlers={SalesforceError: _salesforce_error, HTTPException: _http_error},
-    )
-    app.router.redirect_slashes = False
-    app.state.sandbox = sandbox
-    app.state.crm = state
-    app.state.faults = faults
-    app.state.oauth = oauth
-    return app
+    return sandbox_app(routes, sandbox, middleware=Middleware(SandboxMiddleware, sandbox=sandbox),
+                       exception_handlers={SalesforceError: _salesforce_error, HTTPException: _http_error})

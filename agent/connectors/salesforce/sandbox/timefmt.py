@@ -14,16 +14,12 @@ them floored to the second (:func:`to_second`).
 from __future__ import annotations
 
 import datetime as dt
-import time
+
+from leadsync.agent.connectors.sandbox_kit import system_clock as system_clock  # re-exported
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MS = dt.timedelta(milliseconds=1)
 DAY_MS = 86_400_000
-
-
-def system_clock() -> int:
-    """The real time as epoch ms (UTC)."""
-    return time.time_ns() // 1_000_000
 
 
 def to_second(ms: int) -> int:
