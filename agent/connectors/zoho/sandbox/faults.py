@@ -1,0 +1,36 @@
+"""Zoho's fault switches: the shared ones (:mod:`leadsync.agent.connectors.sandbox_faults`) plus Zoho's limits.
+
+E.g. ``faults.fail_next("/crm/v8/Leads", "POST", 503)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from leadsync.agent.connectors.sandbox_faults import DROP_CONNECTION, ScriptedFault
+from leadsync.agent.connectors.sandbox_faults import FaultSwitches as SharedFaultSwitches
+
+__all__ = ["DROP_CONNECTION", "ScriptedFault", "ZohoFaults"]
+
+
+@dataclass
+class ZohoFaults(SharedFaultSwitches):
+    """Run-time switches (the shared ones are described in :mod:`sandbox_faults`):
+
+    - ``daily_limit``: API credits per rolling 24 hours (a convert costs 5; ``None`` = unlimited); past it
+      every API call answers 429 ``TOO_MANY_REQUESTS`` naming the credits.
+    - ``requests_per_10s``: a burst limit standing in for Zoho's concurrency limit (``None`` = off); past it
+      429 ``TOO_MANY_REQUESTS`` naming the concurrency limit.
+    - ``unique_email``: ``Email`` is a unique field (inserts and updates answer ``DUPLICATE_DATA``).
+    - ``oauth_expires_in_ms`` (shared): the token answer is ``{"expires_in": 3600000, "expires_in_sec":
+      3600}`` (case B24) instead of ``{"expires_in": 3600}``.
+    - ``token_lifetime_s``: how long access tokens live (Zoho: one hour).
+    """
+
+    default_fault_status: ClassVar[int] = 429
+
+    daily_limit: int | None = 100_000
+    requests_per_10s: int | None = None
+    unique_email: bool = False
+    token_lifetime_s: int = 3600

@@ -1,0 +1,115 @@
+"""What every route handler needs (:class:`Sandbox`) and reading requests the way Zoho does."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from starlette.requests import Request
+
+from .errors import ZohoError
+from .faults import ZohoFaults
+from .oauth import ZohoTokenBook
+from .schema import MODULES
+from .state import SandboxState
+
+API_VERSIONS: Final = frozenset({"v2", "v2.1", "v3", "v4", "v5", "v6", "v7", "v8"})
+DAY_MS: Final = 86_400_000
+
+
+@dataclass
+class Credits:
+    """API credits spent in the rolling 24 hours and requests in the last 10 s (epoch ms stamps)."""
+
+    spent: deque[tuple[int, int]] = field(default_factory=deque)
+    recent: deque[int] = field(default_factory=deque)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take(self, now: int, cost: int, faults: ZohoFaults) -> str | None:
+        """Spend ``cost`` credits at ``now``; ``"daily"`` or ``"burst"`` when a limit refuses the call."""
+        with self.lock:
+            while self.spent and self.spent[0][0] <= now - DAY_MS:
+                self.spent.popleft()
+            while self.recent and self.recent[0] <= now - 10_000:
+                self.recent.popleft()
+            if faults.daily_limit is not None and sum(c for _, c in self.spent) + cost > faults.daily_limit:
+                return "daily"
+            if faults.requests_per_10s is not None and len(self.recent) >= faults.requests_per_10s:
+                return "burst"
+            self.spent.append((now, cost))
+            self.recent.append(now)
+            return None
+
+    def used(self, now: int) -> int:
+        """Credits spent in the 24 hours before ``now``."""
+        with self.lock:
+            return sum(c for t, c in self.spent if t > now - DAY_MS)
+
+
+@dataclass(frozen=True, slots=True)
+class Sandbox:
+    """The org ``state``, the ``faults``, the accounts server's ``oauth`` book, the API ``credits``, a static
+    access ``token`` acting as the administrator (None: only OAuth tokens) and ``api_domain`` (None: the
+    URL the request came in on, so accounts server and API domain are the same local server)."""
+
+    state: SandboxState
+    faults: ZohoFaults
+    oauth: ZohoTokenBook
+    credits: Credits
+    token: str | None
+    api_domain: str | None
+
+
+def api_domain(sandbox: Sandbox, request: Request) -> str:
+    """The API domain to name in token answers: the configured one, or the request's own origin."""
+    return (sandbox.api_domain or f"{request.url.scheme}://{request.url.netloc}").rstrip("/")
+
+
+def module_of(request: Request) -> str:
+    """The ``{module}`` path parameter; 400 ``INVALID_MODULE`` for one the sandbox does not have."""
+    version = str(request.path_params.get("version", ""))
+    if version not in API_VERSIONS:
+        raise ZohoError(404, "INVALID_URL_PATTERN", "Please check if the URL trying to access is a correct one")
+    name = str(request.path_params.get("module", ""))
+    if name not in MODULES:
+        raise ZohoError(400, "INVALID_MODULE", "the module name given seems to be invalid", {"resource_path_index": 0})
+    return name
+
+
+def acting_user(request: Request, sandbox: Sandbox) -> str:
+    """The user the request's token belongs to (set by the middleware)."""
+    user = request.scope.get("state", {}).get("zoho_user_id")
+    return user if isinstance(user, str) and user else sandbox.state.api_user_id
+
+
+def int_param(request: Request, name: str, default: int, *, low: int, high: int) -> int:
+    """A whole-number query parameter within ``low..high``; 400 ``INVALID_DATA`` otherwise."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise ZohoError(400, "INVALID_DATA", f"invalid value for {name}", {"param_name": name})
+    return value
+
+
+async def read_records(request: Request, limit: int = 100) -> list[Any]:
+    """The ``data`` list of a write's JSON body (at most ``limit`` records); 400 otherwise."""
+    try:
+        body = json.loads(await request.body() or b"null")
+    except ValueError:
+        raise ZohoError(400, "INVALID_DATA", "body is not a valid JSON") from None
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, list) or not data:
+        raise ZohoError(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter is missing",
+                        {"param": "data"})
+    if len(data) > limit:
+        raise ZohoError(400, "LIMIT_EXCEEDED", f"Only {limit} records can be processed in a request",
+                        {"limit": limit})
+    return data
