@@ -21,29 +21,12 @@ from leadsync.agent.connectors.autotask.sandbox import (
     build_state,
     create_app,
 )
+from tests.salesforce.conftest import ConnectorTime
 
 T0 = 1_735_689_600_000  # 2025-01-01T00:00:00Z
 ZONE = "https://webservices2.sandbox.test/atservicesrest"
 CREDENTIALS = {"username": DEFAULT_USERNAME, "secret": DEFAULT_SECRET, "integration_code": DEFAULT_INTEGRATION_CODE}
 HEADERS = {"ApiIntegrationCode": DEFAULT_INTEGRATION_CODE, "UserName": DEFAULT_USERNAME, "Secret": DEFAULT_SECRET}
-
-
-class ConnectorTime:
-    """The connector's time on the sandbox's manual clock: ``sleep`` moves it forward."""
-
-    def __init__(self, clock: ManualClock) -> None:
-        self.clock = clock
-        self.sleeps: list[float] = []
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.clock.advance(int(seconds * 1000))
-
-    def monotonic(self) -> float:
-        return self.clock() / 1000
-
-    def now_ms(self) -> int:
-        return self.clock()
 
 
 @pytest.fixture
@@ -85,10 +68,11 @@ async def make_connector(app: Starlette, clock: ManualClock) -> AsyncIterator[Co
 
     def make(**options: Any) -> AutotaskConnector:
         time = ConnectorTime(clock)
+        base_url = options.pop("base_url", ZONE)
         settings: dict[str, Any] = {"transport": httpx.ASGITransport(app=app), "sleep": time.sleep,
                                     "clock": time.monotonic, "now_ms": time.now_ms,
                                     "rate_limit_per_10s": 10_000, "rate_limit_per_hour": 100_000, **options}
-        connector = AutotaskConnector(options.pop("base_url", ZONE), dict(CREDENTIALS), **settings)
+        connector = AutotaskConnector(base_url, dict(CREDENTIALS), **settings)
         connector.time = time  # type: ignore[attr-defined]
         made.append(connector)
         return connector

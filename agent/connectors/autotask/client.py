@@ -566,20 +566,23 @@ class AutotaskConnector:
 
     async def _write_by_email(self, inputs: Sequence[WriteInput], *, upsert: bool) -> list[WriteResult]:
         keys = [normalize_email(_prop(inp.properties, EMAIL) or "") for inp in inputs]
+        refused = {n: refusal for n, inp in enumerate(inputs) if (refusal := (await self._prepare(inp))[1])}
         found = await self.find_by_email("contact", [k for k in keys if k], properties=())
         known: dict[str, _Known] = {k: kn for k, r in found.items() if (kn := _known_of(r)) is not None}
-        needs_company = [inp for inp, k in zip(inputs, keys, strict=True) if k not in known]
+        needs_company = [inp for n, (inp, k) in enumerate(zip(inputs, keys, strict=True))
+                         if k not in known and n not in refused]
         companies, company_errors = await self._resolve_companies(needs_company)
 
         groups: dict[str, list[int]] = {}
         for n, key in enumerate(keys):
             groups.setdefault(key or f"#{n}", []).append(n)
-        results: dict[int, WriteResult] = {}
+        results: dict[int, WriteResult] = dict(refused)
 
         async def run(group: list[int]) -> None:
             for n in group:
-                results[n] = await self._write_one(inputs[n], keys[n], known, companies, company_errors, found,
-                                                   upsert=upsert)
+                if n not in refused:
+                    results[n] = await self._write_one(inputs[n], keys[n], known, companies, company_errors, found,
+                                                       upsert=upsert)
 
         await _all(run(group) for group in groups.values())
         return [results[n] for n in range(len(inputs))]

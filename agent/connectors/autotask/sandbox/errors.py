@@ -45,8 +45,8 @@ def error_for(status: int) -> AutotaskError:
     """The error an injected fault answers."""
     if status == 401:
         return unauthorized()
-    if status == 429:
-        return threshold_exceeded(1, 10_000)
+    if status == 429:  # the middleware adds the Retry-After of the fault
+        return AutotaskError(429, "API request threshold exceeded for this database (injected by the sandbox).")
     if status >= 500:
         return AutotaskError(status, "An internal error occurred (injected by the sandbox).") if status == 500 \
             else AutotaskError(status)

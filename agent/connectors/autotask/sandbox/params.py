@@ -8,12 +8,14 @@ from typing import Any, Final
 
 from starlette.requests import Request
 
+from leadsync.agent.connectors.sandbox_admin import ADMIN_PREFIX
+
 from .errors import AutotaskError
 from .faults import FaultSwitches
 from .state import DEFAULT_INTEGRATION_CODE, DEFAULT_SECRET, DEFAULT_USERNAME, AutotaskState
 
-ADMIN_PREFIX: Final = "/__sandbox"
 REST_ROOT: Final = "/atservicesrest"
+__all__ = ["ADMIN_PREFIX", "REST_ROOT", "ApiUser", "Sandbox", "read_json", "read_object"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,7 @@ class Sandbox:
     faults: FaultSwitches
     user: ApiUser
     zone_url: str | None = None
+    oauth: None = None  # Autotask has no OAuth; the shared app factory reads this
 
     def zone_of(self, request: Request) -> str:
         """The zone's REST URL, without a trailing slash."""

@@ -9,13 +9,12 @@ connector's ``base_url`` is that URL (it adds ``/atservicesrest``) with the cred
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable
 
 from starlette.types import ASGIApp
 
-from leadsync.agent.connectors.sandbox_kit import RunningServer, serve_app, serve_in_thread
+from leadsync.agent.connectors.sandbox_kit import RunningServer, argument_parser, serve_app, serve_in_thread
 
 from .app import create_app
 from .seed import build_state
@@ -46,12 +45,9 @@ def serve(
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m leadsync.agent.connectors.autotask.sandbox.serve [--port N] [--contacts N] ...``"""
-    parser = argparse.ArgumentParser(description="Serve the Autotask sandbox on loopback.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8768)
+    parser = argument_parser("Serve the Autotask sandbox on loopback (--token is the API user's Secret).",
+                             port=8768, token=DEFAULT_SECRET)
     parser.add_argument("--contacts", type=int, default=2000)
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--token", default=DEFAULT_SECRET)
     args = parser.parse_args(argv)
     serve(args.host, args.port, contacts=args.contacts, seed=args.seed, token=args.token)
     return 0

@@ -18,12 +18,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from leadsync.agent.connectors.hubspot.sandbox.counters import RequestCounters
+from leadsync.agent.connectors.sandbox_counters import RequestCounters
+from leadsync.agent.connectors.sandbox_kit import system_clock
 
 from .errors import AutotaskError, refused
 from .schema import field_map
@@ -36,10 +36,6 @@ _EMAIL: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 Row = dict[str, Any]
-
-
-def system_clock() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def stamp(ms: int) -> str:
@@ -161,10 +157,8 @@ class AutotaskState(RequestCounters):
     def stats(self) -> dict[str, Any]:
         """Counters as JSON-ready data (``GET /__sandbox/stats``)."""
         with self.lock:
-            return {"requests_total": sum(self.requests.values()), "write_requests": self.write_requests,
-                    "records_written": self.records_written, "rate_limited": self.rate_limited,
+            return {**self.counter_stats(), "rate_limited": self.rate_limited,
                     "requests_this_hour": self.requests_this_hour(),
-                    "status_counts": {str(k): v for k, v in sorted(self.status_counts.items())},
                     "records": {name: len(table) for name, table in self.tables.items()}}
 
     # -- API writes, checked as Autotask checks them -------------------------------------------------
