@@ -57,7 +57,7 @@ from leadsync.agent.connectors.zoho.wire import (
     record_from_wire,
 )
 from leadsync.agent.connectors.zoho.writes import BATCH_SIZE, Outgoing, prepare, refusal, write_all
-from leadsync.common.errors import CrmProtocolError, ValidationError
+from leadsync.common.errors import CrmError, CrmProtocolError, ValidationError
 
 DEFAULT_ACCOUNTS_URL: Final = ACCOUNTS_URLS["us"]
 DEFAULT_API_VERSION: Final = "v8"
@@ -453,7 +453,12 @@ class ZohoConnector:
                                                  error=f"{record_id!r} is not a Zoho record id")
         path = f"/{module(object_type)}"
         for chunk in chunked([i for i in unique if i not in results], BATCH_SIZE):
-            answer = await self._call("DELETE", path, params={"ids": ",".join(chunk)})
+            try:
+                answer = await self._call("DELETE", path, params={"ids": ",".join(chunk)})
+            except CrmError as error:  # every id refused: 400 with one result per id
+                if type(error) is not CrmError or error.status != 400 or not isinstance(error.data, dict):
+                    raise
+                answer = error.data
             items = data_of(answer)
             if len(items) != len(chunk):
                 raise CrmProtocolError("Zoho answered a delete without one result per id", crm=CRM)
