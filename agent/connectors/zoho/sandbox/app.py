@@ -15,6 +15,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
+from leadsync.agent.connectors.sandbox_kit import sandbox_app
+
 from . import routes_admin, routes_meta, routes_records
 from .errors import ZohoError
 from .faults import ZohoFaults
@@ -65,14 +67,5 @@ def create_app(
     sandbox = Sandbox(state=state, faults=faults, oauth=oauth, credits=Credits(), token=token, api_domain=api_domain)
     routes: list[BaseRoute] = [*routes_admin.routes(sandbox), *routes_meta.routes(sandbox),
                                *routes_records.routes(sandbox)]
-    app = Starlette(
-        routes=routes,
-        middleware=[Middleware(ZohoMiddleware, sandbox=sandbox, routes=routes)],
-        exception_handlers={ZohoError: _zoho_error, HTTPException: _http_error},
-    )
-    app.router.redirect_slashes = False
-    app.state.sandbox = sandbox
-    app.state.crm = state
-    app.state.faults = faults
-    app.state.oauth = oauth
-    return app
+    return sandbox_app(routes, sandbox, middleware=Middleware(ZohoMiddleware, sandbox=sandbox, routes=routes),
+                       exception_handlers={ZohoError: _zoho_error, HTTPException: _http_error})

@@ -1,9 +1,9 @@
-"""Sandbox-only admin endpoints (no token, no limits, not counted):
+"""Sandbox-only admin endpoints (no token, no limits, not counted): the shared ones of
+:mod:`leadsync.agent.connectors.sandbox_admin` (``/__sandbox/faults``, ``/stats``, ``/stats/reset``,
+``/clock``) plus
 
-- ``GET|POST /__sandbox/faults``: the switches; POST ``{switch: value, fail_next?: [...], clear_scripted?}``;
-- ``GET /__sandbox/stats``, ``POST /__sandbox/stats/reset``: request counters and record counts;
-- ``POST /__sandbox/clock`` ``{advance_ms?, set_ms?}`` -> ``{now_ms}`` (only with a ManualClock);
-- ``POST /__sandbox/oauth`` ``{expire_tokens?, revoke_refresh_tokens?, add_refresh_token?}``;
+- ``GET|POST /__sandbox/oauth`` ``{expire_tokens?, revoke_refresh_tokens?, add_refresh_token?}`` -> the token
+  book's counts;
 - ``POST /__sandbox/convert`` ``{lead_id, contact_id?}`` -> ``{contact_id}`` (Zoho's own
   ``POST /crm/v8/Leads/{id}/actions/convert`` works too).
 """
@@ -17,13 +17,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from leadsync.agent.connectors.sandbox_kit import ManualClock
+from leadsync.agent.connectors.sandbox_admin import ADMIN_PREFIX, admin_routes, apply_oauth_switches
 
 from .errors import ZohoError
 from .params import Sandbox
 from .state import RecordNotFound
 
-ADMIN_PREFIX = "/__sandbox"
+__all__ = ["ADMIN_PREFIX", "routes"]
 
 
 async def _body(request: Request) -> dict[str, Any]:
@@ -36,42 +36,19 @@ async def _body(request: Request) -> dict[str, Any]:
     return body
 
 
+def _bad_input(message: str) -> Exception:
+    return ZohoError(400, "INVALID_DATA", message)
+
+
 def routes(sandbox: Sandbox) -> list[Route]:
     """The admin routes bound to ``sandbox``."""
     state = sandbox.state
 
-    async def faults(request: Request) -> Response:
-        if request.method == "POST":
-            try:
-                sandbox.faults.update(await _body(request))
-            except (ValueError, TypeError) as exc:
-                raise ZohoError(400, "INVALID_DATA", str(exc)) from exc
-        return JSONResponse(sandbox.faults.to_dict())
-
-    async def stats(request: Request) -> Response:
-        if request.method == "POST":
-            state.reset_counters()
-        return JSONResponse({**state.stats(), "credits_used": sandbox.credits.used(state.now())})
-
-    async def clock(request: Request) -> Response:
-        body = await _body(request)
-        if not isinstance(state.clock, ManualClock):
-            raise ZohoError(409, "INVALID_REQUEST", "The sandbox runs on real time; start it with a ManualClock.")
-        if isinstance(body.get("set_ms"), int):
-            state.clock.set(body["set_ms"])
-        if isinstance(body.get("advance_ms"), int):
-            state.clock.advance(body["advance_ms"])
-        return JSONResponse({"now_ms": state.clock()})
-
     async def oauth(request: Request) -> Response:
-        body = await _body(request)
         book = sandbox.oauth
-        if body.get("revoke_refresh_tokens"):
-            book.revoke_refresh_tokens()
-        if body.get("expire_tokens"):
-            book.expire_access_tokens()
-        if isinstance(body.get("add_refresh_token"), str) and body["add_refresh_token"]:
-            book.add_refresh_token(body["add_refresh_token"], user_id=state.api_user_id)
+        if request.method == "POST":
+            apply_oauth_switches(book, await _body(request), expire_switch="expire_tokens", user_id=state.api_user_id,
+                                 bad_input=_bad_input)
         return JSONResponse({"issued": book.issued, "refused": book.refused,
                              "refresh_tokens": len(book.refresh_tokens), "access_tokens": len(book.access_tokens)})
 
@@ -86,10 +63,9 @@ def routes(sandbox: Sandbox) -> list[Route]:
             raise ZohoError(400, "INVALID_DATA", str(exc)) from exc
 
     return [
-        Route(f"{ADMIN_PREFIX}/faults", faults, methods=["GET", "POST"]),
-        Route(f"{ADMIN_PREFIX}/stats", stats, methods=["GET"]),
-        Route(f"{ADMIN_PREFIX}/stats/reset", stats, methods=["POST"]),
-        Route(f"{ADMIN_PREFIX}/clock", clock, methods=["POST"]),
-        Route(f"{ADMIN_PREFIX}/oauth", oauth, methods=["POST"]),
+        *admin_routes(state, sandbox.faults, read_object=_body, bad_input=_bad_input,
+                      conflict=lambda message: ZohoError(409, "INVALID_REQUEST", message),
+                      extra_stats=lambda: {"credits_used": sandbox.credits.used(state.now())}),
+        Route(f"{ADMIN_PREFIX}/oauth", oauth, methods=["GET", "POST"]),
         Route(f"{ADMIN_PREFIX}/convert", convert, methods=["POST"]),
     ]

@@ -18,8 +18,10 @@ from collections.abc import Callable
 
 from faker import Faker
 
+from leadsync.agent.connectors.sandbox_kit import system_clock
+
 from .schema import LEAD_SOURCES, LEAD_STATUSES
-from .state import SandboxState, system_clock
+from .state import SandboxState
 
 DAY_MS = 86_400_000
 USERS = (("Administrator", "CEO"), ("Standard", "Sales Manager"), ("Standard", "Sales Rep"),

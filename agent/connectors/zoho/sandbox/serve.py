@@ -8,13 +8,13 @@ prints ``{"event": "listening", "url": ...}`` as one JSON line on stdout. The UR
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable
 
 from starlette.types import ASGIApp
 
 from leadsync.agent.connectors.sandbox_kit import RunningServer, serve_app, serve_in_thread
+from leadsync.agent.connectors.sandbox_kit import argument_parser as argparse_parser
 
 from .app import DEFAULT_TOKEN, create_app
 from .seed import build_state
@@ -46,13 +46,9 @@ def serve(
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m leadsync.agent.connectors.zoho.sandbox.serve [--port N] [--leads N] ...``"""
-    parser = argparse.ArgumentParser(description="Serve the Zoho CRM sandbox on loopback.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8767)
+    parser = argparse_parser("Serve the Zoho CRM sandbox on loopback.", port=8767, token=DEFAULT_TOKEN)
     parser.add_argument("--leads", type=int, default=3000)
     parser.add_argument("--contacts", type=int, default=2000)
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--token", default=DEFAULT_TOKEN)
     args = parser.parse_args(argv)
     serve(args.host, args.port, leads=args.leads, contacts=args.contacts, seed=args.seed, token=args.token)
     return 0

@@ -16,28 +16,18 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import threading
-import time
-from collections import Counter, deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any
+
+from leadsync.agent.connectors.sandbox_counters import RequestCounters
+from leadsync.agent.connectors.sandbox_kit import system_clock
 
 from .schema import MODULES
 
 
 class RecordNotFound(KeyError):
     """No live record with that id in that module."""
-
-
-class LoggedRequest(NamedTuple):
-    """One answered request: ``method``, ``path``, raw ``query``, ``status``, when (epoch ms), JSON ``body``."""
-
-    method: str
-    path: str
-    query: str
-    status: int
-    at_ms: int
-    body: Any
 
 
 @dataclass(slots=True)
@@ -68,34 +58,24 @@ class Deleted:
     kind: str = "recycle"
 
 
-def system_clock() -> int:
-    """Wall clock, epoch ms."""
-    return time.time_ns() // 1_000_000
+class SandboxState(RequestCounters):
+    """The organisation; see the module docstring. ``clock`` returns epoch ms; ``time_zone_offset_min`` is the
+    org's offset from UTC (answers' datetimes carry it); ``request_log_size`` bounds the request log."""
 
-
-@dataclass
-class SandboxState:
-    """The organisation; see the module docstring. ``clock`` returns epoch ms."""
-
-    clock: Callable[[], int] = system_clock
-    time_zone_offset_min: int = 330
-    org_name: str = "Leadsync Sandbox Org"
-    request_log_size: int = 2_000
-    org_id: str = "4876876000000010001"
-    api_user_id: str = ""
-    users: dict[str, dict[str, Any]] = field(default_factory=dict)
-    rows: dict[str, dict[str, Row]] = field(default_factory=lambda: {m: {} for m in MODULES})
-    deleted: list[Deleted] = field(default_factory=list)
-    page_tokens: dict[str, tuple[str, int, int]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
+    def __init__(self, *, clock: Callable[[], int] | None = None, time_zone_offset_min: int = 330,
+                 org_name: str = "Leadsync Sandbox Org", request_log_size: int = 2_000) -> None:
         self.lock = threading.RLock()
+        self.clock: Callable[[], int] = clock or system_clock
+        self.time_zone_offset_min = time_zone_offset_min
+        self.org_name = org_name
+        self.org_id = "4876876000000010001"
+        self.api_user_id = ""
+        self.users: dict[str, dict[str, Any]] = {}
+        self.rows: dict[str, dict[str, Row]] = {m: {} for m in MODULES}
+        self.deleted: list[Deleted] = []
+        self.page_tokens: dict[str, tuple[str, int, int]] = {}
         self._ids = itertools.count(4_876_876_000_001_000_001)
-        self.requests: Counter[tuple[str, str]] = Counter()
-        self.status_counts: Counter[int] = Counter()
-        self.write_requests = 0
-        self.records_written = 0
-        self.request_log: deque[LoggedRequest] = deque(maxlen=self.request_log_size)
+        self._init_counters(request_log_size)
 
     # -- time and ids ------------------------------------------------------------------------------
 
@@ -113,34 +93,10 @@ class SandboxState:
         zone = dt.timezone(dt.timedelta(minutes=self.time_zone_offset_min))
         return dt.datetime.fromtimestamp(ms // 1000, tz=zone).isoformat()
 
-    # -- counters ------------------------------------------------------------------------------------
-
-    def record_request(self, method: str, path: str, *, is_write: bool) -> None:
-        """Count one received request (the middleware calls it)."""
-        with self.lock:
-            self.requests[(method, path)] += 1
-            self.write_requests += is_write
-
-    def record_response(self, method: str, path: str, query: str, status: int, body: Any) -> None:
-        """Count one answer by status and log it."""
-        with self.lock:
-            self.status_counts[status] += 1
-            self.request_log.append(LoggedRequest(method, path, query, status, self.clock(), body))
-
-    def reset_counters(self) -> None:
-        """Zero the counters and clear the request log."""
-        with self.lock:
-            self.requests.clear()
-            self.status_counts.clear()
-            self.write_requests = self.records_written = 0
-            self.request_log.clear()
-
     def stats(self) -> dict[str, Any]:
         """Counters and record counts as JSON-ready data (``GET /__sandbox/stats``)."""
         with self.lock:
-            return {"requests_total": sum(self.requests.values()), "write_requests": self.write_requests,
-                    "records_written": self.records_written,
-                    "status_counts": {str(k): v for k, v in sorted(self.status_counts.items())},
+            return {**self.counter_stats(),
                     "records": {m: {"live": self.count(m), "converted": self.count(m, converted=True),
                                     "deleted": sum(d.module == m for d in self.deleted)} for m in MODULES}}
 
