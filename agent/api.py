@@ -139,6 +139,10 @@ class CrmConnect(_P):
     base_url: str | None = None
 
 
+class CrmReauth(_P):
+    credentials: dict[str, str]
+
+
 class SyncRunParams(_P):
     wait: bool = False
     pull: bool = True
@@ -466,6 +470,35 @@ def build_methods(agent: Agent) -> dict[str, Method]:
         agent.connector = connector
         return await crm_status_value()
 
+    @method("crm.reauth", CrmReauth)
+    async def crm_reauth(p: CrmReauth, _: Session) -> CrmStatus:
+        """Replace the connected CRM's credentials (a new token, or a new OAuth refresh token after
+        ``needs_reauth``) without disconnecting: links, cursors and history stay. The new credentials are
+        checked first and must reach the same CRM account; the old ones stay in force if they fail."""
+        row = await store.fetchone("SELECT crm, base_url, account_id FROM crm_connection WHERE id = 1")
+        if row is None:
+            raise CrmNotConnectedError("no CRM is connected: crm.connect first")
+        connector = agent.connector_factory(row["crm"], row["base_url"], p.credentials, **agent.connector_options)
+        try:
+            info = await connector.connection_info()
+        except CrmError:
+            await connector.aclose()
+            raise
+        if row["account_id"] and info.account_id and info.account_id != row["account_id"]:
+            await connector.aclose()
+            raise ValidationError(f"credentials: they reach {row['crm']} account {info.account_id}, not the connected "
+                                  f"account {row['account_id']}; crm.disconnect first to switch accounts")
+        current = getattr(connector, "current_credentials", None)
+        agent.secrets.save(row["crm"], (current() if callable(current) else None) or p.credentials)
+        async with store.transaction() as db:
+            await db.execute("UPDATE crm_connection SET user_email = ?, user_id = ?, is_admin = ?, "
+                             "status = 'connected' WHERE id = 1", (info.user_email, info.user_id, int(info.is_admin)))
+        old, agent.connector = agent.connector, connector
+        if old is not None:
+            await old.aclose()
+        agent.emit({"type": "crm_status", "status": "connected"})
+        return await crm_status_value()
+
     @method("crm.disconnect")
     async def crm_disconnect(_: NoParams, __: Session) -> CrmStatus:
         """Remove the CRM connection and its credentials (links and history stay)."""
@@ -488,7 +521,7 @@ def build_methods(agent: Agent) -> dict[str, Method]:
         warning = None if admin else "connected with a non-admin CRM user: leadsync sees only that user's records"
         if row["status"] == "needs_reauth":  # issue 7: the CRM refused the OAuth refresh token
             warning = ("the CRM refused the stored OAuth refresh token: syncs stop until it is reconnected "
-                       "(crm.disconnect, then crm.connect with new credentials)")
+                       "(crm.reauth with new credentials)")
         return CrmStatus(
             connected=True, crm=row["crm"], base_url=row["base_url"], user_email=row["user_email"],
             is_admin=admin, status=row["status"], connected_at=row["connected_at"], warning=warning,

@@ -35,6 +35,10 @@ async def save_smart_list(store: Store, *, list_id: int | None, name: str | None
     if list_id is None and not (name or "").strip():
         raise ValidationError("name: a smart list needs a name")
     async with store.transaction() as db:
+        if created_by is not None:
+            async with db.execute("SELECT 1 FROM users WHERE id = ?", (created_by,)) as cur:
+                if await cur.fetchone() is None:
+                    raise ValidationError(f"created_by: no user with id {created_by}")
         if list_id is None:
             async with db.execute(
                 "INSERT INTO smart_lists(name, filter, created_by, created_at) VALUES (?, ?, ?, ?)",

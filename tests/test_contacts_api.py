@@ -93,3 +93,10 @@ async def test_interval_out_of_range_is_refused_with_range(client: RpcClient, mi
 async def test_interval_bounds_are_accepted(client: RpcClient, minutes: int) -> None:
     settings = await client.call("settings.update", {"sync_interval_minutes": minutes})
     assert settings["sync_interval_minutes"] == minutes
+
+
+async def test_a_smart_list_by_an_unknown_user_is_a_validation_error(client: RpcClient) -> None:
+    with pytest.raises(RpcError) as err:
+        await client.call("smartlists.create", {"name": "orphan", "created_by": 9999})
+    assert err.value.code == RpcCode.VALIDATION and "created_by" in err.value.message
+    assert await client.call("smartlists.list") == []

@@ -18,7 +18,7 @@ from leadsync.agent.connectors.hubspot.oauth import token_lifetime_s
 from leadsync.agent.connectors.hubspot.sandbox import DEFAULT_PRIVATE_APP_TOKEN, ManualClock
 from leadsync.agent.daemon import Agent
 from leadsync.common.errors import CrmAuthError
-from leadsync.common.rpc import RpcClient
+from leadsync.common.rpc import RpcClient, RpcError
 from tests.conftest import SANDBOX_URL, make_sandbox
 from tests.reliability.conftest import OAUTH_CREDENTIALS, T0, OAuthWorld, clocked_options, oauth_world
 
@@ -207,12 +207,18 @@ async def test_a_refused_refresh_token_marks_the_connection_needs_reauth_and_sto
     try:
         async with RpcClient(restarted.socket_path) as client:
             assert (await client.call("crm.status"))["status"] == "needs_reauth"
-            await client.call("crm.disconnect")
+            contacts = (await client.call("agent.status"))["contacts"]
+            with pytest.raises(RpcError):  # a refresh token the CRM refuses changes nothing
+                await client.call("crm.reauth", {"credentials": {**OAUTH_CREDENTIALS, "refresh_token": "wrong"}})
+            assert (await client.call("crm.status"))["status"] == "needs_reauth"
             world.oauth.add_refresh_token("a-new-refresh-token")
-            fresh = await client.call("crm.connect", {"crm": "hubspot", "base_url": SANDBOX_URL, "credentials": {
+            fresh = await client.call("crm.reauth", {"credentials": {
                 **OAUTH_CREDENTIALS, "refresh_token": "a-new-refresh-token"}})
-            assert fresh["status"] == "connected"
-            assert (await client.call("sync.run", {"wait": True}))["status"] == "ok"
+            assert fresh["status"] == "connected" and fresh["warning"] is None
+            run = await client.call("sync.run", {"wait": True})
+            assert run["status"] == "ok"
+            assert (await client.call("agent.status"))["contacts"] == contacts + run["created_local"]
+            assert (await client.call("crm.status"))["status"] == "connected"
     finally:
         await restarted.stop()
 

@@ -227,7 +227,7 @@ class OAuthSession:
     async def _refuse(self, exc: CrmError) -> CrmAuthError:
         refused = self._refused = CrmAuthError(
             f"{self._crm}: the CRM refused the OAuth refresh token ({exc.message}); the connection needs "
-            "re-authentication: crm.disconnect, then crm.connect with new credentials",
+            "re-authentication: crm.reauth with new credentials",
             crm=self._crm, status=401, category=NEEDS_REAUTH)
         log.warning("%s: OAuth refresh refused (HTTP %s); the connection needs re-authentication",
                     self._crm, exc.status)

@@ -270,7 +270,7 @@ class SalesforceSession:
     async def _refuse(self, exc: CrmError) -> CrmAuthError:
         refused = self._refused = CrmAuthError(
             f"salesforce: the refresh token was refused ({exc.message}); the connection needs "
-            "re-authentication: crm.disconnect, then crm.connect with new credentials",
+            "re-authentication: crm.reauth with new credentials",
             crm=CRM, status=401, category=NEEDS_REAUTH)
         log.warning("salesforce: OAuth refresh refused (HTTP %s); the connection needs re-authentication", exc.status)
         await self._status(NEEDS_REAUTH)
