@@ -106,15 +106,26 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 def cmd_contacts(args: argparse.Namespace) -> int:
     flt = {k: v for k, v in {"owner": args.owner, "q": args.search, "lifecycle_stage": args.stage}.items() if v}
-    page = _call(args, "contacts.list", {"filter": flt, "limit": args.limit})
-    if args.json:
-        _print_json(page)
-        return 0
-    for c in page["contacts"]:
-        name = " ".join(x for x in (c["first_name"], c["last_name"]) if x)
-        print(f"{c['id']:>8}  {c['email'] or '':<40} {name:<28} {c['lifecycle_stage'] or '':<12} "
-              f"owner {c['owner_id'] or '-':<6} {c['sync_state']}")
-    return 0
+    after = args.after
+    while True:
+        page = _call(args, "contacts.list", {"filter": flt, "limit": min(args.limit, 500) if args.all else args.limit,
+                                             "after": after})
+        if args.json and args.all:
+            print(json.dumps(page, ensure_ascii=False), flush=True)
+        elif args.json:
+            _print_json(page)
+        else:
+            for c in page["contacts"]:
+                name = " ".join(x for x in (c["first_name"], c["last_name"]) if x)
+                print(f"{c['id']:>8}  {c['email'] or '':<40} {name:<28} {c['lifecycle_stage'] or '':<12} "
+                      f"owner {c['owner_id'] or '-':<6} {c['sync_state']}")
+        after = page["next_after"]
+        if after is None:
+            return 0
+        if not args.all:
+            if not args.json:
+                print(f"more: leadsync contacts --after {after} (or --all)", file=sys.stderr)
+            return 0
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -231,7 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--owner")
     p.add_argument("--search", "-q")
     p.add_argument("--stage")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=int, default=50, help="contacts per page (at most 500)")
+    p.add_argument("--after", type=int, help="the page after this contact id (printed at the end of a page)")
+    p.add_argument("--all", action="store_true", help="every page (JSON: one page object per line)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_contacts)
 

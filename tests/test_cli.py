@@ -1,0 +1,43 @@
+"""The ``leadsync`` command as a script uses it, against a running agent."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from leadsync.agent.cli import main
+from leadsync.agent.daemon import Agent
+from leadsync.common.rpc import RpcClient
+
+
+async def seed(client: RpcClient, n: int) -> None:
+    user = await client.call("users.create", {"email": "alice@corp.example"})
+    for i in range(n):
+        await client.call("contacts.create", {"created_by": user["id"], "fields": {"email": f"c{i}@example.org"}})
+
+
+async def test_contacts_pages_and_says_how_to_get_the_next_page(agent: Agent, client: RpcClient,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    await seed(client, 120)
+    sock = str(agent.socket_path)
+    assert await asyncio.to_thread(main, ["--socket", sock, "contacts", "--limit", "50"]) == 0
+    first = capsys.readouterr()
+    assert len(first.out.splitlines()) == 50
+    assert "--after 50" in first.err
+    assert await asyncio.to_thread(main, ["--socket", sock, "contacts", "--limit", "50", "--after", "50"]) == 0
+    assert [line.split()[0] for line in capsys.readouterr().out.splitlines()][:2] == ["51", "52"]
+    assert await asyncio.to_thread(main, ["--socket", sock, "contacts", "--all", "--limit", "50"]) == 0
+    every = capsys.readouterr()
+    assert len(every.out.splitlines()) == 120 and "--after" not in every.err
+
+
+async def test_contacts_all_as_json_is_one_page_per_line(agent: Agent, client: RpcClient,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    await seed(client, 7)
+    assert await asyncio.to_thread(main, ["--socket", str(agent.socket_path), "contacts", "--all", "--json",
+                                          "--limit", "3"]) == 0
+    pages = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [len(p["contacts"]) for p in pages] == [3, 3, 1]
+    assert pages[-1]["next_after"] is None
