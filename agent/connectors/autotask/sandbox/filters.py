@@ -90,26 +90,42 @@ def _test(op: str, have: Any, want: Any) -> bool:
     return tests[op]()
 
 
-def matches(row: Mapping[str, Any], conditions: list[dict[str, Any]], fields: Mapping[str, Mapping[str, Any]],
-            *, any_of: bool = False) -> bool:
-    """Whether ``row`` satisfies the (checked) filter; ``any_of`` for an ``or`` group."""
-    outcomes = (_holds(row, c, fields) for c in conditions)
-    return any(outcomes) if any_of else all(outcomes)
+Predicate = Callable[[Mapping[str, Any]], bool]
 
 
-def _holds(row: Mapping[str, Any], condition: dict[str, Any], fields: Mapping[str, Mapping[str, Any]]) -> bool:
+def predicate(conditions: list[dict[str, Any]], fields: Mapping[str, Mapping[str, Any]], *,
+              any_of: bool = False) -> Predicate:
+    """The (checked) filter as a test of one row; ``any_of`` for an ``or`` group. Values are converted
+    once, here, not per row."""
+    tests = [_compiled(c, fields) for c in conditions]
+    if any_of:
+        return lambda row: any(test(row) for test in tests)
+    return lambda row: all(test(row) for test in tests)
+
+
+def _compiled(condition: dict[str, Any], fields: Mapping[str, Mapping[str, Any]]) -> Predicate:
     op = str(condition["op"]).lower()
     if op in ("and", "or"):
-        return matches(row, condition["items"], fields, any_of=op == "or")
+        return predicate(condition["items"], fields, any_of=op == "or")
     meta = fields[str(condition["field"]).lower()]
-    kind = str(meta["dataType"])
-    have = _comparable(row.get(meta["name"]), kind)
+    name, kind = str(meta["name"]), str(meta["dataType"])
+
+    def have(row: Mapping[str, Any]) -> Any:
+        return _comparable(row.get(name), kind)
+
     if op in ("exist", "notexist"):
-        return (have is not None and have != "") == (op == "exist")
+        wanted = op == "exist"
+        return lambda row: (have(row) not in (None, "")) == wanted
     if op in ("in", "notin"):
         values = {_comparable(v, kind) for v in condition.get("value") or []}
-        return (have in values) == (op == "in")
-    try:
-        return _test(op, have, _comparable(condition["value"], kind))
-    except TypeError:
-        return False
+        inside = op == "in"
+        return lambda row: (have(row) in values) == inside
+    want = _comparable(condition["value"], kind)
+
+    def test(row: Mapping[str, Any]) -> bool:
+        try:
+            return _test(op, have(row), want)
+        except TypeError:
+            return False
+
+    return test

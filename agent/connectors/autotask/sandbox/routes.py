@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from .errors import AutotaskError, refused
-from .filters import FilterError, check, matches
+from .filters import FilterError, check, predicate
 from .params import REST_ROOT, Sandbox, read_json, read_object
 from .schema import FIELDS, field_map
 
@@ -66,14 +66,17 @@ def routes(sandbox: Sandbox) -> list[BaseRoute]:
         paging = json.dumps({"pageSize": size, "afterIds": after}, separators=(",", ":"))
         return f"{sandbox.zone_of(request)}/V1.0/{entity}/query/next?paging={quote(paging, safe='')}"
 
-    def filtered(entity: str, query: dict[str, Any]) -> list[dict[str, Any]]:
-        fields = field_map(entity)
+    def checked(entity: str, query: dict[str, Any]) -> list[dict[str, Any]]:
         conditions = _key(query, "filter")
         try:
-            check(conditions, fields)
+            check(conditions, field_map(entity))
         except FilterError as exc:
             raise refused(str(exc)) from None
-        return [row for row in state.rows(entity) if matches(row, conditions, fields)]
+        return list(conditions)
+
+    def filtered(entity: str, query: dict[str, Any]) -> list[dict[str, Any]]:
+        test = predicate(checked(entity, query), field_map(entity))
+        return [row for row in state.rows_after(entity, None) if test(row)]
 
     def page(request: Request, entity: str, query: dict[str, Any], after: list[int]) -> dict[str, Any]:
         fields = field_map(entity)
@@ -84,8 +87,13 @@ def routes(sandbox: Sandbox) -> list[BaseRoute]:
         unknown = [f for f in include if str(f).lower() not in fields]
         if not isinstance(include, list) or unknown:
             raise refused(f"Unable to find field(s) {unknown} in the {entity} entity.")
-        start = after[-1] if after else None
-        rows = [row for row in filtered(entity, query) if start is None or row["id"] > start]
+        test = predicate(checked(entity, query), fields)
+        rows: list[dict[str, Any]] = []
+        for row in state.rows_after(entity, after[-1] if after else None):
+            if test(row):
+                rows.append(dict(row))
+                if len(rows) > size:
+                    break
         items = rows[:size]
         if include:
             names = ["id", *(fields[str(f).lower()]["name"] for f in include)]

@@ -15,6 +15,7 @@ Writes through the API are checked like Autotask checks them (:meth:`AutotaskSta
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import re
 import threading
@@ -84,6 +85,15 @@ class AutotaskState(RequestCounters):
         """Every row of an entity in id order (copies)."""
         with self.lock:
             return [dict(row) for _, row in sorted(self.tables[entity].items())]
+
+    def rows_after(self, entity: str, after_id: int | None) -> list[Row]:
+        """The rows of an entity with an id above ``after_id`` (None: all), in id order, as stored (callers
+        copy what they hand out)."""
+        with self.lock:
+            table = self.tables[entity]
+            ids = sorted(table)
+            return [table[i] for i in ids[bisect.bisect_right(ids, after_id):]] if after_id is not None else \
+                [table[i] for i in ids]
 
     def _insert(self, entity: str, row: Row) -> int:
         with self.lock:
