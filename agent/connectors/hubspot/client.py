@@ -60,6 +60,11 @@ from leadsync.common.errors import CrmAuthError, CrmError, CrmNotFoundError, Crm
 DEFAULT_BASE_URL: Final = "https://api.hubapi.com"
 CONTACTS: Final = "/crm/v3/objects/contacts"
 OWNERS_PAGE: Final = 500
+FULL_PULL_SEARCH_MAX_PER_10S: Final = 1_000
+"""Up to this request budget (HubSpot grants 100 to 250 per 10 s) a full pull adds the search walker: one
+request in flight on the list endpoint leaves most of the budget idle, and search pages hold 200. With the
+budget lifted (a sandbox without limits) the list alone is not held back by it, and the searches (capped at
+5 a second) would add little."""
 PRIVATE_APP_NOTE: Final = ("connected with a private-app token: HubSpot does not say which user created it; "
                            "a private app sees every record its scopes allow, like an admin")
 
@@ -121,7 +126,11 @@ class HubSpotConnector:
     ``on_status`` hears ``"needs_reauth"`` when HubSpot refuses the refresh token.
     ``rate_limit_per_10s`` caps requests per rolling 10 s (HubSpot: 100, 190 on higher tiers);
     ``search_per_s`` caps searches per second (HubSpot allows 5). ``overlap_ms`` is how far each
-    incremental pull reaches back before its cursor (default 5 minutes). ``transport`` replaces the
+    incremental pull reaches back before its cursor (default 5 minutes). ``full_pull_search`` runs
+    a full pull as two walkers, the list endpoint upwards and search downwards by id (see
+    :mod:`~leadsync.agent.connectors.hubspot.cursor`); by default it does whenever requests are
+    budgeted like HubSpot budgets them (``rate_limit_per_10s`` up to
+    :data:`FULL_PULL_SEARCH_MAX_PER_10S`). ``transport`` replaces the
     network; ``sleep`` (seconds), ``clock`` (monotonic seconds) and ``now_ms`` (wall clock, epoch ms
     UTC) make time injectable for tests.
     """
@@ -141,6 +150,7 @@ class HubSpotConnector:
         rate_limit_per_10s: int = 100,
         search_per_s: float = 5.0,
         overlap_ms: int = DEFAULT_OVERLAP_MS,
+        full_pull_search: bool | None = None,
         retry: RetryPolicy | None = None,
         timeout: httpx.Timeout | None = None,
         sleep: Sleep | None = None,
@@ -154,7 +164,9 @@ class HubSpotConnector:
         self.base_url = base_url.rstrip("/")
         self._token = Secret(token)
         self._now_ms: NowMs = now_ms or _now_ms
-        self._pull_settings = PullSettings(overlap_ms=overlap_ms)
+        if full_pull_search is None:
+            full_pull_search = rate_limit_per_10s <= FULL_PULL_SEARCH_MAX_PER_10S
+        self._pull_settings = PullSettings(overlap_ms=overlap_ms, split_full_pull=full_pull_search)
         extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
         headers = {"Accept": "application/json"}
         if token and not oauth:
@@ -292,7 +304,8 @@ class HubSpotConnector:
     def pull_changes(
         self, object_type: ObjectType, cursor: dict[str, Any] | None, *, properties: Sequence[str]
     ) -> AsyncIterator[PullPage]:
-        """Records changed since ``cursor`` (None: all of them), oldest first, as checkpointed pages.
+        """Records changed since ``cursor`` (None: all of them) as checkpointed pages: an incremental pull
+        oldest first; a full pull by id, from both ends at once when ``full_pull_search`` is on.
 
         See :mod:`leadsync.agent.connectors.hubspot.cursor` for the algorithm and cursor shapes.
         ``lastmodifieddate``, ``hs_object_id``, ``hs_merged_object_ids`` and ``email`` are always
