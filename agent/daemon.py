@@ -75,8 +75,10 @@ class Agent:
         self.scheduler = AsyncIOScheduler(timezone=dt.UTC)
         self.quota_blocked_until_ms: int | None = None
         self._mappings: tuple[FieldMapping, ...] | None = None
-        # interval runs refresh owners, property metadata and archived records at most every 10 minutes
+        # every run reuses owners and property metadata for 10 minutes, and so do interval runs the archived
+        # check; a manual run checks deletions every time (see _directory)
         self.directory = Directory(ttl_ms=DIRECTORY_TTL_MS)
+        self._directory_connector: Connector | None = None
         self.stopping = asyncio.Event()
 
     async def start(self) -> None:
@@ -240,7 +242,7 @@ class Agent:
                                     contact_ids=None if ids is None else sorted(ids), progress=self.emit,
                                     between_batches=None if request.urgent else self._run_urgent,
                                     on_quota_spent=self.quota_spent,
-                                    directory=self.directory if trigger == "interval" else None)
+                                    directory=self._directory(connector, trigger))
             await self._log_run(run)
             request.future.set_result(run)
         except BaseException as exc:
@@ -251,6 +253,20 @@ class Agent:
                 raise
         finally:
             self.current_run, self._running_request = outer_run, outer_request
+
+    def _directory(self, connector: Connector, trigger: str) -> Directory:
+        """The CRM directory a run of ``trigger`` uses: one cache per connection, shared by every run.
+
+        Owners and property metadata change seldom and are reused for ``DIRECTORY_TTL_MS`` by every run
+        (interval, manual, pushes); a manual run still checks deletions (the archived list) every time,
+        since a person pressing sync after deleting a record in the CRM expects to see it gone. A new
+        connection starts a new cache."""
+        if self._directory_connector is not connector:
+            self.directory = Directory(ttl_ms=DIRECTORY_TTL_MS)
+            self._directory_connector = connector
+        if trigger == "manual":
+            return self.directory.view(archived_ttl_ms=0)
+        return self.directory
 
     async def _log_run(self, run: SyncRun) -> None:
         """One info line per finished run (issue 7): its counts and the ids of the records that failed, never

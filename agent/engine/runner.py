@@ -130,39 +130,84 @@ async def execute_run(
 
 
 @dataclass
-class Directory:
-    """CRM metadata a run needs, refreshed at most every ``ttl_ms`` (ms) so that an incremental sync with
-    nothing to do costs one API call: property metadata, owners, and the archived-records check.
-    ``fields`` holds each object type's property names in lower case."""
+class DirectoryCache:
+    """What a :class:`Directory` holds, shared by every view of it: property metadata (``fields``: each
+    object type's property names in lower case) and owners, refreshed together at ``refreshed_at_ms``, and
+    the archived-records check, last made at ``archived_at_ms``."""
 
-    ttl_ms: int = 0
     properties: dict[str, PropertyMeta] = field(default_factory=dict)
     fields: dict[str, frozenset[str]] = field(default_factory=dict)
     refreshed_at_ms: int | None = None
+    archived_at_ms: int | None = None
+
+
+class Directory:
+    """CRM metadata a run needs, reused for a while so that an incremental sync with nothing to do costs
+    few API calls: property metadata and owners are refreshed at most every ``ttl_ms`` (ms), the
+    archived-records check at most every ``archived_ttl_ms`` (default: ``ttl_ms``; 0: on every pull run).
+    :meth:`view` gives the same cache under other limits (a manual run wants fresher deletions than an
+    interval run). A push-only run refreshes what it needs and leaves the archived check to pull runs."""
+
+    def __init__(self, ttl_ms: int = 0, *, archived_ttl_ms: int | None = None,
+                 cache: DirectoryCache | None = None) -> None:
+        self.ttl_ms = ttl_ms
+        self.archived_ttl_ms = ttl_ms if archived_ttl_ms is None else archived_ttl_ms
+        self.cache = cache if cache is not None else DirectoryCache()
+
+    def view(self, *, ttl_ms: int | None = None, archived_ttl_ms: int | None = None) -> Directory:
+        """This directory's cache under other limits (None: this directory's)."""
+        return Directory(self.ttl_ms if ttl_ms is None else ttl_ms,
+                         archived_ttl_ms=self.archived_ttl_ms if archived_ttl_ms is None else archived_ttl_ms,
+                         cache=self.cache)
+
+    @property
+    def properties(self) -> dict[str, PropertyMeta]:
+        return self.cache.properties
+
+    @property
+    def fields(self) -> dict[str, frozenset[str]]:
+        return self.cache.fields
+
+    @property
+    def refreshed_at_ms(self) -> int | None:
+        return self.cache.refreshed_at_ms
+
+    def metadata_stale(self, now: int) -> bool:
+        at = self.cache.refreshed_at_ms
+        return at is None or now - at >= self.ttl_ms
+
+    def archived_stale(self, now: int) -> bool:
+        at = self.cache.archived_at_ms
+        return at is None or now - at >= self.archived_ttl_ms
 
     def stale(self, now: int) -> bool:
-        return self.refreshed_at_ms is None or now - self.refreshed_at_ms >= self.ttl_ms
+        """Whether a run may need a refresh (:func:`_refresh_directory` then does only the stale parts)."""
+        return self.metadata_stale(now) or self.archived_stale(now)
 
 
 async def _refresh_directory(store: Store, ctx: RunContext, directory: Directory, *, archived: bool) -> None:
+    """Refresh the stale parts of ``directory``: property metadata and owners, and (``archived``: a pull
+    run) the archived-records check. Each part's time is the time its refresh started."""
     caps = ctx.connector.capabilities
-    properties: dict[str, PropertyMeta] = {}
-    fields: dict[str, frozenset[str]] = {}
-    for object_type in dict.fromkeys((*caps.object_types, caps.new_lead_object, *caps.link_first)):
-        metas = await ctx.connector.list_properties(object_type)
-        fields[object_type] = frozenset(m.name.lower() for m in metas)
-        for meta in metas:
-            properties.setdefault(meta.name, meta)
-    owners = await ctx.connector.list_owners()
-    async with store.transaction() as db:
-        await save_owners(db, owners)
-    ctx.object_fields = fields
-    if archived:
+    cache = directory.cache
+    started = now_ms()
+    if directory.metadata_stale(started):
+        properties: dict[str, PropertyMeta] = {}
+        fields: dict[str, frozenset[str]] = {}
+        for object_type in dict.fromkeys((*caps.object_types, caps.new_lead_object, *caps.link_first)):
+            metas = await ctx.connector.list_properties(object_type)
+            fields[object_type] = frozenset(m.name.lower() for m in metas)
+            for meta in metas:
+                properties.setdefault(meta.name, meta)
+        owners = await ctx.connector.list_owners()
+        async with store.transaction() as db:
+            await save_owners(db, owners)
+        cache.properties, cache.fields, cache.refreshed_at_ms = properties, fields, started
+    ctx.object_fields = cache.fields
+    if archived and directory.archived_stale(started):
         for object_type in caps.object_types:
             await _mark_archived(store, ctx, object_type)
-    directory.properties = properties
-    directory.fields = fields
-    directory.refreshed_at_ms = now_ms()
+        cache.archived_at_ms = started
 
 
 async def _mark_archived(store: Store, ctx: RunContext, object_type: ObjectType) -> None:
