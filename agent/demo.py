@@ -67,7 +67,8 @@ async def prepare(client: RpcClient, base_url: str, new_leads: int, crm: str = "
             "created_by": users[i % len(users)]["id"],
             "fields": {"email": f"{first_name}.{last_name}.{i}@demo-leads.example".lower(),
                        "first_name": first_name, "last_name": last_name, "company": fake.company(),
-                       "job_title": fake.job(), "lead_score": fake.random_int(0, 100)},
+                       "job_title": fake.job(), "phone": fake.numerify("+1-###-###-####"),
+                       "lead_score": fake.random_int(0, 100)},
         })
     second = await client.call("sync.run", {"wait": True})
     third = await client.call("sync.run", {"wait": True})

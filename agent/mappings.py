@@ -33,6 +33,7 @@ class MappingUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     skew_ms: int | None = None
     value_map: dict[str, str] | None = None
     default_value: str | None = None
+    crm_by_object: dict[str, str] | None = None
     remove: bool = False
 
 
@@ -44,7 +45,8 @@ async def load_mappings(store: Store, crm: str) -> tuple[FieldMapping, ...]:
     return tuple(
         msgspec.convert({"local": r["local"], "crm": r["crm"], "direction": r["direction"], "policy": r["policy"],
                          "skew_ms": r["skew_ms"], "value_map": loads(r["value_map"]) or {},
-                         "default_value": loads(r["default_value"])}, FieldMapping)
+                         "default_value": loads(r["default_value"]),
+                         "crm_by_object": loads(r["crm_by_object"]) or {}}, FieldMapping)
         for r in rows)
 
 
@@ -72,6 +74,11 @@ async def update_mapping(store: Store, crm: str, change: MappingUpdate, *,
             raise ValidationError(f"policy: one of {', '.join(POLICIES)}")
         if change.skew_ms is not None and not 0 <= change.skew_ms <= 86_400_000:
             raise ValidationError("skew_ms: 0 to 86400000 (a day)")
+        for object_type, name in (change.crm_by_object or {}).items():
+            if object_type not in ("contact", "lead"):
+                raise ValidationError(f"crm_by_object: {object_type[:40]!r} is not an object type (contact or lead)")
+            if not name.strip() or name.strip().lower() == owner_property.lower():
+                raise ValidationError(f"crm_by_object.{object_type}: a CRM property other than the owner")
         base = current.get(change.local)
         if base is None:
             if not change.crm:
@@ -83,10 +90,10 @@ async def update_mapping(store: Store, crm: str, change: MappingUpdate, *,
     async with store.transaction() as db:
         await db.execute("DELETE FROM field_mappings")
         await db.executemany(
-            "INSERT INTO field_mappings(local, crm, direction, policy, skew_ms, value_map, default_value) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(m.local, m.crm, m.direction, m.policy, m.skew_ms, dumps(m.value_map), dumps(m.default_value))
-             for m in current.values()])
+            "INSERT INTO field_mappings(local, crm, direction, policy, skew_ms, value_map, default_value, "
+            "crm_by_object) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(m.local, m.crm, m.direction, m.policy, m.skew_ms, dumps(m.value_map), dumps(m.default_value),
+              dumps(m.crm_by_object)) for m in current.values()])
     return tuple(current.values())
 
 

@@ -147,6 +147,8 @@ class FieldMapping(msgspec.Struct, frozen=True, kw_only=True):
     (clock-skew tolerance, ms) it refuses to decide and records an open conflict. ``value_map`` maps
     local enumeration values to CRM option values. ``default_value`` is sent on create when the local
     value is blank (for CRM-required fields, case S13); it is never sent in an update.
+    ``crm_by_object`` names the property on an object type where it differs from ``crm`` (Zoho: a Lead's
+    ``Designation`` is a Contact's ``Title``).
     """
 
     local: str
@@ -156,6 +158,16 @@ class FieldMapping(msgspec.Struct, frozen=True, kw_only=True):
     skew_ms: int = 5_000
     value_map: dict[str, str] = {}
     default_value: str | None = None
+    crm_by_object: dict[str, str] = {}
+
+    def crm_for(self, object_type: str | None) -> str:
+        """The CRM property of this field on ``object_type`` (``crm`` unless ``crm_by_object`` names another)."""
+        return self.crm_by_object.get(object_type or "", self.crm)
+
+    @property
+    def crm_names(self) -> tuple[str, ...]:
+        """Every CRM property this mapping reads or writes."""
+        return tuple(dict.fromkeys((self.crm, *self.crm_by_object.values())))
 
     @property
     def pulls(self) -> bool:

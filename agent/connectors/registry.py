@@ -17,8 +17,9 @@ import httpx
 from leadsync.agent.connectors.base import Connector
 from leadsync.common.errors import ValidationError
 
-CRMS = ("hubspot", "salesforce")
-DEFAULT_BASE_URLS = {"hubspot": "https://api.hubapi.com", "salesforce": "https://login.salesforce.com"}
+CRMS = ("hubspot", "salesforce", "zoho", "autotask")
+DEFAULT_BASE_URLS = {"hubspot": "https://api.hubapi.com", "salesforce": "https://login.salesforce.com",
+                     "zoho": "https://accounts.zoho.com", "autotask": "https://webservices.autotask.net"}
 RATE_LIMIT_ENV = "LEADSYNC_HUBSPOT_RATE_LIMIT_PER_10S"
 
 SaveSecrets = Callable[[str, dict[str, str]], None]
@@ -56,11 +57,28 @@ def make_connector(crm: str, base_url: str | None, credentials: dict[str, str], 
     Salesforce takes a connected app's ``{"client_id", "refresh_token"}`` (+ ``client_secret``) whose
     rotated tokens and ``instance_url`` go to ``save_credentials("salesforce", values)``, or
     ``{"access_token"}`` (+ ``instance_url``); ``base_url`` is the login URL.
+
+    Zoho CRM takes ``{"client_id", "client_secret", "refresh_token"}``; ``base_url`` is the data center's
+    accounts URL (``https://accounts.zoho.eu`` ...) and API calls go to the ``api_domain`` it names.
+
+    Autotask takes an API user's ``{"username", "secret", "integration_code"}``; ``base_url`` is the
+    zone URL, or the global one (the zone is then looked up).
     """
     def save(values: dict[str, str]) -> None:
         if save_credentials is not None:
             save_credentials(crm, values)
 
+    if crm in ("zoho", "autotask"):
+        options.pop("search_per_s", None)
+        url = base_url or DEFAULT_BASE_URLS[crm]
+        if crm == "zoho":
+            from leadsync.agent.connectors.zoho import ZohoConnector
+
+            return ZohoConnector(url, credentials, transport=transport, save_credentials=save,
+                                 on_status=on_connection_status, **options)
+        from leadsync.agent.connectors.autotask import AutotaskConnector
+
+        return AutotaskConnector(url, credentials, transport=transport, **options)
     if crm == "salesforce":
         from leadsync.agent.connectors.salesforce import SalesforceConnector
 

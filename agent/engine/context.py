@@ -66,7 +66,8 @@ class RunContext:
     def crm_properties(self, object_type: str | None = None) -> list[str]:
         """CRM properties a pull asks for: every mapped one plus the owner property; for ``object_type``,
         only those that object has (Salesforce Contacts have no ``Company``), when its fields are known."""
-        names = [m.crm for m in self.mappings if m.direction != "off"]
+        names = [n for m in self.mappings if m.direction != "off"
+                 for n in ((m.crm_for(object_type),) if object_type else m.crm_names)]
         names.append(self.connector.capabilities.owner_property)
         return sorted(n for n in set(names) if self.has_property(object_type, n))
 

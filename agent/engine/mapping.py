@@ -12,7 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from leadsync.agent.connectors.autotask import DEFAULT_MAPPINGS_AUTOTASK
 from leadsync.agent.connectors.base import PropertyMeta
+from leadsync.agent.connectors.zoho import DEFAULT_MAPPINGS_ZOHO
 from leadsync.common.answers import FieldMapping
 
 HUBSPOT_DEFAULTS: tuple[FieldMapping, ...] = (
@@ -40,7 +42,9 @@ SALESFORCE_DEFAULTS: tuple[FieldMapping, ...] = (
 )
 
 DEFAULT_MAPPINGS: dict[str, tuple[FieldMapping, ...]] = {"hubspot": HUBSPOT_DEFAULTS,
-                                                         "salesforce": SALESFORCE_DEFAULTS}
+                                                         "salesforce": SALESFORCE_DEFAULTS,
+                                                         "zoho": DEFAULT_MAPPINGS_ZOHO,
+                                                         "autotask": DEFAULT_MAPPINGS_AUTOTASK}
 
 
 class ConversionError(ValueError):

@@ -37,11 +37,11 @@ def record_values(ctx: RunContext, record: CrmRecord, errors: list[str]) -> dict
     convert, with the reason in ``errors``."""
     values: dict[str, Any] = {}
     for mapping in ctx.pull_mappings:
-        if mapping.crm not in record.properties:
+        name = mapping.crm_for(record.object_type)
+        if name not in record.properties:
             continue
         try:
-            values[mapping.local] = from_wire(record.properties.get(mapping.crm), ctx.properties.get(mapping.crm),
-                                              mapping)
+            values[mapping.local] = from_wire(record.properties.get(name), ctx.properties.get(name), mapping)
         except ConversionError as exc:
             errors.append(str(exc))
     if isinstance(values.get("email"), str):
@@ -224,9 +224,10 @@ def _collect(ctx: RunContext, page: _Page, contact_id: int, record: CrmRecord, c
 def crm_value(record: CrmRecord, mapping: FieldMapping, ctx: RunContext) -> Any:
     """The CRM's value of a mapped field in ``record`` as a local value (the wire text if it won't convert)."""
     try:
-        return from_wire(record.properties.get(mapping.crm), ctx.properties.get(mapping.crm), mapping)
+        name = mapping.crm_for(record.object_type)
+        return from_wire(record.properties.get(name), ctx.properties.get(name), mapping)
     except ConversionError:
-        return record.properties.get(mapping.crm)
+        return record.properties.get(mapping.crm_for(record.object_type))
 
 
 async def _write(db: aiosqlite.Connection, ctx: RunContext, page: _Page, object_type: str, stamp: int) -> None:

@@ -112,8 +112,9 @@ def _plan_update(ctx: RunContext, plan: PushPlan, row: aiosqlite.Row, current: d
         plan.unchanged.append((row["id"], row["local_rev"]))
         return
     object_type = row["object_type"] or ctx.connector.capabilities.new_lead_object
-    props = {m.crm: to_wire(diff[m.local], ctx.properties.get(m.crm), m) for m in ctx.push_mappings
-             if m.local in diff and ctx.has_property(object_type, m.crm)}
+    names = {m.local: m.crm_for(object_type) for m in ctx.push_mappings}
+    props = {names[m.local]: to_wire(diff[m.local], ctx.properties.get(names[m.local]), m) for m in ctx.push_mappings
+             if m.local in diff and ctx.has_property(object_type, names[m.local])}
     if row["owner_push"] is not None:
         props[owner_prop] = row["owner_push"]
     if not props:  # only fields the linked object does not have (a Salesforce Contact's Company) changed
@@ -138,26 +139,20 @@ def _plan_create(ctx: RunContext, plan: PushPlan, row: aiosqlite.Row, current: d
     defaults: list[str] = []
     object_type = ctx.connector.capabilities.new_lead_object
     for mapping in ctx.push_mappings:
-        if not ctx.has_property(object_type, mapping.crm):
+        name = mapping.crm_for(object_type)
+        if not ctx.has_property(object_type, name):
             continue
         value = current.get(mapping.local)
         if value is not None:
-            props[mapping.crm] = to_wire(value, ctx.properties.get(mapping.crm), mapping)
+            props[name] = to_wire(value, ctx.properties.get(name), mapping)
         elif mapping.default_value is not None:  # case S13: a documented default for a required CRM field
-            props[mapping.crm] = mapping.default_value
-            defaults.append(f"{mapping.crm}={mapping.default_value!r} (default)")
+            props[name] = mapping.default_value
+            defaults.append(f"{name}={mapping.default_value!r} (default)")
     props[owner_prop] = owner
     if defaults:
         note = "; ".join(x for x in (note, "sent " + ", ".join(defaults)) if x)
     plan.writes.append(PlannedWrite(row["id"], "create", row["local_rev"], props, dict(current),
                                     owner_note=note, owner_push=row["owner_push"], object_type=object_type))
-
-
-def _crm(ctx: RunContext, local: str) -> str:
-    for mapping in ctx.mappings:
-        if mapping.local == local:
-            return mapping.crm
-    raise KeyError(local)
 
 
 def _owner_for_new(row: aiosqlite.Row, ctx: RunContext, active: set[str]) -> tuple[str | None, str | None]:
@@ -258,7 +253,7 @@ async def _base_of(db: aiosqlite.Connection, contact_id: int) -> str | None:
 
 def _wire_before(ctx: RunContext, base: dict[str, Any], prop: str) -> str | None:
     for mapping in ctx.mappings:
-        if mapping.crm == prop:
+        if prop in mapping.crm_names:
             value = base.get(mapping.local)
             try:
                 return None if value is None else to_wire(value, ctx.properties.get(prop), mapping)

@@ -222,6 +222,10 @@ MIGRATIONS: list[list[str]] = [
         "DROP INDEX contacts_dirty",
         "CREATE INDEX contacts_pending ON contacts(id) WHERE local_rev > synced_rev",
     ],
+    # 6: a mapping may name another property on one object (Zoho: Designation on Leads, Title on Contacts)
+    [
+        "ALTER TABLE field_mappings ADD COLUMN crm_by_object TEXT NOT NULL DEFAULT '{}'",
+    ],
 ]
 
 

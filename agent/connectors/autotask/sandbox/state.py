@@ -29,7 +29,7 @@ from leadsync.agent.connectors.sandbox_kit import system_clock
 from .errors import AutotaskError, refused
 from .schema import field_map
 
-DEFAULT_USERNAME: Final = "leadsync-api@sandbox.autotask.test"
+DEFAULT_USERNAME: Final = "leadsync-api@autotask-sandbox.example.com"
 DEFAULT_SECRET: Final = "sandbox-api-secret-0001"
 DEFAULT_INTEGRATION_CODE: Final = "LEADSYNCSANDBOXTRACKINGCODE"
 HOUR_MS: Final = 3_600_000
