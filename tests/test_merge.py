@@ -10,7 +10,7 @@ import pytest
 from leadsync.common.rpc import RpcClient, RpcError
 from tests.conftest import CrmWorld
 from tests.test_ownership import owners, user_for
-from tests.test_sync_hubspot import all_contacts
+from tests.test_sync import all_contacts
 
 
 async def sync(client: RpcClient) -> dict[str, Any]:

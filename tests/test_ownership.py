@@ -13,7 +13,7 @@ import pytest
 from leadsync.common.errors import RpcCode
 from leadsync.common.rpc import RpcClient, RpcError
 from tests.conftest import CrmWorld
-from tests.test_sync_hubspot import all_contacts
+from tests.test_sync import all_contacts
 
 
 async def owners(client: RpcClient) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from leadsync.common.errors import RpcCode
 from leadsync.common.rpc import RpcClient, RpcError
 from tests.conftest import CrmWorld, connect_world, make_sandbox
 from tests.test_ownership import owners, user_for
-from tests.test_sync_hubspot import all_contacts
+from tests.test_sync import all_contacts
 
 
 async def creator(client: RpcClient) -> dict[str, Any]:
