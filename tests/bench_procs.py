@@ -3,11 +3,11 @@
 Child entry points, ``python -m tests.bench_procs KIND ...``:
 
 ``sandbox --port 0 --contacts N [--seed S]``
-    ``leadsync sandbox`` exactly (the same ``serve.serve``), except that the listening socket has
-    ``TCP_NODELAY``: ``serve._bind`` creates it with protocol 0, so asyncio does not set
-    ``TCP_NODELAY`` on accepted connections, and every answer on a kept-alive connection waits about
-    40 ms for the client's delayed ACK (Nagle). That wait is the sandbox's, not the CRM's or
-    leadsync's, so the figures are taken without it unless ``bench --sandbox-as-is``.
+    ``leadsync sandbox`` exactly (the same ``serve.serve``). In older trees, whose ``serve._bind``
+    created the listening socket with protocol 0 (so asyncio did not set ``TCP_NODELAY`` on accepted
+    connections, and every answer on a kept-alive connection waited about 40 ms for the client's
+    delayed ACK), it adds ``TCP_NODELAY``; the sandbox kit's ``bind`` now asks for ``IPPROTO_TCP``
+    itself, so there both are the same.
 ``agent --data-dir D --socket S [--rate-limit-per-10s N] [--search-per-s N]``
     ``leadsync agent`` exactly (same Agent, same start and stop), except that ``connector_options``
     reach the HubSpot connector. The benchmark uses it only when ``registry.make_connector`` does not
@@ -195,14 +195,14 @@ async def _run_agent(data: Path, sock: Path, options: dict[str, Any]) -> int:
 
 def _serve_sandbox(args: argparse.Namespace) -> int:
     serve_module = importlib.import_module("leadsync.agent.connectors.hubspot.sandbox.serve")
-    bind = getattr(serve_module, "_bind")  # noqa: B009 - private on purpose, see the module docstring
+    bind = getattr(serve_module, "_bind", None)  # older trees; the sandbox kit's own bind sets IPPROTO_TCP
+    if bind is not None:
+        def bind_nodelay(host: str, port: int) -> socket.socket:
+            sock: socket.socket = bind(host, port)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # Linux: accepted sockets inherit it
+            return sock
 
-    def bind_nodelay(host: str, port: int) -> socket.socket:
-        sock: socket.socket = bind(host, port)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # Linux: accepted sockets inherit it
-        return sock
-
-    setattr(serve_module, "_bind", bind_nodelay)  # noqa: B010
+        setattr(serve_module, "_bind", bind_nodelay)  # noqa: B010
     serve_module.serve(args.host, args.port, contacts=args.contacts, seed=args.seed, token=args.token)
     return 0
 
