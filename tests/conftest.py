@@ -115,6 +115,11 @@ class SideWorld:
         self.crm = side
         self.agent = agent
 
+    @property
+    def faults(self) -> Any:
+        """The sandbox's fault switches (``latency_ms``, ``daily_limit``, ... as each CRM's sandbox has them)."""
+        return self.crm.app.state.faults
+
 
 async def connect_side(short_tmp: Path, side: Any, **options: Any) -> SideWorld:
     """Start an agent whose connector reaches ``side``'s sandbox in-process, and connect it."""

@@ -9,11 +9,16 @@ moves the record's modified time, so the next incremental pull sees it.
 from __future__ import annotations
 
 from typing import Any, Protocol
+from urllib.parse import parse_qs
 
 from leadsync.agent.engine.mapping import DEFAULT_MAPPINGS
 
 SANDBOX_TOKEN = "sandbox-token"
 BASE_URLS = {"hubspot": "http://sandbox.test", "salesforce": "http://salesforce.test"}
+
+Write = tuple[str, str | None, dict[str, Any]]
+"""One record of a write request: ``(op, crm id, properties)``, op ``create``/``update``/``upsert``/``delete``,
+the id None where the request names none, the properties in the CRM's own names and wire values."""
 
 
 class CrmSide(Protocol):
@@ -22,6 +27,8 @@ class CrmSide(Protocol):
     crm: str
     state: Any
     app: Any
+    names: dict[str, str]
+    """Local field name -> the CRM's property name, ``owner`` included."""
 
     def add(self, values: dict[str, Any]) -> str:
         """Create a record (a lead where the CRM has leads) without API checks; returns its id."""
@@ -49,6 +56,14 @@ class CrmSide(Protocol):
 
     def writes(self) -> int:
         """Write requests the sandbox has answered since the last :meth:`reset`."""
+        ...
+
+    def requests(self) -> int:
+        """Requests the sandbox has received, reads too, since the last :meth:`reset`."""
+        ...
+
+    def sent_writes(self) -> list[Write]:
+        """The records of the write requests received since the last :meth:`reset`, in order."""
         ...
 
     def reset(self) -> None: ...
@@ -117,6 +132,22 @@ class HubSpotSide:
 
     def writes(self) -> int:
         return int(self.state.write_requests)
+
+    def requests(self) -> int:
+        return sum(self.state.requests.values())
+
+    def sent_writes(self) -> list[Write]:
+        out: list[Write] = []
+        for r in self.state.request_log:
+            if r.method == "GET" or not r.path.startswith("/crm/v3/objects/contacts") \
+                    or r.path.endswith(("/batch/read", "/search")):
+                continue
+            op = {"create": "create", "update": "update", "upsert": "upsert", "archive": "delete"}.get(
+                r.path.rsplit("/batch/", 1)[-1]) if "/batch/" in r.path else None
+            assert op is not None and r.method == "POST", f"sent_writes cannot read {r.method} {r.path}"
+            out += [(op, None if i.get("id") is None else str(i["id"]), dict(i.get("properties") or {}))
+                    for i in r.body["inputs"]]
+        return out
 
     def reset(self) -> None:
         self.state.reset_counters()
@@ -205,6 +236,25 @@ class SalesforceSide:
 
     def writes(self) -> int:
         return int(self.state.write_requests)
+
+    def requests(self) -> int:
+        return sum(self.state.requests.values())
+
+    def sent_writes(self) -> list[Write]:
+        out: list[Write] = []
+        for r in self.state.request_log:
+            if r.method == "GET" or "/services/data/" not in r.path:
+                continue
+            assert r.path.endswith("/composite/sobjects"), f"sent_writes cannot read {r.method} {r.path}"
+            if r.method == "DELETE":
+                ids = parse_qs(r.query).get("ids", [""])[0].split(",")
+                out += [("delete", i, {}) for i in ids if i]
+                continue
+            op = {"POST": "create", "PATCH": "update"}[r.method]
+            for record in r.body["records"]:
+                fields = {k: v for k, v in record.items() if k not in ("attributes", "Id")}
+                out.append((op, record.get("Id"), fields))
+        return out
 
     def reset(self) -> None:
         self.state.reset_counters()

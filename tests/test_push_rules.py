@@ -14,7 +14,8 @@ from leadsync.agent.daemon import INTERVAL_JOB
 from leadsync.agent.store.store import norm_email, now_ms
 from leadsync.common.errors import RpcCode
 from leadsync.common.rpc import RpcClient, RpcError
-from tests.conftest import CrmWorld, connect_world, make_sandbox
+from tests.conftest import SideWorld, connect_side
+from tests.crm_worlds import make_side
 from tests.test_ownership import owners, user_for
 from tests.test_sync import all_contacts
 
@@ -22,6 +23,13 @@ from tests.test_sync import all_contacts
 async def creator(client: RpcClient) -> dict[str, Any]:
     owner = next(o for o in await owners(client) if o["active"])
     return await user_for(client, owner)
+
+
+def strict_xfail(failing: bool, reason: str) -> None:
+    """Expect a known engine bug (checked after everything else in the test passed); strict: once fixed, the
+    test fails until its xfail is removed."""
+    assert failing, f"fixed, remove its xfail: {reason}"
+    pytest.xfail(reason)
 
 
 async def wait_for(predicate: Any, timeout_s: float = 10.0) -> None:
@@ -32,9 +40,14 @@ async def wait_for(predicate: Any, timeout_s: float = 10.0) -> None:
         await asyncio.sleep(0.02)
 
 
-async def fire_interval_job(world: CrmWorld) -> None:
+async def fire_interval_job(world: SideWorld) -> None:
     world.agent.scheduler.get_job(INTERVAL_JOB).modify(next_run_time=dt.datetime.now(dt.UTC))
     await asyncio.sleep(0.05)
+
+
+def with_company(contacts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The contacts whose CRM record has a company (a Salesforce Contact has none: its company is its Account)."""
+    return [c for c in contacts if c["company"] is not None]
 
 
 async def history(client: RpcClient) -> list[dict[str, Any]]:
@@ -42,141 +55,143 @@ async def history(client: RpcClient) -> list[dict[str, Any]]:
     return runs
 
 
-async def test_interval_change_takes_effect_without_restart(world: CrmWorld, world_client: RpcClient) -> None:
-    job = world.agent.scheduler.get_job(INTERVAL_JOB)
+async def test_interval_change_takes_effect_without_restart(crm_world: SideWorld, crm_client: RpcClient) -> None:
+    job = crm_world.agent.scheduler.get_job(INTERVAL_JOB)
     assert job.trigger.interval == dt.timedelta(minutes=60)
-    await world_client.call("settings.update", {"sync_interval_minutes": 10})
-    job = world.agent.scheduler.get_job(INTERVAL_JOB)
+    await crm_client.call("settings.update", {"sync_interval_minutes": 10})
+    job = crm_world.agent.scheduler.get_job(INTERVAL_JOB)
     assert job.trigger.interval == dt.timedelta(minutes=10)
     assert job.coalesce is True and job.max_instances == 1  # a missed run is not run twice
     now = dt.datetime(2026, 3, 8, 6, 55, tzinfo=dt.UTC)  # a controllable clock: the trigger's own arithmetic
     assert job.trigger.get_next_fire_time(now, now) == now + dt.timedelta(minutes=10)
-    status = await world_client.call("sync.status")
+    status = await crm_client.call("sync.status")
     assert status["interval_minutes"] == 10 and status["next_interval_run"] is not None
-    await world_client.call("settings.update", {"sync_interval_minutes": 1440})
-    assert world.agent.scheduler.get_job(INTERVAL_JOB).trigger.interval == dt.timedelta(days=1)
+    await crm_client.call("settings.update", {"sync_interval_minutes": 1440})
+    assert crm_world.agent.scheduler.get_job(INTERVAL_JOB).trigger.interval == dt.timedelta(days=1)
 
 
-async def test_scheduler_fires_and_coalesces_with_a_running_sync(world: CrmWorld, world_client: RpcClient) -> None:
-    world.faults.latency_ms = 30  # long enough for the second firing to land during the first run
-    await fire_interval_job(world)
-    await wait_for(lambda: world.agent.current_run is not None)
-    await fire_interval_job(world)
-    await world_client.call("sync.run", {"wait": False})  # a manual full run asked for meanwhile
-    await wait_for(lambda: world.agent.current_run is None and not world.agent._queue, 30)
-    runs = await history(world_client)
+async def test_scheduler_fires_and_coalesces_with_a_running_sync(crm_world: SideWorld,
+                                                                 crm_client: RpcClient) -> None:
+    crm_world.faults.latency_ms = 30  # long enough for the second firing to land during the first run
+    await fire_interval_job(crm_world)
+    await wait_for(lambda: crm_world.agent.current_run is not None)
+    await fire_interval_job(crm_world)
+    await crm_client.call("sync.run", {"wait": False})  # a manual full run asked for meanwhile
+    await wait_for(lambda: crm_world.agent.current_run is None and not crm_world.agent._queue, 30)
+    runs = await history(crm_client)
     assert [r["trigger"] for r in runs] == ["interval"]
-    assert runs[0]["pulled"] == 200 and runs[0]["status"] == "ok"
+    assert runs[0]["pulled"] == crm_world.crm.count() and runs[0]["status"] == "ok"
 
 
-async def test_push_disabled_means_zero_writes_from_every_trigger(synced_agent: CrmWorld,
-                                                                  world_client: RpcClient) -> None:
-    world = synced_agent
-    user = await creator(world_client)
-    await world_client.call("settings.update", {"push_enabled": False, "score_threshold": 50})
-    writes = world.state.write_requests
-    new = await world_client.call("contacts.create", {"created_by": user["id"],
-                                                      "fields": {"email": "quiet@example.org", "lead_score": 1}})
-    edited = (await all_contacts(world_client))[7]
-    await world_client.call("contacts.update", {"id": edited["id"], "fields": {"company": "Quiet Co"}})
+async def test_push_disabled_means_zero_writes_from_every_trigger(crm_synced: SideWorld,
+                                                                  crm_client: RpcClient) -> None:
+    user = await creator(crm_client)
+    await crm_client.call("settings.update", {"push_enabled": False, "score_threshold": 50})
+    writes = crm_synced.crm.writes()
+    new = await crm_client.call("contacts.create", {"created_by": user["id"], "fields": {
+        "email": "quiet@example.org", "last_name": "Quiet", "company": "Hush", "lead_score": 1}})
+    edited = with_company(await all_contacts(crm_client))[7]
+    await crm_client.call("contacts.update", {"id": edited["id"], "fields": {"company": "Quiet Co"}})
     # manual
     with pytest.raises(RpcError) as err:
-        await world_client.call("contacts.push", {"ids": [new["id"]]})
+        await crm_client.call("contacts.push", {"ids": [new["id"]]})
     assert err.value.code == RpcCode.PUSH_DISABLED and "push is disabled" in err.value.message
     # threshold
-    scored = await world_client.call("contacts.score", {"id": new["id"], "score": 99})
+    scored = await crm_client.call("contacts.score", {"id": new["id"], "score": 99})
     assert scored["threshold_push"] is False
     # to-do
-    answer = await world_client.call("todos.assign", {"contact_id": edited["id"], "assignee": user["id"],
-                                                      "title": "t"})
+    answer = await crm_client.call("todos.assign", {"contact_id": edited["id"], "assignee": user["id"],
+                                                    "title": "t"})
     assert answer["pushed"] is False
     # interval: still pulls
-    world.state.update_contact(edited["crm_id"], {"jobtitle": "Pulled Anyway"})
-    before = len(await history(world_client))
-    await fire_interval_job(world)
+    crm_synced.crm.set(edited["crm_id"], {"job_title": "Pulled Anyway"})
+    before = len(await history(crm_client))
+    await fire_interval_job(crm_synced)
     for _ in range(200):
-        runs = await history(world_client)
+        runs = await history(crm_client)
         if len(runs) > before and runs[0]["status"] != "running":
             break
         await asyncio.sleep(0.05)
     assert runs[0]["trigger"] == "interval" and runs[0]["updated_local"] == 1
-    assert world.state.write_requests == writes
+    assert crm_synced.crm.writes() == writes
     # back on: what accumulated goes out
-    await world_client.call("settings.update", {"push_enabled": True})
-    await wait_for(lambda: world.state.find_contact_by_email("quiet@example.org") is not None, 10)
-    await wait_for(lambda: world.state.get_contact(edited["crm_id"]).properties.get("company") == "Quiet Co", 10)
+    await crm_client.call("settings.update", {"push_enabled": True})
+    await wait_for(lambda: crm_synced.crm.find("quiet@example.org") is not None, 10)
+    await wait_for(lambda: crm_synced.crm.get(edited["crm_id"])["company"] == "Quiet Co", 10)
 
 
-async def test_each_trigger_is_attributed(synced_agent: CrmWorld, world_client: RpcClient) -> None:
-    world = synced_agent
-    await world_client.call("settings.update", {"score_threshold": "hot"})  # a named interest level: 70
-    contacts = await all_contacts(world_client)
+async def test_each_trigger_is_attributed(crm_synced: SideWorld, crm_client: RpcClient) -> None:
+    await crm_client.call("settings.update", {"score_threshold": "hot"})  # a named interest level: 70
+    contacts = with_company(await all_contacts(crm_client))
     manual, hot, todo, interval = contacts[10], contacts[11], contacts[12], contacts[13]
-    await world_client.call("contacts.update", {"id": manual["id"], "fields": {"company": "By Hand"}})
-    await world_client.call("contacts.push", {"ids": [manual["id"]]})
-    await world_client.call("contacts.update", {"id": hot["id"], "fields": {"lead_score": 10}})
-    await world_client.call("sync.run", {"wait": True})  # pushes the score 10 as a plain manual full run
-    result = await world_client.call("contacts.score", {"id": hot["id"], "score": 75})
+    await crm_client.call("contacts.update", {"id": manual["id"], "fields": {"company": "By Hand"}})
+    await crm_client.call("contacts.push", {"ids": [manual["id"]]})
+    await crm_client.call("contacts.update", {"id": hot["id"], "fields": {"lead_score": 10}})
+    await crm_client.call("sync.run", {"wait": True})  # pushes the score 10 as a plain manual full run
+    result = await crm_client.call("contacts.score", {"id": hot["id"], "score": 75})
     assert result["threshold_push"] is True
-    await wait_for(lambda: world.state.get_contact(hot["crm_id"]).properties.get("lead_score") == "75")
-    other = next(o for o in await owners(world_client) if o["active"] and o["crm_id"] != todo["owner_id"])
-    assignee = await user_for(world_client, other)
-    await world_client.call("todos.assign", {"contact_id": todo["id"], "assignee": assignee["id"], "title": "go"})
-    await world_client.call("contacts.update", {"id": interval["id"], "fields": {"company": "On Schedule"}})
-    await fire_interval_job(world)
-    await wait_for(lambda: world.state.get_contact(interval["crm_id"]).properties.get("company") == "On Schedule")
-    await wait_for(lambda: world.agent.current_run is None)
+    await wait_for(lambda: crm_synced.crm.get(hot["crm_id"])["lead_score"] == "75")
+    other = next(o for o in await owners(crm_client) if o["active"] and o["crm_id"] != todo["owner_id"])
+    assignee = await user_for(crm_client, other)
+    await crm_client.call("todos.assign", {"contact_id": todo["id"], "assignee": assignee["id"], "title": "go"})
+    await crm_client.call("contacts.update", {"id": interval["id"], "fields": {"company": "On Schedule"}})
+    await fire_interval_job(crm_synced)
+    await wait_for(lambda: crm_synced.crm.get(interval["crm_id"])["company"] == "On Schedule")
+    await wait_for(lambda: crm_synced.agent.current_run is None)
     triggers = {}
     for contact in (manual, hot, todo, interval):
-        log = await world_client.call("sync.log", {"contact_id": contact["id"]})
+        log = await crm_client.call("sync.log", {"contact_id": contact["id"]})
         triggers[contact["id"]] = log[0]["trigger"]
     assert triggers == {manual["id"]: "manual", hot["id"]: "threshold", todo["id"]: "todo",
                         interval["id"]: "interval"}
-    runs = await history(world_client)
+    runs = await history(crm_client)
     assert {"manual", "threshold", "todo", "interval"} <= {r["trigger"] for r in runs}
     assert all(r["finished_at"] >= r["started_at"] for r in runs)
 
 
-async def bulk_local_contacts(world: CrmWorld, count: int, user_id: int, owner_id: str) -> None:
+async def bulk_local_contacts(world: SideWorld, count: int, user_id: int, owner_id: str) -> None:
     """Insert ``count`` local contacts marked for push straight into the store (a bulk change)."""
     stamp = now_ms()
     async with world.agent.store.transaction() as db:
         await db.executemany(
-            "INSERT INTO contacts(email, email_norm, first_name, lifecycle_stage, owner_id, created_by, source, "
-            "created_at, updated_at, push_wanted) VALUES (?, ?, 'Bulk', 'lead', ?, ?, 'import', ?, ?, 1)",
+            "INSERT INTO contacts(email, email_norm, first_name, last_name, company, lifecycle_stage, owner_id, "
+            "created_by, source, created_at, updated_at, push_wanted) "
+            "VALUES (?, ?, 'Bulk', 'Backlog', 'Bulk Co', 'lead', ?, ?, 'import', ?, ?, 1)",
             [(f"bulk{i}@example.org", norm_email(f"bulk{i}@example.org"), owner_id, user_id, stamp, stamp)
              for i in range(count)])
 
 
-async def test_s12_hot_lead_overtakes_a_50000_backlog(short_tmp: Path) -> None:
-    state, app = make_sandbox(contacts=50, rate_limit_per_10s=100)
-    world = await connect_world(short_tmp, state, app, rate_limit_per_10s=100)
+async def test_s12_hot_lead_overtakes_a_50000_backlog(short_tmp: Path, crm_name: str) -> None:
+    # the connector's own limit paces every CRM; HubSpot's sandbox also enforces HubSpot's 100 per 10 s
+    side = make_side(crm_name, contacts=50, **({"rate_limit_per_10s": 100} if crm_name == "hubspot" else {}))
+    world = await connect_side(short_tmp, side, rate_limit_per_10s=100)
     try:
         async with RpcClient(world.agent.socket_path) as client:
             await client.call("sync.run", {"wait": True})
+            seeded = side.count()
             user = await creator(client)
             await bulk_local_contacts(world, 50_000, user["id"], user["crm_owner_id"])
             await client.call("settings.update", {"score_threshold": 80})
-            hot = await client.call("contacts.create", {"created_by": user["id"],
-                                                        "fields": {"email": "hot@example.org", "lead_score": 5}})
+            hot = await client.call("contacts.create", {"created_by": user["id"], "fields": {
+                "email": "hot@example.org", "last_name": "Hot", "company": "Hotco", "lead_score": 5}})
             await world.agent.request_sync("interval", wait=False, pull=False)
-            await wait_for(lambda: state.contact_count() > 150, 30)  # the backlog is draining
+            await wait_for(lambda: side.count() > seeded + 100, 30)  # the backlog is draining
             status = await client.call("sync.status")
             assert status["backlog"]["pending_push"] > 40_000
-            assert status["backlog"]["estimated_drain_s"] > 30
+            drain_s = status["backlog"]["estimated_drain_s"]  # checked last: a known bug on Salesforce
             assert status["backlog"]["oldest_changed_at"] is not None
             await client.call("contacts.score", {"id": hot["id"], "score": 85})
             landed: list[int] = []
 
             def hot_landed() -> bool:
-                if state.find_contact_by_email("hot@example.org") is not None:
-                    landed.append(state.contact_count())
+                if side.find("hot@example.org") is not None:
+                    landed.append(side.count())
                     return True
                 return False
 
             await wait_for(hot_landed, 30)
             # ordering, not timing: the hot lead lands while the backlog has barely moved
-            assert landed[0] < 50 + 5_000
+            assert landed[0] < seeded + 5_000
             for _ in range(200):  # the CRM answered; the agent records the write right after
                 log = await client.call("sync.log", {"contact_id": hot["id"]})
                 if log:
@@ -185,30 +200,37 @@ async def test_s12_hot_lead_overtakes_a_50000_backlog(short_tmp: Path) -> None:
             assert log[0]["trigger"] == "threshold"
     finally:
         await world.agent.stop()
+    # at 100 requests per 10 s, 50,000 contacts take over a minute to push
+    if crm_name == "salesforce":
+        strict_xfail(drain_s <= 30, "engine bug: sync.status estimated_drain_s (api.drain_estimate) counts one API "
+                     "call per batch; a Salesforce create batch also makes its email lookups (5 calls per 200), so "
+                     "25 s is estimated for a backlog that drains in about 140 s")
+    assert drain_s > 30
 
 
-async def test_s16_dry_run_before_first_sync_matches_the_run(short_tmp: Path) -> None:
-    state, app = make_sandbox(contacts=3_000)
-    world = await connect_world(short_tmp, state, app)
+async def test_s16_dry_run_before_first_sync_matches_the_run(short_tmp: Path, crm_name: str) -> None:
+    side = make_side(crm_name, contacts=3_000)
+    world = await connect_side(short_tmp, side)
     try:
         async with RpcClient(world.agent.socket_path) as client:
             owner = (await client.call("crm.status"))["user_email"]
             user = await client.call("users.create", {"email": owner})
-            shared = [state.get_contact(i).properties["email"] for i in state.live_contact_ids()[:120]]
-            rows = [[n + 2, [email.upper(), "Shared"]] for n, email in enumerate(shared)]
-            rows += [[n + 200, [f"local{n}@example.org", "Local"]] for n in range(380)]
-            report = await client.call("contacts.import", {"as_user": user["id"], "header": ["Email", "First Name"],
-                                                           "rows": rows})
+            live = side.count()
+            shared = [side.get(i)["email"] for i in side.ids()[:120]]
+            rows = [[n + 2, [email.upper(), "Shared", "", ""]] for n, email in enumerate(shared)]
+            rows += [[n + 200, [f"local{n}@example.org", "Local", "Only", "Localco"]] for n in range(380)]
+            report = await client.call("contacts.import", {"as_user": user["id"], "rows": rows,
+                                                           "header": ["Email", "First Name", "Last Name", "Company"]})
             assert report["created"] == 500
             plan = await client.call("sync.plan")
-            assert state.write_requests == 0
-            assert plan["counts"]["local"] == {"create": 2_880, "link": 120}
+            assert side.writes() == 0
+            assert plan["counts"]["local"] == {"create": live - 120, "link": 120}
             assert plan["counts"]["crm"] == {"create": 380}
-            assert plan["field_counts"]["crm"]["email"] == 380
+            assert plan["field_counts"]["crm"][side.names["email"]] == 380
             assert len(await all_contacts(client)) == 500  # nothing written locally either
             planned_creates = {i["contact_id"] for i in plan["items"] if i["side"] == "crm"}
             run = await client.call("sync.run", {"wait": True})
-            assert (run["created_local"], run["linked"], run["created_crm"]) == (2_880, 120, 380)
+            assert (run["created_local"], run["linked"], run["created_crm"]) == (live - 120, 120, 380)
             log = await client.call("sync.log", {"sync_run_id": run["id"], "limit": 1000})
             assert {w["contact_id"] for w in log if w["op"] == "create"} == planned_creates
             again = await client.call("sync.plan")
@@ -217,26 +239,26 @@ async def test_s16_dry_run_before_first_sync_matches_the_run(short_tmp: Path) ->
         await world.agent.stop()
 
 
-async def test_a_subscriber_that_never_reads_does_not_block_the_agent(synced_agent: CrmWorld,
-                                                                     world_client: RpcClient) -> None:
-    reader, writer = await asyncio.open_unix_connection(str(synced_agent.agent.socket_path))
+async def test_a_subscriber_that_never_reads_does_not_block_the_agent(crm_synced: SideWorld,
+                                                                      crm_client: RpcClient) -> None:
+    reader, writer = await asyncio.open_unix_connection(str(crm_synced.agent.socket_path))
     writer.write(b'{"jsonrpc": "2.0", "id": 1, "method": "events.subscribe"}\n')
     await writer.drain()
     await reader.readline()  # subscribed; from here on it reads nothing
     for _ in range(30):
-        run = await world_client.call("sync.run", {"wait": True})
+        run = await crm_client.call("sync.run", {"wait": True})
         assert run["status"] == "ok"
-    contact = (await all_contacts(world_client))[0]
+    contact = (await all_contacts(crm_client))[0]
     for i in range(300):  # a flood of contact events
-        await world_client.call("contacts.update", {"id": contact["id"], "fields": {"company": f"c{i}"}})
-    assert (await world_client.call("agent.status"))["pid"] > 0
+        await crm_client.call("contacts.update", {"id": contact["id"], "fields": {"company": f"c{i}"}})
+    assert (await crm_client.call("agent.status"))["pid"] > 0
     writer.close()
 
 
-async def test_events_stream_progress_and_run_end(synced_agent: CrmWorld) -> None:
-    async with RpcClient(synced_agent.agent.socket_path) as client:
+async def test_events_stream_progress_and_run_end(crm_synced: SideWorld) -> None:
+    async with RpcClient(crm_synced.agent.socket_path) as client:
         await client.call("events.subscribe")
-        synced_agent.state.update_contact(synced_agent.state.live_contact_ids()[0], {"company": "Evented"})
+        crm_synced.crm.set(crm_synced.crm.ids()[0], {"job_title": "Evented"})
         await client.call("sync.run", {"wait": True})
         seen = []
         async for event in client.events():
@@ -246,16 +268,17 @@ async def test_events_stream_progress_and_run_end(synced_agent: CrmWorld) -> Non
     assert seen[0] == "run_started" and "progress" in seen and "contacts_changed" in seen
 
 
-async def test_a_spent_daily_quota_stops_syncs_until_it_resets_and_says_so(synced_agent: CrmWorld,
-                                                                          world_client: RpcClient) -> None:
-    synced_agent.faults.daily_limit = 0  # HubSpot answers 429 with policyName DAILY from now on
-    synced_agent.state.update_contact(synced_agent.state.live_contact_ids()[0], {"company": "After Quota"})
-    run = await world_client.call("sync.run", {"wait": True})
+async def test_a_spent_daily_quota_stops_syncs_until_it_resets_and_says_so(crm_synced: SideWorld,
+                                                                           crm_client: RpcClient) -> None:
+    # from now on HubSpot answers 429 with policyName DAILY, Salesforce 403 REQUEST_LIMIT_EXCEEDED
+    crm_synced.faults.daily_limit = 0
+    crm_synced.crm.set(crm_synced.crm.ids()[0], {"job_title": "After Quota"})
+    run = await crm_client.call("sync.run", {"wait": True})
     assert run["status"] == "failed" and "CrmQuotaExhaustedError" in run["error"]
-    requests = sum(synced_agent.state.requests.values())
+    requests = crm_synced.crm.requests()
     with pytest.raises(RpcError) as err:
-        await world_client.call("sync.run", {"wait": True})
+        await crm_client.call("sync.run", {"wait": True})
     assert err.value.code == RpcCode.CRM_RATE_LIMITED and "daily API quota is spent" in err.value.message
-    status = await world_client.call("sync.status")
+    status = await crm_client.call("sync.status")
     assert status["quota_blocked_until"] > run["finished_at"]
-    assert sum(synced_agent.state.requests.values()) == requests  # nothing more was sent
+    assert crm_synced.crm.requests() == requests  # nothing more was sent

@@ -11,12 +11,15 @@ import pytest
 from leadsync.agent.daemon import Agent
 from leadsync.common.errors import LeadsyncError
 from leadsync.common.rpc import RpcClient
-from tests.conftest import connect_world, make_sandbox
+from tests.conftest import connect_side
+from tests.crm_worlds import make_side
 
 
-async def test_stop_during_a_run_records_it_interrupted_with_what_it_committed(short_tmp: Path) -> None:
-    state, app = make_sandbox(contacts=3000, latency_ms=10)
-    world = await connect_world(short_tmp, state, app)
+async def test_stop_during_a_run_records_it_interrupted_with_what_it_committed(short_tmp: Path,
+                                                                              crm_name: str) -> None:
+    side = make_side(crm_name, contacts=3000, latency_ms=10)
+    live = side.count()
+    world = await connect_side(short_tmp, side)
     agent = world.agent
     async with RpcClient(agent.socket_path) as client:
         await client.call("events.subscribe", {})
@@ -38,13 +41,12 @@ async def test_stop_during_a_run_records_it_interrupted_with_what_it_committed(s
     finally:
         await restarted.stop()
     assert (row["status"], row["error"]) == ("interrupted", "stopped by agent shutdown")
-    assert 200 <= kept < 3000
-    assert finished.status == "ok" and kept + finished.created_local == 3000
+    assert 200 <= kept < live
+    assert finished.status == "ok" and kept + finished.created_local == live
 
 
-async def test_syncs_waiting_in_the_queue_fail_when_the_agent_stops(short_tmp: Path) -> None:
-    state, app = make_sandbox(contacts=2000, latency_ms=10)
-    world = await connect_world(short_tmp, state, app)
+async def test_syncs_waiting_in_the_queue_fail_when_the_agent_stops(short_tmp: Path, crm_name: str) -> None:
+    world = await connect_side(short_tmp, make_side(crm_name, contacts=2000, latency_ms=10))
     agent = world.agent
     running = asyncio.ensure_future(agent.request_sync("manual", wait=True))
     await asyncio.sleep(0.2)

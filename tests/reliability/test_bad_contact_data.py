@@ -10,7 +10,8 @@ import pytest
 from leadsync.common.csvio import read_csv
 from leadsync.common.errors import RpcCode
 from leadsync.common.rpc import RpcClient, RpcError
-from tests.conftest import CrmWorld, connect_world, make_sandbox
+from tests.conftest import SideWorld, connect_side
+from tests.crm_worlds import make_side
 
 OK = "ok@example.org"
 
@@ -109,17 +110,17 @@ async def test_import_bad_rows_fail_alone_with_line_and_reason(client: RpcClient
     assert emails == ["good.one@example.org", "good.two@example.org"]
 
 
-async def test_bad_data_pulled_from_the_crm_is_kept_and_fails_nothing(short_tmp: Any) -> None:
+async def test_bad_data_pulled_from_the_crm_is_kept_and_fails_nothing(short_tmp: Any, crm_name: str) -> None:
     """The CRM is the master record: what it holds comes in as it is (nothing lost), and the run is ok."""
-    state, app = make_sandbox(contacts=10)
+    side = make_side(crm_name, contacts=10)
     odd = {
-        state.add_contact({"email": "not-an-email", "firstname": "Odd"}): ("not-an-email", "Odd", None),
-        state.add_contact({"email": "ctrl@example.org", "company": "Ac\x00me\x1b"}): ("ctrl@example.org", None,
-                                                                                   "Ac\x00me\x1b"),
-        state.add_contact({"email": "long@example.org", "firstname": "x" * 5000}): ("long@example.org", "x" * 5000,
-                                                                                 None),
+        side.add({"email": "not-an-email", "first_name": "Odd", "company": "Oddco"}): ("not-an-email", "Odd", "Oddco"),
+        side.add({"email": "ctrl@example.org", "company": "Ac\x00me\x1b"}): ("ctrl@example.org", None, "Ac\x00me\x1b"),
+        side.add({"email": "long@example.org", "first_name": "x" * 5000, "company": "Longco"}): (
+            "long@example.org", "x" * 5000, "Longco"),
     }
-    world: CrmWorld = await connect_world(short_tmp, state, app)
+    live = side.count()
+    world: SideWorld = await connect_side(short_tmp, side)
     try:
         async with RpcClient(world.agent.socket_path) as client:
             run = await client.call("sync.run", {"wait": True})
@@ -130,9 +131,9 @@ async def test_bad_data_pulled_from_the_crm_is_kept_and_fails_nothing(short_tmp:
             push = await client.call("sync.run", {"wait": True})
     finally:
         await world.agent.stop()
-    assert run["status"] == "ok" and run["failed"] == 0 and run["pulled"] == 13
+    assert run["status"] == "ok" and run["failed"] == 0 and run["pulled"] == live
     for crm_id, (email, first_name, company) in odd.items():
         assert (contacts[crm_id]["email"], contacts[crm_id]["first_name"], contacts[crm_id]["company"]) == (
             email, first_name, company)
     assert push["status"] == "ok" and push["updated_crm"] == 1
-    assert state.get_contact(target["crm_id"]).properties["jobtitle"] == "Checked"
+    assert side.get(target["crm_id"])["job_title"] == "Checked"
