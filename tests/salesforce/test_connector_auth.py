@@ -124,7 +124,7 @@ async def test_a_refused_refresh_token_needs_reauthentication_once(make_connecto
     connector = make_connector(dict(OAUTH), on_status=statuses.append)
     with pytest.raises(CrmAuthError) as caught:
         await connector.list_owners()
-    assert caught.value.category == "needs_reauth" and "crm.connect" in caught.value.message
+    assert caught.value.category == "needs_reauth" and "crm.reauth" in caught.value.message
     with pytest.raises(CrmAuthError):
         await connector.pull_changes("lead", None, properties=[]).__anext__()
     assert statuses == ["needs_reauth"]

@@ -239,7 +239,7 @@ class ZohoSession:
     async def _refuse(self, reason: str) -> CrmAuthError:
         refused = self._refused = CrmAuthError(
             f"zoho: the refresh token was refused ({reason}); the connection needs re-authentication: "
-            "crm.disconnect, then crm.connect with new credentials", crm=CRM, status=401, category=NEEDS_REAUTH)
+            "crm.reauth with new credentials", crm=CRM, status=401, category=NEEDS_REAUTH)
         log.warning("zoho: OAuth refresh refused (%s); the connection needs re-authentication", reason)
         await self._status(NEEDS_REAUTH)
         return refused
