@@ -14,7 +14,8 @@ from urllib.parse import parse_qs
 from leadsync.agent.engine.mapping import DEFAULT_MAPPINGS
 
 SANDBOX_TOKEN = "sandbox-token"
-BASE_URLS = {"hubspot": "http://sandbox.test", "salesforce": "http://salesforce.test"}
+BASE_URLS = {"hubspot": "http://sandbox.test", "salesforce": "http://salesforce.test", "zoho": "http://zoho.test",
+             "autotask": "http://autotask.test"}
 
 Write = tuple[str, str | None, dict[str, Any]]
 """One record of a write request: ``(op, crm id, properties)``, op ``create``/``update``/``upsert``/``delete``,
@@ -263,10 +264,228 @@ class SalesforceSide:
         self.state.update_record("User", owner_id, {"IsActive": False})
 
 
-SIDES: dict[str, type[HubSpotSide] | type[SalesforceSide]] = {"hubspot": HubSpotSide, "salesforce": SalesforceSide}
+class ZohoSide:
+    """Leads and Contacts of the Zoho CRM sandbox; ``add`` makes a Lead; ``convert`` converts one."""
+
+    crm = "zoho"
+
+    def __init__(self, contacts: int, seed: int, faults: dict[str, Any]) -> None:
+        from leadsync.agent.connectors.zoho.sandbox import ZohoFaults, build_state, create_app
+
+        leads = contacts * 3 // 5
+        self.state = build_state(leads=leads, contacts=contacts - leads, seed=seed)
+        self.app = create_app(self.state, faults=ZohoFaults(**{"daily_limit": None, **faults}))
+        self.mappings = {m.local: m for m in DEFAULT_MAPPINGS[self.crm]}
+        self.names = {**_crm_names(self.crm), "owner": "Owner"}
+
+    def credentials(self) -> dict[str, str]:
+        from leadsync.agent.connectors.zoho import sandbox
+
+        return {"client_id": sandbox.DEFAULT_CLIENT_ID, "client_secret": sandbox.DEFAULT_CLIENT_SECRET,
+                "refresh_token": sandbox.DEFAULT_REFRESH_TOKEN}
+
+    def _module(self, crm_id: str) -> str:
+        return "Leads" if crm_id in self.state.rows["Leads"] else "Contacts"
+
+    def _fields(self, module: str, values: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+        out: dict[str, Any] = {}
+        owner = None
+        for key, value in values.items():
+            if key == "owner":
+                owner = value
+                continue
+            mapping = self.mappings[key]
+            name = mapping.crm_for("lead" if module == "Leads" else "contact")
+            if module == "Contacts" and name in ("Company", "Lead_Status"):
+                continue
+            if value is not None and mapping.value_map:
+                value = mapping.value_map.get(value, value)
+            if name == "Lead_Score" and value not in (None, ""):
+                value = int(float(value))
+            out[name] = None if value == "" else value
+        return out, owner
+
+    def add(self, values: dict[str, Any]) -> str:
+        fields, owner = self._fields("Leads", values)
+        return str(self.state.add_record("Leads", {"Last_Name": "Unknown", "Company": "Unknown", **fields},
+                                         owner_id=owner))
+
+    def get(self, crm_id: str) -> dict[str, Any]:
+        module = self._module(crm_id)
+        record = self.state.get_record(module, crm_id)
+        assert record is not None, f"no live Zoho record {crm_id}"
+        object_type = "lead" if module == "Leads" else "contact"
+        out: dict[str, Any] = {}
+        for local, mapping in self.mappings.items():
+            value = _text(record.get(mapping.crm_for(object_type)))
+            reverse = {v: k for k, v in mapping.value_map.items()}
+            out[local] = reverse.get(value, value) if value is not None else None
+        out["owner"] = str(record["Owner"]["id"])
+        return out
+
+    def set(self, crm_id: str, values: dict[str, Any]) -> None:
+        module = self._module(crm_id)
+        fields, owner = self._fields(module, values)
+        self.state.update_record(module, crm_id, fields, owner_id=owner)
+
+    def delete(self, crm_id: str) -> None:
+        self.state.delete_record(self._module(crm_id), crm_id)
+
+    def merge(self, survivor: str, merged: str) -> None:
+        import pytest
+
+        pytest.skip("the Zoho CRM sandbox has no merge")
+
+    def convert(self, lead_id: str) -> str:
+        return str(self.state.convert_lead(lead_id))
+
+    def ids(self) -> list[str]:
+        return [r.id for module in ("Leads", "Contacts") for r in self.state.ordered(module, False)]
+
+    def count(self) -> int:
+        return len(self.ids())
+
+    def find(self, email: str) -> str | None:
+        for module in ("Contacts", "Leads"):
+            found = self.state.find_email(module, email)
+            if found:
+                return str(found[0])
+        return None
+
+    def writes(self) -> int:
+        return int(self.state.write_requests)
+
+    def requests(self) -> int:
+        return sum(self.state.requests.values())
+
+    def sent_writes(self) -> list[Write]:
+        out: list[Write] = []
+        for r in self.state.request_log:
+            if r.method == "GET" or not r.path.startswith("/crm/"):
+                continue
+            if r.method == "DELETE":
+                out += [("delete", i, {}) for i in parse_qs(r.query).get("ids", [""])[0].split(",") if i]
+                continue
+            op = "upsert" if r.path.endswith("/upsert") else {"POST": "create", "PUT": "update"}.get(r.method)
+            assert op is not None and "/actions/" not in r.path, f"sent_writes cannot read {r.method} {r.path}"
+            out += [(op, record.get("id"), {k: v for k, v in record.items() if k != "id"})
+                    for record in r.body["data"]]
+        return out
+
+    def reset(self) -> None:
+        self.state.reset_counters()
+
+    def deactivate_owner(self, owner_id: str) -> None:
+        self.state.set_user_active(owner_id, False)
+
+
+class AutotaskSide:
+    """Contacts of the Autotask sandbox, each under a Company whose owner is the contact's owner; lifecycle
+    stage and lead score are not mapped on Autotask (no standard fields), so they read as None."""
+
+    crm = "autotask"
+
+    def __init__(self, contacts: int, seed: int, faults: dict[str, Any]) -> None:
+        from leadsync.agent.connectors.autotask.sandbox import FaultSwitches, build_state, create_app
+
+        self.state = build_state(contacts=contacts, seed=seed)
+        self.app = create_app(self.state, faults=FaultSwitches(**{"hourly_threshold": None, **faults}))
+        self.names = {**_crm_names(self.crm), "owner": "ownerResourceID"}
+
+    def credentials(self) -> dict[str, str]:
+        from leadsync.agent.connectors.autotask.sandbox import (
+            DEFAULT_INTEGRATION_CODE,
+            DEFAULT_SECRET,
+            DEFAULT_USERNAME,
+        )
+
+        return {"username": DEFAULT_USERNAME, "secret": DEFAULT_SECRET, "integration_code": DEFAULT_INTEGRATION_CODE}
+
+    def _company(self, name: str | None, owner: str | None) -> int:
+        for company in self.state.rows("Companies"):
+            if name is not None and company.get("companyName") == name:
+                return int(company["id"])
+        resource = owner or next(str(r["id"]) for r in self.state.rows("Resources") if r.get("isActive"))
+        return int(self.state.add_company({"companyName": name or "Unknown", "ownerResourceID": int(resource),
+                                           "phone": "+1-555-0100"}))
+
+    def _fields(self, values: dict[str, Any]) -> dict[str, Any]:
+        return {self.names[k]: (None if v == "" else v) for k, v in values.items()
+                if k in self.names and k not in ("company", "owner")}
+
+    def add(self, values: dict[str, Any]) -> str:
+        company = self._company(values.get("company"), values.get("owner"))
+        return str(self.state.add_contact({"lastName": "Unknown", **self._fields(values), "companyID": company}))
+
+    def get(self, crm_id: str) -> dict[str, Any]:
+        row = self.state.get_contact(int(crm_id))
+        assert row is not None and row.get("isActive"), f"no active Autotask contact {crm_id}"
+        company = self.state.get("Companies", int(row["companyID"])) or {}
+        out = {local: _text(row.get(name)) for local, name in self.names.items() if local not in ("company", "owner")}
+        out.update(company=_text(company.get("companyName")), owner=_text(company.get("ownerResourceID")),
+                   lifecycle_stage=None, lead_score=None)
+        return out
+
+    def set(self, crm_id: str, values: dict[str, Any]) -> None:
+        row = self.state.get_contact(int(crm_id)) or {}
+        if "owner" in values:
+            company = int(row["companyID"])
+            self.state.tables["Companies"][company]["ownerResourceID"] = int(values["owner"])
+        fields = self._fields(values)
+        if "company" in values:
+            fields["companyID"] = self._company(values["company"], None)
+        self.state.update_contact(int(crm_id), fields)
+
+    def delete(self, crm_id: str) -> None:
+        self.state.deactivate_contact(int(crm_id))
+
+    def merge(self, survivor: str, merged: str) -> None:
+        import pytest
+
+        pytest.skip("Autotask has no contact merge")
+
+    def ids(self) -> list[str]:
+        return [str(r["id"]) for r in self.state.rows("Contacts") if r.get("isActive")]
+
+    def count(self) -> int:
+        return len(self.ids())
+
+    def find(self, email: str) -> str | None:
+        rows = [r for r in self.state.contacts_by_email(email) if r.get("isActive")]
+        return str(rows[0]["id"]) if rows else None
+
+    def writes(self) -> int:
+        return int(self.state.write_requests)
+
+    def requests(self) -> int:
+        return sum(self.state.requests.values())
+
+    def sent_writes(self) -> list[Write]:
+        """Contact creates and updates (a company created on the way is not a contact write)."""
+        out: list[Write] = []
+        for r in self.state.request_log:
+            if r.method == "GET" or r.path.endswith(("/query", "/Companies")) or "/query/" in r.path:
+                continue
+            op = {"POST": "create", "PATCH": "update"}.get(r.method)
+            assert op is not None and r.path.endswith("/Contacts"), f"sent_writes cannot read {r.method} {r.path}"
+            body = dict(r.body)
+            crm_id = body.pop("id", None)
+            out.append((op, None if crm_id is None else str(crm_id), body))
+        return out
+
+    def reset(self) -> None:
+        self.state.reset_counters()
+
+    def deactivate_owner(self, owner_id: str) -> None:
+        self.state.tables["Resources"][int(owner_id)]["isActive"] = False
+
+
+Side = HubSpotSide | SalesforceSide | ZohoSide | AutotaskSide
+SIDES: dict[str, type[Side]] = {"hubspot": HubSpotSide, "salesforce": SalesforceSide, "zoho": ZohoSide,
+                                "autotask": AutotaskSide}
 CRMS = tuple(SIDES)
 
 
-def make_side(crm: str, contacts: int = 200, seed: int = 42, **faults: Any) -> HubSpotSide | SalesforceSide:
+def make_side(crm: str, contacts: int = 200, seed: int = 42, **faults: Any) -> Side:
     """A seeded sandbox of ``crm`` with about ``contacts`` records; rate limits off unless given."""
     return SIDES[crm](contacts, seed, faults)

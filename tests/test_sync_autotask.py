@@ -1,0 +1,60 @@
+"""What only Autotask does: every contact belongs to a company (a push finds or creates it), the owner is
+the company's owner, and a contact is retired (``isActive`` 0) rather than deleted."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from leadsync.common.rpc import RpcClient
+from tests.conftest import SideWorld, connect_side
+from tests.crm_worlds import AutotaskSide, make_side
+from tests.test_sync import all_contacts, new_user
+
+
+@pytest.fixture
+async def autotask(short_tmp: Path) -> AsyncIterator[SideWorld]:
+    world = await connect_side(short_tmp, make_side("autotask"))
+    async with RpcClient(world.agent.socket_path) as client:
+        assert (await client.call("sync.run", {"wait": True}))["status"] == "ok"
+    yield world
+    await world.agent.stop()
+
+
+@pytest.fixture
+async def client(autotask: SideWorld) -> AsyncIterator[RpcClient]:
+    async with RpcClient(autotask.agent.socket_path) as client:
+        yield client
+
+
+def side(world: SideWorld) -> AutotaskSide:
+    assert isinstance(world.crm, AutotaskSide)
+    return world.crm
+
+
+async def test_a_pushed_contact_finds_its_company_or_creates_it_once(autotask: SideWorld, client: RpcClient) -> None:
+    existing = side(autotask).state.rows("Companies")[0]["companyName"]
+    user = await new_user(client)
+    created = []
+    for n, company in enumerate((existing, "Brand New Co", "brand new co ")):
+        created.append(await client.call("contacts.create", {"created_by": user["id"], "fields": {
+            "email": f"at{n}@example.org", "first_name": "Ann", "last_name": f"Contact{n}", "company": company,
+            "phone": "+1-555-0101"}}))
+    companies = side(autotask).state.count("Companies")
+    run = await client.call("sync.run", {"wait": True})
+    assert run["created_crm"] == 3 and run["failed"] == 0, run
+    assert side(autotask).state.count("Companies") == companies + 1  # the new company made once
+    rows = [side(autotask).get((await client.call("contacts.get", {"id": c["id"]}))["crm_id"]) for c in created]
+    assert [r["company"] for r in rows] == [existing, "Brand New Co", "Brand New Co"]
+    assert all(r["owner"] == user["crm_owner_id"] for r in rows[1:])  # a new company is owned by the creator
+
+
+async def test_a_retired_contact_is_archived_locally_and_never_recreated(autotask: SideWorld,
+                                                                         client: RpcClient) -> None:
+    contact = (await all_contacts(client))[0]
+    side(autotask).delete(contact["crm_id"])
+    assert (await client.call("sync.run", {"wait": True}))["status"] == "ok"
+    assert (await client.call("contacts.get", {"id": contact["id"]}))["crm_state"] == "archived"
+    assert (await client.call("sync.run", {"wait": True}))["created_crm"] == 0
