@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeVar
 import msgspec
 
 from leadsync.agent import conflicts, contacts, mappings, sharing, smartlists, todos, users
+from leadsync.agent.backlog import drain_estimate
 from leadsync.agent.connectors.registry import CRMS
 from leadsync.agent.daemon import INTERVAL_JOB, Agent
 from leadsync.agent.engine.push import PENDING_SQL
@@ -571,7 +572,8 @@ def build_methods(agent: Agent) -> dict[str, Method]:
         next_run = job.next_run_time if job is not None else None
         return {"running": running, "queue": agent.queue_status(),
                 "backlog": {"pending_push": pending, "oldest_changed_at": backlog[1] if backlog else None,
-                            "estimated_drain_s": await drain_estimate(store, agent, pending)},
+                            "estimated_drain_s": await drain_estimate(store, agent.connector, agent.push_rate,
+                                                                         pending)},
                 "pending_push": pending,
                 "last": await get_run(store, last[0]) if last else None,
                 "push_enabled": agent.settings.push_enabled,
@@ -633,23 +635,6 @@ def build_methods(agent: Agent) -> dict[str, Method]:
         return {"subscribed": True}
 
     return table
-
-
-async def drain_estimate(store: Any, agent: Agent, pending: int) -> float | None:
-    """Seconds to push ``pending`` contacts: batches needed times the seconds per API call measured over
-    recent runs (falls back to the connector's rate limit); None without a CRM."""
-    if agent.connector is None:
-        return None
-    if pending == 0:
-        return 0.0
-    batch = agent.connector.capabilities.batch_size
-    row = await store.fetchone(
-        "SELECT sum(api_calls), sum(finished_at - started_at) FROM (SELECT api_calls, finished_at, started_at "
-        "FROM sync_runs WHERE finished_at IS NOT NULL AND api_calls > 0 ORDER BY id DESC LIMIT 20)")
-    per_call_s = 0.1
-    if row is not None and row[0]:
-        per_call_s = max(per_call_s, (row[1] or 0) / 1000 / row[0])
-    return round(-(-pending // batch) * per_call_s, 1)
 
 
 _pumps: set[asyncio.Task[None]] = set()

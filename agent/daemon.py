@@ -13,6 +13,7 @@ from typing import IO, Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from leadsync.agent.backlog import PushRate
 from leadsync.agent.connectors.base import Connector
 from leadsync.agent.connectors.registry import make_connector
 from leadsync.agent.engine.mapping import DEFAULT_MAPPINGS
@@ -78,6 +79,7 @@ class Agent:
         # every run reuses owners and property metadata for 10 minutes, and so do interval runs the archived
         # check; a manual run checks deletions every time (see _directory)
         self.directory = Directory(ttl_ms=DIRECTORY_TTL_MS)
+        self.push_rate = PushRate()
         self._directory_connector: Connector | None = None
         self.stopping = asyncio.Event()
 
@@ -166,6 +168,7 @@ class Agent:
 
     def emit(self, event: dict[str, Any]) -> None:
         """Send an event to every subscribed client (never blocks)."""
+        self.push_rate.note(event)
         self.server.broadcast(event)
 
     async def request_sync(self, trigger: str, *, wait: bool, pull: bool = True, push: bool = True,

@@ -25,13 +25,6 @@ async def creator(client: RpcClient) -> dict[str, Any]:
     return await user_for(client, owner)
 
 
-def strict_xfail(failing: bool, reason: str) -> None:
-    """Expect a known engine bug (checked after everything else in the test passed); strict: once fixed, the
-    test fails until its xfail is removed."""
-    assert failing, f"fixed, remove its xfail: {reason}"
-    pytest.xfail(reason)
-
-
 async def wait_for(predicate: Any, timeout_s: float = 10.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout_s
     while not predicate():
@@ -178,7 +171,7 @@ async def test_s12_hot_lead_overtakes_a_50000_backlog(short_tmp: Path, crm_name:
             await wait_for(lambda: side.count() > seeded + 100, 30)  # the backlog is draining
             status = await client.call("sync.status")
             assert status["backlog"]["pending_push"] > 40_000
-            drain_s = status["backlog"]["estimated_drain_s"]  # checked last: a known bug on Salesforce
+            drain_s = status["backlog"]["estimated_drain_s"]
             assert status["backlog"]["oldest_changed_at"] is not None
             await client.call("contacts.score", {"id": hot["id"], "score": 85})
             landed: list[int] = []
@@ -201,10 +194,6 @@ async def test_s12_hot_lead_overtakes_a_50000_backlog(short_tmp: Path, crm_name:
     finally:
         await world.agent.stop()
     # at 100 requests per 10 s, 50,000 contacts take over a minute to push
-    if crm_name == "salesforce":
-        strict_xfail(drain_s <= 30, "engine bug: sync.status estimated_drain_s (api.drain_estimate) counts one API "
-                     "call per batch; a Salesforce create batch also makes its email lookups (5 calls per 200), so "
-                     "25 s is estimated for a backlog that drains in about 140 s")
     assert drain_s > 30
 
 

@@ -254,6 +254,7 @@ async def _conversion_targets(ctx: RunContext, records: Sequence[CrmRecord]) -> 
 
 async def _push(store: Store, ctx: RunContext, active_owners: set[str], contact_ids: list[int] | None) -> None:
     total = await count_push_candidates(store, contact_ids)
+    ctx.progress({"type": "progress", "run_id": ctx.run_id, "phase": "push", "done": 0, "total": total})
     retry = await _push_pass(store, ctx, active_owners, contact_ids, total)
     if retry:  # writes that went to a lead converted meanwhile: once more, now to the record it became
         await _push_pass(store, ctx, active_owners, sorted(retry), total)

@@ -1,0 +1,75 @@
+"""How long the push backlog will take: the push rate measured live during a run, else from past runs.
+
+A push costs more than its write calls (Salesforce and Zoho look emails up before creating; Autotask
+finds companies), so the estimate is measured in contacts per second, never derived from the batch size
+alone (case S12: the user sees a drain time they can trust).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from leadsync.agent.connectors.base import Connector
+from leadsync.agent.store.store import Store
+
+_PUSHED = "created_crm + updated_crm + linked + failed"
+
+
+class PushRate:
+    """Contacts per second pushed by the running sync run, from its ``progress`` events (``phase`` push,
+    ``done`` contacts so far). Times are monotonic seconds."""
+
+    def __init__(self) -> None:
+        self._run: int | None = None
+        self._first: tuple[int, float] | None = None
+        self._last: tuple[int, float] | None = None
+
+    def note(self, event: dict[str, Any]) -> None:
+        """Take one agent event; only push progress and run ends matter."""
+        kind = event.get("type")
+        if kind == "run_finished":
+            self._run = self._first = self._last = None
+        elif kind == "progress" and event.get("phase") == "push" and isinstance(event.get("done"), int):
+            sample = (int(event["done"]), time.monotonic())
+            if event.get("run_id") != self._run or self._first is None:
+                self._run, self._first = event.get("run_id"), sample
+            self._last = sample
+
+    def per_second(self) -> float | None:
+        """The running run's push rate, once it has pushed something; None before."""
+        if self._first is None or self._last is None:
+            return None
+        done, seconds = self._last[0] - self._first[0], self._last[1] - self._first[1]
+        return done / seconds if done > 0 and seconds > 0 else None
+
+    def batch_elapsed_s(self) -> float | None:
+        """Seconds the running push has spent on its first batch, still unfinished; None otherwise."""
+        if self._first is None or self._last is None or self._last[0] > self._first[0]:
+            return None
+        return time.monotonic() - self._first[1]
+
+
+async def drain_estimate(store: Store, connector: Connector | None, rate: PushRate, pending: int) -> float | None:
+    """Seconds (s) to push ``pending`` contacts; None without a CRM. Uses, in order: the running run's
+    measured rate; the time per pushed contact of recent runs that pushed; batches needed times the
+    measured seconds per API call (at least 0.1 s a call), or times the time the running run's first
+    batch has taken so far when that is longer."""
+    if connector is None:
+        return None
+    if pending == 0:
+        return 0.0
+    live = rate.per_second()
+    if live is not None:
+        return round(pending / live, 1)
+    row = await store.fetchone(
+        f"SELECT sum({_PUSHED}), sum(finished_at - started_at), sum(api_calls) FROM (SELECT * FROM sync_runs "
+        "WHERE finished_at IS NOT NULL AND api_calls > 0 ORDER BY id DESC LIMIT 20)")
+    pushed, elapsed_ms, calls = (row[0], row[1], row[2]) if row is not None else (None, None, None)
+    if pushed and pushed >= connector.capabilities.batch_size and elapsed_ms:
+        return round(float(pending * elapsed_ms / 1000 / pushed), 1)
+    batches = -(-pending // connector.capabilities.batch_size)
+    per_call_s = max(0.1, (elapsed_ms or 0) / 1000 / calls) if calls else 0.1
+    # a first batch still under way has taken this long already: no batch will be quicker (lookups included)
+    per_batch_s = max(per_call_s, rate.batch_elapsed_s() or 0.0)
+    return round(batches * per_batch_s, 1)
