@@ -1,5 +1,6 @@
 """What every CRM sandbox shares: building its Starlette app (:func:`sandbox_app`), serving an ASGI app on
-loopback (blocking, or from a thread for tests), its command line (:func:`argument_parser`) and a clock
+loopback (blocking, or from a thread for tests), serving it seeded and its command line (:class:`SeededSandbox`,
+:func:`argument_parser`) and a clock
 tests can move (:class:`ManualClock`, :func:`system_clock`). Each sandbox keeps only its own app, state and
 seed.
 
@@ -19,8 +20,9 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable
-from types import TracebackType
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import EllipsisType, TracebackType
 from typing import Any
 
 import uvicorn
@@ -180,3 +182,46 @@ def argument_parser(description: str, *, port: int, token: str | None) -> argpar
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--token", default=token)
     return parser
+
+
+@dataclass(frozen=True)
+class SeededSandbox:
+    """A sandbox's ``serve`` (blocking, freshly seeded) and ``python -m ....sandbox.serve`` command line.
+
+    The app is ``create_app(build_state(seed=, **counts), <token_keyword>=token)``; ``counts`` names the record
+    counts ``build_state`` takes with their defaults (each also an option, ``--contacts N``); ``port`` and
+    ``token`` are the defaults of :meth:`serve` and the command line.
+    """
+
+    description: str
+    create_app: Callable[..., ASGIApp]
+    build_state: Callable[..., Any]
+    port: int
+    token: str | None
+    counts: Mapping[str, int]
+    token_keyword: str = "token"
+
+    def serve(self, host: str = "127.0.0.1", port: int | None = None, *, seed: int = 42,
+              token: str | EllipsisType | None = ..., ready: Callable[[str], None] | None = None,
+              app: ASGIApp | None = None, log_level: str = "warning", **counts: int) -> None:
+        """Serve a seeded sandbox until interrupted (SIGINT/SIGTERM; see :func:`serve_app`): ``port`` (default
+        the sandbox's own; 0 picks a free port), ``token`` and ``counts`` (default the sandbox's) seed it;
+        ``app`` replaces the seeded app. When listening, prints ``{"event": "listening", "url": URL}`` on
+        stdout and calls ``ready(URL)``."""
+        unknown = sorted(set(counts) - set(self.counts))
+        if unknown:
+            raise TypeError(f"serve() got an unexpected keyword argument {unknown[0]!r}")
+        if app is None:
+            state = self.build_state(seed=seed, **{**self.counts, **counts})
+            app = self.create_app(state, **{self.token_keyword: self.token if token is ... else token})
+        serve_app(app, host, self.port if port is None else port, ready=ready, log_level=log_level)
+
+    def main(self, argv: list[str] | None = None) -> int:
+        """The command line: :func:`argument_parser` and an option per record count; serves until interrupted."""
+        parser = argument_parser(self.description, port=self.port, token=self.token)
+        for name, default in self.counts.items():
+            parser.add_argument(f"--{name}", type=int, default=default)
+        args = parser.parse_args(argv)
+        self.serve(args.host, args.port, seed=args.seed, token=args.token,
+                   **{name: getattr(args, name) for name in self.counts})
+        return 0
