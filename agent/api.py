@@ -16,6 +16,7 @@ import msgspec
 
 from leadsync.agent import conflicts, contacts, mappings, sharing, smartlists, todos, users
 from leadsync.agent.backlog import drain_estimate
+from leadsync.agent.connectors.base import Connector
 from leadsync.agent.connectors.registry import CRMS
 from leadsync.agent.daemon import INTERVAL_JOB, Agent
 from leadsync.agent.engine.push import PENDING_SQL
@@ -443,6 +444,27 @@ def build_methods(agent: Agent) -> dict[str, Method]:
         agent.emit({"type": "contacts_imported", "created": report.created, "updated": report.updated})
         return report
 
+    def candidate_connector(crm: str, base_url: str | None,
+                            credentials: dict[str, str]) -> tuple[Connector, Callable[[], None]]:
+        """A connector for credentials still being checked: until ``accept()`` its refreshed tokens are not
+        stored and its auth troubles do not change the connection's status (a refused ``crm.reauth`` leaves
+        the working connection as it was)."""
+        accepted = False
+
+        def save(name: str, values: dict[str, str]) -> None:
+            if accepted:
+                agent.secrets.save(name, values)
+
+        def on_status(status: str) -> Awaitable[None] | None:
+            return agent.set_connection_status(status) if accepted else None
+
+        def accept() -> None:
+            nonlocal accepted
+            accepted = True
+
+        options = {**agent.connector_options, "save_credentials": save, "on_connection_status": on_status}
+        return agent.connector_factory(crm, base_url, credentials, **options), accept
+
     @method("crm.connect", CrmConnect)
     async def crm_connect(p: CrmConnect, _: Session) -> CrmStatus:
         """Connect the organization's one CRM; refused while another is connected."""
@@ -453,13 +475,14 @@ def build_methods(agent: Agent) -> dict[str, Method]:
                 data={"connected": row["crm"]})
         if p.crm not in CRMS:
             raise ValidationError(f"crm: {p.crm!r} is not supported; one of {', '.join(CRMS)}")
-        connector = agent.connector_factory(p.crm, p.base_url, p.credentials, **agent.connector_options)
+        connector, accept = candidate_connector(p.crm, p.base_url, p.credentials)
         try:
             info = await connector.connection_info()  # validate the credentials before saving them
         except CrmError:
             await connector.aclose()
             raise
-        # an OAuth connector already holds (and stored) newer tokens than the ones given: keep those
+        accept()
+        # an OAuth connector already holds newer tokens than the ones given (a rotated refresh token): keep those
         current = getattr(connector, "current_credentials", None)
         agent.secrets.save(p.crm, (current() if callable(current) else None) or p.credentials)
         async with store.transaction() as db:
@@ -479,7 +502,7 @@ def build_methods(agent: Agent) -> dict[str, Method]:
         row = await store.fetchone("SELECT crm, base_url, account_id FROM crm_connection WHERE id = 1")
         if row is None:
             raise CrmNotConnectedError("no CRM is connected: crm.connect first")
-        connector = agent.connector_factory(row["crm"], row["base_url"], p.credentials, **agent.connector_options)
+        connector, accept = candidate_connector(row["crm"], row["base_url"], p.credentials)
         try:
             info = await connector.connection_info()
         except CrmError:
@@ -489,6 +512,7 @@ def build_methods(agent: Agent) -> dict[str, Method]:
             await connector.aclose()
             raise ValidationError(f"credentials: they reach {row['crm']} account {info.account_id}, not the connected "
                                   f"account {row['account_id']}; crm.disconnect first to switch accounts")
+        accept()
         current = getattr(connector, "current_credentials", None)
         agent.secrets.save(row["crm"], (current() if callable(current) else None) or p.credentials)
         async with store.transaction() as db:

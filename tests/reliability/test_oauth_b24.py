@@ -275,3 +275,19 @@ async def test_oauth_connection_info_names_the_user_the_token_belongs_to() -> No
     info = await connector.connection_info()
     await connector.aclose()
     assert info.user_email == state.token_user().email and info.is_admin and info.note is None
+
+
+async def test_a_refused_reauth_leaves_the_working_connection_and_its_stored_tokens_alone(short_tmp: Path) -> None:
+    world = await oauth_world(short_tmp)
+    try:
+        secrets_file = next((world.agent.data_dir / "secrets").iterdir())
+        stored = secrets_file.read_bytes()
+        async with RpcClient(world.agent.socket_path) as client:
+            with pytest.raises(RpcError):
+                await client.call("crm.reauth", {"credentials": {**OAUTH_CREDENTIALS, "refresh_token": "revoked"}})
+            status = await client.call("crm.status")
+            assert (status["status"], status["warning"]) == ("connected", None)
+            assert secrets_file.read_bytes() == stored
+            assert (await client.call("sync.run", {"wait": True}))["status"] == "ok"
+    finally:
+        await world.agent.stop()
