@@ -188,7 +188,7 @@ class Agent:
             if now_ms() < self.quota_blocked_until_ms:
                 raise CrmQuotaExhaustedError(
                     f"the CRM's daily API quota is spent; no sync until {_utc(self.quota_blocked_until_ms)} "
-                    "(when it resets)", crm=connector.name)
+                    "(when it resets or, for a rolling 24-hour quota, frees up)", crm=connector.name)
             self.quota_blocked_until_ms = None
         if not self.settings.push_enabled:
             if not pull:

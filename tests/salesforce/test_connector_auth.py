@@ -137,6 +137,7 @@ async def test_the_spent_daily_quota_is_not_retried(make_connector: MakeConnecto
     with pytest.raises(CrmQuotaExhaustedError) as caught:
         await make_connector().list_owners()
     assert caught.value.status == 403 and caught.value.category == "REQUEST_LIMIT_EXCEEDED"
+    assert caught.value.retry_after_s == 3600  # a rolling 24-hour allocation: try again in an hour, not at midnight
     assert "TotalRequests Limit exceeded" in caught.value.message
     assert sum(n for (m, p), n in state.requests.items() if p.endswith("/query")) == 1
 

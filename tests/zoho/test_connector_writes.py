@@ -190,6 +190,7 @@ async def test_a_spent_daily_credit_quota_is_not_retried(connector: ZohoConnecto
     await connector.list_properties("lead")
     faults.daily_limit = 0
     state.reset_counters()
-    with pytest.raises(CrmQuotaExhaustedError):
+    with pytest.raises(CrmQuotaExhaustedError) as caught:
         await connector.list_owners()
     assert state.status_counts[429] == 1
+    assert caught.value.retry_after_s == 3600  # credits count over a rolling 24 hours: retry in an hour

@@ -27,6 +27,8 @@ from leadsync.common.errors import CrmError, CrmQuotaExhaustedError, CrmRateLimi
 
 CRM: Final = "salesforce"
 REQUEST_LIMIT_EXCEEDED: Final = "REQUEST_LIMIT_EXCEEDED"
+ROLLING_QUOTA_RETRY_S: Final = 3600.0
+"""How long (s) syncs wait after the rolling 24-hour API allocation is spent before trying again."""
 INVALID_SESSION_ID: Final = "INVALID_SESSION_ID"
 
 
@@ -72,7 +74,9 @@ def salesforce_error(response: httpx.Response) -> CrmError:
         if "concurrent" in text.lower():
             return CrmRateLimitedError(message, crm=CRM, status=status, category=code, policy="CONCURRENT",
                                        data=data)
-        return CrmQuotaExhaustedError(message, crm=CRM, status=status, category=code, policy="DAILY", data=data)
+        # a rolling 24-hour allocation frees up as old calls age out, not at midnight: try again in an hour
+        return CrmQuotaExhaustedError(message, crm=CRM, status=status, category=code, policy="DAILY", data=data,
+                                      retry_after_s=ROLLING_QUOTA_RETRY_S)
     request_id = response.headers.get("Sforce-Call-Id") or response.headers.get("X-Request-Id")
     return error_for_status(status, message, crm=CRM, category=code, correlation_id=request_id, data=data)
 

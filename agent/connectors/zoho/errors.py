@@ -64,8 +64,9 @@ def zoho_error(response: httpx.Response) -> CrmError:
     if status == 429:
         daily = any(word in text.lower() for word in _QUOTA_WORDS)
         cls = CrmQuotaExhaustedError if daily else CrmRateLimitedError
+        # credits are counted over a rolling 24 hours: they free up as old calls age out, so try again in an hour
         return cls(message, crm=CRM, status=status, category=code, policy="DAILY" if daily else "CONCURRENCY",
-                   data=body)
+                   data=body, retry_after_s=3600.0 if daily else None)
     return error_for_status(status, message, crm=CRM, category=code, data=body)
 
 
