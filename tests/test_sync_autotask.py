@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
+from leadsync.agent.connectors.http import RetryPolicy
 from leadsync.common.rpc import RpcClient
 from tests.conftest import SideWorld, connect_side
 from tests.crm_worlds import AutotaskSide, make_side
@@ -58,3 +61,47 @@ async def test_a_retired_contact_is_archived_locally_and_never_recreated(autotas
     assert (await client.call("sync.run", {"wait": True}))["status"] == "ok"
     assert (await client.call("contacts.get", {"id": contact["id"]}))["crm_state"] == "archived"
     assert (await client.call("sync.run", {"wait": True}))["created_crm"] == 0
+
+
+class CrmGoesDown(httpx.AsyncBaseTransport):
+    """The sandbox, until ``after`` contact creates have been answered: from then on Autotask is down (503)."""
+
+    def __init__(self, app: Any, after: int) -> None:
+        self.inner = httpx.ASGITransport(app=app)
+        self.after = after
+        self.creates = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith("/Contacts"):
+            if self.creates >= self.after:
+                return httpx.Response(503, json={"errors": ["Service Unavailable"]})
+            self.creates += 1
+        return await self.inner.handle_async_request(request)
+
+
+async def test_writes_confirmed_before_the_crm_goes_down_are_recorded(short_tmp: Path) -> None:
+    side = make_side("autotask")
+    down = CrmGoesDown(side.app, after=45)
+    world = await connect_side(short_tmp, side, transport=down,
+                               retry=RetryPolicy(max_attempts=2, initial_backoff_s=0.01, jitter_s=0.0))
+    try:
+        async with RpcClient(world.agent.socket_path) as client:
+            assert (await client.call("sync.run", {"wait": True}))["status"] == "ok"
+            user = await new_user(client)
+            company = side.state.rows("Companies")[0]["companyName"]
+            for n in range(100):
+                await client.call("contacts.create", {"created_by": user["id"], "fields": {
+                    "email": f"down{n}@example.org", "first_name": "Ann", "last_name": f"Down{n}",
+                    "company": company}})
+            run = await client.call("sync.run", {"wait": True})
+            assert run["status"] == "failed" and "503" in run["error"], run
+            created = [c for c in await all_contacts(client, q="down") if c["crm_id"]]
+            # every create Autotask confirmed before it went down is linked and logged, in chunks of 20
+            assert len(created) == run["created_crm"] == 40
+            assert len(await client.call("sync.log", {"limit": 500})) >= 40
+            down.after = 10**9  # back up: the rest goes out, nothing twice
+            again = await client.call("sync.run", {"wait": True})
+            assert again["status"] == "ok" and again["created_crm"] + again["linked"] == 60, again
+            assert len(side.state.contacts_by_email("down7@example.org")) == 1
+    finally:
+        await world.agent.stop()

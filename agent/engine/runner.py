@@ -37,6 +37,9 @@ from leadsync.common.models import SyncRun
 
 log = logging.getLogger("leadsync.sync")
 
+WRITE_BATCHES_PER_CHUNK = 5
+"""Write batches (of the CRM's batch size) planned and recorded together in one transaction."""
+
 RUN_COLUMNS = ("pulled", "created_local", "updated_local", "created_crm", "updated_crm", "linked", "failed")
 
 
@@ -263,8 +266,9 @@ async def _push(store: Store, ctx: RunContext, active_owners: set[str], contact_
 async def _push_pass(store: Store, ctx: RunContext, active_owners: set[str], contact_ids: list[int] | None,
                      total: int) -> set[int]:
     """Push every candidate (among ``contact_ids``) once; returns the contacts whose update found their
-    lead converted (relinked now, to be pushed again)."""
-    caps = ctx.connector.capabilities
+    lead converted (relinked now, to be pushed again). Candidates go in chunks of a few write batches,
+    each recorded in its own transaction, so a CRM failure mid-run loses no confirmed write."""
+    chunk = max(ctx.connector.capabilities.batch_size * WRITE_BATCHES_PER_CHUNK, 20)
     after = 0
     retry: set[int] = set()
     while True:
@@ -272,52 +276,62 @@ async def _push_pass(store: Store, ctx: RunContext, active_owners: set[str], con
         if not rows:
             return retry
         after = rows[-1]["id"]
-        plan = plan_push(ctx, rows, active_owners, await undecided_fields(store, [r["id"] for r in rows]))
-        results: dict[int, WriteResult] = {}
-        found: dict[ObjectType, list[CrmRecord]] = {}
-        creates = write_inputs(plan, "create")
-        # an email already on an object checked first (Salesforce: a Contact) is linked, not made a lead
-        for object_type in caps.link_first:
-            if not creates:
-                break
-            emails = {w.ref: e for w in creates if (e := w.properties.get(caps.email_property))}
-            matches = await ctx.connector.find_by_email(object_type, sorted(set(emails.values())),
-                                                        properties=ctx.crm_properties(object_type))
-            linked = {ref for ref, e in emails.items() if e in matches}
-            found.setdefault(object_type, []).extend({matches[emails[r]].id: matches[emails[r]]
-                                                      for r in linked}.values())
-            creates = [w for w in creates if w.ref not in linked]
-            plan.writes = [w for w in plan.writes if str(w.contact_id) not in linked]
-        if creates:
-            for result in await ctx.connector.create(caps.new_lead_object, creates):
-                results[int(result.ref)] = result
-        for object_type, updates in _updates_by_object(plan).items():
-            for result in await ctx.connector.update(object_type, updates):
-                results[int(result.ref)] = result
-        # a create refused because the email exists in the CRM links to that record instead (never a
-        # duplicate, and a replay after a crash is harmless): it is merged like a pulled record
-        existing = {cid: r.existing_id for cid, r in results.items() if not r.ok and r.existing_id}
-        if existing:
-            read = await ctx.connector.read(caps.new_lead_object, sorted(set(existing.values())),
-                                            properties=ctx.crm_properties(caps.new_lead_object))
-            found.setdefault(caps.new_lead_object, []).extend(r for r in read.values() if r is not None)
-            plan.writes = [w for w in plan.writes if w.contact_id not in existing]
-        # an update refused because its lead was converted: relinked to what it became, then pushed again
-        converted = {cid: r.record for cid, r in results.items()
-                     if not r.ok and r.record is not None and r.record.converted_to_id}
-        if converted:
-            found.setdefault(caps.new_lead_object, []).extend(r for r in converted.values() if r is not None)
-            plan.writes = [w for w in plan.writes if w.contact_id not in converted]
-            retry |= set(converted)
-        targets = await _conversion_targets(ctx, [r for records in found.values() for r in records])
-        async with store.transaction() as db:
-            for object_type, records in (*found.items(), *targets.items()):
-                await apply_pull_page(db, ctx, records, None, object_type)
-            await apply_push_results(db, ctx, plan, results, caps.new_lead_object)
-        ctx.progress({"type": "progress", "run_id": ctx.run_id, "phase": "push",
-                      "done": ctx.counts.created_crm + ctx.counts.updated_crm + ctx.counts.linked + ctx.counts.failed,
-                      "total": total})
-        await ctx.between_batches()
+        for start in range(0, len(rows), chunk):
+            retry |= await _push_rows(store, ctx, rows[start:start + chunk], active_owners, total)
+
+
+async def _push_rows(store: Store, ctx: RunContext, rows: list[Any], active_owners: set[str],
+                     total: int) -> set[int]:
+    """Plan, write and record one chunk of push candidates; returns the contacts to push again."""
+    caps = ctx.connector.capabilities
+    retry: set[int] = set()
+    plan = plan_push(ctx, rows, active_owners, await undecided_fields(store, [r["id"] for r in rows]))
+    results: dict[int, WriteResult] = {}
+    found: dict[ObjectType, list[CrmRecord]] = {}
+    creates = write_inputs(plan, "create")
+    # an email already on an object checked first (Salesforce: a Contact) is linked, not made a lead
+    for object_type in caps.link_first:
+        if not creates:
+            break
+        emails = {w.ref: e for w in creates if (e := w.properties.get(caps.email_property))}
+        matches = await ctx.connector.find_by_email(object_type, sorted(set(emails.values())),
+                                                    properties=ctx.crm_properties(object_type))
+        linked = {ref for ref, e in emails.items() if e in matches}
+        found.setdefault(object_type, []).extend({matches[emails[r]].id: matches[emails[r]]
+                                                  for r in linked}.values())
+        creates = [w for w in creates if w.ref not in linked]
+        plan.writes = [w for w in plan.writes if str(w.contact_id) not in linked]
+    if creates:
+        for result in await ctx.connector.create(caps.new_lead_object, creates):
+            results[int(result.ref)] = result
+    for object_type, updates in _updates_by_object(plan).items():
+        for result in await ctx.connector.update(object_type, updates):
+            results[int(result.ref)] = result
+    # a create refused because the email exists in the CRM links to that record instead (never a
+    # duplicate, and a replay after a crash is harmless): it is merged like a pulled record
+    existing = {cid: r.existing_id for cid, r in results.items() if not r.ok and r.existing_id}
+    if existing:
+        read = await ctx.connector.read(caps.new_lead_object, sorted(set(existing.values())),
+                                        properties=ctx.crm_properties(caps.new_lead_object))
+        found.setdefault(caps.new_lead_object, []).extend(r for r in read.values() if r is not None)
+        plan.writes = [w for w in plan.writes if w.contact_id not in existing]
+    # an update refused because its lead was converted: relinked to what it became, then pushed again
+    converted = {cid: r.record for cid, r in results.items()
+                 if not r.ok and r.record is not None and r.record.converted_to_id}
+    if converted:
+        found.setdefault(caps.new_lead_object, []).extend(r for r in converted.values() if r is not None)
+        plan.writes = [w for w in plan.writes if w.contact_id not in converted]
+        retry |= set(converted)
+    targets = await _conversion_targets(ctx, [r for records in found.values() for r in records])
+    async with store.transaction() as db:
+        for object_type, records in (*found.items(), *targets.items()):
+            await apply_pull_page(db, ctx, records, None, object_type)
+        await apply_push_results(db, ctx, plan, results, caps.new_lead_object)
+    ctx.progress({"type": "progress", "run_id": ctx.run_id, "phase": "push",
+                  "done": ctx.counts.created_crm + ctx.counts.updated_crm + ctx.counts.linked + ctx.counts.failed,
+                  "total": total})
+    await ctx.between_batches()
+    return retry
 
 
 def _updates_by_object(plan: PushPlan) -> dict[ObjectType, list[WriteInput]]:
