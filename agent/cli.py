@@ -53,8 +53,18 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 def cmd_call(args: argparse.Namespace) -> int:
+    text = args.params
     try:
-        params = json.loads(args.params) if args.params else None
+        if text == "-":  # secrets (crm.connect credentials) stay out of process arguments and shell history
+            text = sys.stdin.read()
+        elif text is not None and text.startswith("@"):
+            with open(text[1:], encoding="utf-8") as handle:
+                text = handle.read()
+    except OSError as exc:
+        print(f"leadsync call: cannot read {text[1:]}: {exc.strerror}", file=sys.stderr)
+        return 2
+    try:
+        params = json.loads(text) if text else None
     except json.JSONDecodeError as exc:
         print(f"leadsync call: PARAMS_JSON is not valid JSON: {exc}", file=sys.stderr)
         return 2
@@ -226,7 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("call", help="call one API method and print the JSON result")
     p.add_argument("method")
-    p.add_argument("params", nargs="?", help="params as a JSON object")
+    p.add_argument("params", nargs="?", help="params as a JSON object; - reads them from stdin, @FILE from a file "
+                                             "(keeps credentials out of process arguments)")
     p.set_defaults(func=cmd_call)
 
     p = sub.add_parser("status", help="agent, CRM and sync status")
@@ -271,6 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep", action="store_true", help="keep the data dir")
     p.add_argument("--crm", default="hubspot", choices=SANDBOX_CRMS, help="which CRM's sandbox")
     p.set_defaults(func=cmd_demo)
+    for name, client in sub.choices.items():  # `leadsync tui --socket X` works as well as `leadsync --socket X tui`
+        if name not in ("agent", "sandbox", "demo"):
+            client.add_argument("--socket", default=argparse.SUPPRESS, help="agent socket (same as the global one)")
     return parser
 
 

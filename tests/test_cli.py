@@ -41,3 +41,15 @@ async def test_contacts_all_as_json_is_one_page_per_line(agent: Agent, client: R
     pages = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [len(p["contacts"]) for p in pages] == [3, 3, 1]
     assert pages[-1]["next_after"] is None
+
+
+async def test_call_reads_params_from_stdin_and_socket_goes_after_the_verb_too(
+        agent: Agent, client: RpcClient, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO('{"email": "stdin@corp.example"}'))
+    assert await asyncio.to_thread(main, ["call", "users.create", "-", "--socket", str(agent.socket_path)]) == 0
+    assert json.loads(capsys.readouterr().out)["email"] == "stdin@corp.example"
+    monkeypatch.setattr("sys.stdin", io.StringIO("not json"))
+    assert await asyncio.to_thread(main, ["call", "users.create", "-", "--socket", str(agent.socket_path)]) == 2
+    assert "not valid JSON" in capsys.readouterr().err
