@@ -587,11 +587,14 @@ def build_methods(agent: Agent) -> dict[str, Method]:
     @method("sync.status")
     async def sync_status(_: NoParams, __: Session) -> dict[str, Any]:
         """The running sync, the queue of requests, the push backlog (size, oldest, estimated seconds to
-        drain), the last finished run and the next interval run (epoch ms UTC)."""
+        drain), contacts held by an open sync error (``held_with_errors``: retried once they change; see
+        errors.list), the last finished run and the next interval run (epoch ms UTC)."""
         running = await get_run(store, agent.current_run) if agent.current_run else None
         last = await store.fetchone("SELECT id FROM sync_runs WHERE status NOT IN ('running') ORDER BY id DESC LIMIT 1")
         backlog = await store.fetchone(f"SELECT count(*), min(c.updated_at) FROM contacts c WHERE {PENDING_SQL}")
         pending = int(backlog[0]) if backlog else 0
+        held = int(await store.scalar("SELECT count(DISTINCT contact_id) FROM sync_errors WHERE resolved_at IS NULL "
+                                      "AND contact_id IS NOT NULL"))
         job = agent.scheduler.get_job(INTERVAL_JOB)
         next_run = job.next_run_time if job is not None else None
         return {"running": running, "queue": agent.queue_status(),
@@ -599,6 +602,7 @@ def build_methods(agent: Agent) -> dict[str, Method]:
                             "estimated_drain_s": await drain_estimate(store, agent.connector, agent.push_rate,
                                                                          pending)},
                 "pending_push": pending,
+                "held_with_errors": held,
                 "last": await get_run(store, last[0]) if last else None,
                 "push_enabled": agent.settings.push_enabled,
                 "quota_blocked_until": agent.quota_blocked_until_ms,

@@ -86,6 +86,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     if crm["connected"]:
         print(f"CRM: {crm['crm']} at {crm['base_url']} as {crm['user_email']}"
               + ("" if crm["is_admin"] else "  [non-admin connection: sees less]"))
+        if crm.get("status") == "needs_reauth" or crm.get("warning"):
+            print(f"  {crm['status'].upper()}: {crm['warning']}")
     else:
         print("CRM: not connected (leadsync call crm.connect ...)")
     last = sync["last"]
@@ -93,8 +95,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"last sync #{last['id']} {last['status']} ({last['trigger']}): pulled {last['pulled']}, "
               f"created in CRM {last['created_crm']}, updated in CRM {last['updated_crm']}, "
               f"failed {last['failed']}, {last['api_calls']} API calls")
+        if last.get("error"):
+            print(f"  {last['error']}")
     print(f"push {'enabled' if sync['push_enabled'] else 'DISABLED'}, every {sync['interval_minutes']} min, "
-          f"{sync['pending_push']} contacts waiting to push")
+          f"{sync['pending_push']} contacts waiting to push, {sync['held_with_errors']} held by an error "
+          "(leadsync call errors.list)")
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import pytest
 
@@ -53,3 +54,14 @@ async def test_call_reads_params_from_stdin_and_socket_goes_after_the_verb_too(
     monkeypatch.setattr("sys.stdin", io.StringIO("not json"))
     assert await asyncio.to_thread(main, ["call", "users.create", "-", "--socket", str(agent.socket_path)]) == 2
     assert "not valid JSON" in capsys.readouterr().err
+
+
+async def test_status_says_how_many_contacts_an_error_holds(synced_agent: Any, world_client: RpcClient,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    user = await world_client.call("users.create", {"email": "nobody@corp.example"})  # no CRM owner matches
+    await world_client.call("contacts.create", {"created_by": user["id"], "fields": {"email": "held@example.org"}})
+    run = await world_client.call("sync.run", {"wait": True})
+    assert run["failed"] == 1
+    assert await asyncio.to_thread(main, ["status", "--socket", str(synced_agent.agent.socket_path)]) == 0
+    out = capsys.readouterr().out
+    assert "0 contacts waiting to push, 1 held by an error" in out

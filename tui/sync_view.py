@@ -74,6 +74,9 @@ def status_lines(status: dict[str, Any]) -> str:
     if next_run:
         parts.append(f"next {formatting.format_time(int(next_run))} UTC")
     parts.append(f"{int(status.get('pending_push') or 0):,} waiting to push")
+    held = int(status.get("held_with_errors") or 0)
+    if held:
+        parts.append(f"{held:,} held by an error (Errors tab)")
     backlog = status.get("backlog") or {}
     drain = backlog.get("estimated_drain_s") if isinstance(backlog, dict) else None
     if drain:
