@@ -104,12 +104,22 @@ async def check_mappings(store: Store, connector: Connector, mappings: tuple[Fie
     caps = connector.capabilities
     problems: list[MappingProblem] = []
     properties: dict[str, PropertyMeta] = {}
+    on_object: dict[str, set[str]] = {}
     for object_type in dict.fromkeys((*caps.object_types, caps.new_lead_object)):
         for meta in await connector.list_properties(object_type):
             properties.setdefault(meta.name, meta)
+            on_object.setdefault(object_type, set()).add(meta.name.lower())
     for m in mappings:
         if m.direction == "off":
             continue
+        missing = [t for t, names in on_object.items() if m.crm_for(t) in properties
+                   and m.crm_for(t).lower() not in names]
+        if missing:
+            problems.append(MappingProblem(
+                severity="warning", kind="not_on_object", field=m.local, property=m.crm,
+                message=f"{connector.name} {' and '.join(missing)} records have no {m.crm_for(missing[0])}: "
+                        f"{m.local} of those contacts stays local and is not synced (map it per object with "
+                        "crm_by_object if they have a field for it)"))
         found = properties.get(m.crm)
         if found is None:
             problems.append(MappingProblem(severity="error", kind="unknown_property", field=m.local, property=m.crm,

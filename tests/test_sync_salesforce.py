@@ -112,3 +112,11 @@ async def test_a_merge_moves_the_local_contact_to_the_survivor(sf: SideWorld, cl
     gone = await client.call("contacts.get", {"id": merged["id"]})
     assert gone["crm_state"] == "merged" and gone["crm_id"] is None
     assert (await client.call("sync.run", {"wait": True}))["created_crm"] == 0  # never recreated
+
+
+async def test_mappings_check_warns_that_contacts_have_no_company_or_status(sf: SideWorld, client: RpcClient) -> None:
+    check = await client.call("mappings.check")
+    warned = {p["field"]: p["message"] for p in check["problems"] if p["kind"] == "not_on_object"}
+    assert set(warned) == {"company", "lifecycle_stage"}
+    assert "contact records have no Company" in warned["company"]
+    assert check["ok"] is True  # a warning, not an error: Leads still sync them
