@@ -43,6 +43,10 @@ async def test_field_metadata_comes_from_entity_information(connector: AutotaskC
     assert fields["isActive"].type == "number"
     assert fields["companyName"].required and fields["companyName"].field_type == "pseudo"
     assert fields["ownerResourceID"].read_only
+    # required by Autotask, filled by the connector (companyID from companyName, isActive 1 on create): no
+    # mapping needs to source them, so mappings.check reports nothing for them
+    assert not fields["companyID"].required and fields["companyID"].read_only
+    assert not fields["isActive"].required and not fields["isActive"].read_only
 
 
 async def test_connection_info_names_the_api_user_and_the_database(state: AutotaskState,

@@ -154,7 +154,7 @@ async def test_owner_and_company_of_an_existing_contact_are_read_only(state: Aut
 
 async def test_upsert_updates_by_email_and_creates_the_rest(state: AutotaskState,
                                                             connector: AutotaskConnector) -> None:
-    row = state.rows("Contacts")[1]
+    row = next(r for r in state.rows("Contacts")[1:] if r["isActive"] == 1)  # a deactivated one is no target
     inputs = [WriteInput(ref="old", properties={"emailAddress": str(row["emailAddress"]).upper(), "title": "VP"}),
               person("new", "brand.new@example.com"),
               person("new-again", "brand.new@example.com", title="Second write"),
@@ -203,3 +203,37 @@ async def test_find_by_email_sends_awkward_addresses_as_json_and_finds_them(
     assert query.body["filter"] == [{"op": "in", "field": "emailAddress",
                                      "value": [email.lower(), "nobody@example.com"]}]
 
+
+
+async def test_a_deactivated_contact_s_email_is_free_for_a_new_contact_and_no_upsert_target(
+        state: AutotaskState, connector: AutotaskConnector) -> None:
+    """A deactivated contact is archived (retired): re-creating it (contacts.restore) makes a new contact; a
+    DUPLICATE_EMAIL pointing at it would leave the push with nothing to link to."""
+    retired = next(r for r in state.rows("Contacts") if r["isActive"] == 1 and r.get("emailAddress"))
+    state.deactivate_contact(int(retired["id"]))
+    email = str(retired["emailAddress"])
+
+    [created] = await connector.create("contact", [person("again", email)])
+    assert created.ok and created.created and created.id != str(retired["id"])
+    [upserted] = await connector.upsert("contact", [person("up", email, title="Upserted")])
+    assert upserted.ok and upserted.id == created.id and not upserted.created  # the active one now
+    assert state.get_contact(int(retired["id"]))["isActive"] == 0  # type: ignore[index]
+    [duplicate] = await connector.create("contact", [person("twice", email)])
+    assert (duplicate.ok, duplicate.error_code, duplicate.existing_id) == (False, "DUPLICATE_EMAIL", created.id)
+
+
+async def test_clearing_the_company_of_an_existing_contact_fails_alone_with_the_reason(
+        state: AutotaskState, connector: AutotaskConnector) -> None:
+    """A contact cannot be without its company: a clear of companyName is refused, not silently left out
+    (the CRM would keep the company while the caller believes it cleared)."""
+    row, other = state.rows("Contacts")[:2]
+    writes = state.write_requests
+
+    results = await connector.update("contact", [
+        WriteInput(ref="clear", id=str(row["id"]), properties={"companyName": "", "title": "Cleared"}),
+        WriteInput(ref="fine", id=str(other["id"]), properties={"title": "Fine"})])
+
+    assert [(r.ok, r.error_code) for r in results] == [(False, "MISSING_COMPANY"), (True, None)]
+    assert "companyName cannot be cleared" in (results[0].error or "")
+    assert state.get_contact(int(row["id"]))["title"] == row["title"]  # type: ignore[index]
+    assert state.write_requests == writes + 1

@@ -20,7 +20,8 @@ Decisions, with their reasons:
   ``concurrency`` (default 3, Autotask's thread limit per endpoint and integration) at a time. Writes are
   never replayed after an answer Autotask may have acted on.
 - **Duplicates** — Autotask lets two contacts share an email; leadsync does not: create looks the
-  addresses up first and refuses a taken one with its ``existing_id``.
+  addresses up first and refuses one an active contact has with its ``existing_id``. A deactivated contact
+  is retired (archived), so its email is free again: re-creating an archived contact makes a new one.
 
 Every call goes through the shared :class:`~leadsync.agent.connectors.http.HttpClient` (timeouts,
 retries with ``Retry-After``, two proactive rate limits — per 10 s and per hour, since Autotask's
@@ -38,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 from urllib.parse import urlsplit
 
 import httpx
+import msgspec
 
 from leadsync.agent.connectors.autotask.companies import Companies, Company, company_key
 from leadsync.agent.connectors.autotask.errors import CRM, autotask_error
@@ -364,8 +366,10 @@ class AutotaskConnector:
     async def list_properties(self, object_type: ObjectType) -> list[PropertyMeta]:
         """The contact's fields: ``GET /V1.0/Contacts/entityInformation/fields``, each as a
         :class:`PropertyMeta` (picklists with their values, ``isRequired``, ``isReadOnly``), then the
-        pseudo-properties ``companyName`` and ``ownerResourceID``. Also refreshes the field types writes
-        are converted with."""
+        pseudo-properties ``companyName`` and ``ownerResourceID``. ``companyID`` and ``isActive``, which
+        Autotask requires, are listed as not required: the connector fills them itself (``companyID`` from
+        ``companyName``, so it is read-only here; ``isActive`` 1 on create), so no mapping needs to source
+        them. Also refreshes the field types writes are converted with."""
         self._check(object_type)
         answer = await self._get("/V1.0/Contacts/entityInformation/fields")
         fields = answer.get("fields") if isinstance(answer, dict) else None
@@ -373,7 +377,7 @@ class AutotaskConnector:
             raise CrmProtocolError("Autotask answered entityInformation/fields without 'fields'", crm=CRM)
         rows = [f for f in fields if isinstance(f, dict) and isinstance(f.get("name"), str)]
         self._fields = {str(f["name"]).lower(): f for f in rows}
-        return [*(property_from_wire(f) for f in rows), *PSEUDO_PROPERTIES]
+        return [*(_as_written(property_from_wire(f)) for f in rows), *PSEUDO_PROPERTIES]
 
     # -- reads ---------------------------------------------------------------------------------------
 
@@ -490,7 +494,11 @@ class AutotaskConnector:
 
     async def _update_one(self, inp: WriteInput, known: _Known, *, created: bool = False) -> WriteResult:
         name = inp.properties.get(COMPANY_NAME)
-        if name is not None and name.strip() and company_key(name) != company_key(known.company.name):
+        if name is not None and not name.strip():  # not left out silently: the CRM would keep the company
+            return _failed(inp.ref, f"an Autotask contact belongs to a company: {COMPANY_NAME} cannot be cleared "
+                                    f"(contact {known.id} belongs to {known.company.name!r})", "MISSING_COMPANY",
+                           known.id)
+        if name is not None and company_key(name) != company_key(known.company.name):
             return _failed(inp.ref, f"contact {known.id} belongs to the company {known.company.name!r}, not "
                                     f"{name.strip()!r}; move contacts between companies in Autotask", "COMPANY_CHANGE",
                            known.id)
@@ -519,7 +527,8 @@ class AutotaskConnector:
         one request per contact (``concurrency`` at a time); each contact's Company is read first.
 
         Only the given fields change; ``""`` clears one. Fails alone: ``MISSING_ID``, ``NOT_FOUND``,
-        ``COMPANY_CHANGE`` (a ``companyName`` other than the contact's Company's), ``OWNER_READ_ONLY`` (an
+        ``COMPANY_CHANGE`` (a ``companyName`` other than the contact's Company's), ``MISSING_COMPANY`` (a
+        ``companyName`` of ``""``: a contact cannot be without a company), ``OWNER_READ_ONLY`` (an
         ``ownerResourceID`` other than the Company's owner), ``INVALID_FIELD``/``READ_ONLY``/``INVALID_VALUE``
         and Autotask's own refusals (its message, code ``AUTOTASK_REFUSED``).
         """
@@ -539,8 +548,8 @@ class AutotaskConnector:
     async def create(self, object_type: ObjectType, inputs: Sequence[WriteInput]) -> list[WriteResult]:
         """Create contacts, each under its Company; never a second contact for an email.
 
-        The addresses are looked up first (:meth:`find_by_email`): an input whose email a contact already
-        has is not sent and comes back ``ok=False``, ``DUPLICATE_EMAIL``, with ``existing_id`` and the
+        The addresses are looked up first (:meth:`find_by_email`): an input whose email an active contact
+        already has is not sent and comes back ``ok=False``, ``DUPLICATE_EMAIL``, with ``existing_id`` and the
         contact as ``record``, so the engine links to it and a replay after a crash creates nothing twice;
         inputs sharing an email in one call are created once. Each input's ``companyName`` is found or
         created (see :mod:`~.companies`; the new Company's owner is the input's ``ownerResourceID``, else
@@ -556,8 +565,8 @@ class AutotaskConnector:
     async def upsert(self, object_type: ObjectType, inputs: Sequence[WriteInput]) -> list[WriteResult]:
         """Create or update keyed by ``emailAddress``; idempotent, so a replay after a crash makes no duplicate.
 
-        Autotask has no upsert: the addresses are looked up (:meth:`find_by_email`), found contacts are
-        updated as by :meth:`update` (``created=False``), the others created as by :meth:`create`
+        Autotask has no upsert: the addresses are looked up (:meth:`find_by_email`), found active contacts
+        are updated as by :meth:`update` (``created=False``), the others created as by :meth:`create`
         (``created=True``). Inputs sharing an address are applied one after the other, so the first creates
         and the later ones update. An input without ``emailAddress`` fails alone (``MISSING_EMAIL``).
         """
@@ -568,7 +577,9 @@ class AutotaskConnector:
         keys = [normalize_email(_prop(inp.properties, EMAIL) or "") for inp in inputs]
         refused = {n: refusal for n, inp in enumerate(inputs) if (refusal := (await self._prepare(inp))[1])}
         found = await self.find_by_email("contact", [k for k in keys if k], properties=())
-        known: dict[str, _Known] = {k: kn for k, r in found.items() if (kn := _known_of(r)) is not None}
+        # a deactivated contact is retired (archived, like a deleted record elsewhere): its email is free for a
+        # new contact (Autotask allows a shared email), and it is neither a duplicate nor an upsert's target
+        known: dict[str, _Known] = {k: kn for k, r in found.items() if not r.archived and (kn := _known_of(r))}
         needs_company = [inp for n, (inp, k) in enumerate(zip(inputs, keys, strict=True))
                          if k not in known and n not in refused]
         companies, company_errors = await self._resolve_companies(needs_company)
@@ -669,6 +680,15 @@ class AutotaskConnector:
             return WriteResult(ref=contact_id, ok=True, id=contact_id)
 
         return await _all(one(i) for i in unique)
+
+
+def _as_written(meta: PropertyMeta) -> PropertyMeta:
+    """``meta`` as the connector's writes see it: the required fields it fills itself are not required."""
+    if meta.name == COMPANY_ID:
+        return msgspec.structs.replace(meta, required=False, read_only=True)
+    if meta.name == IS_ACTIVE:
+        return msgspec.structs.replace(meta, required=False)
+    return meta
 
 
 def _known_of(record: CrmRecord) -> _Known | None:

@@ -71,6 +71,9 @@ class SandboxState(RequestCounters):
         self.org_id = "4876876000000010001"
         self.api_user_id = ""
         self.users: dict[str, dict[str, Any]] = {}
+        self.roles: dict[str, str] = {}
+        """Role name -> role id: users of one role share its id (the role hierarchy is Zoho's sharing unit)."""
+        self.profiles: dict[str, str] = {}
         self.rows: dict[str, dict[str, Row]] = {m: {} for m in MODULES}
         self.deleted: list[Deleted] = []
         self.page_tokens: dict[str, tuple[str, int, int]] = {}
@@ -110,12 +113,20 @@ class SandboxState(RequestCounters):
             self.users[uid] = {
                 "id": uid, "email": email, "first_name": first_name, "last_name": last_name,
                 "full_name": f"{first_name} {last_name}".strip(), "status": "active" if active else "disabled",
-                "confirm": True, "role": {"name": role, "id": f"{uid[:-3]}900"},
-                "profile": {"name": profile, "id": f"{uid[:-3]}800"}, "time_zone": "Asia/Kolkata",
+                "confirm": True, "role": {"name": role, "id": self._named_id(self.roles, role, 900_001)},
+                "profile": {"name": profile, "id": self._named_id(self.profiles, profile, 800_001)},
+                "time_zone": "Asia/Kolkata",
             }
             if not self.api_user_id and profile == "Administrator":
                 self.api_user_id = uid
             return uid
+
+    @staticmethod
+    def _named_id(ids: dict[str, str], name: str, base: int) -> str:
+        """The id of the role or profile ``name``: one per name, numbered in the order names first appear."""
+        if name not in ids:
+            ids[name] = str(4_876_876_000_000_000_000 + base + len(ids))
+        return ids[name]
 
     def set_user_active(self, user_id: str, active: bool) -> None:
         """Activate or deactivate a user (deactivated users keep their records)."""
