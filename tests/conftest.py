@@ -138,7 +138,7 @@ async def connect_side(short_tmp: Path, side: Any, **options: Any) -> SideWorld:
     return SideWorld(side, agent)
 
 
-@pytest.fixture(params=["hubspot", "salesforce"])
+@pytest.fixture(params=["hubspot", "salesforce", "zoho", "autotask"])
 def crm_name(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 

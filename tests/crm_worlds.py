@@ -29,7 +29,10 @@ class CrmSide(Protocol):
     state: Any
     app: Any
     names: dict[str, str]
-    """Local field name -> the CRM's property name, ``owner`` included."""
+    """Local field name -> the CRM's property name, ``owner`` included; a field the CRM does not map
+    (Autotask: ``lifecycle_stage``, ``lead_score``) is absent."""
+    seeded_owners: int
+    """Owners (users, resources) the sandbox is seeded with, the inactive one included."""
 
     def add(self, values: dict[str, Any]) -> str:
         """Create a record (a lead where the CRM has leads) without API checks; returns its id."""
@@ -97,6 +100,7 @@ class HubSpotSide:
         switches = FaultSwitches(**{"rate_limit_per_10s": None, "search_rate_limit_per_s": None, **faults})
         self.app = create_app(self.state, faults=switches, token=SANDBOX_TOKEN)
         self.names = {**_crm_names(self.crm), "owner": "hubspot_owner_id"}
+        self.seeded_owners = 8
 
     def credentials(self) -> dict[str, str]:
         return {"token": SANDBOX_TOKEN}
@@ -171,6 +175,7 @@ class SalesforceSide:
         self.app = create_app(self.state, faults=FaultSwitches(**{"daily_limit": None, **faults}),
                               token=SANDBOX_TOKEN)
         self.names = {**_crm_names(self.crm), "owner": "OwnerId"}
+        self.seeded_owners = 8
 
     def credentials(self) -> dict[str, str]:
         return {"access_token": SANDBOX_TOKEN}
@@ -277,6 +282,7 @@ class ZohoSide:
         self.app = create_app(self.state, faults=ZohoFaults(**{"daily_limit": None, **faults}))
         self.mappings = {m.local: m for m in DEFAULT_MAPPINGS[self.crm]}
         self.names = {**_crm_names(self.crm), "owner": "Owner"}
+        self.seeded_owners = len(self.state.users)
 
     def credentials(self) -> dict[str, str]:
         from leadsync.agent.connectors.zoho import sandbox
@@ -391,6 +397,7 @@ class AutotaskSide:
         self.state = build_state(contacts=contacts, seed=seed)
         self.app = create_app(self.state, faults=FaultSwitches(**{"hourly_threshold": None, **faults}))
         self.names = {**_crm_names(self.crm), "owner": "ownerResourceID"}
+        self.seeded_owners = len(self.state.rows("Resources"))
 
     def credentials(self) -> dict[str, str]:
         from leadsync.agent.connectors.autotask.sandbox import (
@@ -432,7 +439,8 @@ class AutotaskSide:
             company = int(row["companyID"])
             self.state.tables["Companies"][company]["ownerResourceID"] = int(values["owner"])
         fields = self._fields(values)
-        if "company" in values:
+        if "company" in values:  # moves the contact to the company of that name (found or created)
+            assert values["company"], "an Autotask contact cannot be without a company"
             fields["companyID"] = self._company(values["company"], None)
         self.state.update_contact(int(crm_id), fields)
 
@@ -461,7 +469,8 @@ class AutotaskSide:
         return sum(self.state.requests.values())
 
     def sent_writes(self) -> list[Write]:
-        """Contact creates and updates (a company created on the way is not a contact write)."""
+        """Contact creates and updates, a deactivation as a delete (a company created on the way is not a
+        contact write)."""
         out: list[Write] = []
         for r in self.state.request_log:
             if r.method == "GET" or r.path.endswith(("/query", "/Companies")) or "/query/" in r.path:
@@ -470,6 +479,8 @@ class AutotaskSide:
             assert op is not None and r.path.endswith("/Contacts"), f"sent_writes cannot read {r.method} {r.path}"
             body = dict(r.body)
             crm_id = body.pop("id", None)
+            if op == "update" and body == {"isActive": 0}:
+                op, body = "delete", {}
             out.append((op, None if crm_id is None else str(crm_id), body))
         return out
 
@@ -484,6 +495,13 @@ Side = HubSpotSide | SalesforceSide | ZohoSide | AutotaskSide
 SIDES: dict[str, type[Side]] = {"hubspot": HubSpotSide, "salesforce": SalesforceSide, "zoho": ZohoSide,
                                 "autotask": AutotaskSide}
 CRMS = tuple(SIDES)
+
+
+def plain_text_field(crm: str) -> str:
+    """A text field that a test may edit, move or clear on either side: ``company``, except on Autotask,
+    where a contact's company is its Company record (never blank; moving a contact to another company is
+    refused, ``COMPANY_CHANGE``), so ``job_title`` there."""
+    return "job_title" if crm == "autotask" else "company"
 
 
 def make_side(crm: str, contacts: int = 200, seed: int = 42, **faults: Any) -> Side:

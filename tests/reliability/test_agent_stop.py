@@ -46,10 +46,16 @@ async def test_stop_during_a_run_records_it_interrupted_with_what_it_committed(s
 
 
 async def test_syncs_waiting_in_the_queue_fail_when_the_agent_stops(short_tmp: Path, crm_name: str) -> None:
-    world = await connect_side(short_tmp, make_side(crm_name, contacts=2000, latency_ms=10))
+    # 100 ms a request: the run takes seconds on every CRM (Autotask and Salesforce pull 2,000 records in a
+    # few pages, which 10 ms let finish before the stop); the stop comes once it is under way
+    world = await connect_side(short_tmp, make_side(crm_name, contacts=2000, latency_ms=100))
     agent = world.agent
     running = asyncio.ensure_future(agent.request_sync("manual", wait=True))
-    await asyncio.sleep(0.2)
+    for _ in range(500):
+        if agent.current_run is not None:
+            break
+        await asyncio.sleep(0.01)
+    assert agent.current_run is not None
     queued = asyncio.ensure_future(agent.request_sync("manual", wait=True, pull=False))  # waits for the first
     await asyncio.sleep(0.05)
 
