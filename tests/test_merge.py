@@ -160,21 +160,6 @@ async def test_newest_wins_inside_skew_refuses_to_decide(crm_synced: SideWorld, 
     assert crm(crm_synced, contact["crm_id"])["job_title"] == "Local Title"
 
 
-def strict_xfail(failing: bool, reason: str) -> None:
-    """Expect a known engine bug (checked where it shows); strict: once fixed, the test fails until its
-    xfail is removed."""
-    assert failing, f"fixed, remove its xfail: {reason}"
-    pytest.xfail(reason)
-
-
-LOCAL_EDIT_BACK_TO_BASE = (
-    "engine bug: agent/engine/merge.py merge_field treats a field whose local value equals the base (last "
-    "synced) value as unedited ('if local == base: take the CRM value') without looking at local_changed_at, "
-    "so a local edit back to the synced value, made after the CRM changed the field, is overwritten by the "
-    "CRM's value with no conflict recorded (found by test_merge_model on every CRM: phone edits CRM 'a', sync, "
-    "local 'b', CRM cleared, local 'a', sync -> None; crm_unless_blank should keep the local 'a')")
-
-
 async def test_a_local_edit_back_to_the_synced_value_is_not_backed_out(crm_synced: SideWorld,
                                                                        crm_client: RpcClient) -> None:
     await crm_client.call("mappings.update", {"local": "phone", "policy": "crm_unless_blank"})
@@ -187,8 +172,8 @@ async def test_a_local_edit_back_to_the_synced_value_is_not_backed_out(crm_synce
     await sync(crm_client)
     local = await crm_client.call("contacts.get", {"id": contact["id"], "include": ["conflicts"]})
     # the latest edit is the local one, and a blank CRM value loses under crm_unless_blank: it stays, and goes out
-    kept = local["phone"] == "+1 555 0111" == crm(crm_synced, contact["crm_id"])["phone"]
-    strict_xfail(not kept, LOCAL_EDIT_BACK_TO_BASE)
+    assert local["phone"] == "+1 555 0111" == crm(crm_synced, contact["crm_id"])["phone"]
+    assert [(c["field"], c["winner"]) for c in local["conflicts"]] == [("phone", "local")]  # recorded, restorable
 
 
 async def test_provenance_of_a_value_changed_in_the_crm(crm_synced: SideWorld, crm_client: RpcClient) -> None:

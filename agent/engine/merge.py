@@ -33,12 +33,15 @@ class FieldDecision:
 
 
 def merge_field(mapping: FieldMapping, base: Any, local: Any, crm: Any,
-                local_changed_at: int | None, crm_changed_at: int) -> FieldDecision:
+                local_changed_at: int | None, crm_changed_at: int, base_at: int | None = None) -> FieldDecision:
     """Decide one field of a pulled record (times: epoch ms UTC; ``local_changed_at`` None when the
-    local value was never edited locally)."""
+    local value was never edited locally; ``base_at`` when the base was last synced). A local value equal
+    to the base is unchanged unless it was edited after the base was synced (changed, then changed back):
+    then it is a change like any other and meets the CRM's as a conflict."""
     if crm == base:
         return FieldDecision()
-    if local == base:
+    edited_back = local_changed_at is not None and base_at is not None and local_changed_at > base_at
+    if local == base and not edited_back:
         return FieldDecision(local=crm, base=crm)
     if local == crm:
         return FieldDecision(base=crm)

@@ -27,7 +27,8 @@ from leadsync.common.models import STANDARD_FIELDS
 _STD = frozenset(STANDARD_FIELDS)
 _LOCAL_COLS = ", ".join(f"c.{f}" for f in STANDARD_FIELDS)
 _SELECT = (f"SELECT c.id, {_LOCAL_COLS}, c.owner_id, c.fields, c.local_rev, c.synced_rev, c.crm_state, "
-           "l.crm_id, l.crm_updated_at, b.vals FROM contacts c LEFT JOIN crm_links l ON l.contact_id = c.id "
+           "l.crm_id, l.crm_updated_at, b.vals, b.synced_at FROM contacts c "
+           "LEFT JOIN crm_links l ON l.contact_id = c.id "
            "LEFT JOIN base_values b ON b.contact_id = c.id ")
 
 
@@ -156,7 +157,7 @@ async def apply_pull_page(db: aiosqlite.Connection, ctx: RunContext, records: Se
         decisions = {}
         for field, crm_value in crm_vals.items():
             decision = merge_field(mappings[field], base.get(field), current.get(field), crm_value,
-                                   edited_at.get((local["id"], field)), record.updated_at_ms)
+                                   edited_at.get((local["id"], field)), record.updated_at_ms, local["synced_at"])
             if decision.winner == "none" and (local["id"], field) in open_undecided:
                 decision = FieldDecision()  # already recorded and waiting for a person
             decisions[field] = decision
