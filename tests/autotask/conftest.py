@@ -21,9 +21,8 @@ from leadsync.agent.connectors.autotask.sandbox import (
     build_state,
     create_app,
 )
-from tests.salesforce.conftest import ConnectorTime
+from tests.connector_time import T0, ConnectorTime
 
-T0 = 1_735_689_600_000  # 2025-01-01T00:00:00Z
 ZONE = "https://webservices2.sandbox.test/atservicesrest"
 CREDENTIALS = {"username": DEFAULT_USERNAME, "secret": DEFAULT_SECRET, "integration_code": DEFAULT_INTEGRATION_CODE}
 HEADERS = {"ApiIntegrationCode": DEFAULT_INTEGRATION_CODE, "UserName": DEFAULT_USERNAME, "Secret": DEFAULT_SECRET}

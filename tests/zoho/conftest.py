@@ -21,29 +21,11 @@ from leadsync.agent.connectors.zoho.sandbox import (
     build_state,
     create_app,
 )
+from tests.connector_time import T0, ConnectorTime
 
-T0 = 1_735_689_600_000  # 2025-01-01T00:00:00Z
 ACCOUNTS_URL = "https://accounts.zoho.test"
 API_DOMAIN = "https://www.zohoapis.test"
 OAUTH = {"client_id": DEFAULT_CLIENT_ID, "client_secret": DEFAULT_CLIENT_SECRET, "refresh_token": DEFAULT_REFRESH_TOKEN}
-
-
-class ConnectorTime:
-    """The connector's time sources on the sandbox's manual clock: ``sleep`` moves it forward."""
-
-    def __init__(self, clock: ManualClock) -> None:
-        self.clock = clock
-        self.sleeps: list[float] = []
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.clock.advance(int(seconds * 1000))
-
-    def monotonic(self) -> float:
-        return self.clock() / 1000
-
-    def now_ms(self) -> int:
-        return self.clock()
 
 
 @pytest.fixture
