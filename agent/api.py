@@ -29,6 +29,7 @@ from leadsync.common.answers import ContactFilter
 from leadsync.common.csvio import ImportRow
 from leadsync.common.errors import (
     CrmAlreadyConnectedError,
+    CrmAuthError,
     CrmError,
     CrmNotConnectedError,
     NotFoundError,
@@ -478,8 +479,13 @@ def build_methods(agent: Agent) -> dict[str, Method]:
         connector, accept = candidate_connector(p.crm, p.base_url, p.credentials)
         try:
             info = await connector.connection_info()  # validate the credentials before saving them
-        except CrmError:
+        except CrmError as exc:
             await connector.aclose()
+            reason = exc.data.get("reason") if isinstance(exc, CrmAuthError) and isinstance(exc.data, dict) else None
+            if reason:  # nothing is connected yet: "re-authenticate with crm.reauth" would mislead
+                raise CrmAuthError(f"{p.crm}: the CRM refused these credentials ({reason}); check client_id, "
+                                   "client_secret and refresh_token", crm=p.crm, status=401,
+                                   category="refused") from None
             raise
         accept()
         # an OAuth connector already holds newer tokens than the ones given (a rotated refresh token): keep those

@@ -10,7 +10,7 @@ from urllib.parse import unquote_plus
 
 import pytest
 
-from leadsync.common.rpc import RpcClient
+from leadsync.common.rpc import RpcClient, RpcError
 from tests.conftest import SideWorld, connect_side
 from tests.crm_worlds import SalesforceSide, make_side
 from tests.test_sync import all_contacts, new_user
@@ -120,3 +120,22 @@ async def test_mappings_check_warns_that_contacts_have_no_company_or_status(sf: 
     assert set(warned) == {"company", "lifecycle_stage"}
     assert "contact records have no Company" in warned["company"]
     assert check["ok"] is True  # a warning, not an error: Leads still sync them
+
+
+async def test_connecting_with_a_wrong_client_secret_names_the_credentials(short_tmp: Path) -> None:
+    side = make_side("salesforce")
+    world = await connect_side(short_tmp, side)  # connected with the sandbox's static session
+    try:
+        async with RpcClient(world.agent.socket_path) as client:
+            await client.call("crm.disconnect")
+            with pytest.raises(RpcError) as refused:
+                await client.call("crm.connect", {"crm": "salesforce", "base_url": "http://salesforce.test",
+                                                  "credentials": {"client_id": "sandbox-client-id",
+                                                                  "client_secret": "wrong",
+                                                                  "refresh_token": "sandbox-refresh-token"}})
+            message = refused.value.message
+            assert "refused these credentials" in message and "client_secret" in message
+            assert "crm.reauth" not in message and "wrong" not in message
+            assert (await client.call("crm.status"))["connected"] is False
+    finally:
+        await world.agent.stop()

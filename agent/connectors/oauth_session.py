@@ -276,7 +276,8 @@ class RefreshTokenSession:
     async def _refuse(self, reason: str, status: int) -> CrmAuthError:
         refused = self._refused = CrmAuthError(
             f"{self.crm}: the refresh token was refused ({reason}); the connection needs re-authentication: "
-            "crm.reauth with new credentials", crm=self.crm, status=401, category=NEEDS_REAUTH)
+            "crm.reauth with new credentials", crm=self.crm, status=401, category=NEEDS_REAUTH,
+            data={"reason": reason})
         log.warning("%s: OAuth refresh refused (HTTP %s); the connection needs re-authentication",
                     self.crm, status)
         await self._status(NEEDS_REAUTH)
