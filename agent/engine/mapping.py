@@ -12,9 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from leadsync.agent.connectors.autotask import DEFAULT_MAPPINGS_AUTOTASK
 from leadsync.agent.connectors.base import PropertyMeta
-from leadsync.agent.connectors.zoho import DEFAULT_MAPPINGS_ZOHO
 from leadsync.common.answers import FieldMapping
 
 HUBSPOT_DEFAULTS: tuple[FieldMapping, ...] = (
@@ -41,10 +39,33 @@ SALESFORCE_DEFAULTS: tuple[FieldMapping, ...] = (
     FieldMapping(local="lead_score", crm="Lead_Score__c", policy="local_wins"),
 )
 
+ZOHO_DEFAULTS: tuple[FieldMapping, ...] = (
+    FieldMapping(local="email", crm="Email", policy="crm_wins"),
+    FieldMapping(local="first_name", crm="First_Name"),
+    FieldMapping(local="last_name", crm="Last_Name"),
+    FieldMapping(local="company", crm="Company"),  # Leads only
+    FieldMapping(local="job_title", crm="Designation", crm_by_object={"contact": "Title"}),
+    FieldMapping(local="phone", crm="Phone"),
+    FieldMapping(local="lifecycle_stage", crm="Lead_Status", policy="crm_wins",  # Leads only
+                 value_map={"lead": "Not Contacted", "marketingqualifiedlead": "Contacted",
+                            "salesqualifiedlead": "Pre-Qualified", "other": "Not Qualified"}),
+    FieldMapping(local="lead_score", crm="Lead_Score", policy="local_wins"),  # a custom number field on both
+)
+
+AUTOTASK_DEFAULTS: tuple[FieldMapping, ...] = (  # no standard fields for lifecycle stage or lead score
+    FieldMapping(local="email", crm="emailAddress", policy="crm_wins"),
+    FieldMapping(local="first_name", crm="firstName"),
+    FieldMapping(local="last_name", crm="lastName"),
+    # the contact's Company, found or created by name; a change on an existing contact is refused
+    FieldMapping(local="company", crm="companyName", policy="crm_wins"),
+    FieldMapping(local="job_title", crm="title"),
+    FieldMapping(local="phone", crm="phone"),
+)
+
 DEFAULT_MAPPINGS: dict[str, tuple[FieldMapping, ...]] = {"hubspot": HUBSPOT_DEFAULTS,
                                                          "salesforce": SALESFORCE_DEFAULTS,
-                                                         "zoho": DEFAULT_MAPPINGS_ZOHO,
-                                                         "autotask": DEFAULT_MAPPINGS_AUTOTASK}
+                                                         "zoho": ZOHO_DEFAULTS,
+                                                         "autotask": AUTOTASK_DEFAULTS}
 
 
 class ConversionError(ValueError):
