@@ -89,7 +89,22 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-class HubSpotSide:
+class _Counters:
+    """What every sandbox state counts the same way (the shared sandbox_counters.RequestCounters)."""
+
+    state: Any
+
+    def writes(self) -> int:
+        return int(self.state.write_requests)
+
+    def requests(self) -> int:
+        return sum(self.state.requests.values())
+
+    def reset(self) -> None:
+        self.state.reset_counters()
+
+
+class HubSpotSide(_Counters):
     crm = "hubspot"
 
     def __init__(self, contacts: int, seed: int, faults: dict[str, Any]) -> None:
@@ -135,12 +150,6 @@ class HubSpotSide:
         found = self.state.find_contact_by_email(email)
         return None if found is None else str(found)
 
-    def writes(self) -> int:
-        return int(self.state.write_requests)
-
-    def requests(self) -> int:
-        return sum(self.state.requests.values())
-
     def sent_writes(self) -> list[Write]:
         out: list[Write] = []
         for r in self.state.request_log:
@@ -154,14 +163,11 @@ class HubSpotSide:
                     for i in r.body["inputs"]]
         return out
 
-    def reset(self) -> None:
-        self.state.reset_counters()
-
     def deactivate_owner(self, owner_id: str) -> None:
         self.state.deactivate_owner(owner_id)
 
 
-class SalesforceSide:
+class SalesforceSide(_Counters):
     """Leads and Contacts of the Salesforce sandbox; ``add`` makes a Lead (with a Company, which Leads
     require); ``convert`` converts one to a Contact."""
 
@@ -240,12 +246,6 @@ class SalesforceSide:
                     return str(crm_id)
         return None
 
-    def writes(self) -> int:
-        return int(self.state.write_requests)
-
-    def requests(self) -> int:
-        return sum(self.state.requests.values())
-
     def sent_writes(self) -> list[Write]:
         out: list[Write] = []
         for r in self.state.request_log:
@@ -262,14 +262,11 @@ class SalesforceSide:
                 out.append((op, record.get("Id"), fields))
         return out
 
-    def reset(self) -> None:
-        self.state.reset_counters()
-
     def deactivate_owner(self, owner_id: str) -> None:
         self.state.update_record("User", owner_id, {"IsActive": False})
 
 
-class ZohoSide:
+class ZohoSide(_Counters):
     """Leads and Contacts of the Zoho CRM sandbox; ``add`` makes a Lead; ``convert`` converts one."""
 
     crm = "zoho"
@@ -358,12 +355,6 @@ class ZohoSide:
                 return str(found[0])
         return None
 
-    def writes(self) -> int:
-        return int(self.state.write_requests)
-
-    def requests(self) -> int:
-        return sum(self.state.requests.values())
-
     def sent_writes(self) -> list[Write]:
         out: list[Write] = []
         for r in self.state.request_log:
@@ -378,14 +369,11 @@ class ZohoSide:
                     for record in r.body["data"]]
         return out
 
-    def reset(self) -> None:
-        self.state.reset_counters()
-
     def deactivate_owner(self, owner_id: str) -> None:
         self.state.set_user_active(owner_id, False)
 
 
-class AutotaskSide:
+class AutotaskSide(_Counters):
     """Contacts of the Autotask sandbox, each under a Company whose owner is the contact's owner; lifecycle
     stage and lead score are not mapped on Autotask (no standard fields), so they read as None."""
 
@@ -462,12 +450,6 @@ class AutotaskSide:
         rows = [r for r in self.state.contacts_by_email(email) if r.get("isActive")]
         return str(rows[0]["id"]) if rows else None
 
-    def writes(self) -> int:
-        return int(self.state.write_requests)
-
-    def requests(self) -> int:
-        return sum(self.state.requests.values())
-
     def sent_writes(self) -> list[Write]:
         """Contact creates and updates, a deactivation as a delete (a company created on the way is not a
         contact write)."""
@@ -483,9 +465,6 @@ class AutotaskSide:
                 op, body = "delete", {}
             out.append((op, None if crm_id is None else str(crm_id), body))
         return out
-
-    def reset(self) -> None:
-        self.state.reset_counters()
 
     def deactivate_owner(self, owner_id: str) -> None:
         self.state.tables["Resources"][int(owner_id)]["isActive"] = False
