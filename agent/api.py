@@ -21,7 +21,7 @@ from leadsync.agent.connectors.registry import CRMS
 from leadsync.agent.daemon import INTERVAL_JOB, Agent
 from leadsync.agent.engine.push import PENDING_SQL
 from leadsync.agent.engine.runner import get_run, run_from_row
-from leadsync.agent.importer import import_rows
+from leadsync.agent.importing.apply import import_contacts
 from leadsync.agent.rpc_server import Method, NoParams, Session
 from leadsync.agent.settings import SettingsUpdate, apply_update
 from leadsync.agent.store.store import loads, now_ms
@@ -177,6 +177,12 @@ class ContactsImport(_P):
     as_user: int | str
     header: list[str]
     rows: list[ImportRow]
+    dry_run: bool = False
+    import_id: str | None = None
+    mapping: dict[str, str] | None = None
+    skip: list[str] | None = None
+    date_format: str | None = None
+    date_columns: dict[str, str] | None = None
 
 
 def build_methods(agent: Agent) -> dict[str, Method]:
@@ -439,11 +445,9 @@ def build_methods(agent: Agent) -> dict[str, Method]:
 
     @method("contacts.import", ContactsImport)
     async def contacts_import(p: ContactsImport, _: Session) -> Any:
-        """Import CSV rows ([line, values] under a header) owned by as_user; bad rows come back with line and reason."""
-        user = await users.find_user(store, p.as_user)
-        report = await import_rows(store, user.id, p.header, p.rows)
-        agent.emit({"type": "contacts_imported", "created": report.created, "updated": report.updated})
-        return report
+        """Import CSV rows ([line, values] under a header) owned by as_user (or the owner a row names); bad rows
+        come back in failed, rows to review in warnings (line, column, value, message); dry_run writes nothing."""
+        return await import_contacts(agent, **msgspec.structs.asdict(p))
 
     def candidate_connector(crm: str, base_url: str | None,
                             credentials: dict[str, str]) -> tuple[Connector, Callable[[], None]]:

@@ -144,55 +144,31 @@ def cmd_contacts(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from leadsync.common.csvio import batches, read_csv
+    from leadsync.agent.importing.report import render
+    from leadsync.agent.importing.upload import import_file
 
-    try:
-        with open(args.file, encoding="utf-8", newline="") as handle:
-            text = handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"leadsync import: cannot read {args.file}: {exc}", file=sys.stderr)
-        return 2
-    header, rows = read_csv(text)
-    total: dict[str, Any] = {"rows": 0, "created": 0, "updated": 0, "unchanged": 0, "failed": []}
-    for batch in batches(rows):
-        report = _call(args, "contacts.import", {"as_user": args.as_user, "header": header,
-                                                 "rows": [[r.line, r.values] for r in batch]})
-        for key in ("rows", "created", "updated", "unchanged"):
-            total[key] += report[key]
-        total["failed"] += report["failed"]
-        total.setdefault("duplicates", [])
-        total["duplicates"] += report.get("duplicates", [])
-        total["unmapped_columns"] = report["unmapped_columns"]
+    mapping: dict[str, str] = {}
+    for item in args.map:
+        column, sep, field = item.rpartition("=")
+        if not sep or not column.strip() or not field.strip():
+            print(f"leadsync import: --map {item!r}: give COLUMN=FIELD", file=sys.stderr)
+            return 2
+        mapping[column.strip()] = field.strip()
+    answer = import_file(lambda method, params: _call(args, method, params), args.file, as_user=args.as_user,
+                         dry_run=args.dry_run, mapping=mapping or None, skip=args.skip or None,
+                         date_format=args.date_format, sheet=args.sheet, encoding=args.encoding)
     if args.json:
-        _print_json(total)
+        _print_json(answer)
     else:
-        print(f"{total['rows']} rows: {total['created']} created, {total['updated']} updated, "
-              f"{total['unchanged']} unchanged, {len(total['failed'])} failed")
-        for failure in total["failed"]:
-            print(f"  line {failure['line']}: {failure['reason']}")
-        for duplicate in total.get("duplicates", []):
-            print(f"  line {duplicate['line']}: {duplicate['reason']}")
-        if total.get("unmapped_columns"):
-            print(f"  columns not imported: {', '.join(total['unmapped_columns'])}")
-    return 1 if total["failed"] else 0
+        print("\n".join(render(answer, limit_per_kind=5 if args.dry_run else 20)))
+    return 1 if answer["failed"] else 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from leadsync.common.csvio import write_csv
+    from leadsync.agent.exporting import export_file
 
     flt = {k: v for k, v in {"owner": args.owner, "q": args.search, "lifecycle_stage": args.stage}.items() if v}
-
-    def pages() -> Any:
-        after = None
-        while True:
-            page = _call(args, "contacts.list", {"filter": flt, "after": after, "limit": 500})
-            yield from page["contacts"]
-            after = page["next_after"]
-            if after is None:
-                return
-
-    with open(args.file, "w", encoding="utf-8", newline="") as handle:
-        count = write_csv(handle, pages())
+    count = export_file(lambda method, params: _call(args, method, params), args.file, flt)
     print(f"{count} contacts written to {args.file}")
     return 0
 
@@ -264,10 +240,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_contacts)
 
-    p = sub.add_parser("import", help="import contacts from a CSV file (header row required)")
+    p = sub.add_parser("import", help="import contacts from a CSV or .xlsx file (any encoding and delimiter)")
     p.add_argument("file")
-    p.add_argument("--as", dest="as_user", required=True, help="the importing user (email or id): owns new contacts")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--as", dest="as_user", required=True,
+                   help="the importing user (email or id): owns new contacts unless a row names another owner")
+    p.add_argument("--dry-run", action="store_true", help="show what would happen; write nothing")
+    p.add_argument("--map", action="append", default=[], metavar="COLUMN=FIELD",
+                   help="import COLUMN into FIELD (a contact field, owner, or a custom name; FIELD[] keeps a list); "
+                        "repeatable")
+    p.add_argument("--skip", action="append", default=[], metavar="COLUMN", help="do not import COLUMN; repeatable")
+    p.add_argument("--date-format", metavar="ORDER",
+                   help="DMY, MDY or YMD (or DD.MM.YYYY...): for date columns whose rows do not decide it")
+    p.add_argument("--sheet", metavar="NAME", help="the sheet of an .xlsx workbook (default: the first)")
+    p.add_argument("--encoding", help="the file's encoding, when detection picks the wrong one")
+    p.add_argument("--json", action="store_true", help="print the answer as JSON")
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("export", help="export a filtered list of contacts to CSV")

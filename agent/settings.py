@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 
+from leadsync.agent.importing.dates import time_zone
 from leadsync.common.errors import ValidationError
 
 INTERVAL_MIN, INTERVAL_MAX = 10, 1440
@@ -18,13 +19,15 @@ class Settings(msgspec.Struct, kw_only=True):
     outbound write; ``score_threshold``: a lead score at or above which a contact is pushed at once (None:
     off); ``fallback_owner``: CRM owner id for pushed contacts whose creator has no active CRM owner;
     ``crm_delete_enabled``: lets ``contacts.delete`` with ``also_in_crm`` archive the CRM record (off: a
-    local delete never deletes in the CRM)."""
+    local delete never deletes in the CRM); ``time_zone``: the account's IANA time zone, in which imported
+    date-times without a zone are read."""
 
     sync_interval_minutes: int = 60
     push_enabled: bool = True
     score_threshold: int | str | None = None
     fallback_owner: str | None = None
     crm_delete_enabled: bool = False
+    time_zone: str = "UTC"
 
     def threshold_score(self) -> int | None:
         """The threshold as a lead score (a named interest level is mapped by ``INTEREST_LEVELS``)."""
@@ -39,6 +42,7 @@ class SettingsUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     score_threshold: int | str | None = None
     fallback_owner: str | None = None
     crm_delete_enabled: bool | None = None
+    time_zone: str | None = None
     clear: list[str] = []
 
 
@@ -67,6 +71,9 @@ def apply_update(current: Settings, update: SettingsUpdate) -> dict[str, Any]:
         if isinstance(level, int) and not 0 <= level <= 1_000_000:
             raise ValidationError("score_threshold: a lead score from 0 to 1000000")
         changes["score_threshold"] = level
+    if update.time_zone is not None:
+        time_zone(update.time_zone.strip())  # raises ValidationError for an unknown zone
+        changes["time_zone"] = update.time_zone.strip()
     if update.fallback_owner is not None:
         changes["fallback_owner"] = update.fallback_owner.strip()
     for key in update.clear:

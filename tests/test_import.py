@@ -10,7 +10,8 @@ import pytest
 
 from leadsync.agent.cli import main
 from leadsync.agent.daemon import Agent
-from leadsync.common.csvio import read_csv, write_csv
+from leadsync.agent.exporting import write_contacts
+from leadsync.common.csvio import read_csv
 from leadsync.common.errors import ValidationError
 from leadsync.common.rpc import RpcClient, RpcError
 
@@ -35,9 +36,10 @@ async def test_c01_byte_order_mark_before_quoted_header(client: RpcClient, impor
     assert header[0] == "Record ID"
     report = await import_text(client, text)
     assert report["created"] == 2 and report["failed"] == []
-    assert report["unmapped_columns"] == ["Record ID"]
+    assert report["unmapped_columns"] == []
     page = await client.call("contacts.list", {"filter": {"q": "ada"}})
     assert page["contacts"][0]["first_name"] == "Ada"
+    assert page["contacts"][0]["fields"] == {"record_id": "101"}  # kept as a custom field
     assert page["contacts"][0]["created_by"] == importer["id"]
 
 
@@ -47,8 +49,9 @@ async def test_c03_quoted_line_break_is_one_record(client: RpcClient, importer: 
     report = await import_text(client, text)
     assert report["rows"] == 3
     assert report["created"] == 2
-    assert report["failed"] == [{"line": 5, "reason": report["failed"][0]["reason"]}]
-    assert "not-an-email" in report["failed"][0]["reason"]
+    assert [(f["line"], f["column"], f["value"]) for f in report["failed"]] == [(5, "Email", "not-an-email")]
+    assert "not-an-email" in report["failed"][0]["reason"] and report["failed"][0]["message"] == \
+        report["failed"][0]["reason"]
     page = await client.call("contacts.list", {"filter": {"q": "ada"}})
     assert page["contacts"][0]["fields"]["street"] == "12 Harbour Rd\nUnit 4"
 
@@ -82,15 +85,15 @@ async def test_reimport_with_a_change_updates(client: RpcClient, importer: dict[
 
 
 def test_header_without_email_is_refused() -> None:
-    from leadsync.common.csvio import map_header
+    from leadsync.agent.importing.columns import plan_columns
 
     with pytest.raises(ValidationError, match="no email column"):
-        map_header(["Name", "Phone"])
+        plan_columns(["Name", "Phone"])
 
 
 def test_export_writes_header_and_rows() -> None:
     out = io.StringIO()
-    count = write_csv(out, [{"id": 1, "email": "a@b.org", "lead_score": 0, "phone": None}])
+    count = write_contacts(out, [{"id": 1, "email": "a@b.org", "lead_score": 0, "phone": None}], [], {})
     lines = out.getvalue().splitlines()
     assert count == 1 and lines[0].startswith("id,email") and lines[1].startswith("1,a@b.org")
     assert ",0," in lines[1]

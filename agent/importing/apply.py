@@ -1,0 +1,179 @@
+"""``contacts.import``: rows (``[line, values]`` under a header) read, matched and written, or with
+``dry_run`` the same decisions made and rolled back (:meth:`Store.dry_run`), so a preview is exact.
+
+Rows match existing contacts by email (trimmed, case-insensitive, case C09): importing the same file
+again changes nothing; blank cells never clear a value; a value equal to the stored one as text (an
+exported ``42`` against a stored number 42) is no change. New contacts are created as the owner the
+file names when it matches a user (:mod:`.owners`), else as the importing user, and marked for push
+as leads. Owners of existing contacts are never changed (the CRM decides them). A file sent in
+chunks shares an ``import_id``, so an email on two lines of one file is found across chunks: the
+first line wins and the later one is reported in ``duplicates``. A lead score reaching the
+threshold triggers the same urgent push as ``contacts.score`` (:meth:`Agent.score_changed`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import weakref
+from typing import Any
+
+import aiosqlite
+
+from leadsync.agent.contacts import record_provenance
+from leadsync.agent.daemon import Agent
+from leadsync.agent.exporting import plain_text
+from leadsync.agent.importing import dates
+from leadsync.agent.importing.columns import plan_columns
+from leadsync.agent.importing.owners import OwnerIndex
+from leadsync.agent.importing.report import ImportReport, Problem, RowError
+from leadsync.agent.importing.values import ParsedRow, RowReader, decide_orders, split_list
+from leadsync.agent.store.store import Store, dumps, loads, now_ms
+from leadsync.agent.users import find_user
+from leadsync.common.csvio import ImportRow
+from leadsync.common.models import STANDARD_FIELDS
+
+FILE_STATE_IDLE_S = 3600.0
+# per store: import_id -> (email key -> first line, last used monotonic s)
+_files: weakref.WeakKeyDictionary[Store, dict[str, tuple[dict[str, int], float]]] = weakref.WeakKeyDictionary()
+
+
+def _seen_lines(store: Store, import_id: str | None) -> dict[str, int]:
+    if import_id is None:
+        return {}
+    files = _files.setdefault(store, {})
+    now = time.monotonic()
+    for stale in [k for k, (_, used) in files.items() if now - used > FILE_STATE_IDLE_S]:
+        del files[stale]
+    seen = files[import_id][0] if import_id in files else {}
+    files[import_id] = (seen, now)
+    return seen
+
+
+async def import_contacts(agent: Agent, *, as_user: int | str, header: list[str], rows: list[ImportRow],
+                          dry_run: bool = False, import_id: str | None = None, mapping: dict[str, str] | None = None,
+                          skip: list[str] | None = None, date_format: str | None = None,
+                          date_columns: dict[str, str] | None = None) -> ImportReport:
+    """Import (or preview) one batch of rows as user ``as_user`` (id or email).
+
+    ``mapping``/``skip``: see :func:`.columns.plan_columns`. ``date_format``: DMY, MDY or YMD for
+    columns no row decides. ``date_columns``: column -> order decided over the whole file (the CLI
+    sends it); without it the date columns and their orders are decided from these rows.
+    Raises ValidationError for a header or option that cannot be imported (nothing is written) and
+    NotFoundError for an unknown user; bad rows come back in ``failed``."""
+    store = agent.store
+    user = await find_user(store, as_user)
+    plan = plan_columns(header, mapping=mapping, skip=skip)
+    zone_name = agent.settings.time_zone
+    fallback = dates.parse_date_format(date_format) if date_format else None
+    orders = ({c: dates.parse_date_format(o) for c, o in date_columns.items()} if date_columns is not None
+              else decide_orders(plan, rows, fallback))
+    report = ImportReport(dry_run=dry_run, columns=plan, time_zone=zone_name, date_orders=dict(orders),
+                          unmapped_columns=[c.column for c in plan if c.field is None])
+    owners = await OwnerIndex.load(store)
+    reader = RowReader(plan, report, owners, date_orders=orders, zone=dates.time_zone(zone_name))
+    seen = _seen_lines(store, import_id)
+    parsed: list[ParsedRow] = []
+    for row in rows:
+        report.rows += 1
+        item = reader.read(row)
+        if item is None:
+            continue
+        if item.key in seen:
+            report.duplicates.append(RowError(
+                line=item.line, column=reader.column_of.get("email"), value=item.key, kind="duplicate",
+                message=f"the same contact as line {seen[item.key]} (emails match trimmed and case-insensitively); "
+                        f"skipped: line {seen[item.key]} wins"))
+            continue
+        seen[item.key] = item.line
+        parsed.append(item)
+    report.skipped = len(report.duplicates)
+    view = store.dry_run() if dry_run else contextlib.nullcontext(store)
+    async with view as target:
+        scores = await _write(target, parsed, user.id, owners, report)
+    if not dry_run:
+        for contact_id, old, new in scores:
+            report.threshold_pushes += bool(await agent.score_changed(contact_id, old, new))
+        agent.emit({"type": "contacts_imported", "created": report.created, "updated": report.updated})
+    return report
+
+
+async def _write(store: Store, parsed: list[ParsedRow], importer_id: int, owners: OwnerIndex,
+                 report: ImportReport) -> list[tuple[int, int | None, int | None]]:
+    """Create or update each row; returns (contact id, old score, new score) for rows setting a score."""
+    scores: list[tuple[int, int | None, int | None]] = []
+    stamp = now_ms()
+    async with store.transaction() as db:
+        existing = await _existing(db, [p.key for p in parsed])
+        for item in parsed:
+            found = existing.get(item.key)
+            if found is None:
+                contact_id = await _create(db, item, importer_id, owners, report, stamp)
+                report.created += 1
+                if item.standard.get("lead_score") is not None:
+                    scores.append((contact_id, None, item.standard["lead_score"]))
+            elif await _update(db, item, found, owners, report, stamp):
+                report.updated += 1
+                if "lead_score" in item.standard:
+                    scores.append((found["id"], found["lead_score"], item.standard["lead_score"]))
+            else:
+                report.unchanged += 1
+    return scores
+
+
+async def _existing(db: aiosqlite.Connection, keys: list[str]) -> dict[str, aiosqlite.Row]:
+    found: dict[str, aiosqlite.Row] = {}
+    for start in range(0, len(keys), 500):
+        part = keys[start:start + 500]
+        async with db.execute(f"SELECT id, email_norm, owner_id, {', '.join(STANDARD_FIELDS)}, fields FROM contacts "
+                              f"WHERE email_norm IN ({', '.join('?' * len(part))})", part) as cur:
+            for row in await cur.fetchall():
+                found[row["email_norm"]] = row
+    return found
+
+
+def _owner_problem(item: ParsedRow, kind: str, message: str) -> Problem:
+    return Problem(line=item.line, column=item.owner_column, value=item.owner_value, kind=kind, message=message)
+
+
+async def _create(db: aiosqlite.Connection, item: ParsedRow, importer_id: int, owners: OwnerIndex,
+                  report: ImportReport, stamp: int) -> int:
+    creator = importer_id
+    if item.owner is not None:
+        if item.owner.problem is not None:
+            report.warnings.append(_owner_problem(item, *item.owner.problem))
+        creator = item.owner.user_id or importer_id
+    std = {"lifecycle_stage": "lead", **item.standard}
+    cols = list(std)
+    async with db.execute(
+            f"INSERT INTO contacts({', '.join(cols)}, email_norm, owner_id, created_by, source, fields, created_at, "
+            f"updated_at, push_wanted) VALUES ({', '.join('?' * len(cols))}, ?, ?, ?, 'import', ?, ?, ?, 1)",
+            [*std.values(), item.key, owners.owner_for(creator), creator, dumps(item.custom), stamp, stamp]) as cur:
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+
+def _same(stored: Any, new: Any) -> bool:
+    return bool(stored == new or (stored is not None and plain_text(stored) == plain_text(new)))
+
+
+async def _update(db: aiosqlite.Connection, item: ParsedRow, found: aiosqlite.Row, owners: OwnerIndex,
+                  report: ImportReport, stamp: int) -> bool:
+    """Apply a row to an existing contact; False when nothing changed."""
+    if item.owner is not None and item.owner.owner_id != found["owner_id"]:
+        report.warnings.append(_owner_problem(item, "owner_not_changed", (
+            f"the contact's owner stays {found['owner_id'] or 'unassigned'}: ownership comes from the CRM "
+            "(change it there)")))
+    changed = {f: v for f, v in item.standard.items() if f != "email" and not _same(found[f], v)}
+    extra: dict[str, Any] = loads(found["fields"]) or {}
+    custom = {f: split_list(v) if isinstance(extra.get(f), list) and isinstance(v, str) else v
+              for f, v in item.custom.items()}
+    extra_changed = {f: v for f, v in custom.items() if not _same(extra.get(f), v)}
+    if not changed and not extra_changed:
+        return False
+    sets = [f"{f} = ?" for f in changed] + ["fields = json_patch(fields, ?)", "updated_at = ?"]
+    await db.execute(f"UPDATE contacts SET {', '.join(sets)}, local_rev = local_rev + 1 WHERE id = ?",
+                     [*changed.values(), dumps(extra_changed), stamp, found["id"]])
+    previous = {f: found[f] for f in changed} | {f: extra.get(f) for f in extra_changed}
+    await record_provenance(db, found["id"], previous, "import", None, stamp)
+    return True
