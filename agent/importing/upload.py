@@ -57,7 +57,7 @@ def import_file(call: Call, path: str, *, as_user: str, dry_run: bool = False, m
                               "import_id": uuid.uuid4().hex, "mapping": mapping, "skip": skip,
                               "date_format": date_format, "date_columns": orders}
     total: dict[str, Any] | None = None
-    for batch in chunks(table.rows()):
+    for batch in chunks(table.rows(), max_bytes=CHUNK_BYTES, max_rows=CHUNK_ROWS):
         total = merge_answers(total, call("contacts.import", {**params, "rows": [[r.line, r.values] for r in batch]}))
     if total is None:  # a header and no rows: the agent still checks the header and shows the plan
         total = call("contacts.import", {**params, "rows": []})

@@ -79,9 +79,17 @@ class RowReader:
         self.kinds = [value_kind(c.column, c.field) for c in plan]
         self.column_of = {c.field: c.column for c in plan if c.field}
         self.country_index = next((c.index for c in plan if c.field == "country"), None)
+        self.pending: list[Problem] = []  # the warnings of the row being read
 
     def read(self, row: ImportRow) -> ParsedRow | None:
-        """The parsed row, or None when it failed (reported)."""
+        """The parsed row, or None when it failed (reported; its warnings are not)."""
+        self.pending = []
+        parsed = self._read(row)
+        if parsed is not None:
+            self.report.warnings += self.pending
+        return parsed
+
+    def _read(self, row: ImportRow) -> ParsedRow | None:
         values = row.values
         extra = [v for v in values[len(self.plan):] if v.strip()]
         if extra:
@@ -91,6 +99,7 @@ class RowReader:
         country = values[self.country_index] if self.country_index is not None and self.country_index < len(values) \
             else None
         fields: dict[str, Any] = {}
+        texts: dict[str, str] = {}  # field -> the text it was read from, to report
         owners: list[tuple[str, str]] = []
         try:
             for col in self.plan:
@@ -109,11 +118,12 @@ class RowReader:
                 if col.field == OWNER:
                     owners.append((col.column, text))
                 elif col.field:
+                    texts[col.field] = text
                     fields[col.field] = self._value(row.line, col, text)
             clean = clean_contact_fields(fields)
         except ValidationError as exc:
             field = exc.message.split(":", 1)[0]
-            self._fail(row.line, self.column_of.get(field), _text(fields.get(field)), exc.message)
+            self._fail(row.line, self.column_of.get(field), texts.get(field), exc.message)
             return None
         if not clean.get("email"):
             self._fail(row.line, self.column_of.get("email"), None, "email: is required")
@@ -122,8 +132,9 @@ class RowReader:
                            standard={f: clean.pop(f) for f in list(clean) if f in STANDARD_FIELDS}, custom=clean)
         if owners:
             matches = [(column, text, self.owners.match(text)) for column, text in owners]
-            parsed.owner_column, parsed.owner_value, parsed.owner = next(
-                (m for m in matches if m[2].problem is None), matches[0])
+            # a match, else the most telling problem (a queue or a deactivated owner before "no match")
+            matches.sort(key=lambda m: 0 if m[2].problem is None else 2 if m[2].problem[0] == "owner_unmatched" else 1)
+            parsed.owner_column, parsed.owner_value, parsed.owner = matches[0]
         return parsed
 
     def _value(self, line: int, col: ColumnInfo, text: str) -> Any:
@@ -142,16 +153,10 @@ class RowReader:
         return split_list(text) if col.multi else text
 
     def _warn(self, line: int, column: str, value: str, kind: str, message: str) -> None:
-        self.report.warnings.append(Problem(line=line, column=column, value=value, kind=kind, message=message))
+        self.pending.append(Problem(line=line, column=column, value=value, kind=kind, message=message))
 
     def _fail(self, line: int, column: str | None, value: str | None, message: str) -> None:
         self.report.failed.append(RowError(line=line, column=column, value=value, message=message))
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    return ";".join(value) if isinstance(value, list) else str(value)
 
 
 def decide_orders(plan: list[ColumnInfo], rows: Any, date_format: dates.Order | None) -> dict[str, dates.Order]:
