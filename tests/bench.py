@@ -3,7 +3,7 @@
 ``make bench`` runs ``python -m tests.bench``; flags:
 
 - ``--quick``: small sizes (10,000 and 20,000 contacts; under a minute on 2 cores);
-- ``--only NAME`` (repeatable or comma-separated): pull, incremental, push, limit, api, tui, baseline;
+- ``--only NAME`` (repeatable or comma-separated): pull, incremental, push, limit, api, tui, baseline, import;
   a benchmark's setup (e.g. the full pull that fills the store) runs and is reported too;
 - ``--json PATH`` (default ``bench-results/latest.json``);
 - ``--sandbox-as-is``: serve the sandbox with ``leadsync sandbox`` itself (see :mod:`tests.bench_procs`: in
@@ -60,7 +60,7 @@ from leadsync.common.rpc import RpcClient
 from tests import bench_baseline
 from tests.bench_procs import UNLIMITED, Child, Usage, start_agent, start_sandbox
 
-NAMES = ("pull", "incremental", "push", "limit", "api", "tui", "baseline")
+NAMES = ("pull", "incremental", "push", "limit", "api", "tui", "baseline", "import")
 TOKEN = "sandbox-token"
 LIST_PAGE = 100  # HubSpot's list endpoint: at most 100 contacts a page
 SEARCH_PAGE = 200  # HubSpot's search endpoint: at most 200 a page
@@ -105,12 +105,15 @@ class Sizes:
     by_id: int
     baseline_push: int
     tui_runs: int
+    import_rows: int
 
 
 FULL = Sizes(small=100_000, large=1_000_000, changes=1_000, push=10_000, limit_pull=30_000, limit_push=10_000,
-             limit_changes=10_000, list_calls=500, by_id=5_000, baseline_push=10_000, tui_runs=3)
+             limit_changes=10_000, list_calls=500, by_id=5_000, baseline_push=10_000, tui_runs=3,
+             import_rows=100_000)
 QUICK = Sizes(small=10_000, large=20_000, changes=1_000, push=2_000, limit_pull=3_000, limit_push=2_000,
-              limit_changes=1_000, list_calls=200, by_id=1_000, baseline_push=2_000, tui_runs=2)
+              limit_changes=1_000, list_calls=200, by_id=1_000, baseline_push=2_000, tui_runs=2,
+              import_rows=10_000)
 
 
 @dataclass
@@ -855,11 +858,26 @@ def parse_only(values: Sequence[str] | None) -> frozenset[str]:
     return frozenset(names)
 
 
+async def phase_import(bench: Bench) -> None:
+    """``leadsync import`` of a HubSpot-style CSV into an agent with no CRM (see :mod:`tests.bench_import`)."""
+    from tests.bench_import import import_rows_benchmark
+
+    size = bench.sizes.import_rows
+    print(f"phase import: a {size:,}-row CSV", flush=True)
+    figures = await import_rows_benchmark(bench.work, size)
+    bench.add(Row(key="import", group="import", title=f"import {size:,}-row CSV (leadsync import)",
+                  agent=AGENT_CLI, records=size, seconds=figures["seconds"], peak_rss_mb=figures["agent_peak_rss_mb"],
+                  notes=f"importing side peak {figures['client_peak_mb']:.1f} MB "
+                        f"({figures['client_peak_mb_tenth_size']:.1f} MB at a tenth the size: streamed); "
+                        f"file {figures['file_mb']:.1f} MB", figures=figures))
+
+
 async def run(bench: Bench) -> None:
     phases: list[tuple[str, Callable[[Bench], Awaitable[None]], tuple[str, ...]]] = [
         ("small", phase_small, ("pull", "incremental", "push", "baseline")),
         ("large", phase_large, ("pull", "incremental", "api", "tui")),
         ("limit", phase_limit, ("limit",)),
+        ("import", phase_import, ("import",)),
     ]
     for name, phase, needs in phases:
         if not bench.wants(*needs):

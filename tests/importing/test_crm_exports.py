@@ -58,7 +58,8 @@ async def test_hubspot_contact_export(agent: Agent, client: RpcClient, team: dic
         "job_title": "Countess", "lifecycle_stage": "marketingqualifiedlead", "lead_score": 85,
         "created_by": team["alice@corp.com"], "owner_id": "1001"}
     assert ada["fields"] == {"record_id": "51", "lead_status": "NEW", "create_date": "2024-03-05T13:22:00Z",
-                             "associated_company_ids": ["9001", "9002"], "marketing_contact_status": "Marketing contact",
+                             "associated_company_ids": ["9001", "9002"],
+                             "marketing_contact_status": "Marketing contact",
                              "street": "12 Harbour Rd", "city": "London", "zip": "N1 9GU", "country": "United Kingdom"}
     alan = await contact(client, "alan@example.org")  # deactivated owner: the importing user owns it
     assert (alan["created_by"], alan["owner_id"]) == (team["importer@corp.com"], None)
