@@ -24,12 +24,13 @@ HEADER = ["Record ID", "First Name", "Last Name", "Email", "Phone Number", "Cont
 
 
 def write_file(path: Path, rows: int) -> Path:
-    """A HubSpot contact export of ``rows`` rows (UTF-8 with BOM, as HubSpot writes it)."""
+    """A HubSpot contact export of ``rows`` rows (UTF-8 with BOM, as HubSpot writes it); emails are
+    unique to the file (named after it)."""
     with open(path, "w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(HEADER)
         for n in range(rows):
-            writer.writerow([n + 1, "Ada", f"Lovelace{n}", f"ada.{n}@bench.example", "+44 20 7946 0958",
+            writer.writerow([n + 1, "Ada", f"Lovelace{n}", f"ada.{n}@{path.stem}.example", "+44 20 7946 0958",
                              "", "Lead", "2024-03-05 14:22", f"Company {n % 97}", "Countess", n % 101, "NEW",
                              "London", "N1 9GU"])
     return path
