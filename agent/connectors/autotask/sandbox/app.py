@@ -15,8 +15,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
-from leadsync.agent.connectors.sandbox_admin import admin_routes
-from leadsync.agent.connectors.sandbox_kit import sandbox_app
+from leadsync.agent.connectors.sandbox.admin import admin_routes
+from leadsync.agent.connectors.sandbox.app import sandbox_app
 
 from . import routes
 from .errors import AutotaskError

@@ -8,7 +8,7 @@ from typing import Any, Final
 
 from starlette.requests import Request
 
-from leadsync.agent.connectors.sandbox_admin import ADMIN_PREFIX
+from leadsync.agent.connectors.sandbox.admin import ADMIN_PREFIX
 
 from .errors import AutotaskError
 from .faults import FaultSwitches

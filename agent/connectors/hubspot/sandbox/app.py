@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
-from leadsync.agent.connectors.sandbox_kit import sandbox_app
+from leadsync.agent.connectors.sandbox.app import sandbox_app
 
 from . import routes_admin, routes_batch, routes_contacts, routes_directory, routes_oauth, routes_search
 from .errors import HubSpotError

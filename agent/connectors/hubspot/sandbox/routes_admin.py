@@ -1,5 +1,5 @@
 """Sandbox-only admin endpoints (no auth, no rate limit, not counted); the shared ones are in
-:mod:`leadsync.agent.connectors.sandbox_admin`:
+:mod:`leadsync.agent.connectors.sandbox.admin`:
 
 - ``GET|POST /__sandbox/faults``: the switches and scripted faults (400 on unknown names);
 - ``GET /__sandbox/stats`` -> request counts (``requests_total``, ``requests`` by
@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from leadsync.agent.connectors.sandbox_admin import ADMIN_PREFIX, admin_routes, apply_oauth_switches
+from leadsync.agent.connectors.sandbox.admin import ADMIN_PREFIX, admin_routes, apply_oauth_switches
 
 from .errors import HubSpotError, bad_request
 from .params import Sandbox, read_object

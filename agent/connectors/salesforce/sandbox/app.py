@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
-from leadsync.agent.connectors.sandbox_kit import sandbox_app
+from leadsync.agent.connectors.sandbox.app import sandbox_app
 
 from . import routes_admin, routes_composite, routes_meta, routes_oauth, routes_query, routes_sobjects
 from .errors import NOT_FOUND_MESSAGE, SalesforceError, error

@@ -1,5 +1,5 @@
 """Sandbox-only admin endpoints (no session, no limits, not counted); the shared ones are in
-:mod:`leadsync.agent.connectors.sandbox_admin`:
+:mod:`leadsync.agent.connectors.sandbox.admin`:
 
 - ``GET|POST /__sandbox/faults``: the switches; POST ``{switch: value, fail_next?: [...], clear_scripted?}``;
 - ``GET /__sandbox/stats`` (with ``api_usage``), ``POST /__sandbox/stats/reset``: request counters;
@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from leadsync.agent.connectors.sandbox_admin import ADMIN_PREFIX, admin_routes, apply_oauth_switches
+from leadsync.agent.connectors.sandbox.admin import ADMIN_PREFIX, admin_routes, apply_oauth_switches
 
 from .errors import SalesforceError, error
 from .params import Sandbox, read_object

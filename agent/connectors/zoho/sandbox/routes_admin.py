@@ -1,5 +1,5 @@
 """Sandbox-only admin endpoints (no token, no limits, not counted): the shared ones of
-:mod:`leadsync.agent.connectors.sandbox_admin` (``/__sandbox/faults``, ``/stats``, ``/stats/reset``,
+:mod:`leadsync.agent.connectors.sandbox.admin` (``/__sandbox/faults``, ``/stats``, ``/stats/reset``,
 ``/clock``) plus
 
 - ``GET|POST /__sandbox/oauth`` ``{expire_tokens?, revoke_refresh_tokens?, add_refresh_token?}`` -> the token
@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from leadsync.agent.connectors.sandbox_admin import ADMIN_PREFIX, admin_routes, apply_oauth_switches
+from leadsync.agent.connectors.sandbox.admin import ADMIN_PREFIX, admin_routes, apply_oauth_switches
 
 from .errors import ZohoError
 from .params import Sandbox

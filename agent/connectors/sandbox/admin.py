@@ -6,9 +6,9 @@
 - ``GET /__sandbox/stats`` -> the state's ``stats()`` (plus ``extra_stats()``);
   ``POST /__sandbox/stats/reset`` -> zero the counters, answer the state's ``stats()``;
 - ``POST /__sandbox/clock`` ``{advance_ms?, set_ms?}`` -> ``{now_ms}`` (409 unless the state's clock is a
-  :class:`~leadsync.agent.connectors.sandbox_kit.ManualClock`);
+  :class:`~leadsync.agent.connectors.sandbox.clock.ManualClock`);
 - for the sandbox's own ``POST /__sandbox/oauth``, :func:`apply_oauth_switches` applies the shared switches
-  to its :class:`~leadsync.agent.connectors.sandbox_oauth.TokenBook`.
+  to its :class:`~leadsync.agent.connectors.sandbox.oauth.TokenBook`.
 
 Errors come out in the CRM's own shape through ``bad_input(message)`` (400) and ``conflict(message)``
 (409); ``read_object`` reads a JSON object body the CRM's way. A sandbox adds its own admin routes::
@@ -27,15 +27,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .sandbox_faults import FaultSwitches
-from .sandbox_kit import ManualClock
-from .sandbox_oauth import TokenBook
+from .clock import ManualClock
+from .faults import FaultSwitches
+from .oauth import TokenBook
 
 ADMIN_PREFIX = "/__sandbox"
 
 
 class AdminState(Protocol):
-    """What the admin routes need of a sandbox state (``sandbox_counters.RequestCounters`` plus ``clock``
+    """What the admin routes need of a sandbox state (``counters.RequestCounters`` plus ``clock``
     and ``stats``)."""
 
     clock: Callable[[], int]
