@@ -10,6 +10,8 @@ from typing import Any, Final
 
 from starlette.requests import Request
 
+from leadsync.agent.connectors.sandbox.app import bundle_of
+
 from .errors import ZohoError
 from .faults import ZohoFaults
 from .oauth import ZohoTokenBook
@@ -18,6 +20,8 @@ from .state import SandboxState
 
 API_VERSIONS: Final = frozenset({"v2", "v2.1", "v3", "v4", "v5", "v6", "v7", "v8"})
 DAY_MS: Final = 86_400_000
+RECORDS: Final = "/crm/{version}/{module}"
+"""The route template of a module's records."""
 
 
 @dataclass
@@ -61,6 +65,11 @@ class Sandbox:
     credits: Credits
     token: str | None
     api_domain: str | None
+
+
+def sandbox_of(request: Request) -> Sandbox:
+    """The :class:`Sandbox` of the app serving ``request`` (``app.state.sandbox``)."""
+    return bundle_of(request, Sandbox)
 
 
 def api_domain(sandbox: Sandbox, request: Request) -> str:
