@@ -32,10 +32,10 @@ from . import (
 )
 from .errors import HubSpotError
 from .faults import FaultSwitches
+from .limits import RateLimiter
 from .middleware import SandboxMiddleware
 from .oauth import OAuthServer
 from .params import Sandbox
-from .ratelimit import RateLimiter
 from .seed import build_state
 from .state import SandboxState
 

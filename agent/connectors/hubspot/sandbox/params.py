@@ -12,8 +12,8 @@ from leadsync.agent.connectors.sandbox.app import bundle_of
 
 from .errors import bad_request
 from .faults import FaultSwitches
+from .limits import RateLimiter
 from .oauth import OAuthServer
-from .ratelimit import RateLimiter
 from .state import SandboxState
 
 

@@ -1,27 +1,19 @@
-"""Users, the organisation, field metadata, and the accounts server's token endpoint.
+"""Users, the organisation and field metadata (the accounts server's token endpoint is in :mod:`.routes_oauth`).
 
 - ``GET /crm/{v}/users?type=AllUsers|ActiveUsers|DeactiveUsers|AdminUsers|CurrentUser&page=&per_page=``:
   ``{users: [...], info: {per_page, count, page, more_records}}``; 204 for none.
 - ``GET /crm/{v}/org``: ``{org: [{id, company_name, primary_email, time_zone, ...}]}``.
 - ``GET /crm/{v}/settings/fields?module=Leads``: ``{fields: [...]}`` (see :mod:`.schema`).
-- ``POST /oauth/v2/token`` (form body or query string): ``grant_type=refresh_token``, ``client_id``,
-  ``client_secret``, ``refresh_token`` -> ``{access_token, scope, api_domain, token_type, expires_in}``
-  (seconds; with the ``oauth_expires_in_ms`` switch ``expires_in`` is milliseconds and ``expires_in_sec``
-  seconds, case B24). Like Zoho, a refusal is HTTP 200 with ``{"error": "invalid_code"}`` (unknown or
-  revoked refresh token), ``invalid_client`` or ``invalid_client_secret``.
 """
 
 from __future__ import annotations
-
-from typing import Any
-from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .errors import ZohoError, invalid_data
-from .params import API_VERSIONS, acting_user, api_domain, int_param, sandbox_of
+from .params import API_VERSIONS, acting_user, int_param, sandbox_of
 from .schema import FIELDS
 
 USER_TYPES = ("AllUsers", "ActiveUsers", "DeactiveUsers", "AdminUsers", "CurrentUser")
@@ -79,35 +71,9 @@ async def field_metadata(request: Request) -> Response:
     return JSONResponse({"fields": FIELDS[module]})
 
 
-async def token(request: Request) -> Response:
-    """``POST /oauth/v2/token``: an access token from a refresh token; refusals are 200 ``{error}``."""
-    sandbox = sandbox_of(request)
-    form: dict[str, str] = dict(request.query_params)
-    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        form.update(parse_qsl((await request.body()).decode("utf-8", errors="replace")))
-    if form.get("grant_type") != "refresh_token":
-        return JSONResponse({"error": "unsupported_grant_type"})
-    client_id = form.get("client_id", "")
-    check = sandbox.oauth.check_client(client_id, form.get("client_secret", ""))
-    if check != "ok":
-        return JSONResponse({"error": "invalid_client" if check == "unknown_client" else "invalid_client_secret"})
-    lifetime = sandbox.faults.token_lifetime_s
-    grant = sandbox.oauth.grant(client_id, form.get("refresh_token", ""), lifetime)
-    if grant is None:
-        return JSONResponse({"error": "invalid_code"})
-    answer: dict[str, Any] = {"access_token": grant.access_token,
-                              "scope": "ZohoCRM.modules.ALL ZohoCRM.settings.ALL ZohoCRM.users.READ ZohoCRM.org.READ",
-                              "api_domain": api_domain(sandbox, request), "token_type": "Bearer",
-                              "expires_in": lifetime}
-    if sandbox.faults.oauth_expires_in_ms:
-        answer.update(expires_in=lifetime * 1000, expires_in_sec=lifetime)
-    return JSONResponse(answer)
-
-
 ROUTES = [
-    Route("/oauth/v2/token", token, methods=["POST"]),
     Route("/crm/{version}/users", list_users, methods=["GET"]),
     Route("/crm/{version}/org", org, methods=["GET"]),
     Route("/crm/{version}/settings/fields", field_metadata, methods=["GET"]),
 ]
-"""The metadata and OAuth routes."""
+"""The metadata routes."""

@@ -26,7 +26,8 @@ from starlette.routing import Route
 
 from .criteria import CriteriaError, parse
 from .errors import ZohoError, invalid_data
-from .params import DAY_MS, RECORDS, Sandbox, int_param, module_of, sandbox_of
+from .limits import DAY_MS
+from .params import RECORDS, Sandbox, int_param, module_of, sandbox_of
 from .schema import field_map
 from .state import Row
 
