@@ -115,7 +115,7 @@ Planned = tuple[dict[str, Any], Contact | None, dict[str, str | None]]
 """A write a batch input asks for, once checked: ``(input, existing contact or None, property values)``."""
 
 
-def _refusal(sandbox: Sandbox, planned: Sequence[Planned], errors: list[HubSpotError]) -> None:
+def _refuse_if_invalid(sandbox: Sandbox, planned: Sequence[Planned], errors: list[HubSpotError]) -> None:
     """Raise the whole-batch error when every input failed (or any did, with ``reject_batch_if_any_invalid``)."""
     if errors and (not planned or sandbox.faults.reject_batch_if_any_invalid):
         raise whole_batch_error(errors)
@@ -181,7 +181,7 @@ async def batch_create(request: Request) -> Response:
             if email:
                 batch_emails.add(normalize_email(email))
             planned.append((item, None, values))
-        _refusal(sandbox, planned, errors)
+        _refuse_if_invalid(sandbox, planned, errors)
         results = []
         for item, _existing, values in planned:
             contact = state.create_contact(values)
@@ -232,7 +232,7 @@ async def batch_update(request: Request) -> Response:
             planned.append((item, contact, values))
         if missing:
             errors.append(_missing(missing))
-        _refusal(sandbox, planned, errors)
+        _refuse_if_invalid(sandbox, planned, errors)
         results = []
         for _item, existing, values in planned:
             assert existing is not None
@@ -296,7 +296,7 @@ async def batch_upsert(request: Request) -> Response:
                 errors.append(plan)
             else:
                 planned.append(plan)
-        _refusal(sandbox, planned, errors)
+        _refuse_if_invalid(sandbox, planned, errors)
         results = []
         for _item, existing, values in planned:
             if existing is None:
