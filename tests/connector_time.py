@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from leadsync.agent.connectors.sandbox_kit import ManualClock
+from leadsync.agent.connectors.sandbox.clock import ManualClock
 
 T0 = 1_735_689_600_000  # 2025-01-01T00:00:00Z, epoch ms
 

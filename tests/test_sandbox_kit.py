@@ -15,18 +15,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from leadsync.agent.connectors.sandbox_admin import admin_routes, apply_oauth_switches
-from leadsync.agent.connectors.sandbox_counters import RequestCounters
-from leadsync.agent.connectors.sandbox_faults import FaultSwitches, ScriptedFault
-from leadsync.agent.connectors.sandbox_kit import ManualClock, sandbox_app
-from leadsync.agent.connectors.sandbox_middleware import (
+from leadsync.agent.connectors.sandbox.admin import admin_routes, apply_oauth_switches
+from leadsync.agent.connectors.sandbox.app import sandbox_app
+from leadsync.agent.connectors.sandbox.clock import ManualClock
+from leadsync.agent.connectors.sandbox.counters import RequestCounters
+from leadsync.agent.connectors.sandbox.faults import FaultSwitches, ScriptedFault
+from leadsync.agent.connectors.sandbox.middleware import (
     Call,
     ConnectionDropped,
     SandboxMiddleware,
     authorization,
     retry_after_text,
 )
-from leadsync.agent.connectors.sandbox_oauth import DEFAULT_CLIENT_ID, DEFAULT_REFRESH_TOKEN, TokenBook
+from leadsync.agent.connectors.sandbox.oauth import DEFAULT_CLIENT_ID, DEFAULT_REFRESH_TOKEN, TokenBook
 
 TOKEN = "toy-token"
 

@@ -7,7 +7,7 @@ Starlette app; ``AutotaskState`` holds the database (``build_state`` / ``seed_st
 runs it on loopback with uvicorn.
 """
 
-from leadsync.agent.connectors.sandbox_kit import ManualClock
+from leadsync.agent.connectors.sandbox.clock import ManualClock
 
 from .app import create_app
 from .errors import AutotaskError

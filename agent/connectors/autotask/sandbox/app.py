@@ -1,7 +1,9 @@
 """``create_app``: the Autotask REST API sandbox as a Starlette application.
 
-Serve it in-process (``httpx.ASGITransport``) or on loopback (:mod:`.serve`). Routes: :mod:`.routes` (the
-API under ``/atservicesrest``) and the shared admin routes (``/__sandbox/faults|stats|clock``);
+Serve it in-process (``httpx.ASGITransport``) or on loopback (:mod:`.serve`). Routes: :mod:`.routes_query`
+and :mod:`.routes_entities` (the API under ``/atservicesrest``) and :mod:`.routes_admin` (the shared
+``/__sandbox/faults|stats|clock``); their handlers are module-level functions that find the
+:class:`~.params.Sandbox` with ``params.sandbox_of``;
 :class:`~.middleware.Middleware` adds the credential check, faults and the hourly request threshold.
 Every error answer, unknown routes and wrong methods included, has Autotask's ``{"errors": [...]}`` body.
 """
@@ -15,14 +17,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
-from leadsync.agent.connectors.sandbox_admin import admin_routes
-from leadsync.agent.connectors.sandbox_kit import sandbox_app
+from leadsync.agent.connectors.sandbox.app import sandbox_app
 
-from . import routes
+from . import routes_admin, routes_entities, routes_query
 from .errors import AutotaskError
 from .faults import FaultSwitches
 from .middleware import Middleware
-from .params import ApiUser, Sandbox, read_object
+from .params import ApiUser, Sandbox
 from .seed import build_state
 from .state import DEFAULT_INTEGRATION_CODE, DEFAULT_SECRET, DEFAULT_USERNAME, AutotaskState
 
@@ -60,9 +61,7 @@ def create_app(
     state = state if state is not None else build_state()
     faults = faults if faults is not None else FaultSwitches()
     sandbox = Sandbox(state=state, faults=faults, user=ApiUser(username, secret, integration_code), zone_url=zone_url)
-    admin = admin_routes(state, faults, read_object=read_object, bad_input=lambda m: AutotaskError(400, m),
-                         conflict=lambda m: AutotaskError(409, m))
-    all_routes: list[BaseRoute] = [*admin, *routes.routes(sandbox)]
+    all_routes: list[BaseRoute] = [*routes_admin.routes(sandbox), *routes_query.ROUTES, *routes_entities.ROUTES]
     middleware = StarletteMiddleware(Middleware, sandbox=sandbox, routes=all_routes)
     return sandbox_app(all_routes, sandbox, middleware=middleware,
                        exception_handlers={AutotaskError: _autotask_error, HTTPException: _http_error})

@@ -1,4 +1,4 @@
-"""Autotask's fault switches: the shared ones (:mod:`leadsync.agent.connectors.sandbox_faults`) plus the
+"""Autotask's fault switches: the shared ones (:mod:`leadsync.agent.connectors.sandbox.faults`) plus the
 request threshold and the query page size.
 
 E.g. ``faults.fail_next("/atservicesrest/V1.0/Contacts/query/next", "POST", 503, times=10)``.
@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from leadsync.agent.connectors.sandbox_faults import DROP_CONNECTION, ScriptedFault
-from leadsync.agent.connectors.sandbox_faults import FaultSwitches as SharedFaultSwitches
+from leadsync.agent.connectors.sandbox.faults import DROP_CONNECTION, ScriptedFault
+from leadsync.agent.connectors.sandbox.faults import FaultSwitches as SharedFaultSwitches
 
 __all__ = ["DROP_CONNECTION", "FaultSwitches", "ScriptedFault"]
 
@@ -18,7 +18,7 @@ __all__ = ["DROP_CONNECTION", "FaultSwitches", "ScriptedFault"]
 @dataclass
 class FaultSwitches(SharedFaultSwitches):
     """Run-time switches of the sandbox; the shared ones (latency, random faults, ``seed``) are described
-    in :mod:`sandbox_faults`.
+    in :mod:`leadsync.agent.connectors.sandbox.faults`.
 
     - ``hourly_threshold``: API requests per rolling 60 minutes for the database (Autotask: 10,000;
       ``None`` = unlimited); past it every API call answers 429 with ``Retry-After``.

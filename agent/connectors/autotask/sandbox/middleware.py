@@ -1,4 +1,4 @@
-"""Autotask's hooks of the shared request layer (:mod:`leadsync.agent.connectors.sandbox_middleware`).
+"""Autotask's hooks of the shared request layer (:mod:`leadsync.agent.connectors.sandbox.middleware`).
 
 API calls (``/atservicesrest/V1.0/...``, any case) need the headers ``ApiIntegrationCode``, ``UserName``
 and ``Secret`` of the sandbox's API user, else 401; ``zoneInformation`` and ``versioninformation`` need
@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from leadsync.agent.connectors.sandbox_middleware import Call, ConnectionDropped
-from leadsync.agent.connectors.sandbox_middleware import SandboxMiddleware as _Shared
+from leadsync.agent.connectors.sandbox.middleware import Call, ConnectionDropped
+from leadsync.agent.connectors.sandbox.middleware import SandboxMiddleware as _Shared
 
 from .errors import AutotaskError, error_for, threshold_exceeded, unauthorized
 from .params import ADMIN_PREFIX, Sandbox

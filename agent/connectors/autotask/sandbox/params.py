@@ -8,14 +8,18 @@ from typing import Any, Final
 
 from starlette.requests import Request
 
-from leadsync.agent.connectors.sandbox_admin import ADMIN_PREFIX
+from leadsync.agent.connectors.sandbox.admin import ADMIN_PREFIX
+from leadsync.agent.connectors.sandbox.app import bundle_of
 
 from .errors import AutotaskError
 from .faults import FaultSwitches
+from .schema import FIELDS
 from .state import DEFAULT_INTEGRATION_CODE, DEFAULT_SECRET, DEFAULT_USERNAME, AutotaskState
 
 REST_ROOT: Final = "/atservicesrest"
-__all__ = ["ADMIN_PREFIX", "REST_ROOT", "ApiUser", "Sandbox", "read_json", "read_object"]
+ENTITIES: Final = {name.lower(): name for name in FIELDS}
+"""The entities the sandbox has, by lower-case name."""
+__all__ = ["ADMIN_PREFIX", "REST_ROOT", "ApiUser", "Sandbox", "entity_of", "read_json", "read_object", "sandbox_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +47,32 @@ class Sandbox:
         if self.zone_url:
             return self.zone_url.rstrip("/")
         return str(request.base_url).rstrip("/") + REST_ROOT
+
+
+def sandbox_of(request: Request) -> Sandbox:
+    """The :class:`Sandbox` of the app serving ``request`` (``app.state.sandbox``)."""
+    return bundle_of(request, Sandbox)
+
+
+def check_version(request: Request) -> None:
+    """404 unless the path's ``{version}`` is ``V1.0`` (any case)."""
+    if str(request.path_params.get("version", "")).lower() != "v1.0":
+        raise AutotaskError(404, "The API version in the URL is not supported; use V1.0.")
+
+
+def entity_of(request: Request) -> str:
+    """The entity the path's ``{entity}`` names (any case), e.g. ``Contacts``; 404 for another version or an
+    unknown entity."""
+    check_version(request)
+    name = ENTITIES.get(str(request.path_params.get("entity", "")).lower())
+    if name is None:
+        raise AutotaskError(404, f"Unknown entity '{request.path_params.get('entity')}'.")
+    return name
+
+
+def key_of(body: dict[str, Any], name: str) -> Any:
+    """The value of ``body``'s key ``name`` in any case (Autotask reads ``MaxRecords`` as ``maxrecords``)."""
+    return next((v for k, v in body.items() if k.lower() == name.lower()), None)
 
 
 async def read_json(request: Request) -> Any:

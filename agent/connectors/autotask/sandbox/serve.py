@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from typing import Final
 
-from leadsync.agent.connectors.sandbox_kit import RunningServer, SeededSandbox, serve_in_thread
+from leadsync.agent.connectors.sandbox.serve import RunningServer, SeededSandbox, serve_in_thread
 
 from .app import create_app
 from .seed import build_state

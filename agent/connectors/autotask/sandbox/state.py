@@ -23,8 +23,8 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from leadsync.agent.connectors.sandbox_counters import RequestCounters
-from leadsync.agent.connectors.sandbox_kit import system_clock
+from leadsync.agent.connectors.sandbox.clock import system_clock
+from leadsync.agent.connectors.sandbox.counters import RequestCounters
 
 from .errors import AutotaskError, refused
 from .schema import field_map

@@ -5,8 +5,9 @@ CRM (``seed.build_state`` fills it); ``FaultSwitches`` sets latency, rate limits
 faults at run time; ``serve`` runs it on loopback with uvicorn.
 """
 
+from leadsync.agent.connectors.sandbox.clock import ManualClock
+
 from .app import create_app
-from .clock import ManualClock
 from .faults import FaultSwitches, ScriptedFault
 from .oauth import (
     DEFAULT_CLIENT_ID,

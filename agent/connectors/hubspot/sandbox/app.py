@@ -2,10 +2,11 @@
 
 Serve it in-process (``httpx.ASGITransport``) or on loopback (``serve.serve`` /
 ``serve.serve_in_thread``). Routes: ``routes_contacts``, ``routes_batch``, ``routes_search``,
-``routes_directory`` (owners, users, properties, token info), ``routes_oauth`` (the OAuth token
-endpoint) and ``routes_admin`` (``/__sandbox/*``); ``middleware.SandboxMiddleware`` adds auth, rate
-limits and faults. Bearer tokens accepted: ``token``, the private-app token and unexpired OAuth
-access tokens the token endpoint issued (see ``oauth``).
+``routes_directory`` (owners, users, teams, account), ``routes_properties``, ``routes_oauth`` (the
+OAuth token endpoint, token info) and ``routes_admin`` (``/__sandbox/*``); their handlers are
+module-level functions that find the :class:`~.params.Sandbox` with ``params.sandbox_of(request)``.
+``middleware.SandboxMiddleware`` adds auth, rate limits and faults. Bearer tokens accepted: ``token``,
+the private-app token and unexpired OAuth access tokens the token endpoint issued (see ``oauth``).
 Every error answer, unknown routes included, has HubSpot's error body.
 """
 
@@ -18,15 +19,23 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
-from leadsync.agent.connectors.sandbox_kit import sandbox_app
+from leadsync.agent.connectors.sandbox.app import sandbox_app
 
-from . import routes_admin, routes_batch, routes_contacts, routes_directory, routes_oauth, routes_search
+from . import (
+    routes_admin,
+    routes_batch,
+    routes_contacts,
+    routes_directory,
+    routes_oauth,
+    routes_properties,
+    routes_search,
+)
 from .errors import HubSpotError
 from .faults import FaultSwitches
+from .limits import RateLimiter
 from .middleware import SandboxMiddleware
 from .oauth import OAuthServer
 from .params import Sandbox
-from .ratelimit import RateLimiter
 from .seed import build_state
 from .state import SandboxState
 
@@ -72,11 +81,12 @@ def create_app(
     sandbox = Sandbox(state=state, faults=faults, limiter=RateLimiter(state.clock), token=token, oauth=oauth)
     routes: list[BaseRoute] = [
         *routes_admin.routes(sandbox),
-        *routes_search.routes(sandbox),
-        *routes_batch.routes(sandbox),
-        *routes_contacts.routes(sandbox),
-        *routes_directory.routes(sandbox),
-        *routes_oauth.routes(sandbox),
+        *routes_search.ROUTES,
+        *routes_batch.ROUTES,
+        *routes_contacts.ROUTES,
+        *routes_directory.ROUTES,
+        *routes_properties.ROUTES,
+        *routes_oauth.ROUTES,
     ]
     return sandbox_app(routes, sandbox, middleware=Middleware(SandboxMiddleware, sandbox=sandbox, routes=routes),
                        exception_handlers={HubSpotError: _hubspot_error, HTTPException: _http_error})

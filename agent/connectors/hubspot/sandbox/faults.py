@@ -1,4 +1,4 @@
-"""HubSpot's fault switches: the shared ones (:mod:`leadsync.agent.connectors.sandbox_faults`) plus
+"""HubSpot's fault switches: the shared ones (:mod:`leadsync.agent.connectors.sandbox.faults`) plus
 HubSpot's rate limits, search lag, batch and merge behaviour and OAuth token lifetime.
 
 E.g. case B15: ``faults.fail_next("/crm/v3/objects/contacts/search", "POST", 429, times=2, retry_after=1)``.
@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from leadsync.agent.connectors.sandbox_faults import DROP_CONNECTION, ScriptedFault
-from leadsync.agent.connectors.sandbox_faults import FaultSwitches as SharedFaultSwitches
+from leadsync.agent.connectors.sandbox.faults import DROP_CONNECTION, ScriptedFault
+from leadsync.agent.connectors.sandbox.faults import FaultSwitches as SharedFaultSwitches
 
 __all__ = ["DROP_CONNECTION", "FaultSwitches", "ScriptedFault"]
 
 
 @dataclass
 class FaultSwitches(SharedFaultSwitches):
-    """Run-time switches of the sandbox (all off except HubSpot's own rate limits); the shared ones
-    (latency, random faults, ``oauth_expires_in_ms``, ``seed``) are described in :mod:`sandbox_faults`.
+    """Run-time switches of the sandbox (all off except HubSpot's own rate limits); the shared ones (latency,
+    random faults, ``oauth_expires_in_ms``, ``seed``) are described in :mod:`leadsync.agent.connectors.sandbox.faults`.
 
     - ``rate_limit_per_10s``: requests per rolling 10 s per token (``None`` = unlimited);
       HubSpot's default is 100 (190 on higher tiers).

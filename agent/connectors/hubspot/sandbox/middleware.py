@@ -1,4 +1,4 @@
-"""HubSpot's hooks of the shared request layer (:mod:`leadsync.agent.connectors.sandbox_middleware`).
+"""HubSpot's hooks of the shared request layer (:mod:`leadsync.agent.connectors.sandbox.middleware`).
 
 Per request: count it (``write_requests`` for endpoints that change data); wait ``latency_ms``; check
 ``Authorization: Bearer <token>`` (401 ``INVALID_AUTHENTICATION``, or ``EXPIRED_AUTHENTICATION`` for an
@@ -9,8 +9,8 @@ apply the rate limits (429 ``SECONDLY``/``DAILY`` with ``Retry-After``); call th
 
 from __future__ import annotations
 
-from leadsync.agent.connectors.sandbox_middleware import Call, ConnectionDropped
-from leadsync.agent.connectors.sandbox_middleware import SandboxMiddleware as _Shared
+from leadsync.agent.connectors.sandbox.middleware import Call, ConnectionDropped
+from leadsync.agent.connectors.sandbox.middleware import SandboxMiddleware as _Shared
 
 from .errors import HubSpotError, expired_token, rate_limited, server_error, unauthorized
 from .params import Sandbox

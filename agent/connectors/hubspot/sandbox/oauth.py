@@ -1,7 +1,7 @@
 """The sandbox's OAuth server: apps, refresh tokens and the access tokens issued from them.
 
 HubSpot OAuth as the sandbox plays it (HubSpot "OAuth tokens" v1 API), on the shared bookkeeping of
-:class:`leadsync.agent.connectors.sandbox_oauth.TokenBook`:
+:class:`leadsync.agent.connectors.sandbox.oauth.TokenBook`:
 
 - one app, ``DEFAULT_CLIENT_ID`` / ``DEFAULT_CLIENT_SECRET``, installed with the refresh token
   ``DEFAULT_REFRESH_TOKEN`` (more with :meth:`OAuthServer.add_refresh_token`);
@@ -19,7 +19,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 
-from leadsync.agent.connectors.sandbox_oauth import (
+from leadsync.agent.connectors.sandbox.oauth import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
     DEFAULT_REFRESH_TOKEN,

@@ -8,10 +8,12 @@ from typing import Any
 
 from starlette.requests import Request
 
+from leadsync.agent.connectors.sandbox.app import bundle_of
+
 from .errors import bad_request
 from .faults import FaultSwitches
+from .limits import RateLimiter
 from .oauth import OAuthServer
-from .ratelimit import RateLimiter
 from .state import SandboxState
 
 
@@ -26,6 +28,11 @@ class Sandbox:
     limiter: RateLimiter
     token: str | None
     oauth: OAuthServer
+
+
+def sandbox_of(request: Request) -> Sandbox:
+    """The :class:`Sandbox` of the app serving ``request`` (``app.state.sandbox``)."""
+    return bundle_of(request, Sandbox)
 
 
 def query_bool(request: Request, name: str, default: bool = False) -> bool:

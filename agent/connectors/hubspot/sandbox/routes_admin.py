@@ -1,5 +1,5 @@
 """Sandbox-only admin endpoints (no auth, no rate limit, not counted); the shared ones are in
-:mod:`leadsync.agent.connectors.sandbox_admin`:
+:mod:`leadsync.agent.connectors.sandbox.admin`:
 
 - ``GET|POST /__sandbox/faults``: the switches and scripted faults (400 on unknown names);
 - ``GET /__sandbox/stats`` -> request counts (``requests_total``, ``requests`` by
@@ -17,10 +17,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from leadsync.agent.connectors.sandbox_admin import ADMIN_PREFIX, admin_routes, apply_oauth_switches
+from leadsync.agent.connectors.sandbox.admin import ADMIN_PREFIX, admin_routes, apply_oauth_switches
 
 from .errors import HubSpotError, bad_request
-from .params import Sandbox, read_object
+from .params import Sandbox, read_object, sandbox_of
 
 __all__ = ["ADMIN_PREFIX", "routes"]
 
@@ -29,20 +29,19 @@ def _conflict(message: str) -> HubSpotError:
     return HubSpotError(409, "CONFLICT", message)
 
 
+async def oauth(request: Request) -> Response:
+    """``GET|POST /__sandbox/oauth``: the OAuth server's counts (after applying a POST's switches)."""
+    server = sandbox_of(request).oauth
+    if request.method == "POST":
+        apply_oauth_switches(server, await read_object(request), expire_switch="expire_access_tokens",
+                             bad_input=bad_request)
+    return JSONResponse({"issued": server.issued, "access_tokens": len(server.access_tokens),
+                         "refresh_tokens": len(server.refresh_tokens),
+                         "rotate_refresh_tokens": server.rotate_refresh_tokens})
+
+
 def routes(sandbox: Sandbox) -> list[Route]:
-    """The admin routes bound to ``sandbox``."""
-
-    def oauth_summary() -> dict[str, object]:
-        oauth = sandbox.oauth
-        return {"issued": oauth.issued, "access_tokens": len(oauth.access_tokens),
-                "refresh_tokens": len(oauth.refresh_tokens), "rotate_refresh_tokens": oauth.rotate_refresh_tokens}
-
-    async def oauth(request: Request) -> Response:
-        if request.method == "POST":
-            apply_oauth_switches(sandbox.oauth, await read_object(request), expire_switch="expire_access_tokens",
-                                 bad_input=bad_request)
-        return JSONResponse(oauth_summary())
-
+    """The admin routes: the shared ones bound to ``sandbox``, then ``/__sandbox/oauth``."""
     return [
         *admin_routes(sandbox.state, sandbox.faults, read_object=read_object, bad_input=bad_request,
                       conflict=_conflict),

@@ -24,10 +24,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .errors import CONFLICT, OBJECT_NOT_FOUND, HubSpotError, bad_request, invalid_properties
-from .params import Sandbox, query_bool, read_object
+from .errors import CONFLICT, OBJECT_NOT_FOUND, HubSpotError, PropertyProblem, bad_request, invalid_properties
+from .params import Sandbox, query_bool, read_object, sandbox_of
 from .records import Contact
-from .routes_contacts import CONTACTS, email_conflict
+from .routes_contacts import CONTACTS, email_conflict, owner_ids
 from .state import normalize_email
 from .timefmt import ms_to_iso
 from .validation import check_properties
@@ -111,186 +111,229 @@ def _trace_context(item: dict[str, Any], email: str | None) -> dict[str, list[st
     return context
 
 
-def routes(sandbox: Sandbox) -> list[Route]:
-    """The batch contact routes bound to ``sandbox``."""
+Planned = tuple[dict[str, Any], Contact | None, dict[str, str | None]]
+"""A write a batch input asks for, once checked: ``(input, existing contact or None, property values)``."""
+
+
+def _refuse_if_invalid(sandbox: Sandbox, planned: Sequence[Planned], errors: list[HubSpotError]) -> None:
+    """Raise the whole-batch error when every input failed (or any did, with ``reject_batch_if_any_invalid``)."""
+    if errors and (not planned or sandbox.faults.reject_batch_if_any_invalid):
+        raise whole_batch_error(errors)
+
+
+async def batch_read(request: Request) -> Response:
+    """``POST .../batch/read``: the contacts found; 207 with one 404 naming the ids that were not."""
+    sandbox = sandbox_of(request)
     state = sandbox.state
-    defs = state.property_defs
+    started = state.clock()
+    body = await read_object(request)
+    inputs = batch_inputs(body)
+    archived = query_bool(request, "archived")
+    id_property = body.get("idProperty") or None
+    names = requested_properties(body.get("properties") or None)
+    history = requested_properties(body.get("propertiesWithHistory") or None)
+    results: list[dict[str, Any]] = []
+    missing: list[str] = []
+    with state.lock:
+        for item in inputs:
+            raw_id = str(item.get("id", ""))
+            contact = _lookup(sandbox, raw_id, id_property, archived=archived)
+            if contact is None:
+                missing.append(raw_id)
+            else:
+                results.append(contact_to_wire(contact, names, state.property_defs, history=history))
+    errors = [_missing(missing)] if missing else []
+    return batch_answer(sandbox, started, results, errors, 200)
 
-    def owner_ids() -> set[str]:
-        return {o.id for o in state.owners.values() if not o.archived}
 
-    def refusal_for(planned: Sequence[Any], errors: list[HubSpotError]) -> HubSpotError | None:
-        if errors and (not planned or sandbox.faults.reject_batch_if_any_invalid):
-            return whole_batch_error(errors)
-        return None
+def _create_item_error(sandbox: Sandbox, item: dict[str, Any], values: dict[str, str | None],
+                       problems: Sequence[PropertyProblem], batch_emails: set[str]) -> HubSpotError | None:
+    """What a bad create input answers: 400 for invalid properties, 409 for an email another contact has
+    or an earlier input of the batch has; identified by ``objectWriteTraceId`` and ``email``."""
+    email = values.get("email")
+    context = _trace_context(item, email or _raw_email(item))
+    if problems:
+        return invalid_properties(problems, context)
+    conflict = email_conflict(sandbox, email, None)
+    if conflict is None and email and normalize_email(email) in batch_emails:
+        conflict = HubSpotError(409, CONFLICT, f"Duplicate email in batch input: {email}")
+    return None if conflict is None else _with_context(conflict, context)
 
-    async def batch_read(request: Request) -> Response:
-        started = state.clock()
-        body = await read_object(request)
-        inputs = batch_inputs(body)
-        archived = query_bool(request, "archived")
-        id_property = body.get("idProperty") or None
-        names = requested_properties(body.get("properties") or None)
-        history = requested_properties(body.get("propertiesWithHistory") or None)
-        results: list[dict[str, Any]] = []
+
+async def batch_create(request: Request) -> Response:
+    """``POST .../batch/create``: 201 with the new contacts (and their ``objectWriteTraceId``), or 207."""
+    sandbox = sandbox_of(request)
+    state = sandbox.state
+    started = state.clock()
+    inputs = batch_inputs(await read_object(request))
+    with state.lock:
+        owners = owner_ids(sandbox)
+        planned: list[Planned] = []
+        errors: list[HubSpotError] = []
+        batch_emails: set[str] = set()
+        for item in inputs:
+            values, problems = check_properties(item.get("properties"), state.property_defs, owners)
+            error = _create_item_error(sandbox, item, values, problems, batch_emails)
+            if error is not None:
+                errors.append(error)
+                continue
+            email = values.get("email")
+            if email:
+                batch_emails.add(normalize_email(email))
+            planned.append((item, None, values))
+        _refuse_if_invalid(sandbox, planned, errors)
+        results = []
+        for item, _existing, values in planned:
+            contact = state.create_contact(values)
+            state.records_written += 1
+            wire = contact_to_wire(contact, None, state.property_defs, all_values=True)
+            if item.get("objectWriteTraceId"):
+                wire["objectWriteTraceId"] = str(item["objectWriteTraceId"])
+            results.append(wire)
+    return batch_answer(sandbox, started, results, errors, 201)
+
+
+def _update_item_error(sandbox: Sandbox, raw_id: str, contact: Contact, values: dict[str, str | None],
+                       problems: Sequence[PropertyProblem]) -> HubSpotError | None:
+    """What a bad update input answers: 400 for invalid properties, 409 for an email another contact has;
+    identified by ``ids``. (Unknown ids are gathered into one 404.)"""
+    context = {"ids": [raw_id]}
+    if problems:
+        return invalid_properties(problems, context)
+    conflict = email_conflict(sandbox, values.get("email"), contact.id)
+    return None if conflict is None else _with_context(conflict, context)
+
+
+async def batch_update(request: Request) -> Response:
+    """``POST .../batch/update``: 200 with the updated contacts, or 207; 400 when an id repeats."""
+    sandbox = sandbox_of(request)
+    state = sandbox.state
+    started = state.clock()
+    inputs = batch_inputs(await read_object(request))
+    ids = [str(item.get("id", "")) for item in inputs]
+    dupes = _duplicates(ids)
+    if dupes:
+        raise duplicate_ids(dupes)
+    with state.lock:
+        owners = owner_ids(sandbox)
+        planned: list[Planned] = []
+        errors: list[HubSpotError] = []
         missing: list[str] = []
-        with state.lock:
-            for item in inputs:
-                raw_id = str(item.get("id", ""))
-                contact = _lookup(sandbox, raw_id, id_property, archived=archived)
-                if contact is None:
-                    missing.append(raw_id)
-                else:
-                    results.append(contact_to_wire(contact, names, defs, history=history))
-        errors = [_missing(missing)] if missing else []
-        return batch_answer(sandbox, started, results, errors, 200)
+        for item, raw_id in zip(inputs, ids, strict=True):
+            contact = _lookup(sandbox, raw_id, item.get("idProperty") or None)
+            if contact is None:
+                missing.append(raw_id)
+                continue
+            values, problems = check_properties(item.get("properties"), state.property_defs, owners)
+            error = _update_item_error(sandbox, raw_id, contact, values, problems)
+            if error is not None:
+                errors.append(error)
+                continue
+            planned.append((item, contact, values))
+        if missing:
+            errors.append(_missing(missing))
+        _refuse_if_invalid(sandbox, planned, errors)
+        results = []
+        for _item, existing, values in planned:
+            assert existing is not None
+            if values:
+                state.write_contact(existing, values)
+                state.records_written += 1
+            results.append(contact_to_wire(existing, None, state.property_defs, all_values=True))
+    return batch_answer(sandbox, started, results, errors, 200)
 
-    async def batch_create(request: Request) -> Response:
-        started = state.clock()
-        inputs = batch_inputs(await read_object(request))
-        with state.lock:
-            planned: list[tuple[dict[str, Any], dict[str, str | None]]] = []
-            errors: list[HubSpotError] = []
-            batch_emails: set[str] = set()
-            for item in inputs:
-                values, problems = check_properties(item.get("properties"), defs, owner_ids())
-                email = values.get("email")
-                context = _trace_context(item, email or _raw_email(item))
-                if problems:
-                    errors.append(invalid_properties(problems, context))
-                    continue
-                conflict = email_conflict(sandbox, email, None)
-                if conflict is None and email and normalize_email(email) in batch_emails:
-                    conflict = HubSpotError(409, CONFLICT, f"Duplicate email in batch input: {email}")
-                if conflict is not None:
-                    errors.append(_with_context(conflict, context))
-                    continue
-                if email:
-                    batch_emails.add(normalize_email(email))
-                planned.append((item, values))
-            refusal = refusal_for(planned, errors)
-            if refusal is not None:
-                raise refusal
-            results = []
-            for item, values in planned:
+
+def _upsert_keys(inputs: list[dict[str, Any]]) -> None:
+    """400 unless every input's ``idProperty`` is ``email`` or ``hs_object_id`` and no key repeats."""
+    keys = [normalize_email(str(item.get("id", ""))) for item in inputs]
+    for item in inputs:
+        if item.get("idProperty") not in ("email", "hs_object_id"):
+            raise bad_request(
+                "Each upsert input needs 'idProperty' naming a unique property ('email').",
+                context={"idProperty": [str(item.get("idProperty"))]},
+            )
+    dupes = _duplicates(keys)
+    if dupes:
+        raise duplicate_ids(dupes)
+
+
+def _plan_upsert(sandbox: Sandbox, item: dict[str, Any], owners: set[str]) -> Planned | HubSpotError:
+    """Check one upsert input: the write it asks for, or what a bad one answers: 404 for an unknown
+    ``hs_object_id``, 400 for invalid properties, 409 for an email another contact has; identified by
+    ``objectWriteTraceId`` and ``email``. An input by email that matches no contact creates one."""
+    raw_id = str(item.get("id", ""))
+    by_email = item.get("idProperty") == "email"
+    existing = _lookup(sandbox, raw_id, "email" if by_email else None)
+    properties = item.get("properties")
+    if isinstance(properties, dict) and by_email and existing is None:
+        properties = {"email": raw_id, **properties}
+    values, problems = check_properties(properties, sandbox.state.property_defs, owners)
+    context = _trace_context(item, raw_id if by_email else None)
+    if not by_email and existing is None:
+        return _missing([raw_id])
+    if problems:
+        return invalid_properties(problems, context)
+    conflict = email_conflict(sandbox, values.get("email"), existing.id if existing else None)
+    if conflict is not None:
+        return _with_context(conflict, context)
+    return item, existing, values
+
+
+async def batch_upsert(request: Request) -> Response:
+    """``POST .../batch/upsert``: 200 with each contact (``new`` says whether it was created), or 207."""
+    sandbox = sandbox_of(request)
+    state = sandbox.state
+    started = state.clock()
+    inputs = batch_inputs(await read_object(request))
+    _upsert_keys(inputs)
+    with state.lock:
+        owners = owner_ids(sandbox)
+        planned: list[Planned] = []
+        errors: list[HubSpotError] = []
+        for item in inputs:
+            plan = _plan_upsert(sandbox, item, owners)
+            if isinstance(plan, HubSpotError):
+                errors.append(plan)
+            else:
+                planned.append(plan)
+        _refuse_if_invalid(sandbox, planned, errors)
+        results = []
+        for _item, existing, values in planned:
+            if existing is None:
                 contact = state.create_contact(values)
                 state.records_written += 1
-                wire = contact_to_wire(contact, None, defs, all_values=True)
-                if item.get("objectWriteTraceId"):
-                    wire["objectWriteTraceId"] = str(item["objectWriteTraceId"])
-                results.append(wire)
-        return batch_answer(sandbox, started, results, errors, 201)
-
-    async def batch_update(request: Request) -> Response:
-        started = state.clock()
-        inputs = batch_inputs(await read_object(request))
-        ids = [str(item.get("id", "")) for item in inputs]
-        dupes = _duplicates(ids)
-        if dupes:
-            raise duplicate_ids(dupes)
-        with state.lock:
-            planned: list[tuple[dict[str, Any], Contact, dict[str, str | None]]] = []
-            errors: list[HubSpotError] = []
-            missing: list[str] = []
-            for item, raw_id in zip(inputs, ids, strict=True):
-                contact = _lookup(sandbox, raw_id, item.get("idProperty") or None)
-                if contact is None:
-                    missing.append(raw_id)
-                    continue
-                values, problems = check_properties(item.get("properties"), defs, owner_ids())
-                context = {"ids": [raw_id]}
-                if problems:
-                    errors.append(invalid_properties(problems, context))
-                    continue
-                conflict = email_conflict(sandbox, values.get("email"), contact.id)
-                if conflict is not None:
-                    errors.append(_with_context(conflict, context))
-                    continue
-                planned.append((item, contact, values))
-            if missing:
-                errors.append(_missing(missing))
-            refusal = refusal_for(planned, errors)
-            if refusal is not None:
-                raise refusal
-            results = []
-            for _item, contact, values in planned:
+            else:
+                contact = existing
                 if values:
                     state.write_contact(contact, values)
                     state.records_written += 1
-                results.append(contact_to_wire(contact, None, defs, all_values=True))
-        return batch_answer(sandbox, started, results, errors, 200)
+            wire = contact_to_wire(contact, None, state.property_defs, all_values=True)
+            wire["new"] = existing is None
+            results.append(wire)
+    return batch_answer(sandbox, started, results, errors, 200)
 
-    async def batch_upsert(request: Request) -> Response:
-        started = state.clock()
-        inputs = batch_inputs(await read_object(request))
-        keys = [normalize_email(str(item.get("id", ""))) for item in inputs]
+
+async def batch_archive(request: Request) -> Response:
+    """``POST .../batch/archive``: 204; unknown and already archived ids are ignored."""
+    state = sandbox_of(request).state
+    inputs = batch_inputs(await read_object(request))
+    with state.lock:
         for item in inputs:
-            if item.get("idProperty") not in ("email", "hs_object_id"):
-                raise bad_request(
-                    "Each upsert input needs 'idProperty' naming a unique property ('email').",
-                    context={"idProperty": [str(item.get("idProperty"))]},
-                )
-        dupes = _duplicates(keys)
-        if dupes:
-            raise duplicate_ids(dupes)
-        with state.lock:
-            planned: list[tuple[dict[str, Any], Contact | None, dict[str, str | None]]] = []
-            errors: list[HubSpotError] = []
-            for item in inputs:
-                raw_id = str(item.get("id", ""))
-                by_email = item.get("idProperty") == "email"
-                existing = _lookup(sandbox, raw_id, "email" if by_email else None)
-                properties = item.get("properties")
-                if isinstance(properties, dict) and by_email and existing is None:
-                    properties = {"email": raw_id, **properties}
-                values, problems = check_properties(properties, defs, owner_ids())
-                context = _trace_context(item, raw_id if by_email else None)
-                if not by_email and existing is None:
-                    errors.append(_missing([raw_id]))
-                    continue
-                if problems:
-                    errors.append(invalid_properties(problems, context))
-                    continue
-                conflict = email_conflict(sandbox, values.get("email"), existing.id if existing else None)
-                if conflict is not None:
-                    errors.append(_with_context(conflict, context))
-                    continue
-                planned.append((item, existing, values))
-            refusal = refusal_for(planned, errors)
-            if refusal is not None:
-                raise refusal
-            results = []
-            for _item, existing, values in planned:
-                if existing is None:
-                    contact = state.create_contact(values)
-                    state.records_written += 1
-                else:
-                    contact = existing
-                    if values:
-                        state.write_contact(contact, values)
-                        state.records_written += 1
-                wire = contact_to_wire(contact, None, defs, all_values=True)
-                wire["new"] = existing is None
-                results.append(wire)
-        return batch_answer(sandbox, started, results, errors, 200)
+            contact = state.live_contact(str(item.get("id", "")))
+            if contact is not None:
+                state.archive_contact(contact.id)
+                state.records_written += 1
+    return Response(status_code=204)
 
-    async def batch_archive(request: Request) -> Response:
-        inputs = batch_inputs(await read_object(request))
-        with state.lock:
-            for item in inputs:
-                contact = state.live_contact(str(item.get("id", "")))
-                if contact is not None:
-                    state.archive_contact(contact.id)
-                    state.records_written += 1
-        return Response(status_code=204)
 
-    return [
-        Route(f"{CONTACTS}/batch/read", batch_read, methods=["POST"]),
-        Route(f"{CONTACTS}/batch/create", batch_create, methods=["POST"]),
-        Route(f"{CONTACTS}/batch/update", batch_update, methods=["POST"]),
-        Route(f"{CONTACTS}/batch/upsert", batch_upsert, methods=["POST"]),
-        Route(f"{CONTACTS}/batch/archive", batch_archive, methods=["POST"]),
-    ]
+ROUTES = [
+    Route(f"{CONTACTS}/batch/read", batch_read, methods=["POST"]),
+    Route(f"{CONTACTS}/batch/create", batch_create, methods=["POST"]),
+    Route(f"{CONTACTS}/batch/update", batch_update, methods=["POST"]),
+    Route(f"{CONTACTS}/batch/upsert", batch_upsert, methods=["POST"]),
+    Route(f"{CONTACTS}/batch/archive", batch_archive, methods=["POST"]),
+]
+"""The batch contact routes."""
 
 
 def _missing(ids: list[str]) -> HubSpotError:

@@ -1,5 +1,5 @@
 """The sandbox CRM's in-memory state: contacts, plus (via mixins) owners/teams/users
-(``directory``), the search index (``search_index``) and request counters (``sandbox_counters``).
+(``directory``), the search index (``search_index``) and request counters (the kit's ``counters``).
 
 Contact indexes (``sortedcontainers``): ``_live_ids`` / ``_archived_ids`` hold contact ids in
 ascending order for ``GET /crm/v3/objects/contacts`` (HubSpot lists by id) with
@@ -19,7 +19,7 @@ from typing import Any
 
 from sortedcontainers import SortedList
 
-from leadsync.agent.connectors.sandbox_counters import RequestCounters
+from leadsync.agent.connectors.sandbox.counters import RequestCounters
 
 from .directory import Directory
 from .properties import PropertyDef, default_contact_properties

@@ -16,7 +16,7 @@ import re
 import time
 from datetime import UTC, date, datetime, timedelta
 
-from leadsync.agent.connectors.sandbox_kit import system_clock as system_clock  # re-exported
+from leadsync.agent.connectors.sandbox.clock import system_clock as system_clock  # re-exported
 
 MS_PER_DAY = 86_400_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -6,8 +6,9 @@ sizes, the daily quota and injected faults at run time; ``OAuthServer`` issues r
 and sessions that time out; ``serve`` runs it on loopback with uvicorn.
 """
 
+from leadsync.agent.connectors.sandbox.clock import ManualClock
+
 from .app import DEFAULT_TOKEN, create_app
-from .clock import ManualClock
 from .faults import FaultSwitches, ScriptedFault
 from .oauth import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REFRESH_TOKEN, OAuthServer
 from .seed import build_state, seed_state

@@ -3,7 +3,8 @@
 Serve it in-process (``httpx.ASGITransport``) or on loopback (:mod:`.serve`). Routes: ``routes_oauth``
 (token endpoint), ``routes_meta`` (versions, resources, limits, userinfo, identity URLs),
 ``routes_query`` (SOQL ``query``/``queryAll`` and their pages), ``routes_sobjects`` (describe, rows,
-updated/deleted), ``routes_composite`` (sObject Collections) and ``routes_admin`` (``/__sandbox/*``);
+updated/deleted), ``routes_composite`` (sObject Collections) and ``routes_admin`` (``/__sandbox/*``); their
+handlers are module-level functions that find the :class:`~.params.Sandbox` with ``params.sandbox_of``;
 :class:`~.middleware.SandboxMiddleware` adds sessions, faults, the API quota and ``Sforce-Limit-Info``.
 Every error answer, unknown routes included, has Salesforce's error body.
 """
@@ -17,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
-from leadsync.agent.connectors.sandbox_kit import sandbox_app
+from leadsync.agent.connectors.sandbox.app import sandbox_app
 
 from . import routes_admin, routes_composite, routes_meta, routes_oauth, routes_query, routes_sobjects
 from .errors import NOT_FOUND_MESSAGE, SalesforceError, error
@@ -73,11 +74,11 @@ def create_app(
                       instance_url=instance_url)
     routes: list[BaseRoute] = [
         *routes_admin.routes(sandbox),
-        *routes_oauth.routes(sandbox),
-        *routes_meta.routes(sandbox),
-        *routes_query.routes(sandbox),
-        *routes_composite.routes(sandbox),
-        *routes_sobjects.routes(sandbox),
+        *routes_oauth.ROUTES,
+        *routes_meta.ROUTES,
+        *routes_query.ROUTES,
+        *routes_composite.ROUTES,
+        *routes_sobjects.ROUTES,
     ]
     return sandbox_app(routes, sandbox, middleware=Middleware(SandboxMiddleware, sandbox=sandbox),
                        exception_handlers={SalesforceError: _salesforce_error, HTTPException: _http_error})

@@ -1,4 +1,4 @@
-"""Salesforce's fault switches: the shared ones (:mod:`leadsync.agent.connectors.sandbox_faults`) plus the
+"""Salesforce's fault switches: the shared ones (:mod:`leadsync.agent.connectors.sandbox.faults`) plus the
 daily quota and query paging.
 
 E.g. ``faults.fail_next("/services/data/*/composite/sobjects", "POST", 503)``.
@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from leadsync.agent.connectors.sandbox_faults import DROP_CONNECTION, ScriptedFault
-from leadsync.agent.connectors.sandbox_faults import FaultSwitches as SharedFaultSwitches
+from leadsync.agent.connectors.sandbox.faults import DROP_CONNECTION, ScriptedFault
+from leadsync.agent.connectors.sandbox.faults import FaultSwitches as SharedFaultSwitches
 
 __all__ = ["DROP_CONNECTION", "FaultSwitches", "ScriptedFault"]
 
@@ -18,7 +18,7 @@ __all__ = ["DROP_CONNECTION", "FaultSwitches", "ScriptedFault"]
 @dataclass
 class FaultSwitches(SharedFaultSwitches):
     """Run-time switches of the sandbox (all off by default); the shared ones (latency, random faults,
-    ``oauth_expires_in_ms``, ``seed``) are described in :mod:`sandbox_faults`.
+    ``oauth_expires_in_ms``, ``seed``) are described in :mod:`leadsync.agent.connectors.sandbox.faults`.
 
     - ``daily_limit``: API requests per rolling 24 hours (Salesforce's "Total API Request Allocation";
       ``None`` = unlimited); past it every API call answers 403 ``REQUEST_LIMIT_EXCEEDED``.

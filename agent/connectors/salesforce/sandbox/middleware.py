@@ -1,4 +1,4 @@
-"""Salesforce's hooks of the shared request layer (:mod:`leadsync.agent.connectors.sandbox_middleware`).
+"""Salesforce's hooks of the shared request layer (:mod:`leadsync.agent.connectors.sandbox.middleware`).
 
 Per request: count it (``write_requests`` for calls that change data); wait ``latency_ms``; for API calls
 (``/services/data/vNN.N/...``), ``/services/oauth2/userinfo`` and identity URLs check ``Authorization:
@@ -14,8 +14,8 @@ import json
 import re
 from typing import Any
 
-from leadsync.agent.connectors.sandbox_middleware import Call, ConnectionDropped
-from leadsync.agent.connectors.sandbox_middleware import SandboxMiddleware as _Shared
+from leadsync.agent.connectors.sandbox.middleware import Call, ConnectionDropped
+from leadsync.agent.connectors.sandbox.middleware import SandboxMiddleware as _Shared
 
 from .errors import SalesforceError, error, invalid_session, request_limit_exceeded, server_error, too_many_requests
 from .params import Sandbox

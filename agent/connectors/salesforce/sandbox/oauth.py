@@ -1,5 +1,5 @@
 """OAuth state of the sandbox org: connected apps, refresh tokens (with rotation) and sessions, on the
-shared bookkeeping of :class:`leadsync.agent.connectors.sandbox_oauth.TokenBook`.
+shared bookkeeping of :class:`leadsync.agent.connectors.sandbox.oauth.TokenBook`.
 
 - ``POST /services/oauth2/token`` with ``grant_type=refresh_token`` issues a session (access token) for a
   known refresh token of the client; with rotation on (the default here, "Refresh Token Rotation" of a
@@ -23,7 +23,7 @@ import hmac
 import secrets
 from collections.abc import Callable
 
-from leadsync.agent.connectors.sandbox_oauth import (
+from leadsync.agent.connectors.sandbox.oauth import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
     DEFAULT_REFRESH_TOKEN,

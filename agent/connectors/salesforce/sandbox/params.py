@@ -8,6 +8,8 @@ from typing import Any, Final
 
 from starlette.requests import Request
 
+from leadsync.agent.connectors.sandbox.app import bundle_of
+
 from .errors import error, not_found
 from .faults import FaultSwitches
 from .limits import ApiUsage
@@ -34,6 +36,11 @@ class Sandbox:
     usage: ApiUsage
     token: str | None
     instance_url: str | None
+
+
+def sandbox_of(request: Request) -> Sandbox:
+    """The :class:`Sandbox` of the app serving ``request`` (``app.state.sandbox``)."""
+    return bundle_of(request, Sandbox)
 
 
 def instance_url(sandbox: Sandbox, request: Request) -> str:

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .params import Sandbox, instance_url
+from .params import instance_url, sandbox_of
 
 TOKEN_PATH = "/services/oauth2/token"
 
@@ -28,36 +28,37 @@ def oauth_error(code: str, description: str, status: int = 400) -> Response:
     return JSONResponse({"error": code, "error_description": description}, status_code=status)
 
 
-def routes(sandbox: Sandbox) -> list[Route]:
-    """The token route bound to ``sandbox``."""
+async def token(request: Request) -> Response:
+    """``POST /services/oauth2/token``: a new session (and refresh token, when the app rotates them)."""
+    sandbox = sandbox_of(request)
     oauth, state = sandbox.oauth, sandbox.state
+    raw = (await request.body()).decode("utf-8", errors="replace")
+    form = {key: values[-1] for key, values in parse_qs(raw, keep_blank_values=True).items()}
+    grant = form.get("grant_type", "")
+    if grant != "refresh_token":
+        return oauth_error("unsupported_grant_type", "grant type not supported")
+    client_id = form.get("client_id", "")
+    check = oauth.check_client(client_id, form.get("client_secret"))
+    if check == "unknown_client":
+        return oauth_error("invalid_client_id", "client identifier invalid")
+    if check == "bad_secret":
+        return oauth_error("invalid_client", "invalid client credentials")
+    issued = oauth.refresh(client_id, form.get("refresh_token", ""))
+    if issued is None:
+        return oauth_error("invalid_grant", "expired access/refresh token")
+    base = instance_url(sandbox, request)
+    identity = f"{base}/id/{state.org_id}/{issued.user_id}"
+    issued_at = str(issued.issued_ms)
+    body: dict[str, object] = {"access_token": issued.access_token,
+                               "signature": oauth.signature(client_id, identity, issued_at),
+                               "scope": "api refresh_token", "instance_url": base, "id": identity,
+                               "token_type": "Bearer", "issued_at": issued_at}
+    if issued.refresh_token is not None:
+        body["refresh_token"] = issued.refresh_token
+    if sandbox.faults.oauth_expires_in_ms:
+        body.update({"expires_in": oauth.session_timeout_s * 1000, "expires_in_sec": oauth.session_timeout_s})
+    return JSONResponse(body)
 
-    async def token(request: Request) -> Response:
-        raw = (await request.body()).decode("utf-8", errors="replace")
-        form = {key: values[-1] for key, values in parse_qs(raw, keep_blank_values=True).items()}
-        grant = form.get("grant_type", "")
-        if grant != "refresh_token":
-            return oauth_error("unsupported_grant_type", "grant type not supported")
-        client_id = form.get("client_id", "")
-        check = oauth.check_client(client_id, form.get("client_secret"))
-        if check == "unknown_client":
-            return oauth_error("invalid_client_id", "client identifier invalid")
-        if check == "bad_secret":
-            return oauth_error("invalid_client", "invalid client credentials")
-        issued = oauth.refresh(client_id, form.get("refresh_token", ""))
-        if issued is None:
-            return oauth_error("invalid_grant", "expired access/refresh token")
-        base = instance_url(sandbox, request)
-        identity = f"{base}/id/{state.org_id}/{issued.user_id}"
-        issued_at = str(issued.issued_ms)
-        body: dict[str, object] = {"access_token": issued.access_token,
-                                   "signature": oauth.signature(client_id, identity, issued_at),
-                                   "scope": "api refresh_token", "instance_url": base, "id": identity,
-                                   "token_type": "Bearer", "issued_at": issued_at}
-        if issued.refresh_token is not None:
-            body["refresh_token"] = issued.refresh_token
-        if sandbox.faults.oauth_expires_in_ms:
-            body.update({"expires_in": oauth.session_timeout_s * 1000, "expires_in_sec": oauth.session_timeout_s})
-        return JSONResponse(body)
 
-    return [Route(TOKEN_PATH, token, methods=["POST"])]
+ROUTES = [Route(TOKEN_PATH, token, methods=["POST"])]
+"""The token route."""

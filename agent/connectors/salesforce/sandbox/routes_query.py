@@ -18,55 +18,64 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .errors import malformed_query
-from .params import Sandbox, api_version
+from .faults import FaultSwitches
+from .params import api_version, sandbox_of
 from .query import QueryRunner
 from .soql import parse
 
 _BATCH = re.compile(r"batchSize\s*=\s*(\d+)", re.IGNORECASE)
 
 
-def routes(sandbox: Sandbox) -> list[Route]:
-    """The query routes bound to ``sandbox``."""
+def _maybe_break(faults: FaultSwitches, answer: dict[str, object]) -> dict[str, object]:
+    """With ``drop_next_records_url``, a page that is not the last loses its ``nextRecordsUrl`` (a fault)."""
+    if faults.drop_next_records_url and answer.get("done") is False:
+        answer.pop("nextRecordsUrl", None)
+    return answer
+
+
+def _first_page(request: Request, endpoint: str) -> Response:
+    """Run ``q`` (``queryAll`` includes deleted rows) and answer its first page; 400 ``MALFORMED_QUERY``."""
+    sandbox = sandbox_of(request)
     state, faults = sandbox.state, sandbox.faults
+    version = api_version(request)
+    text = request.query_params.get("q")
+    if not text:
+        raise malformed_query("A query string has to be specified")
+    query = parse(text)
+    match = _BATCH.search(request.headers.get("Sforce-Query-Options", ""))
+    sizes = faults.page_sizes(int(match.group(1)) if match else None)
+    with state.lock:
+        rows = QueryRunner(state, query, include_deleted=endpoint == "queryAll", version=version).run()
+        answer = state.open_cursor(rows, endpoint=endpoint, version=version, sizes=sizes)
+    return JSONResponse(_maybe_break(faults, answer))
 
-    def first_page(request: Request, endpoint: str) -> Response:
-        version = api_version(request)
-        text = request.query_params.get("q")
-        if not text:
-            raise malformed_query("A query string has to be specified")
-        query = parse(text)
-        match = _BATCH.search(request.headers.get("Sforce-Query-Options", ""))
-        sizes = faults.page_sizes(int(match.group(1)) if match else None)
-        with state.lock:
-            rows = QueryRunner(state, query, include_deleted=endpoint == "queryAll", version=version).run()
-            answer = state.open_cursor(rows, endpoint=endpoint, version=version, sizes=sizes)
-        return JSONResponse(_maybe_break(answer))
 
-    def more(request: Request) -> Response:
-        api_version(request)
-        answer = state.next_page(request.url.path)
-        return JSONResponse(_maybe_break(answer))
+async def query(request: Request) -> Response:
+    """``GET /query?q=``: the first page of a SOQL query."""
+    return _first_page(request, "query")
 
-    def _maybe_break(answer: dict[str, object]) -> dict[str, object]:
-        if faults.drop_next_records_url and answer.get("done") is False:
-            answer.pop("nextRecordsUrl", None)
-        return answer
 
-    async def query(request: Request) -> Response:
-        return first_page(request, "query")
+async def query_all(request: Request) -> Response:
+    """``GET /queryAll?q=``: the first page, deleted (Recycle Bin) rows included."""
+    return _first_page(request, "queryAll")
 
-    async def query_all(request: Request) -> Response:
-        return first_page(request, "queryAll")
 
-    async def next_page(request: Request) -> Response:
-        return more(request)
+async def next_page(request: Request) -> Response:
+    """``GET /query/{locator}`` (or ``/queryAll/...``): the page a ``nextRecordsUrl`` names; 404 for a URL the
+    sandbox did not issue, 400 ``INVALID_QUERY_LOCATOR`` for one idle too long."""
+    sandbox = sandbox_of(request)
+    api_version(request)
+    answer = sandbox.state.next_page(request.url.path)
+    return JSONResponse(_maybe_break(sandbox.faults, answer))
 
-    base = "/services/data/{version}"
-    return [
-        Route(f"{base}/query", query, methods=["GET"]),
-        Route(f"{base}/query/", query, methods=["GET"]),
-        Route(f"{base}/queryAll", query_all, methods=["GET"]),
-        Route(f"{base}/queryAll/", query_all, methods=["GET"]),
-        Route(f"{base}/query/{{locator}}", next_page, methods=["GET"]),
-        Route(f"{base}/queryAll/{{locator}}", next_page, methods=["GET"]),
-    ]
+
+_BASE = "/services/data/{version}"
+ROUTES = [
+    Route(f"{_BASE}/query", query, methods=["GET"]),
+    Route(f"{_BASE}/query/", query, methods=["GET"]),
+    Route(f"{_BASE}/queryAll", query_all, methods=["GET"]),
+    Route(f"{_BASE}/queryAll/", query_all, methods=["GET"]),
+    Route(f"{_BASE}/query/{{locator}}", next_page, methods=["GET"]),
+    Route(f"{_BASE}/queryAll/{{locator}}", next_page, methods=["GET"]),
+]
+"""The query routes."""

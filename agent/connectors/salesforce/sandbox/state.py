@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from leadsync.agent.connectors.sandbox_counters import LoggedRequest, RequestCounters
+from leadsync.agent.connectors.sandbox.counters import LoggedRequest, RequestCounters
 
 from .errors import SalesforceError, error, not_found
 from .ids import LOCATOR_PREFIX, ORG_PREFIX, is_id, key15, make_id, to18

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from leadsync.agent.connectors.sandbox_kit import system_clock as system_clock  # re-exported
+from leadsync.agent.connectors.sandbox.clock import system_clock as system_clock  # re-exported
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MS = dt.timedelta(milliseconds=1)

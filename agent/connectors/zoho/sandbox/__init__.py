@@ -8,7 +8,7 @@ unique emails, B24's token shape and injected faults at run time; ``ZohoTokenBoo
 ``serve`` runs it on loopback with uvicorn.
 """
 
-from leadsync.agent.connectors.sandbox_kit import ManualClock
+from leadsync.agent.connectors.sandbox.clock import ManualClock
 
 from .app import DEFAULT_TOKEN, create_app
 from .faults import ScriptedFault, ZohoFaults

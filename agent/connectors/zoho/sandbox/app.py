@@ -1,9 +1,11 @@
 """``create_app``: the Zoho CRM sandbox (accounts server and API domain in one) as a Starlette application.
 
-Serve it in-process (``httpx.ASGITransport``) or on loopback (:mod:`.serve`). Routes: ``routes_meta`` (token
-endpoint, users, org, field metadata), ``routes_records`` (lists, reads, searches, writes, deletes,
-conversion) and ``routes_admin`` (``/__sandbox/*``); :class:`~.middleware.ZohoMiddleware` adds tokens,
-faults and API credits. Every error answer, unknown routes included, has Zoho's error body.
+Serve it in-process (``httpx.ASGITransport``) or on loopback (:mod:`.serve`). Routes: ``routes_oauth`` (the
+token endpoint), ``routes_meta`` (users, org, field metadata), ``routes_writes`` (inserts, updates, upserts,
+deletes, conversion), ``routes_records`` (lists, reads, searches, deleted records) and ``routes_admin``
+(``/__sandbox/*``); their handlers are module-level functions that find the :class:`~.params.Sandbox` with
+``params.sandbox_of``. :class:`~.middleware.ZohoMiddleware` adds tokens, faults and API credits.
+Every error answer, unknown routes included, has Zoho's error body.
 """
 
 from __future__ import annotations
@@ -15,14 +17,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
-from leadsync.agent.connectors.sandbox_kit import sandbox_app
+from leadsync.agent.connectors.sandbox.app import sandbox_app
 
-from . import routes_admin, routes_meta, routes_records
+from . import routes_admin, routes_meta, routes_oauth, routes_records, routes_writes
 from .errors import ZohoError
 from .faults import ZohoFaults
+from .limits import Credits
 from .middleware import ZohoMiddleware
 from .oauth import ZohoTokenBook
-from .params import Credits, Sandbox
+from .params import Sandbox
 from .seed import build_state
 from .state import SandboxState
 
@@ -65,7 +68,7 @@ def create_app(
     faults = faults if faults is not None else ZohoFaults()
     oauth = oauth if oauth is not None else ZohoTokenBook(state.clock, user_id=state.api_user_id)
     sandbox = Sandbox(state=state, faults=faults, oauth=oauth, credits=Credits(), token=token, api_domain=api_domain)
-    routes: list[BaseRoute] = [*routes_admin.routes(sandbox), *routes_meta.routes(sandbox),
-                               *routes_records.routes(sandbox)]
+    routes: list[BaseRoute] = [*routes_admin.routes(sandbox), *routes_oauth.ROUTES, *routes_meta.ROUTES,
+                               *routes_writes.ROUTES, *routes_records.ROUTES]
     return sandbox_app(routes, sandbox, middleware=Middleware(ZohoMiddleware, sandbox=sandbox, routes=routes),
                        exception_handlers={ZohoError: _zoho_error, HTTPException: _http_error})

@@ -1,4 +1,4 @@
-"""Zoho's fault switches: the shared ones (:mod:`leadsync.agent.connectors.sandbox_faults`) plus Zoho's limits.
+"""Zoho's fault switches: the shared ones (:mod:`leadsync.agent.connectors.sandbox.faults`) plus Zoho's limits.
 
 E.g. ``faults.fail_next("/crm/v8/Leads", "POST", 503)``.
 """
@@ -8,15 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from leadsync.agent.connectors.sandbox_faults import DROP_CONNECTION, ScriptedFault
-from leadsync.agent.connectors.sandbox_faults import FaultSwitches as SharedFaultSwitches
+from leadsync.agent.connectors.sandbox.faults import DROP_CONNECTION, ScriptedFault
+from leadsync.agent.connectors.sandbox.faults import FaultSwitches as SharedFaultSwitches
 
 __all__ = ["DROP_CONNECTION", "ScriptedFault", "ZohoFaults"]
 
 
 @dataclass
 class ZohoFaults(SharedFaultSwitches):
-    """Run-time switches (the shared ones are described in :mod:`sandbox_faults`):
+    """Run-time switches (the shared ones are described in :mod:`leadsync.agent.connectors.sandbox.faults`):
 
     - ``daily_limit``: API credits per rolling 24 hours (a convert costs 5; ``None`` = unlimited); past it
       every API call answers 429 ``TOO_MANY_REQUESTS`` naming the credits.

@@ -1,4 +1,4 @@
-"""Zoho's hooks of the shared request layer (:mod:`leadsync.agent.connectors.sandbox_middleware`).
+"""Zoho's hooks of the shared request layer (:mod:`leadsync.agent.connectors.sandbox.middleware`).
 
 Per API call (``/crm/...``): count it (``write_requests`` for POST/PUT/DELETE); wait ``latency_ms``; check
 ``Authorization: Zoho-oauthtoken <token>`` (``Bearer`` too): the static sandbox token or an unexpired token
@@ -9,8 +9,8 @@ scripted fault; roll the random faults; spend API credits (a convert costs 5) an
 
 from __future__ import annotations
 
-from leadsync.agent.connectors.sandbox_middleware import Call, ConnectionDropped
-from leadsync.agent.connectors.sandbox_middleware import SandboxMiddleware as _Shared
+from leadsync.agent.connectors.sandbox.middleware import Call, ConnectionDropped
+from leadsync.agent.connectors.sandbox.middleware import SandboxMiddleware as _Shared
 
 from .errors import ZohoError, authentication_failure, invalid_token, server_error, too_many_requests
 from .params import Sandbox

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import secrets
 
-from leadsync.agent.connectors.sandbox_oauth import (
+from leadsync.agent.connectors.sandbox.oauth import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
     DEFAULT_REFRESH_TOKEN,

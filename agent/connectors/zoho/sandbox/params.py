@@ -3,50 +3,23 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
 from starlette.requests import Request
 
+from leadsync.agent.connectors.sandbox.app import bundle_of
+
 from .errors import ZohoError
 from .faults import ZohoFaults
+from .limits import Credits
 from .oauth import ZohoTokenBook
 from .schema import MODULES
 from .state import SandboxState
 
 API_VERSIONS: Final = frozenset({"v2", "v2.1", "v3", "v4", "v5", "v6", "v7", "v8"})
-DAY_MS: Final = 86_400_000
-
-
-@dataclass
-class Credits:
-    """API credits spent in the rolling 24 hours and requests in the last 10 s (epoch ms stamps)."""
-
-    spent: deque[tuple[int, int]] = field(default_factory=deque)
-    recent: deque[int] = field(default_factory=deque)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def take(self, now: int, cost: int, faults: ZohoFaults) -> str | None:
-        """Spend ``cost`` credits at ``now``; ``"daily"`` or ``"burst"`` when a limit refuses the call."""
-        with self.lock:
-            while self.spent and self.spent[0][0] <= now - DAY_MS:
-                self.spent.popleft()
-            while self.recent and self.recent[0] <= now - 10_000:
-                self.recent.popleft()
-            if faults.daily_limit is not None and sum(c for _, c in self.spent) + cost > faults.daily_limit:
-                return "daily"
-            if faults.requests_per_10s is not None and len(self.recent) >= faults.requests_per_10s:
-                return "burst"
-            self.spent.append((now, cost))
-            self.recent.append(now)
-            return None
-
-    def used(self, now: int) -> int:
-        """Credits spent in the 24 hours before ``now``."""
-        with self.lock:
-            return sum(c for t, c in self.spent if t > now - DAY_MS)
+RECORDS: Final = "/crm/{version}/{module}"
+"""The route template of a module's records."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +34,11 @@ class Sandbox:
     credits: Credits
     token: str | None
     api_domain: str | None
+
+
+def sandbox_of(request: Request) -> Sandbox:
+    """The :class:`Sandbox` of the app serving ``request`` (``app.state.sandbox``)."""
+    return bundle_of(request, Sandbox)
 
 
 def api_domain(sandbox: Sandbox, request: Request) -> str:

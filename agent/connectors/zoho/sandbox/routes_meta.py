@@ -1,27 +1,19 @@
-"""Users, the organisation, field metadata, and the accounts server's token endpoint.
+"""Users, the organisation and field metadata (the accounts server's token endpoint is in :mod:`.routes_oauth`).
 
 - ``GET /crm/{v}/users?type=AllUsers|ActiveUsers|DeactiveUsers|AdminUsers|CurrentUser&page=&per_page=``:
   ``{users: [...], info: {per_page, count, page, more_records}}``; 204 for none.
 - ``GET /crm/{v}/org``: ``{org: [{id, company_name, primary_email, time_zone, ...}]}``.
 - ``GET /crm/{v}/settings/fields?module=Leads``: ``{fields: [...]}`` (see :mod:`.schema`).
-- ``POST /oauth/v2/token`` (form body or query string): ``grant_type=refresh_token``, ``client_id``,
-  ``client_secret``, ``refresh_token`` -> ``{access_token, scope, api_domain, token_type, expires_in}``
-  (seconds; with the ``oauth_expires_in_ms`` switch ``expires_in`` is milliseconds and ``expires_in_sec``
-  seconds, case B24). Like Zoho, a refusal is HTTP 200 with ``{"error": "invalid_code"}`` (unknown or
-  revoked refresh token), ``invalid_client`` or ``invalid_client_secret``.
 """
 
 from __future__ import annotations
-
-from typing import Any
-from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .errors import ZohoError, invalid_data
-from .params import API_VERSIONS, Sandbox, acting_user, api_domain, int_param
+from .params import API_VERSIONS, acting_user, int_param, sandbox_of
 from .schema import FIELDS
 
 USER_TYPES = ("AllUsers", "ActiveUsers", "DeactiveUsers", "AdminUsers", "CurrentUser")
@@ -32,74 +24,56 @@ def _version(request: Request) -> None:
         raise ZohoError(404, "INVALID_URL_PATTERN", "Please check if the URL trying to access is a correct one")
 
 
-def routes(sandbox: Sandbox) -> list[Route]:
-    """The metadata and OAuth routes bound to ``sandbox``."""
+async def list_users(request: Request) -> Response:
+    """``GET /crm/{v}/users?type=``: a page of the users of a type; 204 for none."""
+    _version(request)
+    sandbox = sandbox_of(request)
     state = sandbox.state
+    kind = request.query_params.get("type", "AllUsers")
+    if kind not in USER_TYPES:
+        raise invalid_data("invalid value for type", param_name="type")
+    me = acting_user(request, sandbox)
+    with state.lock:
+        chosen = [u for u in state.users.values() if kind == "AllUsers"
+                  or (kind == "ActiveUsers" and u["status"] == "active")
+                  or (kind == "DeactiveUsers" and u["status"] != "active")
+                  or (kind == "AdminUsers" and u["profile"]["name"] == "Administrator")
+                  or (kind == "CurrentUser" and u["id"] == me)]
+    per_page = int_param(request, "per_page", 200, low=1, high=200)
+    page = int_param(request, "page", 1, low=1, high=100_000)
+    chunk = [dict(u) for u in chosen[(page - 1) * per_page:page * per_page]]
+    if not chunk:
+        return Response(status_code=204)
+    return JSONResponse({"users": chunk, "info": {"per_page": per_page, "count": len(chunk), "page": page,
+                                                  "more_records": page * per_page < len(chosen)}})
 
-    async def users(request: Request) -> Response:
-        _version(request)
-        kind = request.query_params.get("type", "AllUsers")
-        if kind not in USER_TYPES:
-            raise invalid_data("invalid value for type", param_name="type")
-        me = acting_user(request, sandbox)
-        with state.lock:
-            chosen = [u for u in state.users.values() if kind == "AllUsers"
-                      or (kind == "ActiveUsers" and u["status"] == "active")
-                      or (kind == "DeactiveUsers" and u["status"] != "active")
-                      or (kind == "AdminUsers" and u["profile"]["name"] == "Administrator")
-                      or (kind == "CurrentUser" and u["id"] == me)]
-        per_page = int_param(request, "per_page", 200, low=1, high=200)
-        page = int_param(request, "page", 1, low=1, high=100_000)
-        chunk = [dict(u) for u in chosen[(page - 1) * per_page:page * per_page]]
-        if not chunk:
-            return Response(status_code=204)
-        return JSONResponse({"users": chunk, "info": {"per_page": per_page, "count": len(chunk), "page": page,
-                                                      "more_records": page * per_page < len(chosen)}})
 
-    async def org(request: Request) -> Response:
-        _version(request)
-        admin = state.users.get(state.api_user_id, {})
-        return JSONResponse({"org": [{"id": state.org_id, "company_name": state.org_name,
-                                      "primary_email": admin.get("email", ""), "time_zone": "Asia/Kolkata",
-                                      "iso_code": "USD", "country_code": "US", "domain_name": "org4242",
-                                      "license_details": {"paid": True, "paid_type": "enterprise"}}]})
+async def org(request: Request) -> Response:
+    """``GET /crm/{v}/org``: the organisation (its primary email is the administrator's)."""
+    _version(request)
+    state = sandbox_of(request).state
+    admin = state.users.get(state.api_user_id, {})
+    return JSONResponse({"org": [{"id": state.org_id, "company_name": state.org_name,
+                                  "primary_email": admin.get("email", ""), "time_zone": "Asia/Kolkata",
+                                  "iso_code": "USD", "country_code": "US", "domain_name": "org4242",
+                                  "license_details": {"paid": True, "paid_type": "enterprise"}}]})
 
-    async def fields(request: Request) -> Response:
-        _version(request)
-        module = request.query_params.get("module")
-        if not module:
-            raise ZohoError(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter is missing",
-                            {"param": "module"})
-        if module not in FIELDS:
-            raise ZohoError(400, "INVALID_MODULE", "the module name given seems to be invalid")
-        return JSONResponse({"fields": FIELDS[module]})
 
-    async def token(request: Request) -> Response:
-        form: dict[str, str] = dict(request.query_params)
-        if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-            form.update(parse_qsl((await request.body()).decode("utf-8", errors="replace")))
-        if form.get("grant_type") != "refresh_token":
-            return JSONResponse({"error": "unsupported_grant_type"})
-        client_id = form.get("client_id", "")
-        check = sandbox.oauth.check_client(client_id, form.get("client_secret", ""))
-        if check != "ok":
-            return JSONResponse({"error": "invalid_client" if check == "unknown_client" else "invalid_client_secret"})
-        lifetime = sandbox.faults.token_lifetime_s
-        grant = sandbox.oauth.grant(client_id, form.get("refresh_token", ""), lifetime)
-        if grant is None:
-            return JSONResponse({"error": "invalid_code"})
-        answer: dict[str, Any] = {"access_token": grant.access_token,
-                                  "scope": "ZohoCRM.modules.ALL ZohoCRM.settings.ALL ZohoCRM.users.READ "
-                                           "ZohoCRM.org.READ",
-                                  "api_domain": api_domain(sandbox, request), "token_type": "Bearer",
-                                  "expires_in": lifetime}
-        if sandbox.faults.oauth_expires_in_ms:
-            answer.update(expires_in=lifetime * 1000, expires_in_sec=lifetime)
-        return JSONResponse(answer)
+async def field_metadata(request: Request) -> Response:
+    """``GET /crm/{v}/settings/fields?module=``: the module's fields; 400 for none or an unknown one."""
+    _version(request)
+    module = request.query_params.get("module")
+    if not module:
+        raise ZohoError(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter is missing",
+                        {"param": "module"})
+    if module not in FIELDS:
+        raise ZohoError(400, "INVALID_MODULE", "the module name given seems to be invalid")
+    return JSONResponse({"fields": FIELDS[module]})
 
-    return [
-        Route("/oauth/v2/token", token, methods=["POST"]),
-        Route("/crm/{version}/users", users, methods=["GET"]),
-        Route("/crm/{version}/org", org, methods=["GET"]),
-        Route("/crm/{version}/settings/fields", fields, methods=["GET"]),
-    ]
+
+ROUTES = [
+    Route("/crm/{version}/users", list_users, methods=["GET"]),
+    Route("/crm/{version}/org", org, methods=["GET"]),
+    Route("/crm/{version}/settings/fields", field_metadata, methods=["GET"]),
+]
+"""The metadata routes."""

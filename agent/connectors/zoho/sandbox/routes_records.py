@@ -1,4 +1,5 @@
-"""Records: list, read, search, insert, update, upsert, delete, deleted records and lead conversion.
+"""Record reads: lists, single records, searches and deleted records (Zoho CRM API v8 "Get Records",
+"Search Records", "Get Deleted Records"); the writes are in :mod:`.routes_writes`.
 
 - ``GET /crm/{v}/{module}?fields=&per_page=&page=|page_token=&sort_by=&sort_order=&converted=&ids=`` with an
   optional ``If-Modified-Since`` header (records modified *after* it): ``{data, info: {per_page, count, page,
@@ -8,10 +9,7 @@
 - ``GET /crm/{v}/{module}/{id}``: one record with ``$converted_detail``; a converted Lead only with
   ``converted=true|both``; 204 for no such record.
 - ``GET /crm/{v}/{module}/search?criteria=|email=`` (see :mod:`.criteria`), 2,000 results at most; 204.
-- ``POST|PUT /crm/{v}/{module}``, ``POST /crm/{v}/{module}/upsert``: up to 100 records, one result each;
-  201/200 all done, 207 some failed, 400 all failed (with the same ``data``).
-- ``DELETE /crm/{v}/{module}?ids=``: up to 100 ids; ``GET /crm/{v}/{module}/deleted?type=all|recycle|permanent``.
-- ``POST /crm/{v}/Leads/{id}/actions/convert``: converts a Lead into a Contact.
+- ``GET /crm/{v}/{module}/deleted?type=all|recycle|permanent``: newest first; 204 for none.
 """
 
 from __future__ import annotations
@@ -28,10 +26,10 @@ from starlette.routing import Route
 
 from .criteria import CriteriaError, parse
 from .errors import ZohoError, invalid_data
-from .params import DAY_MS, Sandbox, acting_user, int_param, module_of, read_records
+from .limits import DAY_MS
+from .params import RECORDS, Sandbox, int_param, module_of, sandbox_of
 from .schema import field_map
-from .state import RecordNotFound, Row
-from .validation import RecordRefused, check
+from .state import Row
 
 PAGE_LIMIT: Final = 2000
 SORTABLE: Final = ("id", "Created_Time", "Modified_Time")
@@ -137,222 +135,96 @@ def _query_key(request: Request) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _status(results: list[dict[str, Any]], ok_status: int) -> int:
-    good = sum(r["status"] == "success" for r in results)
-    return ok_status if good == len(results) else 400 if good == 0 else 207
+async def list_records(request: Request) -> Response:
+    """``GET /crm/{v}/{module}``: a page of records (``fields`` required), sorted, optionally modified after
+    ``If-Modified-Since`` or among ``ids``; 204 when the page is empty."""
+    sandbox = sandbox_of(request)
+    module = module_of(request)
+    fields = _fields(request, module, required=True)
+    converted = _converted_filter(request, module)
+    since = _modified_since(request)
+    sort_by = request.query_params.get("sort_by", "id")
+    sort_order = request.query_params.get("sort_order", "desc" if sort_by != "id" else "asc")
+    if sort_by not in SORTABLE or sort_order not in ("asc", "desc"):
+        raise invalid_data("invalid value for sort_by or sort_order", param_name="sort_by")
+    raw_ids = request.query_params.get("ids")
+    ids = set(raw_ids.split(",")) if raw_ids else None
+    if ids is not None and len(ids) > 100:
+        raise invalid_data("more than 100 ids", param_name="ids")
+    with sandbox.state.lock:
+        rows = [r for r in sandbox.state.ordered(module, converted)
+                if (since is None or r.modified_ms - r.modified_ms % 1000 > since) and (ids is None or r.id in ids)]
+    rows.sort(key=_sort_key(sort_by), reverse=sort_order == "desc")
+    return _listing(sandbox, request, rows, fields, query_key=_query_key(request), sort_by=sort_by,
+                    sort_order=sort_order, tokens=True)
 
 
-def _details(sandbox: Sandbox, row: Row, user: str) -> dict[str, Any]:
-    state = sandbox.state
-    return {"Modified_Time": state.time_text(row.modified_ms), "Modified_By": state.owner_ref(user),
-            "Created_Time": state.time_text(row.created_ms), "id": row.id, "Created_By": state.owner_ref(user)}
-
-
-def routes(sandbox: Sandbox) -> list[Route]:
-    """The record routes bound to ``sandbox``."""
-    state = sandbox.state
-
-    async def list_records(request: Request) -> Response:
-        module = module_of(request)
-        fields = _fields(request, module, required=True)
-        converted = _converted_filter(request, module)
-        since = _modified_since(request)
-        sort_by = request.query_params.get("sort_by", "id")
-        sort_order = request.query_params.get("sort_order", "desc" if sort_by != "id" else "asc")
-        if sort_by not in SORTABLE or sort_order not in ("asc", "desc"):
-            raise invalid_data("invalid value for sort_by or sort_order", param_name="sort_by")
-        raw_ids = request.query_params.get("ids")
-        ids = set(raw_ids.split(",")) if raw_ids else None
-        if ids is not None and len(ids) > 100:
-            raise invalid_data("more than 100 ids", param_name="ids")
-        with state.lock:
-            rows = [r for r in state.ordered(module, converted)
-                    if (since is None or r.modified_ms - r.modified_ms % 1000 > since) and (ids is None or r.id in ids)]
-        rows.sort(key=_sort_key(sort_by), reverse=sort_order == "desc")
-        return _listing(sandbox, request, rows, fields, query_key=_query_key(request), sort_by=sort_by,
-                        sort_order=sort_order, tokens=True)
-
-    async def get_record(request: Request) -> Response:
-        module = module_of(request)
-        fields = _fields(request, module, required=False)
-        converted = _converted_filter(request, module)
-        with state.lock:
-            row = state.rows[module].get(str(request.path_params["record_id"]))
-            if row is None or (converted is not None and row.converted != converted):
-                return _no_content()
-            return JSONResponse({"data": [state.render(row, fields, detail=True)]})
-
-    async def search(request: Request) -> Response:
-        module = module_of(request)
-        fields = _fields(request, module, required=False)
-        converted = _converted_filter(request, module)
-        criteria, email = request.query_params.get("criteria"), request.query_params.get("email")
-        if not criteria and not email:
-            raise ZohoError(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter is missing",
-                            {"param": "criteria"})
-        try:
-            tree = parse(criteria) if criteria else parse(f"(Email:equals:{email})")
-        except CriteriaError as exc:
-            raise ZohoError(400, "INVALID_QUERY", "invalid query formed", {"reason": str(exc)}) from None
-        def lookup_in(row: Row) -> Callable[[str], str | None]:
-            wire = state.render(row, None)
-            return lambda name: None if wire.get(name) is None else str(wire[name])
-
-        with state.lock:
-            rows = [r for r in state.ordered(module, converted) if tree.matches(lookup_in(r))]
-        return _listing(sandbox, request, rows, fields, query_key=_query_key(request), sort_by="id",
-                        sort_order="asc", tokens=False)
-
-    async def insert(request: Request) -> Response:
-        module = module_of(request)
-        records = await read_records(request)
-        user = acting_user(request, sandbox)
-        results: list[dict[str, Any]] = []
-        for n, record in enumerate(records):
-            with state.lock:
-                try:
-                    values, owner = check(state, module, record, n, creating=True,
-                                          unique_email=sandbox.faults.unique_email)
-                except RecordRefused as refused:
-                    results.append(refused.result())
-                    continue
-                row = state.rows[module][state.add_record(module, values, owner_id=owner or user)]
-                state.records_written += 1
-            results.append({"code": "SUCCESS", "details": _details(sandbox, row, user), "message": "record added",
-                            "status": "success"})
-        return JSONResponse({"data": results}, status_code=_status(results, 201))
-
-    async def update(request: Request) -> Response:
-        module = module_of(request)
-        records = await read_records(request)
-        user = acting_user(request, sandbox)
-        results: list[dict[str, Any]] = []
-        for n, record in enumerate(records):
-            record_id = str(record.get("id") or "") if isinstance(record, dict) else ""
-            with state.lock:
-                row = state.rows[module].get(record_id)
-                try:
-                    if not record_id:
-                        raise RecordRefused("MANDATORY_NOT_FOUND", "required field not found", api_name="id",
-                                            json_path=f"$.data[{n}].id")
-                    if row is None or row.converted:
-                        raise RecordRefused("INVALID_DATA", "the id given seems to be invalid", api_name="id",
-                                            id=record_id, json_path=f"$.data[{n}].id")
-                    values, owner = check(state, module, record, n, creating=False, record_id=record_id,
-                                          unique_email=sandbox.faults.unique_email)
-                except RecordRefused as refused:
-                    results.append(refused.result())
-                    continue
-                state.update_record(module, record_id, values, owner_id=owner)
-                state.records_written += 1
-            results.append({"code": "SUCCESS", "details": _details(sandbox, row, user), "message": "record updated",
-                            "status": "success"})
-        return JSONResponse({"data": results}, status_code=_status(results, 200))
-
-    async def upsert(request: Request) -> Response:
-        module = module_of(request)
-        records = await read_records(request)
-        body_checks = (await request.json()).get("duplicate_check_fields") or ["Email"]
-        checks = [str(c) for c in body_checks] if isinstance(body_checks, list) else ["Email"]
-        user = acting_user(request, sandbox)
-        results: list[dict[str, Any]] = []
-        for n, record in enumerate(records):
-            with state.lock:
-                match: Row | None = None
-                found_by: str | None = None
-                for name in checks:
-                    value = record.get(name) if isinstance(record, dict) else None
-                    if isinstance(value, str) and value:
-                        hits = state.find_email(module, value) if name == "Email" else [
-                            r.id for r in state.ordered(module, False) if r.values.get(name) == value]
-                        if hits:
-                            match, found_by = state.rows[module][hits[0]], name
-                            break
-                try:
-                    values, owner = check(state, module, record, n, creating=match is None,
-                                          record_id=match.id if match else None,
-                                          unique_email=sandbox.faults.unique_email)
-                except RecordRefused as refused:
-                    results.append(refused.result())
-                    continue
-                if match is None:
-                    match = state.rows[module][state.add_record(module, values, owner_id=owner or user)]
-                else:
-                    state.update_record(module, match.id, values, owner_id=owner)
-                state.records_written += 1
-            results.append({"code": "SUCCESS", "duplicate_field": found_by,
-                            "action": "update" if found_by else "insert",
-                            "details": _details(sandbox, match, user), "status": "success",
-                            "message": "record updated" if found_by else "record added"})
-        return JSONResponse({"data": results}, status_code=_status(results, 200))
-
-    async def delete(request: Request) -> Response:
-        module = module_of(request)
-        ids = [i for i in (request.query_params.get("ids") or "").split(",") if i]
-        if not ids:
-            raise ZohoError(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter is missing",
-                            {"param": "ids"})
-        if len(ids) > 100:
-            raise invalid_data("more than 100 ids", param_name="ids")
-        results: list[dict[str, Any]] = []
-        for record_id in ids:
-            try:
-                state.delete_record(module, record_id, by_user=acting_user(request, sandbox))
-            except RecordNotFound:
-                results.append({"code": "INVALID_DATA", "details": {"id": record_id},
-                                "message": "the related id given seems to be invalid", "status": "error"})
-                continue
-            results.append({"code": "SUCCESS", "details": {"id": record_id}, "message": "record deleted",
-                            "status": "success"})
-        return JSONResponse({"data": results}, status_code=_status(results, 200))
-
-    async def deleted(request: Request) -> Response:
-        module = module_of(request)
-        kind = request.query_params.get("type", "all")
-        if kind not in ("all", "recycle", "permanent"):
-            raise invalid_data("invalid value for type", param_name="type")
-        per_page = int_param(request, "per_page", 200, low=1, high=200)
-        page = int_param(request, "page", 1, low=1, high=10_000_000)
-        with state.lock:
-            gone = sorted((d for d in state.deleted if d.module == module and kind in ("all", d.kind)),
-                          key=lambda d: (-d.deleted_ms, d.id))
-            chunk = gone[(page - 1) * per_page:page * per_page]
-            data = [{"deleted_by": state.owner_ref(d.deleted_by), "id": d.id, "display_name": d.display_name,
-                     "type": d.kind, "created_by": state.owner_ref(d.created_by),
-                     "deleted_time": state.time_text(d.deleted_ms)} for d in chunk]
-        if not data:
+async def get_record(request: Request) -> Response:
+    """``GET /crm/{v}/{module}/{id}``: one record with its details; 204 when there is none."""
+    state = sandbox_of(request).state
+    module = module_of(request)
+    fields = _fields(request, module, required=False)
+    converted = _converted_filter(request, module)
+    with state.lock:
+        row = state.rows[module].get(str(request.path_params["record_id"]))
+        if row is None or (converted is not None and row.converted != converted):
             return _no_content()
-        return JSONResponse({"data": data, "info": {"per_page": per_page, "count": len(data), "page": page,
-                                                    "more_records": page * per_page < len(gone)}})
+        return JSONResponse({"data": [state.render(row, fields, detail=True)]})
 
-    async def convert(request: Request) -> Response:
-        if module_of(request) != "Leads":
-            raise ZohoError(400, "INVALID_MODULE", "the module name given seems to be invalid")
-        records = await read_records(request, limit=1)
-        options = records[0] if isinstance(records[0], dict) else {}
-        target = options.get("Contacts")
-        contact_id = str(target.get("id") if isinstance(target, dict) else target) if target else None
-        lead_id = str(request.path_params["record_id"])
-        try:
-            contact = state.convert_lead(lead_id, contact_id=contact_id, user_id=acting_user(request, sandbox))
-        except (RecordNotFound, ValueError):
-            raise invalid_data("the id given seems to be invalid", api_name="id", id=lead_id) from None
-        state.records_written += 1
-        name = " ".join(str(state.rows["Contacts"][contact].values.get(k) or "")
-                        for k in ("First_Name", "Last_Name")).strip()
-        return JSONResponse({"data": [{"code": "SUCCESS", "details": {"Contacts": {"name": name, "id": contact},
-                                                                       "Deals": None, "Accounts": None},
-                                       "message": "Successfully converted", "status": "success"}]})
 
-    base = "/crm/{version}/{module}"
-    return [
-        Route(base, list_records, methods=["GET"]),
-        Route(base, insert, methods=["POST"]),
-        Route(base, update, methods=["PUT"]),
-        Route(base, delete, methods=["DELETE"]),
-        Route(f"{base}/search", search, methods=["GET"]),
-        Route(f"{base}/upsert", upsert, methods=["POST"]),
-        Route(f"{base}/deleted", deleted, methods=["GET"]),
-        Route(base + "/{record_id}/actions/convert", convert, methods=["POST"]),
-        Route(base + "/{record_id}", get_record, methods=["GET"]),
-    ]
+async def search_records(request: Request) -> Response:
+    """``GET /crm/{v}/{module}/search``: the records ``criteria`` (or ``email``) match, by id; 204 for none;
+    400 ``INVALID_QUERY`` for criteria that do not parse."""
+    sandbox = sandbox_of(request)
+    state = sandbox.state
+    module = module_of(request)
+    fields = _fields(request, module, required=False)
+    converted = _converted_filter(request, module)
+    criteria, email = request.query_params.get("criteria"), request.query_params.get("email")
+    if not criteria and not email:
+        raise ZohoError(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter is missing",
+                        {"param": "criteria"})
+    try:
+        tree = parse(criteria) if criteria else parse(f"(Email:equals:{email})")
+    except CriteriaError as exc:
+        raise ZohoError(400, "INVALID_QUERY", "invalid query formed", {"reason": str(exc)}) from None
+
+    def lookup_in(row: Row) -> Callable[[str], str | None]:
+        wire = state.render(row, None)
+        return lambda name: None if wire.get(name) is None else str(wire[name])
+
+    with state.lock:
+        rows = [r for r in state.ordered(module, converted) if tree.matches(lookup_in(r))]
+    return _listing(sandbox, request, rows, fields, query_key=_query_key(request), sort_by="id",
+                    sort_order="asc", tokens=False)
+
+
+async def list_deleted(request: Request) -> Response:
+    """``GET /crm/{v}/{module}/deleted``: deleted records of a ``type``, newest first; 204 for none."""
+    state = sandbox_of(request).state
+    module = module_of(request)
+    kind = request.query_params.get("type", "all")
+    if kind not in ("all", "recycle", "permanent"):
+        raise invalid_data("invalid value for type", param_name="type")
+    per_page = int_param(request, "per_page", 200, low=1, high=200)
+    page = int_param(request, "page", 1, low=1, high=10_000_000)
+    with state.lock:
+        gone = sorted((d for d in state.deleted if d.module == module and kind in ("all", d.kind)),
+                      key=lambda d: (-d.deleted_ms, d.id))
+        chunk = gone[(page - 1) * per_page:page * per_page]
+        data = [{"deleted_by": state.owner_ref(d.deleted_by), "id": d.id, "display_name": d.display_name,
+                 "type": d.kind, "created_by": state.owner_ref(d.created_by),
+                 "deleted_time": state.time_text(d.deleted_ms)} for d in chunk]
+    if not data:
+        return _no_content()
+    return JSONResponse({"data": data, "info": {"per_page": per_page, "count": len(data), "page": page,
+                                                "more_records": page * per_page < len(gone)}})
+
+
+ROUTES = [
+    Route(RECORDS, list_records, methods=["GET"]),
+    Route(f"{RECORDS}/search", search_records, methods=["GET"]),
+    Route(f"{RECORDS}/deleted", list_deleted, methods=["GET"]),
+    Route(RECORDS + "/{record_id}", get_record, methods=["GET"]),
+]
+"""The read routes, in matching order (``/search`` and ``/deleted`` before ``{record_id}``)."""

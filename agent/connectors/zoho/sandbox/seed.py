@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from faker import Faker
 
-from leadsync.agent.connectors.sandbox_kit import system_clock
+from leadsync.agent.connectors.sandbox.clock import system_clock
 
 from .schema import LEAD_SOURCES, LEAD_STATUSES
 from .state import SandboxState

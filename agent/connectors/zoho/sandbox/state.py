@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from leadsync.agent.connectors.sandbox_counters import RequestCounters
-from leadsync.agent.connectors.sandbox_kit import system_clock
+from leadsync.agent.connectors.sandbox.clock import system_clock
+from leadsync.agent.connectors.sandbox.counters import RequestCounters
 
 from .schema import MODULES
 

@@ -31,7 +31,7 @@ from typing import Any, ClassVar, Generic, NoReturn, Protocol, TypeVar
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .sandbox_faults import DROP_CONNECTION, FaultSwitches
+from .faults import DROP_CONNECTION, FaultSwitches
 
 
 class ConnectionDropped(ConnectionError):
@@ -49,7 +49,7 @@ class SandboxError(Protocol):
 
 
 class RequestRecorder(Protocol):
-    """The counters the middleware feeds (``sandbox_kit.RequestCounters`` has them)."""
+    """The counters the middleware feeds (``counters.RequestCounters`` has them)."""
 
     def record_request(self, method: str, path: str, *, is_write: bool) -> None: ...
 

@@ -1,16 +1,6 @@
-"""What every CRM sandbox shares: building its Starlette app (:func:`sandbox_app`), serving an ASGI app on
-loopback (blocking, or from a thread for tests), serving it seeded and its command line (:class:`SeededSandbox`,
-:func:`argument_parser`) and a clock
-tests can move (:class:`ManualClock`, :func:`system_clock`). Each sandbox keeps only its own app, state and
-seed.
-
-The rest of the kit, one module per part (each sandbox subclasses or calls them, see their docstrings):
-
-- :mod:`.sandbox_faults`: ``FaultSwitches`` (a dataclass to subclass), ``ScriptedFault``, ``DROP_CONNECTION``;
-- :mod:`.sandbox_middleware`: ``SandboxMiddleware`` (subclass, override the hooks), ``Call``, ``ConnectionDropped``;
-- :mod:`.sandbox_oauth`: ``TokenBook`` (apps, refresh tokens, access tokens), ``Grant``, ``AccessToken``;
-- :mod:`.sandbox_counters`: ``RequestCounters`` (mixin of the state), ``LoggedRequest``;
-- :mod:`.sandbox_admin`: ``admin_routes`` (``/__sandbox/faults|stats|clock``), ``apply_oauth_switches``.
+"""Serving a sandbox: an ASGI app on loopback, blocking (:func:`serve_app`) or from a thread for tests
+(:func:`serve_in_thread`, :class:`RunningServer`), and seeded with its ``python -m ....sandbox.serve`` command
+line (:class:`SeededSandbox`, :func:`argument_parser`).
 """
 
 from __future__ import annotations
@@ -19,17 +9,13 @@ import argparse
 import json
 import socket
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import EllipsisType, TracebackType
 from typing import Any
 
 import uvicorn
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.routing import BaseRoute
-from starlette.types import ASGIApp, ExceptionHandler
+from starlette.types import ASGIApp
 
 
 class _Server(uvicorn.Server):
@@ -123,54 +109,6 @@ def serve_in_thread(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0, tim
         server.should_exit = True
         raise RuntimeError("the sandbox did not start listening in time")
     return RunningServer(server, thread, url)
-
-
-class ManualClock:
-    """A clock that only moves when told to.
-
-    ``clock()`` returns the current epoch ms; :meth:`advance` moves it forward by ``ms``;
-    :meth:`set` jumps to an absolute epoch ms. Thread-safe, so a test can move time while the
-    sandbox serves requests from a uvicorn thread.
-    """
-
-    def __init__(self, start_ms: int = 1_735_689_600_000) -> None:
-        """Start at ``start_ms`` (default 2025-01-01T00:00:00Z)."""
-        self._now = start_ms
-        self._lock = threading.Lock()
-
-    def __call__(self) -> int:
-        """Return the current time in epoch ms."""
-        with self._lock:
-            return self._now
-
-    def advance(self, ms: int) -> int:
-        """Move time forward by ``ms`` milliseconds and return the new time."""
-        with self._lock:
-            self._now += ms
-            return self._now
-
-    def set(self, ms: int) -> None:
-        """Jump to the absolute time ``ms`` (epoch ms)."""
-        with self._lock:
-            self._now = ms
-
-
-def system_clock() -> int:
-    """The real time as epoch ms (UTC)."""
-    return time.time_ns() // 1_000_000
-
-
-def sandbox_app(routes: list[BaseRoute], sandbox: Any, *, middleware: Middleware,
-                exception_handlers: dict[Any, ExceptionHandler]) -> Starlette:
-    """The Starlette app of a sandbox: ``routes`` behind ``middleware``, no slash redirects; ``app.state``
-    has ``sandbox`` (the bundle), ``crm`` / ``faults`` / ``oauth`` (its ``state``, ``faults``, ``oauth``)."""
-    app = Starlette(routes=routes, middleware=[middleware], exception_handlers=exception_handlers)
-    app.router.redirect_slashes = False
-    app.state.sandbox = sandbox
-    app.state.crm = sandbox.state
-    app.state.faults = sandbox.faults
-    app.state.oauth = sandbox.oauth
-    return app
 
 
 def argument_parser(description: str, *, port: int, token: str | None) -> argparse.ArgumentParser:
