@@ -10,7 +10,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import msgspec
+
 from leadsync.agent.connectors.base import Connector
+from leadsync.agent.store.queries.contacts import pending_push
 from leadsync.agent.store.store import Store
 
 _PUSHED = "created_crm + updated_crm + linked + failed"
@@ -73,3 +76,19 @@ async def drain_estimate(store: Store, connector: Connector | None, rate: PushRa
     # a first batch still under way has taken this long already: no batch will be quicker (lookups included)
     per_batch_s = max(per_call_s, rate.batch_elapsed_s() or 0.0)
     return round(batches * per_batch_s, 1)
+
+
+class Backlog(msgspec.Struct, kw_only=True):
+    """The push backlog: contacts waiting for a push, the oldest local change among them (epoch ms UTC)
+    and the seconds (s) to push them all (None without a CRM)."""
+
+    pending_push: int
+    oldest_changed_at: int | None
+    estimated_drain_s: float | None
+
+
+async def measure(store: Store, connector: Connector | None, rate: PushRate) -> Backlog:
+    """The push backlog now, with its drain estimate (see :func:`drain_estimate`)."""
+    pending = await pending_push(store)
+    return Backlog(pending_push=pending.count, oldest_changed_at=pending.oldest_changed_at,
+                   estimated_drain_s=await drain_estimate(store, connector, rate, pending.count))

@@ -10,6 +10,9 @@ from typing import Any
 
 import aiosqlite
 
+from leadsync.agent.store.queries import contacts as contact_rows
+from leadsync.agent.store.queries import ownership_history
+from leadsync.agent.store.queries.ownership_history import OwnershipChange
 from leadsync.agent.store.store import Store, dumps, loads, norm_email, now_ms
 from leadsync.agent.users import get_user, owner_for_user
 from leadsync.agent.validation import clean_contact_fields
@@ -195,6 +198,38 @@ async def update_contact(store: Store, contact_id: int, values: dict[str, Any], 
             raise ValidationError(f"email: another contact already has {standard.get('email')!r}") from None
         await record_provenance(db, contact_id, {f: before.get(f) for f in changed}, source, None, stamp)
     return await get_contact(store, contact_id)
+
+
+async def mark_lead(store: Store, contact_id: int) -> Contact:
+    """Make a contact a lead (lifecycle stage ``lead``) and mark it to push as such; raises NotFoundError."""
+    contact = await update_contact(store, contact_id, {"lifecycle_stage": "lead"})
+    async with store.transaction() as db:
+        await contact_rows.want_push(db, [contact_id])
+    return contact
+
+
+async def restore_contact(store: Store, contact_id: int) -> Contact:
+    """Unlink a contact archived (deleted) in the CRM and mark it to push, so the next push re-creates it.
+
+    Raises NotFoundError, and ValidationError unless the contact is archived in the CRM."""
+    contact = await get_contact(store, contact_id)
+    if contact.crm_state != "archived":
+        raise ValidationError(f"contact {contact_id} is {contact.crm_state}, not archived in the CRM")
+    async with store.transaction() as db:
+        await contact_rows.unlink_for_recreate(db, contact_id)
+    return await get_contact(store, contact_id)
+
+
+async def delete_contact(store: Store, contact_id: int) -> None:
+    """Delete a contact locally (its CRM record is not touched)."""
+    async with store.transaction() as db:
+        await contact_rows.delete(db, contact_id)
+
+
+async def owner_history(store: Store, contact_id: int) -> list[OwnershipChange]:
+    """A contact's owner changes, oldest first; raises NotFoundError."""
+    await get_contact(store, contact_id)
+    return await ownership_history.for_contact(store, contact_id)
 
 
 async def record_provenance(db: aiosqlite.Connection, contact_id: int, previous: dict[str, Any], source: str,

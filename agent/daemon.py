@@ -13,6 +13,7 @@ from typing import IO, Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from leadsync.agent.api import build_methods
 from leadsync.agent.backlog import PushRate
 from leadsync.agent.connectors.base import Connector
 from leadsync.agent.connectors.registry import make_connector
@@ -21,6 +22,7 @@ from leadsync.agent.engine.planning import PlanningConnector, PlanRecorder
 from leadsync.agent.engine.runner import Directory, execute_run, get_run, start_run
 from leadsync.agent.mappings import load_mappings
 from leadsync.agent.rpc_server import RpcServer
+from leadsync.agent.runtime import ConnectorFactory
 from leadsync.agent.secrets import SecretStore
 from leadsync.agent.settings import Settings, load
 from leadsync.agent.store import Store
@@ -40,8 +42,6 @@ log = logging.getLogger("leadsync.agent")
 INTERVAL_JOB = "interval-sync"
 DIRECTORY_TTL_MS = 10 * 60 * 1000
 URGENT_TRIGGERS = frozenset({"manual", "threshold", "todo"})
-
-ConnectorFactory = Callable[..., Connector]
 
 
 class Agent:
@@ -86,8 +86,6 @@ class Agent:
     async def start(self) -> None:
         """Open the store and serve the socket. Raises AgentAlreadyRunningError when another agent holds
         this data dir or answers on this socket (one agent per store; a socket is never taken over)."""
-        from leadsync.agent.api import build_methods
-
         self._instance_lock = hold_instance_lock(self.data_dir)
         try:
             await refuse_live_socket(self.socket_path)
@@ -322,6 +320,12 @@ class Agent:
 
     # scheduling and triggers ----------------------------------------------------------------------
 
+    def next_interval_run_ms(self) -> int | None:
+        """When the next interval run starts (epoch ms UTC); None when none is scheduled."""
+        job = self.scheduler.get_job(INTERVAL_JOB)
+        next_run = job.next_run_time if job is not None else None
+        return int(next_run.timestamp() * 1000) if next_run else None
+
     def _schedule_interval(self) -> None:
         trigger = IntervalTrigger(minutes=self.settings.sync_interval_minutes, timezone=dt.UTC)
         if self.scheduler.get_job(INTERVAL_JOB) is None:
@@ -348,23 +352,8 @@ class Agent:
         if changes.get("push_enabled") and not before.push_enabled and self.connector is not None:
             await self.request_sync("interval", wait=False, pull=False)
 
-    async def score_changed(self, contact_id: int, old: int | None, new: int | None) -> bool:
-        """Push a contact at once when its lead score reaches the threshold (from below). Returns True when
-        a push was queued."""
-        threshold = self.settings.threshold_score()
-        if threshold is None or new is None or self.connector is None:
-            return False
-        if (old is not None and old >= threshold) or new < threshold:
-            return False
-        async with self.store.transaction() as db:
-            await db.execute("UPDATE contacts SET push_wanted = 1 WHERE id = ?", (contact_id,))
-        if not self.settings.push_enabled:
-            log.info("contact %s reached the threshold; push is disabled, so it waits", contact_id)
-            return False
-        await self.request_sync("threshold", wait=False, pull=False, contact_ids=[contact_id])
-        return True
-
     def queue_status(self) -> list[dict[str, Any]]:
+        """The queued sync requests: trigger, pull, push, contacts (count, None for all), urgent."""
         return [{"trigger": r.key[0], "pull": r.key[1], "push": r.key[2],
                  "contacts": None if r.key[3] is None else len(r.key[3]), "urgent": r.urgent} for r in self._queue]
 

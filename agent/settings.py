@@ -7,6 +7,9 @@ from typing import Any
 import msgspec
 
 from leadsync.agent.importing.dates import time_zone
+from leadsync.agent.store.queries import sync_errors
+from leadsync.agent.store.store import Store
+from leadsync.agent.users import resolve_active_owner
 from leadsync.common.errors import ValidationError
 
 INTERVAL_MIN, INTERVAL_MAX = 10, 1440
@@ -80,6 +83,22 @@ def apply_update(current: Settings, update: SettingsUpdate) -> dict[str, Any]:
         if key not in ("score_threshold", "fallback_owner"):
             raise ValidationError(f"clear: only score_threshold and fallback_owner can be cleared, not {key!r}")
         changes[key] = None
+    return changes
+
+
+async def save_update(store: Store, current: Settings, update: SettingsUpdate) -> dict[str, Any]:
+    """Validate and store ``update``; returns the changed keys and values as stored.
+
+    A fallback owner given as an email is stored as that active CRM owner's id, and a new one lets the
+    contacts held for want of an owner be retried. Raises ValidationError (ranges, an unknown or inactive
+    owner)."""
+    changes = apply_update(current, update)
+    if changes.get("fallback_owner"):
+        changes["fallback_owner"] = await resolve_active_owner(store, changes["fallback_owner"])
+    await store.put_settings(changes)
+    if "fallback_owner" in changes:
+        async with store.transaction() as db:
+            await sync_errors.retry_no_owner(db)
     return changes
 
 

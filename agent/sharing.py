@@ -12,9 +12,11 @@ from typing import Any
 import msgspec
 
 from leadsync.agent.contacts import filter_sql, get_contact
+from leadsync.agent.store.queries import contacts as contact_rows
 from leadsync.agent.store.store import Store, loads
 from leadsync.agent.users import find_user, list_users
 from leadsync.common.answers import ContactFilter, SharedUser, ShareReason, Sharing
+from leadsync.common.errors import NotFoundError
 from leadsync.common.models import User
 
 
@@ -61,6 +63,14 @@ async def visibility_condition(store: Store, user_ref: int | str) -> tuple[str, 
         parts.append("(" + (" AND ".join(where) or "1=1") + ")")
         params += list_params
     return "(" + " OR ".join(parts) + ")", params
+
+
+async def require_visible(store: Store, contact_id: int, user_ref: int | str) -> None:
+    """Raise NotFoundError unless user ``user_ref`` may see contact ``contact_id`` (an unknown user too):
+    to someone who may not see it, a contact does not exist."""
+    visible = await visibility_condition(store, user_ref)
+    if visible is not None and not await contact_rows.matches(store, contact_id, visible):
+        raise NotFoundError(f"no contact with id {contact_id} visible to {user_ref}")
 
 
 async def contact_sharing(store: Store, contact_id: int) -> Sharing:

@@ -23,6 +23,12 @@ async def get_smart_list(store: Store, list_id: int) -> SmartList:
                      created_by=row["created_by"], shared_with=[r[0] for r in shares], created_at=row["created_at"])
 
 
+async def narrowed_filter(store: Store, list_id: int, flt: ContactFilter) -> ContactFilter:
+    """A smart list's saved filter with the fields ``flt`` sets on top; raises NotFoundError."""
+    saved = (await get_smart_list(store, list_id)).filter
+    return msgspec.structs.replace(saved, **{k: v for k, v in msgspec.structs.asdict(flt).items() if v is not None})
+
+
 async def list_smart_lists(store: Store) -> list[SmartList]:
     return [await get_smart_list(store, r[0]) for r in await store.fetchall("SELECT id FROM smart_lists ORDER BY id")]
 

@@ -8,7 +8,7 @@ file names when it matches a user (:mod:`.owners`), else as the importing user, 
 as leads. Owners of existing contacts are never changed (the CRM decides them). A file sent in
 chunks shares an ``import_id``, so an email on two lines of one file is found across chunks: the
 first line wins and the later one is reported in ``duplicates``. A lead score reaching the
-threshold triggers the same urgent push as ``contacts.score`` (:meth:`Agent.score_changed`).
+threshold triggers the same urgent push as ``contacts.score`` (:func:`leadsync.agent.pushes.score_changed`).
 """
 
 from __future__ import annotations
@@ -21,13 +21,14 @@ from typing import Any
 import aiosqlite
 
 from leadsync.agent.contacts import record_provenance
-from leadsync.agent.daemon import Agent
 from leadsync.agent.exporting import plain_text
 from leadsync.agent.importing import dates
 from leadsync.agent.importing.columns import plan_columns
 from leadsync.agent.importing.owners import OwnerIndex
 from leadsync.agent.importing.report import ImportReport, Problem, RowError
 from leadsync.agent.importing.values import ParsedRow, RowReader, decide_orders, split_list
+from leadsync.agent.pushes import score_changed
+from leadsync.agent.runtime import Runtime
 from leadsync.agent.store.store import Store, dumps, loads, now_ms
 from leadsync.agent.users import find_user
 from leadsync.common.csvio import ImportRow
@@ -50,7 +51,7 @@ def _seen_lines(store: Store, import_id: str | None) -> dict[str, int]:
     return seen
 
 
-async def import_contacts(agent: Agent, *, as_user: int | str, header: list[str], rows: list[ImportRow],
+async def import_contacts(agent: Runtime, *, as_user: int | str, header: list[str], rows: list[ImportRow],
                           dry_run: bool = False, import_id: str | None = None, mapping: dict[str, str] | None = None,
                           skip: list[str] | None = None, date_format: str | None = None,
                           date_columns: dict[str, str] | None = None) -> ImportReport:
@@ -93,7 +94,7 @@ async def import_contacts(agent: Agent, *, as_user: int | str, header: list[str]
         scores = await _write(target, parsed, user.id, owners, report)
     if not dry_run:
         for contact_id, old, new in scores:
-            report.threshold_pushes += bool(await agent.score_changed(contact_id, old, new))
+            report.threshold_pushes += bool(await score_changed(agent, contact_id, old, new))
         agent.emit({"type": "contacts_imported", "created": report.created, "updated": report.updated})
     return report
 

@@ -1,0 +1,67 @@
+"""``sync.*``: sync runs (now, planned, past), the sync status and the log of confirmed writes."""
+
+from __future__ import annotations
+
+from leadsync.agent.api.registry import ApiContext, NoParams, Params, method
+from leadsync.agent.store.queries import sync_runs, write_log
+from leadsync.agent.store.queries.write_log import WriteLogEntry
+from leadsync.agent.sync_status import SyncStatus, read_status
+from leadsync.common.answers import Plan
+from leadsync.common.errors import ValidationError
+from leadsync.common.models import SyncRun
+
+MAX_HISTORY = 500
+MAX_LOG = 1000
+
+
+class SyncRunParams(Params):
+    wait: bool = False
+    pull: bool = True
+    push: bool = True
+
+
+class SyncHistory(Params):
+    limit: int = 20
+    before: int | None = None
+
+
+class SyncLog(Params):
+    contact_id: int | None = None
+    sync_run_id: int | None = None
+    limit: int = 100
+
+
+@method("sync.run", SyncRunParams)
+async def sync_run(ctx: ApiContext, p: SyncRunParams) -> SyncRun:
+    """Run a sync now (or join the running one); wait=true answers with the finished run."""
+    return await ctx.agent.request_sync("manual", wait=p.wait, pull=p.pull, push=p.push)
+
+
+@method("sync.status", NoParams)
+async def sync_status(ctx: ApiContext, _: NoParams) -> SyncStatus:
+    """The running sync, the queue of requests, the push backlog (size, oldest, estimated seconds to
+    drain), contacts held by an open sync error (``held_with_errors``: retried once they change; see
+    errors.list), the last finished run and the next interval run (epoch ms UTC)."""
+    return await read_status(ctx.agent)
+
+
+@method("sync.plan", NoParams)
+async def sync_plan(ctx: ApiContext, _: NoParams) -> Plan:
+    """A dry run: the writes a sync would make on each side, per record and field; nothing is written."""
+    return await ctx.agent.plan()
+
+
+@method("sync.history", SyncHistory)
+async def sync_history(ctx: ApiContext, p: SyncHistory) -> list[SyncRun]:
+    """Past sync runs, newest first, with counts and trigger."""
+    if not 1 <= p.limit <= MAX_HISTORY:
+        raise ValidationError("limit: must be 1..500")
+    return await sync_runs.history(ctx.store, before=p.before, limit=p.limit)
+
+
+@method("sync.log", SyncLog)
+async def sync_log(ctx: ApiContext, p: SyncLog) -> list[WriteLogEntry]:
+    """Outbound writes the CRM confirmed, newest first: contact, CRM id, operation, properties sent,
+    note (e.g. a fallback owner), sync run and its trigger."""
+    return await write_log.recent(ctx.store, contact_id=p.contact_id, sync_run_id=p.sync_run_id,
+                                  limit=min(p.limit, MAX_LOG))

@@ -1,0 +1,44 @@
+"""What ``sync.status`` reports: the running run and the queue, the push backlog, the contacts held by an
+open sync error, the last finished run, and when the next interval run starts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from leadsync.agent.backlog import Backlog, measure
+from leadsync.agent.engine.runner import get_run
+from leadsync.agent.runtime import Runtime
+from leadsync.agent.store.queries import sync_errors, sync_runs
+from leadsync.common.models import SyncRun
+
+
+class SyncStatus(msgspec.Struct, kw_only=True):
+    """``queue``: the waiting requests (see ``Runtime.queue_status``); ``pending_push`` repeats
+    ``backlog.pending_push`` for older scripts; ``held_with_errors``: contacts an open sync error holds
+    (retried once they change; see errors.list); times are epoch ms UTC."""
+
+    running: SyncRun | None
+    queue: list[dict[str, Any]]
+    backlog: Backlog
+    pending_push: int
+    held_with_errors: int
+    last: SyncRun | None
+    push_enabled: bool
+    quota_blocked_until: int | None
+    interval_minutes: int
+    next_interval_run: int | None
+
+
+async def read_status(agent: Runtime) -> SyncStatus:
+    """The agent's sync status now."""
+    store = agent.store
+    running = await get_run(store, agent.current_run) if agent.current_run else None
+    backlog = await measure(store, agent.connector, agent.push_rate)
+    return SyncStatus(running=running, queue=agent.queue_status(), backlog=backlog,
+                      pending_push=backlog.pending_push, held_with_errors=await sync_errors.count_held_contacts(store),
+                      last=await sync_runs.last_finished(store), push_enabled=agent.settings.push_enabled,
+                      quota_blocked_until=agent.quota_blocked_until_ms,
+                      interval_minutes=agent.settings.sync_interval_minutes,
+                      next_interval_run=agent.next_interval_run_ms())
