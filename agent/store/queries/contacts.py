@@ -169,3 +169,82 @@ async def mark_merged(db: aiosqlite.Connection, duplicate: int, survivor: int, n
     """``duplicate`` was merged into ``survivor``: marked merged with ``note``, nothing left to push."""
     await db.execute("UPDATE contacts SET crm_state = 'merged', merged_into = ?, crm_note = ?, synced_rev = local_rev "
                      "WHERE id = ?", (survivor, note, duplicate))
+
+
+# -- push --------------------------------------------------------------------------------------------
+
+PENDING_SQL = (
+    "c.local_rev > c.synced_rev AND (c.crm_state = 'linked' OR (c.crm_state = 'none' AND c.push_wanted = 1)) "
+    "AND NOT EXISTS (SELECT 1 FROM sync_errors e WHERE e.contact_id = c.id AND e.resolved_at IS NULL "
+    "                AND e.local_rev = c.local_rev)"
+)
+"""The condition (on ``contacts c``) of a contact waiting for a push: ahead of what the CRM confirmed, linked
+or marked for push, and not failed already at this revision (retried once it changes, or on request)."""
+
+
+class PushCandidate(ContactValues, kw_only=True):
+    """A contact that may need a push: its values, owner (``owner_id``; ``owner_push`` an owner a to-do asks
+    the CRM to take), creator (``created_by`` user; ``creator_owner`` that user's CRM owner as
+    ``"<owner id>:<active 0|1>"``, None: none), revision, CRM state, link (``crm_id``, ``object_type``) and
+    base values."""
+
+    owner_id: str | None
+    owner_push: str | None
+    created_by: int | None
+    local_rev: int
+    crm_state: str
+    crm_id: str | None
+    object_type: str | None
+    base: dict[str, Any]
+    creator_owner: str | None
+
+
+async def count_push_candidates(db: aiosqlite.Connection, contact_ids: Sequence[int] | None = None) -> int:
+    """How many contacts wait for a push (all, or among ``contact_ids``)."""
+    sql = f"SELECT count(*) FROM contacts c WHERE {PENDING_SQL}"
+    params: list[Any] = []
+    if contact_ids is not None:
+        sql += f" AND c.id IN ({','.join('?' * len(contact_ids))})"
+        params = list(contact_ids)
+    async with db.execute(sql, params) as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def push_candidates(db: aiosqlite.Connection, after: int, limit: int,
+                          contact_ids: Sequence[int] | None = None) -> list[PushCandidate]:
+    """Up to ``limit`` contacts waiting for a push (all, or among ``contact_ids``), by id after ``after``."""
+    sql = (f"SELECT c.id, {_LOCAL_COLS}, c.fields, c.owner_id, c.owner_push, c.created_by, c.local_rev, c.crm_state, "
+           "l.crm_id, l.object_type, b.vals, "
+           "(SELECT o.crm_id || ':' || o.active FROM users u JOIN owners o ON o.email_norm = u.email_norm "
+           " WHERE u.id = c.created_by) AS creator_owner "
+           "FROM contacts c LEFT JOIN crm_links l ON l.contact_id = c.id "
+           "LEFT JOIN base_values b ON b.contact_id = c.id "
+           f"WHERE c.id > ? AND {PENDING_SQL} ")
+    params: list[Any] = [after]
+    if contact_ids is not None:
+        sql += f"AND c.id IN ({','.join('?' * len(contact_ids))}) "
+        params += contact_ids
+    async with db.execute(sql + "ORDER BY c.id LIMIT ?", [*params, limit]) as cur:
+        rows = await cur.fetchall()
+    return [PushCandidate(id=r["id"], standard={f: r[f] for f in STANDARD_FIELDS}, fields=loads(r["fields"]) or {},
+                          owner_id=r["owner_id"], owner_push=r["owner_push"], created_by=r["created_by"],
+                          local_rev=r["local_rev"], crm_state=r["crm_state"], crm_id=r["crm_id"],
+                          object_type=r["object_type"], base=loads(r["vals"]) or {}, creator_owner=r["creator_owner"])
+            for r in rows]
+
+
+async def confirm_revisions(db: aiosqlite.Connection, revisions: Iterable[tuple[int, int]]) -> None:
+    """The CRM confirmed revision ``rev`` of each ``(contact id, rev)`` (``synced_rev`` never goes back)."""
+    await db.executemany("UPDATE contacts SET synced_rev = max(synced_rev, ?) WHERE id = ?",
+                         [(rev, contact_id) for contact_id, rev in revisions])
+
+
+async def mark_linked(db: aiosqlite.Connection, contact_ids: Iterable[int]) -> None:
+    """``contact_ids`` are linked to a CRM record now."""
+    await db.executemany("UPDATE contacts SET crm_state = 'linked' WHERE id = ?", [(c,) for c in contact_ids])
+
+
+async def clear_owner_push(db: aiosqlite.Connection, sent: Iterable[tuple[int, str]]) -> None:
+    """Each ``(contact id, owner)`` sent to the CRM no longer waits (unless a newer owner is asked for)."""
+    await db.executemany("UPDATE contacts SET owner_push = NULL WHERE id = ? AND owner_push = ?", list(sent))
