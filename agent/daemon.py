@@ -24,7 +24,6 @@ from leadsync.agent.rpc_server import RpcServer
 from leadsync.agent.secrets import SecretStore
 from leadsync.agent.settings import Settings, load
 from leadsync.agent.store import Store
-from leadsync.agent.store.store import now_ms
 from leadsync.common.answers import FieldMapping, Plan
 from leadsync.common.errors import (
     CrmError,
@@ -33,6 +32,7 @@ from leadsync.common.errors import (
     LeadsyncError,
     PushDisabledError,
 )
+from leadsync.common.instants import now_ms
 from leadsync.common.models import SyncRun
 from leadsync.common.paths import db_path
 

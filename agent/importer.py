@@ -12,11 +12,13 @@ from typing import Any
 import msgspec
 
 from leadsync.agent.contacts import record_provenance
-from leadsync.agent.store.store import Store, dumps, loads, norm_email, now_ms
+from leadsync.agent.store.store import Store, dumps, loads
 from leadsync.agent.users import owner_for_user
 from leadsync.agent.validation import clean_contact_fields
 from leadsync.common.csvio import ImportRow, map_header
+from leadsync.common.emails import normalize_email
 from leadsync.common.errors import ValidationError
+from leadsync.common.instants import now_ms
 from leadsync.common.models import STANDARD_FIELDS
 
 _STD = frozenset(STANDARD_FIELDS)
@@ -81,11 +83,10 @@ async def import_rows(store: Store, user_id: int, header: list[str], rows: list[
                 values = clean_contact_fields(_row_values(row, mapping))
                 if not values.get("email"):
                     raise ValidationError("email: is required")
-                key = norm_email(values["email"])
+                key = normalize_email(values["email"])
             except ValidationError as exc:
                 report.failed.append(RowError(row.line, exc.message))
                 continue
-            assert key is not None
             if key in seen:
                 report.duplicates.append(RowError(row.line, f"the same contact as line {seen[key]} (emails match "
                                                             "trimmed and case-insensitively); skipped"))

@@ -14,6 +14,7 @@ from typing import Any
 
 from leadsync.agent.connectors.base import PropertyMeta
 from leadsync.common.answers import FieldMapping
+from leadsync.common.instants import parse_instant_ms
 
 HUBSPOT_DEFAULTS: tuple[FieldMapping, ...] = (
     FieldMapping(local="email", crm="email", policy="crm_wins"),
@@ -154,9 +155,7 @@ def _parse_date(value: str) -> str:
 
 
 def _parse_datetime_ms(value: str) -> int:
-    if value.lstrip("-").isdigit():
-        return int(value)
-    parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return int(parsed.timestamp() * 1000)
+    ms = parse_instant_ms(value)
+    if ms is None:
+        raise ValueError("a blank is not a date-time")
+    return ms

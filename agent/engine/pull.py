@@ -36,8 +36,9 @@ from leadsync.agent.store.queries.contacts import PulledContact, StoredContact
 from leadsync.agent.store.queries.links import Link
 from leadsync.agent.store.queries.provenance import FieldChange
 from leadsync.agent.store.queries.sync_errors import NewSyncError
-from leadsync.agent.store.store import norm_email, now_ms
 from leadsync.common.answers import FieldMapping
+from leadsync.common.emails import normalize_email
+from leadsync.common.instants import now_ms
 from leadsync.common.models import STANDARD_FIELDS
 
 _STD = frozenset(STANDARD_FIELDS)
@@ -107,7 +108,7 @@ async def match_records(db: aiosqlite.Connection, ctx: RunContext, records: Sequ
     """Find the local contacts of ``records`` (five statements, whatever the page size)."""
     linked = await contacts.linked_contacts(db, ctx.crm, [r.id for r in records])
     email_property = ctx.connector.capabilities.email_property
-    emails = {norm_email(r.properties.get(email_property)) for r in records if r.id not in linked}
+    emails = {normalize_email(r.properties.get(email_property)) for r in records if r.id not in linked}
     by_email = await contacts.contacts_with_emails(db, sorted(e for e in emails if e))
     contact_ids = [c.id for c in linked.values()] + [c.id for c in by_email.values()]
     return Matches(linked, by_email, await provenance.local_edit_times(db, contact_ids),
@@ -168,7 +169,7 @@ class PageMerge:
         if local is not None:
             self._update(record, local, crm_vals, owner)
             return
-        key = norm_email(crm_vals.get("email"))
+        key = normalize_email(crm_vals.get("email"))
         claimed = self.matches.created.get(key) if key else None
         match = self.matches.by_email.get(key) if key else None
         if claimed is None and match is not None and match.crm_id is not None:
@@ -191,13 +192,14 @@ class PageMerge:
         page.links.append(Link(contact_id, self.ctx.crm, page.object_type, record.id, record.updated_at_ms,
                                page.stamp))
 
-    def _create(self, record: CrmRecord, crm_vals: dict[str, Any], key: str | None, owner: str | None) -> None:
+    def _create(self, record: CrmRecord, crm_vals: dict[str, Any], key: str, owner: str | None) -> None:
         """A new local contact from ``record``, linked to it, its base the CRM's values."""
         ctx, page = self.ctx, self.page
         self.matches.top_id += 1
         contact_id = self.matches.top_id
         extra = {k: v for k, v in crm_vals.items() if k not in _STD and v is not None}
-        page.new_contacts.append(PulledContact(contact_id, {f: crm_vals.get(f) for f in STANDARD_FIELDS}, key, owner,
+        page.new_contacts.append(PulledContact(contact_id, {f: crm_vals.get(f) for f in STANDARD_FIELDS},
+                                               key or None, owner,
                                                extra, record.created_at_ms or page.stamp, page.stamp))
         self._link_to(contact_id, record)
         page.bases.append(BaseValue(contact_id, crm_vals, ctx.run_id, page.stamp))

@@ -25,7 +25,7 @@ from leadsync.agent.store.queries.links import Link
 from leadsync.agent.store.queries.ownership import record_owner_change
 from leadsync.agent.store.queries.sync_errors import NewSyncError
 from leadsync.agent.store.queries.write_log import WriteLogEntry
-from leadsync.agent.store.store import now_ms
+from leadsync.common.instants import now_ms
 
 SCAN_BATCH = 1000
 """Push candidates read per query."""

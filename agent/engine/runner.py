@@ -23,10 +23,11 @@ from leadsync.agent.engine.push import SCAN_BATCH, PushPlan, apply_push_results,
 from leadsync.agent.store.queries import conflicts, contacts, cursors, owners, sync_runs
 from leadsync.agent.store.queries.contacts import PushCandidate
 from leadsync.agent.store.queries.sync_runs import run_from_row as run_from_row
-from leadsync.agent.store.store import Store, now_ms
+from leadsync.agent.store.store import Store
 from leadsync.agent.users import save_owners
 from leadsync.common.answers import FieldMapping
 from leadsync.common.errors import CrmError, CrmQuotaExhaustedError, LeadsyncError
+from leadsync.common.instants import now_ms
 from leadsync.common.models import SyncRun
 
 log = logging.getLogger("leadsync.sync")

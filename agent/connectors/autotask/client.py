@@ -32,7 +32,6 @@ threshold is 10,000 requests per rolling hour for the whole database — error t
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
@@ -58,7 +57,6 @@ from leadsync.agent.connectors.autotask.wire import (
     chunks,
     contact_from_wire,
     json_value,
-    normalize_email,
     owner_from_wire,
     property_from_wire,
     wire_id,
@@ -76,6 +74,8 @@ from leadsync.agent.connectors.base import (
     WriteResult,
 )
 from leadsync.agent.connectors.http import Clock, HttpClient, RateLimit, RetryPolicy, Sleep, check_base_url
+from leadsync.common import instants
+from leadsync.common.emails import normalize_email
 from leadsync.common.errors import (
     CrmAuthError,
     CrmError,
@@ -108,10 +108,6 @@ CAPABILITIES: Final = Capabilities(
            "3 concurrent requests per endpoint per integration code",
 )
 """Autotask's capabilities: one contact per write request, query pages of 500."""
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def _rest_root(url: str) -> str:
@@ -212,7 +208,7 @@ class AutotaskConnector:
             self._zone = self.base_url
         self._zone_lock = asyncio.Lock()
         self._zone_ci: int | None = None
-        self._now_ms: NowMs = now_ms or _now_ms
+        self._now_ms: NowMs = now_ms or instants.now_ms
         self._overlap_ms = overlap_ms
         self._writes = asyncio.Semaphore(concurrency)
         self.default_owner_id = default_owner_id

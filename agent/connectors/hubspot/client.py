@@ -10,7 +10,6 @@ rate limits: 100 requests per 10 s by default and 4 searches per second), and ra
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
@@ -45,7 +44,6 @@ from leadsync.agent.connectors.hubspot.wire import (
     EMAIL_PROPERTY,
     create_input,
     input_keys,
-    normalize_email,
     owner_from_wire,
     properties_param,
     property_from_wire,
@@ -55,6 +53,8 @@ from leadsync.agent.connectors.hubspot.wire import (
     update_input,
     upsert_input,
 )
+from leadsync.common import instants
+from leadsync.common.emails import normalize_email
 from leadsync.common.errors import CrmAuthError, CrmError, CrmNotFoundError, CrmProtocolError, ValidationError
 
 DEFAULT_BASE_URL: Final = "https://api.hubapi.com"
@@ -93,10 +93,6 @@ def _with_existing_id(result: WriteResult) -> WriteResult:
         return result
     found = _EXISTING_ID.search(result.error)
     return msgspec.structs.replace(result, existing_id=found.group(1)) if found else result
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def _results(page: Any) -> list[Mapping[str, Any]]:
@@ -163,7 +159,7 @@ class HubSpotConnector:
             check_token("token", token)
         self.base_url = base_url.rstrip("/")
         self._token = Secret(token)
-        self._now_ms: NowMs = now_ms or _now_ms
+        self._now_ms: NowMs = now_ms or instants.now_ms
         if full_pull_search is None:
             full_pull_search = rate_limit_per_10s <= FULL_PULL_SEARCH_MAX_PER_10S
         self._pull_settings = PullSettings(overlap_ms=overlap_ms, split_full_pull=full_pull_search)
@@ -374,7 +370,7 @@ class HubSpotConnector:
 
         ``POST /crm/v3/objects/contacts/batch/read`` with ``idProperty: "email"``, 100 addresses a
         request, each sent trimmed and lower-cased (case B11); answers are matched back by
-        :func:`~leadsync.agent.connectors.hubspot.wire.normalize_email` of the record's ``email``
+        :func:`~leadsync.common.emails.normalize_email` of the record's ``email``
         (or of one of its ``hs_additional_emails``, which a merge leaves behind). A batch read sees
         fresh writes at once, unlike search, and does not count against the search rate limit.
         Addresses HubSpot does not know (207 ``errors``) are simply absent.

@@ -14,7 +14,8 @@ from typing import Any
 import aiosqlite
 import msgspec
 
-from leadsync.agent.store.store import chunks, dumps, loads, norm_email
+from leadsync.agent.store.store import chunks, dumps, loads
+from leadsync.common.emails import normalize_email
 from leadsync.common.models import STANDARD_FIELDS
 
 _STD = frozenset(STANDARD_FIELDS)
@@ -88,7 +89,7 @@ async def contacts_with_emails(db: aiosqlite.Connection, keys: Sequence[str]) ->
     if not keys:
         return {}
     async with db.execute(_STORED_SELECT + f"WHERE c.email_norm IN ({','.join('?' * len(keys))})", list(keys)) as cur:
-        return {norm_email(row["email"]) or "": _stored(row) for row in await cur.fetchall()}
+        return {normalize_email(row["email"]): _stored(row) for row in await cur.fetchall()}
 
 
 async def max_contact_id(db: aiosqlite.Connection) -> int:
@@ -126,7 +127,7 @@ async def apply_local_changes(db: aiosqlite.Connection, contact_id: int, changes
     params: list[Any] = list(std.values())
     if "email" in std:
         sets.append("email_norm = ?")
-        params.append(norm_email(std["email"]))
+        params.append(normalize_email(std["email"]) or None)
     if extra:
         sets.append("fields = json_patch(fields, ?)")
         params.append(dumps(extra))
