@@ -5,12 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
+from collections.abc import Callable
 from typing import Final
 
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MS: Final = dt.timedelta(milliseconds=1)
 _FRACTION: Final = re.compile(r"(\.\d{6})\d+")
 """Fractional seconds beyond microseconds (.NET ticks have seven digits): cut to six."""
+
+NowMs = Callable[[], int]
+"""A wall clock: ``now_ms()`` -> epoch milliseconds, UTC (:func:`now_ms`, or a test's clock)."""
 
 
 def now_ms() -> int:

@@ -42,7 +42,7 @@ import msgspec
 
 from leadsync.agent.connectors.autotask.companies import Companies, Company, company_key
 from leadsync.agent.connectors.autotask.errors import CRM, autotask_error
-from leadsync.agent.connectors.autotask.pull import DEFAULT_OVERLAP_MS, ContactPull, NowMs
+from leadsync.agent.connectors.autotask.pull import ContactPull
 from leadsync.agent.connectors.autotask.query import MAX_IN_VALUES, MAX_RECORDS, body, cond, query_all, query_pages
 from leadsync.agent.connectors.autotask.wire import (
     COMPANY_ID,
@@ -74,6 +74,7 @@ from leadsync.agent.connectors.base import (
     WriteResult,
 )
 from leadsync.agent.connectors.http import Clock, HttpClient, RateLimit, RetryPolicy, Sleep, check_base_url
+from leadsync.agent.connectors.incremental import DEFAULT_OVERLAP_MS
 from leadsync.common import instants
 from leadsync.common.emails import normalize_email
 from leadsync.common.errors import (
@@ -84,6 +85,7 @@ from leadsync.common.errors import (
     CrmUnavailableError,
     ValidationError,
 )
+from leadsync.common.instants import NowMs
 
 GLOBAL_URL: Final = "https://webservices.autotask.net/atservicesrest"
 """The zone-independent URL: only good for ``zoneInformation`` (zone discovery)."""

@@ -30,15 +30,9 @@ from leadsync.agent.connectors.base import (
     WriteResult,
 )
 from leadsync.agent.connectors.http import Clock, HttpClient, RateLimit, RetryPolicy, Secret, Sleep, check_token
-from leadsync.agent.connectors.hubspot.batch import BATCH_SIZE, PostBatch, write_all
-from leadsync.agent.connectors.hubspot.cursor import (
-    DEFAULT_OVERLAP_MS,
-    IncrementalPull,
-    NowMs,
-    PullSettings,
-)
 from leadsync.agent.connectors.hubspot.errors import CRM, hubspot_error, item_error_keys
 from leadsync.agent.connectors.hubspot.oauth import OAuthSession, SaveCredentials, StatusHook
+from leadsync.agent.connectors.hubspot.pull import IncrementalPull, PullSettings
 from leadsync.agent.connectors.hubspot.wire import (
     ADDITIONAL_EMAILS_PROPERTY,
     EMAIL_PROPERTY,
@@ -53,9 +47,12 @@ from leadsync.agent.connectors.hubspot.wire import (
     update_input,
     upsert_input,
 )
+from leadsync.agent.connectors.hubspot.writes import BATCH_SIZE, PostBatch, write_all
+from leadsync.agent.connectors.incremental import DEFAULT_OVERLAP_MS
 from leadsync.common import instants
 from leadsync.common.emails import normalize_email
 from leadsync.common.errors import CrmAuthError, CrmError, CrmNotFoundError, CrmProtocolError, ValidationError
+from leadsync.common.instants import NowMs
 
 DEFAULT_BASE_URL: Final = "https://api.hubapi.com"
 CONTACTS: Final = "/crm/v3/objects/contacts"
@@ -124,7 +121,7 @@ class HubSpotConnector:
     ``search_per_s`` caps searches per second (HubSpot allows 5). ``overlap_ms`` is how far each
     incremental pull reaches back before its cursor (default 5 minutes). ``full_pull_search`` runs
     a full pull as two walkers, the list endpoint upwards and search downwards by id (see
-    :mod:`~leadsync.agent.connectors.hubspot.cursor`); by default it does whenever requests are
+    :mod:`~leadsync.agent.connectors.hubspot.pull`); by default it does whenever requests are
     budgeted like HubSpot budgets them (``rate_limit_per_10s`` up to
     :data:`FULL_PULL_SEARCH_MAX_PER_10S`). ``transport`` replaces the
     network; ``sleep`` (seconds), ``clock`` (monotonic seconds) and ``now_ms`` (wall clock, epoch ms
@@ -303,7 +300,7 @@ class HubSpotConnector:
         """Records changed since ``cursor`` (None: all of them) as checkpointed pages: an incremental pull
         oldest first; a full pull by id, from both ends at once when ``full_pull_search`` is on.
 
-        See :mod:`leadsync.agent.connectors.hubspot.cursor` for the algorithm and cursor shapes.
+        See :mod:`leadsync.agent.connectors.hubspot.pull` for the algorithm and cursor shapes.
         ``lastmodifieddate``, ``hs_object_id``, ``hs_merged_object_ids`` and ``email`` are always
         requested besides ``properties``. When ``properties`` are too many for a search body (3,000
         characters), each search page is completed with a batch read.

@@ -36,14 +36,7 @@ from leadsync.agent.connectors.base import (
     WriteResult,
 )
 from leadsync.agent.connectors.http import Clock, HttpClient, RateLimit, RetryPolicy, Sleep, check_token
-from leadsync.agent.connectors.salesforce.composite import (
-    COLLECTION_SIZE,
-    Send,
-    delete_results,
-    failed,
-    prepare,
-    write_all,
-)
+from leadsync.agent.connectors.incremental import DEFAULT_OVERLAP_MS
 from leadsync.agent.connectors.salesforce.errors import CRM, salesforce_error
 from leadsync.agent.connectors.salesforce.oauth import (
     DEFAULT_SESSION_TIMEOUT_S,
@@ -53,13 +46,7 @@ from leadsync.agent.connectors.salesforce.oauth import (
     check_instance_url,
     is_oauth,
 )
-from leadsync.agent.connectors.salesforce.pull import (
-    DEFAULT_OVERLAP_MS,
-    DEFAULT_WINDOW,
-    IncrementalPull,
-    NowMs,
-    PullSettings,
-)
+from leadsync.agent.connectors.salesforce.pull import DEFAULT_WINDOW, IncrementalPull, PullSettings
 from leadsync.agent.connectors.salesforce.soql import datetime_literal, field_list, in_list, quote
 from leadsync.agent.connectors.salesforce.wire import (
     CONVERTED_CONTACT,
@@ -79,9 +66,18 @@ from leadsync.agent.connectors.salesforce.wire import (
     records_of,
     sobject,
 )
+from leadsync.agent.connectors.salesforce.writes import (
+    COLLECTION_SIZE,
+    Send,
+    delete_results,
+    failed,
+    prepare,
+    write_all,
+)
 from leadsync.common import instants
 from leadsync.common.emails import normalize_email
 from leadsync.common.errors import CrmProtocolError, ValidationError
+from leadsync.common.instants import NowMs
 
 log = logging.getLogger("leadsync.salesforce")
 

@@ -33,10 +33,11 @@ from leadsync.agent.connectors.base import (
     WriteResult,
 )
 from leadsync.agent.connectors.http import Clock, HttpClient, RateLimit, RetryPolicy, Sleep
+from leadsync.agent.connectors.incremental import DEFAULT_OVERLAP_MS
 from leadsync.agent.connectors.zoho.errors import CRM, zoho_error
 from leadsync.agent.connectors.zoho.headers import HeaderTransport, extra_headers
 from leadsync.agent.connectors.zoho.oauth import ACCOUNTS_URLS, SaveCredentials, StatusHook, ZohoSession
-from leadsync.agent.connectors.zoho.pull import DEFAULT_OVERLAP_MS, PAGE_SIZE, IncrementalPull, NowMs, PullSettings
+from leadsync.agent.connectors.zoho.pull import PAGE_SIZE, IncrementalPull, PullSettings
 from leadsync.agent.connectors.zoho.wire import (
     EMAIL,
     ID,
@@ -58,6 +59,7 @@ from leadsync.agent.connectors.zoho.writes import BATCH_SIZE, Outgoing, prepare,
 from leadsync.common import instants
 from leadsync.common.emails import normalize_email
 from leadsync.common.errors import CrmError, CrmProtocolError, ValidationError
+from leadsync.common.instants import NowMs
 
 DEFAULT_ACCOUNTS_URL: Final = ACCOUNTS_URLS["us"]
 DEFAULT_API_VERSION: Final = "v8"
