@@ -15,8 +15,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from leadsync.agent.backlog import PushRate
 from leadsync.agent.connectors.base import Connector
-from leadsync.agent.connectors.registry import make_connector
-from leadsync.agent.engine.mapping import DEFAULT_MAPPINGS
+from leadsync.agent.connectors.registry import DEFAULT_MAPPINGS, make_connector
 from leadsync.agent.engine.planning import PlanningConnector, PlanRecorder
 from leadsync.agent.engine.runner import Directory, execute_run, get_run, start_run
 from leadsync.agent.mappings import load_mappings

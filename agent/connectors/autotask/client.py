@@ -44,6 +44,7 @@ from leadsync.agent.connectors.autotask.companies import Companies, Company, com
 from leadsync.agent.connectors.autotask.errors import CRM, autotask_error
 from leadsync.agent.connectors.autotask.pull import ContactPull
 from leadsync.agent.connectors.autotask.query import MAX_IN_VALUES, MAX_RECORDS, body, cond, query_all, query_pages
+from leadsync.agent.connectors.autotask.spec import CREDENTIAL_KEYS
 from leadsync.agent.connectors.autotask.wire import (
     COMPANY_ID,
     COMPANY_NAME,
@@ -93,7 +94,6 @@ REST_ROOT: Final = "/atservicesrest"
 EMAIL_CHUNK: Final = 200
 CONTACT_QUERY_FIELDS: Final = CONTACT_FIELDS
 RESOURCE_FIELDS: Final = ("id", "email", "firstName", "lastName", "isActive", "userName")
-CREDENTIAL_KEYS: Final = ("username", "secret", "integration_code")
 
 CAPABILITIES: Final = Capabilities(
     batch_size=1,
