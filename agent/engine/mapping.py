@@ -5,6 +5,9 @@ conflict. Values are converted by the CRM property's type from the CRM's own met
 Local value types: text ``str``; number ``int`` or ``float``; bool ``bool``; date ``str`` ``YYYY-MM-DD``;
 datetime ``int`` epoch ms UTC; enumeration ``str``; multi-select ``list[str]``. Locally a blank is ``None``;
 on the HubSpot wire a blank is ``""`` (an outgoing ``""`` clears; ``null`` would be ignored, case B19).
+
+Each CRM's default field mappings are in its spec (``agent/connectors/<crm>/spec.py``), collected as
+``DEFAULT_MAPPINGS`` by :mod:`leadsync.agent.connectors.registry`.
 """
 
 from __future__ import annotations
