@@ -8,9 +8,10 @@ from typing import Any, Literal
 import msgspec
 
 from leadsync.agent.contacts import update_contact
-from leadsync.agent.store.store import Store, dumps, loads, now_ms
+from leadsync.agent.store.store import Store, dumps, loads
 from leadsync.common.answers import Conflict
 from leadsync.common.errors import NotFoundError, ValidationError
+from leadsync.common.instants import now_ms
 
 Choice = Literal["keep", "restore", "local", "crm"]
 

@@ -14,7 +14,6 @@ from leadsync.agent.connectors.registry import CRMS
 from leadsync.agent.runtime import Runtime
 from leadsync.agent.store.queries import crm_connection
 from leadsync.agent.store.queries.crm_connection import CrmConnection
-from leadsync.agent.store.store import now_ms
 from leadsync.common.errors import (
     CrmAlreadyConnectedError,
     CrmAuthError,
@@ -22,6 +21,7 @@ from leadsync.common.errors import (
     CrmNotConnectedError,
     ValidationError,
 )
+from leadsync.common.instants import now_ms
 from leadsync.common.models import CrmStatus
 
 PRIVATE_APP_NOTE = ("the CRM does not say which user these credentials belong to (a private-app token): "

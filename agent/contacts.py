@@ -13,11 +13,13 @@ import aiosqlite
 from leadsync.agent.store.queries import contacts as contact_rows
 from leadsync.agent.store.queries import ownership_history
 from leadsync.agent.store.queries.ownership_history import OwnershipChange
-from leadsync.agent.store.store import Store, dumps, loads, norm_email, now_ms
+from leadsync.agent.store.store import Store, dumps, loads
 from leadsync.agent.users import get_user, owner_for_user
 from leadsync.agent.validation import clean_contact_fields
 from leadsync.common.answers import ContactFilter
+from leadsync.common.emails import normalize_email
 from leadsync.common.errors import NotFoundError, OwnerReadOnlyError, ValidationError
+from leadsync.common.instants import now_ms
 from leadsync.common.models import STANDARD_FIELDS, Contact, ContactPage
 
 _COLUMNS = ", ".join(f"c.{f}" for f in STANDARD_FIELDS)
@@ -63,7 +65,7 @@ def filter_sql(flt: ContactFilter) -> tuple[list[str], list[Any]]:
     if flt.owner is not None:
         if "@" in flt.owner:
             where.append("c.owner_id = (SELECT crm_id FROM owners WHERE email_norm = ? LIMIT 1)")
-            params.append(norm_email(flt.owner))
+            params.append(normalize_email(flt.owner))
         else:
             where.append("c.owner_id = ?")
             params.append(flt.owner)
@@ -139,7 +141,7 @@ async def create_contact(store: Store, values: dict[str, Any], *, created_by: in
     standard = {f: clean.pop(f, None) for f in STANDARD_FIELDS}
     stamp = now_ms()
     async with store.transaction() as db:
-        key = norm_email(standard["email"])
+        key = normalize_email(standard["email"]) or None
         async with db.execute("SELECT id FROM contacts WHERE email_norm = ?", (key,)) as cur:
             existing = await cur.fetchone()
         if existing:
@@ -181,7 +183,7 @@ async def update_contact(store: Store, contact_id: int, values: dict[str, Any], 
     params: list[Any] = list(standard.values())
     if "email" in standard:
         sets.append("email_norm = ?")
-        params.append(norm_email(standard["email"]))
+        params.append(normalize_email(standard["email"]) or None)
     before = {**current.fields, **{f: getattr(current, f) for f in STANDARD_FIELDS}}
     changed = {f: v for f, v in {**standard, **clean}.items() if before.get(f) != v}
     if not changed:

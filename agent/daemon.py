@@ -16,8 +16,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from leadsync.agent.api import build_methods
 from leadsync.agent.backlog import PushRate
 from leadsync.agent.connectors.base import Connector
-from leadsync.agent.connectors.registry import make_connector
-from leadsync.agent.engine.mapping import DEFAULT_MAPPINGS
+from leadsync.agent.connectors.registry import DEFAULT_MAPPINGS, make_connector
 from leadsync.agent.engine.planning import PlanningConnector, PlanRecorder
 from leadsync.agent.engine.runner import Directory, execute_run, get_run, start_run
 from leadsync.agent.mappings import load_mappings
@@ -26,7 +25,6 @@ from leadsync.agent.runtime import ConnectorFactory
 from leadsync.agent.secrets import SecretStore
 from leadsync.agent.settings import Settings, load
 from leadsync.agent.store import Store
-from leadsync.agent.store.store import now_ms
 from leadsync.common.answers import FieldMapping, Plan
 from leadsync.common.errors import (
     CrmError,
@@ -35,6 +33,7 @@ from leadsync.common.errors import (
     LeadsyncError,
     PushDisabledError,
 )
+from leadsync.common.instants import now_ms
 from leadsync.common.models import SyncRun
 from leadsync.common.paths import db_path
 

@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 
 from leadsync.agent.connectors.base import Connector, PropertyMeta
-from leadsync.agent.engine.mapping import DEFAULT_MAPPINGS
+from leadsync.agent.connectors.registry import DEFAULT_MAPPINGS
 from leadsync.agent.store.store import Store, dumps, loads
 from leadsync.agent.validation import FIELD_NAME, RESERVED_FIELDS
 from leadsync.common.answers import DIRECTIONS, POLICIES, FieldMapping, MappingCheck, MappingProblem

@@ -8,9 +8,10 @@ from typing import Any
 import msgspec
 
 from leadsync.agent.contacts import filter_sql
-from leadsync.agent.store.store import Store, dumps, loads, now_ms
+from leadsync.agent.store.store import Store, dumps, loads
 from leadsync.common.answers import ContactFilter, SmartList
 from leadsync.common.errors import NotFoundError, ValidationError
+from leadsync.common.instants import now_ms
 
 
 async def get_smart_list(store: Store, list_id: int) -> SmartList:

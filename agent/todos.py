@@ -6,11 +6,12 @@ from __future__ import annotations
 import msgspec
 
 from leadsync.agent.contacts import get_contact
-from leadsync.agent.store.store import Store, now_ms
+from leadsync.agent.store.store import Store
 from leadsync.agent.users import find_user
 from leadsync.agent.validation import clean_text
 from leadsync.common.answers import Todo
 from leadsync.common.errors import ValidationError
+from leadsync.common.instants import now_ms
 
 
 async def assign_todo(store: Store, contact_id: int, assignee_ref: int | str, title: str, due: str | None,

@@ -11,9 +11,11 @@ from collections.abc import Sequence
 import aiosqlite
 
 from leadsync.agent.connectors.base import CrmOwner
-from leadsync.agent.store.store import Store, dumps, loads, norm_email, now_ms
+from leadsync.agent.store.store import Store, dumps, loads
 from leadsync.agent.validation import clean_email, clean_text
+from leadsync.common.emails import normalize_email
 from leadsync.common.errors import NotFoundError, ValidationError
+from leadsync.common.instants import now_ms
 from leadsync.common.models import Owner, User
 
 _USER_SQL = """
@@ -35,7 +37,7 @@ async def create_user(store: Store, email: str, name: str = "", role: str = "use
     name = clean_text("name", name) or ""
     if role not in ("user", "admin"):
         raise ValidationError(f"role: must be 'user' or 'admin', not {role!r}")
-    key = norm_email(email)
+    key = normalize_email(email)
     async with store.transaction() as db:
         async with db.execute("SELECT id FROM users WHERE email_norm = ?", (key,)) as cur:
             if await cur.fetchone():
@@ -63,7 +65,7 @@ async def find_user(store: Store, ref: int | str) -> User:
         ref = int(ref)
     if isinstance(ref, int):
         return await get_user(store, ref)
-    row = await store.fetchone(_USER_SQL + " WHERE u.email_norm = ?", (norm_email(ref),))
+    row = await store.fetchone(_USER_SQL + " WHERE u.email_norm = ?", (normalize_email(ref),))
     if row is None:
         raise NotFoundError(f"no user with email {ref!r}")
     return _user(row)
@@ -101,7 +103,7 @@ async def save_owners(db: aiosqlite.Connection, owners: Sequence[CrmOwner]) -> N
              first_name=excluded.first_name, last_name=excluded.last_name, active=excluded.active,
              teams=excluded.teams, updated_at=excluded.updated_at""",
         [
-            (o.id, o.email.strip(), norm_email(o.email) or "", o.first_name, o.last_name, int(o.active),
+            (o.id, o.email.strip(), normalize_email(o.email), o.first_name, o.last_name, int(o.active),
              dumps([{"id": t.id, "name": t.name, "primary": t.primary} for t in o.teams]), stamp)
             for o in owners
         ],
@@ -123,7 +125,7 @@ async def resolve_active_owner(store: Store, ref: str) -> str:
     the last sync saw."""
     key = ref.strip()
     row = await store.fetchone("SELECT crm_id, active FROM owners WHERE crm_id = ? OR email_norm = ?",
-                               (key, norm_email(key)))
+                               (key, normalize_email(key) or None))
     if row is None:
         raise ValidationError(f"fallback_owner: {key!r} is not a CRM owner (give an owner id or email from "
                               "users.list; sync first if the CRM is new)")

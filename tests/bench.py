@@ -55,7 +55,7 @@ from typing import Any
 import httpx
 
 from leadsync.agent.connectors.hubspot.sandbox.seed import FIRST_CONTACT_ID
-from leadsync.agent.engine.mapping import DEFAULT_MAPPINGS
+from leadsync.agent.connectors.registry import DEFAULT_MAPPINGS
 from leadsync.common.rpc import RpcClient
 from tests import bench_baseline
 from tests.bench_procs import UNLIMITED, Child, Usage, start_agent, start_sandbox

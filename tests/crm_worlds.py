@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 from urllib.parse import parse_qs
 
-from leadsync.agent.engine.mapping import DEFAULT_MAPPINGS
+from leadsync.agent.connectors.registry import DEFAULT_MAPPINGS
 
 SANDBOX_TOKEN = "sandbox-token"
 BASE_URLS = {"hubspot": "http://sandbox.test", "salesforce": "http://salesforce.test", "zoho": "http://zoho.test",

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from leadsync.agent.daemon import INTERVAL_JOB
-from leadsync.agent.store.store import norm_email, now_ms
+from leadsync.common.emails import normalize_email as norm_email
 from leadsync.common.errors import RpcCode
+from leadsync.common.instants import now_ms
 from leadsync.common.rpc import RpcClient, RpcError
 from tests.conftest import SideWorld, connect_side
 from tests.crm_worlds import make_side, plain_text_field

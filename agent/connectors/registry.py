@@ -1,44 +1,45 @@
-"""Which connectors exist and how to build one from a connection's settings and credentials.
+"""Which CRMs leadsync connects to and how to build a connector from a connection's settings and
+credentials.
 
-Environment: ``LEADSYNC_HUBSPOT_RATE_LIMIT_PER_10S`` overrides the HubSpot connector's proactive
-rate limit (requests per rolling 10 s; default 100, HubSpot's base tier; 190 on higher tiers). Tests
-and demos against the local sandbox raise it to run fast; an explicit ``rate_limit_per_10s`` option
-wins over it.
+Each CRM folder declares itself in ``<crm>/spec.py`` (a :class:`~leadsync.agent.connectors.crm_spec.CrmSpec`:
+name, credentials, default base URL and field mappings, connector and sandbox); this module collects them.
+Loading it loads no connector: a spec imports its connector only when one is built.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
 
-import httpx
-
+from leadsync.agent.connectors.autotask.spec import SPEC as AUTOTASK
 from leadsync.agent.connectors.base import Connector
+from leadsync.agent.connectors.crm_spec import ConnectionStatusHook, CrmSpec
+from leadsync.agent.connectors.hubspot.spec import RATE_LIMIT_ENV as RATE_LIMIT_ENV  # the benchmarks look here
+from leadsync.agent.connectors.hubspot.spec import SPEC as HUBSPOT
+from leadsync.agent.connectors.salesforce.spec import SPEC as SALESFORCE
+from leadsync.agent.connectors.zoho.spec import SPEC as ZOHO
+from leadsync.common.answers import FieldMapping
 from leadsync.common.errors import ValidationError
 
-CRMS = ("hubspot", "salesforce", "zoho", "autotask")
-DEFAULT_BASE_URLS = {"hubspot": "https://api.hubapi.com", "salesforce": "https://login.salesforce.com",
-                     "zoho": "https://accounts.zoho.com", "autotask": "https://webservices.autotask.net"}
-RATE_LIMIT_ENV = "LEADSYNC_HUBSPOT_RATE_LIMIT_PER_10S"
+if TYPE_CHECKING:
+    import httpx
+
+SPECS: Final[tuple[CrmSpec, ...]] = (HUBSPOT, SALESFORCE, ZOHO, AUTOTASK)
+CRMS: Final = tuple(spec.name for spec in SPECS)
+"""The ``crm`` names ``crm.connect`` takes."""
+DEFAULT_MAPPINGS: Final[dict[str, tuple[FieldMapping, ...]]] = {spec.name: spec.default_mappings for spec in SPECS}
+"""The field mappings a new connection to each CRM starts with."""
 
 SaveSecrets = Callable[[str, dict[str, str]], None]
 """``save(crm, credentials)``: the agent's SecretStore.save (atomic, mode 0600)."""
-ConnectionStatusHook = Callable[[str], Awaitable[None] | None]
-"""Told a connection's status when auth changes it: ``"connected"`` or ``"needs_reauth"``."""
 
 
-def _rate_limit_from_env() -> int | None:
-    raw = os.environ.get(RATE_LIMIT_ENV, "").strip()
-    if not raw:
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValidationError(f"{RATE_LIMIT_ENV}: {raw!r} is not a whole number of requests") from None
-    if value <= 0:
-        raise ValidationError(f"{RATE_LIMIT_ENV}: must be positive, not {value}")
-    return value
+def spec_for(crm: str) -> CrmSpec:
+    """The spec of ``crm`` (one of :data:`CRMS`); ValidationError for another name."""
+    for spec in SPECS:
+        if spec.name == crm:
+            return spec
+    raise ValidationError(f"crm: {crm!r} is not supported; one of {', '.join(CRMS)}")
 
 
 def make_connector(crm: str, base_url: str | None, credentials: dict[str, str], *,
@@ -46,60 +47,15 @@ def make_connector(crm: str, base_url: str | None, credentials: dict[str, str], 
                    save_credentials: SaveSecrets | None = None,
                    on_connection_status: ConnectionStatusHook | None = None,
                    **options: Any) -> Connector:
-    """Build the connector for ``crm`` (one of ``CRMS``). Raises ValidationError for an unknown CRM or
-    missing credentials (the message names what is missing, never a secret's value).
+    """Build the connector for ``crm`` (one of :data:`CRMS`) at ``base_url`` (None: the CRM's default), its
+    refreshed credentials saved with ``save_credentials(crm, values)``. Raises ValidationError for an unknown
+    CRM or missing credentials (the message names what is missing, never a secret's value); see each spec's
+    ``connect`` for the credentials a CRM takes."""
+    spec = spec_for(crm)
 
-    HubSpot takes ``{"token"}`` (a private-app or OAuth access token) or an OAuth connection
-    ``{"client_id", "client_secret", "refresh_token"}`` whose refreshed tokens go to
-    ``save_credentials("hubspot", values)``; ``on_connection_status`` hears ``"needs_reauth"`` when
-    the refresh token is refused.
-
-    Salesforce takes a connected app's ``{"client_id", "refresh_token"}`` (+ ``client_secret``) whose
-    rotated tokens and ``instance_url`` go to ``save_credentials("salesforce", values)``, or
-    ``{"access_token"}`` (+ ``instance_url``); ``base_url`` is the login URL.
-
-    Zoho CRM takes ``{"client_id", "client_secret", "refresh_token"}``; ``base_url`` is the data center's
-    accounts URL (``https://accounts.zoho.eu`` ...) and API calls go to the ``api_domain`` it names.
-
-    Autotask takes an API user's ``{"username", "secret", "integration_code"}``; ``base_url`` is the
-    zone URL, or the global one (the zone is then looked up).
-    """
     def save(values: dict[str, str]) -> None:
         if save_credentials is not None:
             save_credentials(crm, values)
 
-    if crm in ("zoho", "autotask"):
-        options.pop("search_per_s", None)
-        url = base_url or DEFAULT_BASE_URLS[crm]
-        if crm == "zoho":
-            from leadsync.agent.connectors.zoho import ZohoConnector
-
-            return ZohoConnector(url, credentials, transport=transport, save_credentials=save,
-                                 on_status=on_connection_status, **options)
-        from leadsync.agent.connectors.autotask import AutotaskConnector
-
-        return AutotaskConnector(url, credentials, transport=transport, **options)
-    if crm == "salesforce":
-        from leadsync.agent.connectors.salesforce import SalesforceConnector
-
-        options.pop("search_per_s", None)  # HubSpot's search limit; Salesforce has none of its own
-        return SalesforceConnector(base_url or DEFAULT_BASE_URLS[crm], credentials, transport=transport,
-                                   save_credentials=save, on_status=on_connection_status, **options)
-    if crm == "hubspot":
-        from leadsync.agent.connectors.hubspot import HubSpotConnector
-        from leadsync.agent.connectors.hubspot.oauth import OAUTH_KEYS, is_oauth
-
-        if "rate_limit_per_10s" not in options:
-            env_limit = _rate_limit_from_env()
-            if env_limit is not None:
-                options["rate_limit_per_10s"] = env_limit
-        url = base_url or DEFAULT_BASE_URLS[crm]
-        if is_oauth(credentials):
-            return HubSpotConnector(url, oauth=credentials, save_credentials=save,
-                                    on_status=on_connection_status, transport=transport, **options)
-        token = credentials.get("token")
-        if not token:
-            raise ValidationError("credentials: HubSpot needs a private-app or OAuth access token ('token'), "
-                                  f"or an OAuth app's {', '.join(repr(k) for k in OAUTH_KEYS)}")
-        return HubSpotConnector(url, token, transport=transport, **options)
-    raise ValidationError(f"crm: {crm!r} is not supported; one of {', '.join(CRMS)}")
+    return spec.connect(base_url or spec.default_base_url, credentials, transport=transport, save_credentials=save,
+                        on_status=on_connection_status, **options)

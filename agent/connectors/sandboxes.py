@@ -1,5 +1,5 @@
 """Each CRM's local sandbox as ``leadsync sandbox --crm NAME`` and ``leadsync demo --crm NAME`` use it:
-how to serve it, and the credentials that connect an agent to it.
+how to serve it, and the credentials that connect an agent to it (from each CRM's spec).
 
 ``serve(crm, host, port, contacts=, seed=, token=)`` blocks, printing ``{"event": "listening", "url": URL}``
 as one JSON line on stdout once it listens (``port=0`` picks a free port). ``credentials(crm, token)`` is
@@ -10,54 +10,29 @@ secret) for Autotask.
 
 from __future__ import annotations
 
+from typing import Final
+
+from leadsync.agent.connectors.crm_spec import CrmSpec
+from leadsync.agent.connectors.registry import SPECS
 from leadsync.common.errors import ValidationError
 
-SANDBOX_CRMS = ("hubspot", "salesforce", "zoho", "autotask")
+SANDBOX_CRMS: Final = tuple(spec.name for spec in SPECS)
+
+
+def _spec(crm: str) -> CrmSpec:
+    for spec in SPECS:
+        if spec.name == crm:
+            return spec
+    raise ValidationError(f"crm: no sandbox for {crm!r}; one of {', '.join(SANDBOX_CRMS)}")
 
 
 def serve(crm: str, host: str, port: int, *, contacts: int, seed: int, token: str) -> None:
     """Serve ``crm``'s sandbox seeded with ``contacts`` records (Salesforce, Zoho: 60% Leads, 40% Contacts).
     Raises ValidationError for a CRM without a sandbox."""
-    if crm == "hubspot":
-        from leadsync.agent.connectors.hubspot.sandbox import serve as serve_hubspot
-
-        serve_hubspot(host, port, contacts=contacts, seed=seed, token=token)
-    elif crm == "salesforce":
-        from leadsync.agent.connectors.salesforce.sandbox import serve as serve_salesforce
-
-        leads = contacts * 3 // 5
-        serve_salesforce(host, port, leads=leads, contacts=contacts - leads, seed=seed, token=token)
-    elif crm == "zoho":
-        from leadsync.agent.connectors.zoho.sandbox import serve as serve_zoho
-
-        leads = contacts * 3 // 5
-        serve_zoho(host, port, leads=leads, contacts=contacts - leads, seed=seed, token=token)
-    elif crm == "autotask":
-        from leadsync.agent.connectors.autotask.sandbox import serve as serve_autotask
-
-        serve_autotask(host, port, contacts=contacts, seed=seed, token=token)
-    else:
-        raise ValidationError(f"crm: no sandbox for {crm!r}; one of {', '.join(SANDBOX_CRMS)}")
+    _spec(crm).serve_sandbox(host, port, contacts=contacts, seed=seed, token=token)
 
 
 def credentials(crm: str, token: str) -> dict[str, str]:
-    """What ``crm.connect`` takes to reach ``crm``'s sandbox served with ``token``."""
-    if crm == "salesforce":
-        from leadsync.agent.connectors.salesforce.sandbox import (
-            DEFAULT_CLIENT_ID,
-            DEFAULT_CLIENT_SECRET,
-            DEFAULT_REFRESH_TOKEN,
-        )
-
-        return {"client_id": DEFAULT_CLIENT_ID, "client_secret": DEFAULT_CLIENT_SECRET,
-                "refresh_token": DEFAULT_REFRESH_TOKEN}
-    if crm == "zoho":
-        from leadsync.agent.connectors.zoho import sandbox as zoho
-
-        return {"client_id": zoho.DEFAULT_CLIENT_ID, "client_secret": zoho.DEFAULT_CLIENT_SECRET,
-                "refresh_token": zoho.DEFAULT_REFRESH_TOKEN}
-    if crm == "autotask":
-        from leadsync.agent.connectors.autotask.sandbox import DEFAULT_INTEGRATION_CODE, DEFAULT_USERNAME
-
-        return {"username": DEFAULT_USERNAME, "secret": token, "integration_code": DEFAULT_INTEGRATION_CODE}
-    return {"token": token}
+    """What ``crm.connect`` takes to reach ``crm``'s sandbox served with ``token``; ValidationError for a CRM
+    without a sandbox."""
+    return _spec(crm).sandbox_credentials(token)

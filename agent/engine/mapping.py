@@ -5,6 +5,9 @@ conflict. Values are converted by the CRM property's type from the CRM's own met
 Local value types: text ``str``; number ``int`` or ``float``; bool ``bool``; date ``str`` ``YYYY-MM-DD``;
 datetime ``int`` epoch ms UTC; enumeration ``str``; multi-select ``list[str]``. Locally a blank is ``None``;
 on the HubSpot wire a blank is ``""`` (an outgoing ``""`` clears; ``null`` would be ignored, case B19).
+
+Each CRM's default field mappings are in its spec (``agent/connectors/<crm>/spec.py``), collected as
+``DEFAULT_MAPPINGS`` by :mod:`leadsync.agent.connectors.registry`.
 """
 
 from __future__ import annotations
@@ -14,58 +17,7 @@ from typing import Any
 
 from leadsync.agent.connectors.base import PropertyMeta
 from leadsync.common.answers import FieldMapping
-
-HUBSPOT_DEFAULTS: tuple[FieldMapping, ...] = (
-    FieldMapping(local="email", crm="email", policy="crm_wins"),
-    FieldMapping(local="first_name", crm="firstname"),
-    FieldMapping(local="last_name", crm="lastname"),
-    FieldMapping(local="company", crm="company"),
-    FieldMapping(local="job_title", crm="jobtitle"),
-    FieldMapping(local="phone", crm="phone"),
-    FieldMapping(local="lifecycle_stage", crm="lifecyclestage", policy="crm_wins"),
-    FieldMapping(local="lead_score", crm="lead_score", policy="local_wins"),
-)
-
-SALESFORCE_DEFAULTS: tuple[FieldMapping, ...] = (
-    FieldMapping(local="email", crm="Email", policy="crm_wins"),
-    FieldMapping(local="first_name", crm="FirstName"),
-    FieldMapping(local="last_name", crm="LastName"),
-    FieldMapping(local="company", crm="Company"),  # Leads only: a Contact's company is its Account
-    FieldMapping(local="job_title", crm="Title"),
-    FieldMapping(local="phone", crm="Phone"),
-    FieldMapping(local="lifecycle_stage", crm="Status", policy="crm_wins",  # Lead Status; Leads only
-                 value_map={"lead": "Open - Not Contacted", "salesqualifiedlead": "Working - Contacted",
-                            "customer": "Closed - Converted", "other": "Closed - Not Converted"}),
-    FieldMapping(local="lead_score", crm="Lead_Score__c", policy="local_wins"),
-)
-
-ZOHO_DEFAULTS: tuple[FieldMapping, ...] = (
-    FieldMapping(local="email", crm="Email", policy="crm_wins"),
-    FieldMapping(local="first_name", crm="First_Name"),
-    FieldMapping(local="last_name", crm="Last_Name"),
-    FieldMapping(local="company", crm="Company"),  # Leads only
-    FieldMapping(local="job_title", crm="Designation", crm_by_object={"contact": "Title"}),
-    FieldMapping(local="phone", crm="Phone"),
-    FieldMapping(local="lifecycle_stage", crm="Lead_Status", policy="crm_wins",  # Leads only
-                 value_map={"lead": "Not Contacted", "marketingqualifiedlead": "Contacted",
-                            "salesqualifiedlead": "Pre-Qualified", "other": "Not Qualified"}),
-    FieldMapping(local="lead_score", crm="Lead_Score", policy="local_wins"),  # a custom number field on both
-)
-
-AUTOTASK_DEFAULTS: tuple[FieldMapping, ...] = (  # no standard fields for lifecycle stage or lead score
-    FieldMapping(local="email", crm="emailAddress", policy="crm_wins"),
-    FieldMapping(local="first_name", crm="firstName"),
-    FieldMapping(local="last_name", crm="lastName"),
-    # the contact's Company, found or created by name; a change on an existing contact is refused
-    FieldMapping(local="company", crm="companyName", policy="crm_wins"),
-    FieldMapping(local="job_title", crm="title"),
-    FieldMapping(local="phone", crm="phone"),
-)
-
-DEFAULT_MAPPINGS: dict[str, tuple[FieldMapping, ...]] = {"hubspot": HUBSPOT_DEFAULTS,
-                                                         "salesforce": SALESFORCE_DEFAULTS,
-                                                         "zoho": ZOHO_DEFAULTS,
-                                                         "autotask": AUTOTASK_DEFAULTS}
+from leadsync.common.instants import parse_instant_ms
 
 
 class ConversionError(ValueError):
@@ -154,9 +106,7 @@ def _parse_date(value: str) -> str:
 
 
 def _parse_datetime_ms(value: str) -> int:
-    if value.lstrip("-").isdigit():
-        return int(value)
-    parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return int(parsed.timestamp() * 1000)
+    ms = parse_instant_ms(value)
+    if ms is None:
+        raise ValueError("a blank is not a date-time")
+    return ms

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import msgspec
@@ -19,20 +19,15 @@ from leadsync.agent.connectors.base import Connector, CrmRecord, ObjectType, Pro
 from leadsync.agent.engine.context import RunContext
 from leadsync.agent.engine.planning import PlanRecorder
 from leadsync.agent.engine.pull import apply_pull_page
-from leadsync.agent.engine.push import (
-    SCAN_BATCH,
-    PushPlan,
-    apply_push_results,
-    count_push_candidates,
-    plan_push,
-    push_candidates,
-    undecided_fields,
-    write_inputs,
-)
-from leadsync.agent.store.store import Store, loads, now_ms
+from leadsync.agent.engine.push import SCAN_BATCH, PushPlan, apply_push_results, plan_push, write_inputs
+from leadsync.agent.store.queries import conflicts, contacts, cursors, owners, sync_runs
+from leadsync.agent.store.queries.contacts import PushCandidate
+from leadsync.agent.store.queries.sync_runs import run_from_row as run_from_row
+from leadsync.agent.store.store import Store
 from leadsync.agent.users import save_owners
 from leadsync.common.answers import FieldMapping
 from leadsync.common.errors import CrmError, CrmQuotaExhaustedError, LeadsyncError
+from leadsync.common.instants import now_ms
 from leadsync.common.models import SyncRun
 
 log = logging.getLogger("leadsync.sync")
@@ -40,29 +35,20 @@ log = logging.getLogger("leadsync.sync")
 WRITE_BATCHES_PER_CHUNK = 5
 """Write batches (of the CRM's batch size) planned and recorded together in one transaction."""
 
-RUN_COLUMNS = ("pulled", "created_local", "updated_local", "created_crm", "updated_crm", "linked", "failed")
 
 
 async def start_run(store: Store, trigger: str) -> int:
     """Insert a ``running`` sync run and return its id."""
-    async with store.transaction() as db, db.execute(
-        "INSERT INTO sync_runs(trigger, status, started_at) VALUES (?, 'running', ?)", (trigger, now_ms())
-    ) as cur:
-        run_id = cur.lastrowid
-    assert run_id is not None
-    return run_id
+    async with store.transaction() as db:
+        return await sync_runs.insert_run(db, trigger, now_ms())
 
 
 async def get_run(store: Store, run_id: int) -> SyncRun:
-    row = await store.fetchone("SELECT * FROM sync_runs WHERE id = ?", (run_id,))
-    if row is None:
+    """Sync run ``run_id``; LeadsyncError when there is none."""
+    run = await sync_runs.run_by_id(store.reader, run_id)
+    if run is None:
         raise LeadsyncError(f"no sync run {run_id}")
-    return run_from_row(row)
-
-
-def run_from_row(row: Any) -> SyncRun:
-    """A ``sync_runs`` row as the API's SyncRun."""
-    return SyncRun(**{k: row[k] for k in row.keys() if k in SyncRun.__struct_fields__})
+    return run
 
 
 async def execute_run(
@@ -102,7 +88,7 @@ async def execute_run(
             for object_type in connector.capabilities.object_types:
                 await _pull(store, ctx, object_type)
         if push:
-            active = {r[0] for r in await store.fetchall("SELECT crm_id FROM owners WHERE active = 1")}
+            active = await owners.active_owner_ids(store.reader)
             await _push(store, ctx, active, contact_ids)
         if ctx.counts.failed:
             status = "partial"
@@ -119,14 +105,9 @@ async def execute_run(
         log.exception("sync run %s failed", run_id)
         raise
     finally:
-        counts = ctx.counts
         async with store.transaction() as db:
-            await db.execute(
-                f"UPDATE sync_runs SET status = ?, finished_at = ?, error = ?, api_calls = ?, "
-                f"{', '.join(f'{c} = ?' for c in RUN_COLUMNS)} WHERE id = ?",
-                (status, now_ms(), error, connector.api_calls - calls_before,
-                 *(getattr(counts, c) for c in RUN_COLUMNS), run_id),
-            )
+            await sync_runs.finish_run(db, run_id, status=status, finished_at=now_ms(), error=error,
+                                       api_calls=connector.api_calls - calls_before, counts=asdict(ctx.counts))
     finished = await get_run(store, run_id)
     progress({"type": "run_finished", "run": {k: getattr(finished, k) for k in finished.__struct_fields__}})
     return finished
@@ -225,9 +206,7 @@ async def _mark_archived(store: Store, ctx: RunContext, object_type: ObjectType)
 
 
 async def _pull(store: Store, ctx: RunContext, object_type: ObjectType) -> None:
-    row = await store.fetchone("SELECT value FROM cursors WHERE crm = ? AND object_type = ?",
-                               (ctx.crm, object_type))
-    cursor = loads(row[0]) if row else None
+    cursor = await cursors.load_cursor(store.reader, ctx.crm, object_type)
     async for page in ctx.connector.pull_changes(object_type, cursor, properties=ctx.crm_properties(object_type)):
         followed = await _conversion_targets(ctx, page.records)
         async with store.transaction() as db:
@@ -256,7 +235,7 @@ async def _conversion_targets(ctx: RunContext, records: Sequence[CrmRecord]) -> 
 
 
 async def _push(store: Store, ctx: RunContext, active_owners: set[str], contact_ids: list[int] | None) -> None:
-    total = await count_push_candidates(store, contact_ids)
+    total = await contacts.count_push_candidates(store.reader, contact_ids)
     ctx.progress({"type": "progress", "run_id": ctx.run_id, "phase": "push", "done": 0, "total": total})
     retry = await _push_pass(store, ctx, active_owners, contact_ids, total)
     if retry:  # writes that went to a lead converted meanwhile: once more, now to the record it became
@@ -272,20 +251,20 @@ async def _push_pass(store: Store, ctx: RunContext, active_owners: set[str], con
     after = 0
     retry: set[int] = set()
     while True:
-        rows = await push_candidates(store, after, SCAN_BATCH, contact_ids)
+        rows = await contacts.push_candidates(store.reader, after, SCAN_BATCH, contact_ids)
         if not rows:
             return retry
-        after = rows[-1]["id"]
+        after = rows[-1].id
         for start in range(0, len(rows), chunk):
             retry |= await _push_rows(store, ctx, rows[start:start + chunk], active_owners, total)
 
 
-async def _push_rows(store: Store, ctx: RunContext, rows: list[Any], active_owners: set[str],
+async def _push_rows(store: Store, ctx: RunContext, rows: list[PushCandidate], active_owners: set[str],
                      total: int) -> set[int]:
     """Plan, write and record one chunk of push candidates; returns the contacts to push again."""
     caps = ctx.connector.capabilities
     retry: set[int] = set()
-    plan = plan_push(ctx, rows, active_owners, await undecided_fields(store, [r["id"] for r in rows]))
+    plan = plan_push(ctx, rows, active_owners, await conflicts.undecided_fields(store.reader, [r.id for r in rows]))
     results: dict[int, WriteResult] = {}
     found: dict[ObjectType, list[CrmRecord]] = {}
     creates = write_inputs(plan, "create")

@@ -29,9 +29,10 @@ from leadsync.agent.importing.report import ImportReport, Problem, RowError
 from leadsync.agent.importing.values import ParsedRow, RowReader, decide_orders, split_list
 from leadsync.agent.pushes import score_changed
 from leadsync.agent.runtime import Runtime
-from leadsync.agent.store.store import Store, dumps, loads, now_ms
+from leadsync.agent.store.store import Store, dumps, loads
 from leadsync.agent.users import find_user
 from leadsync.common.csvio import ImportRow
+from leadsync.common.instants import now_ms
 from leadsync.common.models import STANDARD_FIELDS
 
 FILE_STATE_IDLE_S = 3600.0

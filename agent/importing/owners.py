@@ -17,7 +17,8 @@ from collections import defaultdict
 
 import msgspec
 
-from leadsync.agent.store.store import Store, norm_email
+from leadsync.agent.store.store import Store
+from leadsync.common.emails import normalize_email
 
 _SALESFORCE_ID = re.compile(r"^[a-zA-Z0-9]{15}(?:[A-Z0-5]{3})?$")
 
@@ -88,7 +89,7 @@ class OwnerIndex:
         if ref[:3] == "00G" and _SALESFORCE_ID.match(ref):
             return OwnerMatch(None, None, ("owner_queue", "a Salesforce queue owns this record, not a user: the "
                                            "importing user owns the contact"))
-        email = norm_email(ref) if "@" in ref else None
+        email = normalize_email(ref) if "@" in ref else None
         if email and email in self.user_by_email:
             return self._from_user(self.user_by_email[email])
         names = self.users_by_name.get(_name_key(ref), set())

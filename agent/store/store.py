@@ -7,7 +7,6 @@ page, so browsing stays responsive during a sync and never sees a half-applied p
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,19 +19,6 @@ from leadsync.agent.store.migrations import migrate
 
 _json_encode = msgspec.json.encode
 _json_decode = msgspec.json.decode
-
-
-def now_ms() -> int:
-    """Wall-clock time as epoch milliseconds, UTC."""
-    return time.time_ns() // 1_000_000
-
-
-def norm_email(email: str | None) -> str | None:
-    """The match key of an email address: trimmed and lower-cased; None for blank."""
-    if email is None:
-        return None
-    key = email.strip().lower()
-    return key or None
 
 
 def dumps(value: Any) -> str:

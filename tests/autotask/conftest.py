@@ -10,7 +10,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from leadsync.agent.connectors.autotask import AutotaskConnector
+from leadsync.agent.connectors.autotask.client import AutotaskConnector
 from leadsync.agent.connectors.autotask.sandbox import (
     DEFAULT_INTEGRATION_CODE,
     DEFAULT_SECRET,

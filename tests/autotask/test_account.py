@@ -9,7 +9,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from leadsync.agent.connectors.autotask import CAPABILITIES, GLOBAL_URL, AutotaskConnector
+from leadsync.agent.connectors.autotask.client import CAPABILITIES, GLOBAL_URL, AutotaskConnector
 from leadsync.agent.connectors.autotask.sandbox import DEFAULT_SECRET, AutotaskState, FaultSwitches, create_app
 from leadsync.agent.connectors.base import WriteInput
 from leadsync.common.errors import CrmAuthError, CrmRateLimitedError, ValidationError

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from leadsync.agent.connectors.autotask import AutotaskConnector
+from leadsync.agent.connectors.autotask.client import AutotaskConnector
 from leadsync.agent.connectors.autotask.sandbox import AutotaskState, FaultSwitches, build_state, create_app
 from leadsync.agent.connectors.base import PullPage
 from leadsync.common.errors import CrmUnavailableError, ValidationError

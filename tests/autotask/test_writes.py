@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from leadsync.agent.connectors.autotask import AutotaskConnector
+from leadsync.agent.connectors.autotask.client import AutotaskConnector
 from leadsync.agent.connectors.autotask.sandbox import AutotaskState
 from leadsync.agent.connectors.base import WriteInput
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from leadsync.agent.connectors.base import WriteInput
-from leadsync.agent.connectors.hubspot import HubSpotConnector
+from leadsync.agent.connectors.hubspot.client import HubSpotConnector
 from leadsync.common.errors import CrmAuthError
 
 from .fakes import FakeClock, Recorder, hubspot_error_body, json_response

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from leadsync.agent.connectors.base import PullPage
-from leadsync.agent.connectors.hubspot import HubSpotConnector
+from leadsync.agent.connectors.hubspot.client import HubSpotConnector
 from leadsync.common.errors import ValidationError
 
 from .fake_hubspot import FakeHubSpot

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from leadsync.agent.connectors.base import CrmRecord, PullPage, WriteInput
-from leadsync.agent.connectors.hubspot import HubSpotConnector
+from leadsync.agent.connectors.hubspot.client import HubSpotConnector
 from leadsync.agent.connectors.hubspot.sandbox import (
     FaultSwitches,
     ManualClock,

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from leadsync.agent.connectors.base import PullPage
-from leadsync.agent.connectors.hubspot import HubSpotConnector
+from leadsync.agent.connectors.hubspot.client import HubSpotConnector
 from leadsync.common.errors import CrmError
 
 from .fake_hubspot import FakeHubSpot

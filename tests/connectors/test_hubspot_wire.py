@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from leadsync.agent.connectors.hubspot import HubSpotConnector
+from leadsync.agent.connectors.hubspot.client import HubSpotConnector
 from leadsync.agent.connectors.hubspot.wire import (
     iso_utc,
     owner_from_wire,

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from leadsync.agent.connectors.hubspot import HubSpotConnector
+from leadsync.agent.connectors.hubspot.client import HubSpotConnector
 from leadsync.agent.connectors.hubspot.oauth import token_lifetime_s
 from leadsync.agent.connectors.hubspot.sandbox import DEFAULT_PRIVATE_APP_TOKEN, ManualClock
 from leadsync.agent.daemon import Agent

@@ -14,7 +14,7 @@ from requests.adapters import HTTPAdapter
 from simple_salesforce.api import Salesforce
 from starlette.applications import Starlette
 
-from leadsync.agent.connectors.salesforce import SalesforceConnector
+from leadsync.agent.connectors.salesforce.client import SalesforceConnector
 from leadsync.agent.connectors.salesforce.sandbox import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,

@@ -7,7 +7,7 @@ import pytest
 from starlette.applications import Starlette
 
 from leadsync.agent.connectors.base import Connector
-from leadsync.agent.connectors.salesforce import CAPABILITIES, SalesforceConnector
+from leadsync.agent.connectors.salesforce.client import CAPABILITIES, SalesforceConnector
 from leadsync.agent.connectors.salesforce.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SandboxState
 from leadsync.common.errors import ValidationError
 from tests.salesforce.conftest import MakeConnector

@@ -198,7 +198,7 @@ async def test_current_credentials_hold_the_rotated_tokens(make_connector: MakeC
 
 
 def test_an_access_token_that_cannot_travel_in_a_header_is_refused() -> None:
-    from leadsync.agent.connectors.salesforce import SalesforceConnector
+    from leadsync.agent.connectors.salesforce.client import SalesforceConnector
     from leadsync.common.errors import ValidationError
 
     with pytest.raises(ValidationError) as caught:

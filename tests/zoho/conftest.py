@@ -10,7 +10,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from leadsync.agent.connectors.zoho import ZohoConnector
+from leadsync.agent.connectors.zoho.client import ZohoConnector
 from leadsync.agent.connectors.zoho.sandbox import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,

@@ -8,7 +8,7 @@ import pytest
 from starlette.applications import Starlette
 
 from leadsync.agent.connectors.base import WriteInput
-from leadsync.agent.connectors.zoho import ZohoConnector
+from leadsync.agent.connectors.zoho.client import ZohoConnector
 from leadsync.agent.connectors.zoho.oauth import token_lifetime_s
 from leadsync.agent.connectors.zoho.sandbox import ManualClock, SandboxState, ZohoFaults
 from leadsync.common.errors import CrmAuthError, ValidationError

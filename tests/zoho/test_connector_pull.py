@@ -12,7 +12,7 @@ import pytest
 from starlette.applications import Starlette
 
 from leadsync.agent.connectors.base import PullPage
-from leadsync.agent.connectors.zoho import ZohoConnector
+from leadsync.agent.connectors.zoho.client import ZohoConnector
 from leadsync.agent.connectors.zoho.sandbox import ManualClock, SandboxState, ZohoFaults
 from leadsync.common.errors import CrmUnavailableError
 

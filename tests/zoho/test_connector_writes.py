@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from leadsync.agent.connectors.base import WriteInput
-from leadsync.agent.connectors.zoho import ZohoConnector
+from leadsync.agent.connectors.zoho.client import ZohoConnector
 from leadsync.agent.connectors.zoho.sandbox import SandboxState, ZohoFaults
 
 from .conftest import api_requests

@@ -3,7 +3,7 @@ leadsync reads as the owner's team), so owners of one role are teammates and own
 
 from __future__ import annotations
 
-from leadsync.agent.connectors.zoho import ZohoConnector
+from leadsync.agent.connectors.zoho.client import ZohoConnector
 from leadsync.agent.connectors.zoho.sandbox import SandboxState
 
 

@@ -32,7 +32,6 @@ threshold is 10,000 requests per rolling hour for the whole database — error t
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
@@ -43,8 +42,9 @@ import msgspec
 
 from leadsync.agent.connectors.autotask.companies import Companies, Company, company_key
 from leadsync.agent.connectors.autotask.errors import CRM, autotask_error
-from leadsync.agent.connectors.autotask.pull import DEFAULT_OVERLAP_MS, ContactPull, NowMs
+from leadsync.agent.connectors.autotask.pull import ContactPull
 from leadsync.agent.connectors.autotask.query import MAX_IN_VALUES, MAX_RECORDS, body, cond, query_all, query_pages
+from leadsync.agent.connectors.autotask.spec import CREDENTIAL_KEYS
 from leadsync.agent.connectors.autotask.wire import (
     COMPANY_ID,
     COMPANY_NAME,
@@ -58,7 +58,6 @@ from leadsync.agent.connectors.autotask.wire import (
     chunks,
     contact_from_wire,
     json_value,
-    normalize_email,
     owner_from_wire,
     property_from_wire,
     wire_id,
@@ -76,6 +75,9 @@ from leadsync.agent.connectors.base import (
     WriteResult,
 )
 from leadsync.agent.connectors.http import Clock, HttpClient, RateLimit, RetryPolicy, Sleep, check_base_url
+from leadsync.agent.connectors.incremental import DEFAULT_OVERLAP_MS
+from leadsync.common import instants
+from leadsync.common.emails import normalize_email
 from leadsync.common.errors import (
     CrmAuthError,
     CrmError,
@@ -84,6 +86,7 @@ from leadsync.common.errors import (
     CrmUnavailableError,
     ValidationError,
 )
+from leadsync.common.instants import NowMs
 
 GLOBAL_URL: Final = "https://webservices.autotask.net/atservicesrest"
 """The zone-independent URL: only good for ``zoneInformation`` (zone discovery)."""
@@ -91,7 +94,6 @@ REST_ROOT: Final = "/atservicesrest"
 EMAIL_CHUNK: Final = 200
 CONTACT_QUERY_FIELDS: Final = CONTACT_FIELDS
 RESOURCE_FIELDS: Final = ("id", "email", "firstName", "lastName", "isActive", "userName")
-CREDENTIAL_KEYS: Final = ("username", "secret", "integration_code")
 
 CAPABILITIES: Final = Capabilities(
     batch_size=1,
@@ -108,10 +110,6 @@ CAPABILITIES: Final = Capabilities(
            "3 concurrent requests per endpoint per integration code",
 )
 """Autotask's capabilities: one contact per write request, query pages of 500."""
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def _rest_root(url: str) -> str:
@@ -212,7 +210,7 @@ class AutotaskConnector:
             self._zone = self.base_url
         self._zone_lock = asyncio.Lock()
         self._zone_ci: int | None = None
-        self._now_ms: NowMs = now_ms or _now_ms
+        self._now_ms: NowMs = now_ms or instants.now_ms
         self._overlap_ms = overlap_ms
         self._writes = asyncio.Semaphore(concurrency)
         self.default_owner_id = default_owner_id

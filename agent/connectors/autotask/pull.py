@@ -17,8 +17,8 @@ one *window* of modification time, read in id order::
   ``{"since_ms": S, "upper_ms": T, "after_id": <last id>}`` — the same window, continued after the last
   contact applied — provided the ids really came in ascending order (if a page breaks that order the
   checkpoints are None until the window ends; nothing is skipped, a resume re-reads the window);
-- after the last page the checkpoint is ``{"since_ms": max(S, T - overlap)}`` and the page is ``done``.
-  The overlap (default 5 minutes) covers clock skew and late commits; contacts seen twice are harmless.
+- after the last page the checkpoint is ``{"since_ms": max(S, T - overlap)}`` and the page is ``done``
+  (the rule of :mod:`~leadsync.agent.connectors.incremental`, the window read to its end).
 
 The first request of a window is ``POST /V1.0/Contacts/query/count`` with the same filter, for
 ``PullPage.total``. Each page's Companies are read in one query for the pseudo-properties
@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 from leadsync.agent.connectors.autotask.query import Post, body, cond, query_pages
 from leadsync.agent.connectors.autotask.wire import (
@@ -44,12 +44,10 @@ from leadsync.agent.connectors.autotask.wire import (
     wire_id,
 )
 from leadsync.agent.connectors.base import PullPage
+from leadsync.agent.connectors.incremental import DEFAULT_OVERLAP_MS, first_descent, since_checkpoint
 from leadsync.common.errors import ValidationError
+from leadsync.common.instants import NowMs
 
-DEFAULT_OVERLAP_MS: Final = 5 * 60 * 1000
-
-NowMs = Callable[[], int]
-"""Wall clock, epoch milliseconds UTC."""
 Companies = Callable[[Sequence[str]], Awaitable[Mapping[str, Mapping[str, str | None]]]]
 """``await companies(company_ids)`` -> pseudo-properties by company id (see :func:`~.wire.company_of`)."""
 Count = Callable[[dict[str, Any]], Awaitable[int | None]]
@@ -126,17 +124,15 @@ class ContactPull:
             for item in page.items:
                 value = item.get(ID)
                 ids.append(value if isinstance(value, int) and not isinstance(value, bool) else -1)
-            for record_id in ids:
-                ordered = ordered and (last_id is None or record_id > last_id)
-                last_id = record_id
+            ordered = ordered and first_descent(ids, last_id, strict=True) is None
+            last_id = ids[-1] if ids else last_id
             company_ids = {cid for item in page.items if (cid := wire_id(item.get(COMPANY_ID))) is not None}
             companies = await self._companies(sorted(company_ids)) if company_ids else {}
             records = [contact_from_wire(item, companies.get(wire_id(item.get(COMPANY_ID)) or ""))
                        for item in page.items]
             if page.next_url is None:
-                mark = upper - self.overlap_ms
-                since = mark if window.since_ms is None else max(window.since_ms, mark)
-                yield PullPage(records=records, cursor={"since_ms": since}, done=True, total=total)
+                final = since_checkpoint(window.since_ms, upper, upper, self.overlap_ms)
+                yield PullPage(records=records, cursor=final, done=True, total=total)
                 return
             checkpoint = {"since_ms": window.since_ms, "upper_ms": upper, "after_id": last_id} \
                 if ordered and last_id is not None else None

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
@@ -33,6 +32,7 @@ import msgspec
 
 from leadsync.agent.connectors.autotask.errors import CRM
 from leadsync.agent.connectors.base import CrmOwner, CrmRecord, PropertyMeta, PropertyOption, PropertyType
+from leadsync.common import instants
 from leadsync.common.errors import CrmProtocolError
 
 ID: Final = "id"
@@ -58,32 +58,19 @@ _TYPES: Final[Mapping[str, PropertyType]] = {
     "datetime": "datetime",
     "date": "date",
 }
-_FRACTION: Final = re.compile(r"(\.\d{6})\d+")
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
-def normalize_email(email: str) -> str:
-    """Email identity as leadsync matches it: trimmed and lower-cased (Autotask compares text without
-    regard to case, like the SQL Server collation behind it)."""
-    return email.strip().lower()
-
-
 def parse_instant_ms(value: object) -> int | None:
-    """Epoch ms (UTC) of an Autotask datetime; None for null/"". CrmProtocolError for other text.
+    """Epoch ms (UTC) of an Autotask datetime (:func:`~leadsync.common.instants.parse_instant_ms`); None for
+    null/"". CrmProtocolError for other text.
 
     ``"2024-03-10T23:30:00-08:00"`` -> 1710142200000 and ``"2024-03-11T07:30:00.0000000Z"`` the same.
     """
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise CrmProtocolError(f"Autotask sent {value!r} where a datetime was expected", crm=CRM)
     try:
-        instant = dt.datetime.fromisoformat(_FRACTION.sub(r"\1", value.strip()))
+        return instants.parse_instant_ms(value)
     except ValueError:
         raise CrmProtocolError(f"Autotask sent {value!r} where a datetime was expected", crm=CRM) from None
-    if instant.tzinfo is None:
-        instant = instant.replace(tzinfo=dt.UTC)
-    return round((instant - _EPOCH).total_seconds() * 1000)
 
 
 def instant_literal(ms: int) -> str:

@@ -1,9 +1,7 @@
-"""HubSpot CRM v3 connector: ``client`` (the Connector), ``wire`` (JSON <-> canonical records),
-``cursor`` (the incremental pull), ``batch`` (batch writes), ``errors`` (error bodies).
+"""HubSpot CRM v3 connector: ``spec`` (how leadsync knows HubSpot: credentials, default field mappings,
+connector and sandbox), ``client`` (the Connector), ``pull`` (the incremental pull), ``writes`` (batch
+writes), ``wire`` (JSON <-> canonical records), ``oauth`` (OAuth app tokens), ``errors`` (error bodies).
 
-``sandbox`` holds a stateful HubSpot stand-in for demos and tests.
+``sandbox`` holds a stateful HubSpot stand-in for demos and tests. This package imports nothing itself, so
+loading ``spec`` loads no connector.
 """
-
-from leadsync.agent.connectors.hubspot.client import CAPABILITIES, DEFAULT_BASE_URL, HubSpotConnector
-
-__all__ = ["CAPABILITIES", "DEFAULT_BASE_URL", "HubSpotConnector"]

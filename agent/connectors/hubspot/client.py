@@ -10,7 +10,6 @@ rate limits: 100 requests per 10 s by default and 4 searches per second), and ra
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
@@ -31,21 +30,14 @@ from leadsync.agent.connectors.base import (
     WriteResult,
 )
 from leadsync.agent.connectors.http import Clock, HttpClient, RateLimit, RetryPolicy, Secret, Sleep, check_token
-from leadsync.agent.connectors.hubspot.batch import BATCH_SIZE, PostBatch, write_all
-from leadsync.agent.connectors.hubspot.cursor import (
-    DEFAULT_OVERLAP_MS,
-    IncrementalPull,
-    NowMs,
-    PullSettings,
-)
 from leadsync.agent.connectors.hubspot.errors import CRM, hubspot_error, item_error_keys
 from leadsync.agent.connectors.hubspot.oauth import OAuthSession, SaveCredentials, StatusHook
+from leadsync.agent.connectors.hubspot.pull import IncrementalPull, PullSettings
 from leadsync.agent.connectors.hubspot.wire import (
     ADDITIONAL_EMAILS_PROPERTY,
     EMAIL_PROPERTY,
     create_input,
     input_keys,
-    normalize_email,
     owner_from_wire,
     properties_param,
     property_from_wire,
@@ -55,7 +47,12 @@ from leadsync.agent.connectors.hubspot.wire import (
     update_input,
     upsert_input,
 )
+from leadsync.agent.connectors.hubspot.writes import BATCH_SIZE, PostBatch, write_all
+from leadsync.agent.connectors.incremental import DEFAULT_OVERLAP_MS
+from leadsync.common import instants
+from leadsync.common.emails import normalize_email
 from leadsync.common.errors import CrmAuthError, CrmError, CrmNotFoundError, CrmProtocolError, ValidationError
+from leadsync.common.instants import NowMs
 
 DEFAULT_BASE_URL: Final = "https://api.hubapi.com"
 CONTACTS: Final = "/crm/v3/objects/contacts"
@@ -95,10 +92,6 @@ def _with_existing_id(result: WriteResult) -> WriteResult:
     return msgspec.structs.replace(result, existing_id=found.group(1)) if found else result
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 def _results(page: Any) -> list[Mapping[str, Any]]:
     if not isinstance(page, dict) or not isinstance(page.get("results"), list):
         raise CrmProtocolError("HubSpot answered without 'results'", crm=CRM)
@@ -128,7 +121,7 @@ class HubSpotConnector:
     ``search_per_s`` caps searches per second (HubSpot allows 5). ``overlap_ms`` is how far each
     incremental pull reaches back before its cursor (default 5 minutes). ``full_pull_search`` runs
     a full pull as two walkers, the list endpoint upwards and search downwards by id (see
-    :mod:`~leadsync.agent.connectors.hubspot.cursor`); by default it does whenever requests are
+    :mod:`~leadsync.agent.connectors.hubspot.pull`); by default it does whenever requests are
     budgeted like HubSpot budgets them (``rate_limit_per_10s`` up to
     :data:`FULL_PULL_SEARCH_MAX_PER_10S`). ``transport`` replaces the
     network; ``sleep`` (seconds), ``clock`` (monotonic seconds) and ``now_ms`` (wall clock, epoch ms
@@ -163,7 +156,7 @@ class HubSpotConnector:
             check_token("token", token)
         self.base_url = base_url.rstrip("/")
         self._token = Secret(token)
-        self._now_ms: NowMs = now_ms or _now_ms
+        self._now_ms: NowMs = now_ms or instants.now_ms
         if full_pull_search is None:
             full_pull_search = rate_limit_per_10s <= FULL_PULL_SEARCH_MAX_PER_10S
         self._pull_settings = PullSettings(overlap_ms=overlap_ms, split_full_pull=full_pull_search)
@@ -307,7 +300,7 @@ class HubSpotConnector:
         """Records changed since ``cursor`` (None: all of them) as checkpointed pages: an incremental pull
         oldest first; a full pull by id, from both ends at once when ``full_pull_search`` is on.
 
-        See :mod:`leadsync.agent.connectors.hubspot.cursor` for the algorithm and cursor shapes.
+        See :mod:`leadsync.agent.connectors.hubspot.pull` for the algorithm and cursor shapes.
         ``lastmodifieddate``, ``hs_object_id``, ``hs_merged_object_ids`` and ``email`` are always
         requested besides ``properties``. When ``properties`` are too many for a search body (3,000
         characters), each search page is completed with a batch read.
@@ -374,7 +367,7 @@ class HubSpotConnector:
 
         ``POST /crm/v3/objects/contacts/batch/read`` with ``idProperty: "email"``, 100 addresses a
         request, each sent trimmed and lower-cased (case B11); answers are matched back by
-        :func:`~leadsync.agent.connectors.hubspot.wire.normalize_email` of the record's ``email``
+        :func:`~leadsync.common.emails.normalize_email` of the record's ``email``
         (or of one of its ``hs_additional_emails``, which a merge leaves behind). A batch read sees
         fresh writes at once, unlike search, and does not count against the search rate limit.
         Addresses HubSpot does not know (207 ``errors``) are simply absent.

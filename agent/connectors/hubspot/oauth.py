@@ -23,12 +23,12 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from leadsync.agent.connectors import oauth_session
+from leadsync.agent.connectors.hubspot.spec import OAUTH_KEYS
 from leadsync.agent.connectors.oauth_session import RefreshTokenSession, SaveCredentials, StatusHook
 
 __all__ = ["DEFAULT_LIFETIME_S", "OAUTH_KEYS", "OAuthSession", "SaveCredentials", "StatusHook", "is_oauth",
            "token_lifetime_s"]
 
-OAUTH_KEYS: Final = ("client_id", "client_secret", "refresh_token")
 DEFAULT_LIFETIME_S: Final = 1800.0
 """HubSpot's access-token lifetime, assumed when an answer gives none."""
 

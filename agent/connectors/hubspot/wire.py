@@ -23,6 +23,8 @@ from leadsync.agent.connectors.base import (
     PropertyType,
     WriteInput,
 )
+from leadsync.common import instants
+from leadsync.common.emails import normalize_email
 from leadsync.common.errors import CrmProtocolError
 
 MODIFIED_PROPERTY: Final = "lastmodifieddate"
@@ -37,7 +39,6 @@ SYSTEM_PROPERTIES: Final = (MODIFIED_PROPERTY, ID_PROPERTY, MERGED_IDS_PROPERTY,
 """Properties every read asks for: the cursor, the keyset tie-break, merges, matching."""
 
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_MS: Final = dt.timedelta(milliseconds=1)
 
 _TYPES: Final[Mapping[str, PropertyType]] = {
     "string": "string",
@@ -52,27 +53,16 @@ _TYPES: Final[Mapping[str, PropertyType]] = {
 
 
 def parse_instant_ms(value: object) -> int | None:
-    """Epoch milliseconds (UTC) of a HubSpot time: ISO-8601 with ``Z`` or an offset, or epoch ms digits.
+    """Epoch milliseconds (UTC) of a HubSpot time: ISO-8601 with ``Z`` or an offset, or epoch ms digits
+    (:func:`~leadsync.common.instants.parse_instant_ms`).
 
     ``"2024-03-10T23:30:00-08:00"`` -> 1710142200000. A naive ISO time is taken as UTC (HubSpot
     always sends UTC). None, ``""`` -> None. Raises CrmProtocolError for text that is not a time.
     """
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise CrmProtocolError(f"HubSpot sent {value!r} where a time was expected", crm="hubspot")
-    if isinstance(value, int):
-        return value
-    text = str(value).strip()
-    if text.lstrip("-").isdigit():
-        return int(text)
     try:
-        instant = dt.datetime.fromisoformat(text)
+        return instants.parse_instant_ms(value)
     except ValueError:
-        raise CrmProtocolError(f"HubSpot sent {text!r} where a time was expected", crm="hubspot") from None
-    if instant.tzinfo is None:
-        instant = instant.replace(tzinfo=dt.UTC)
-    return (instant - _EPOCH) // _MS
+        raise CrmProtocolError(f"HubSpot sent {value!r} where a time was expected", crm="hubspot") from None
 
 
 def format_ms(ms: int) -> str:
@@ -135,11 +125,6 @@ def record_from_wire(obj: Mapping[str, Any], object_type: ObjectType) -> CrmReco
         archived=obj.get("archived") is True,
         merged_ids=split_ids(props.get(MERGED_IDS_PROPERTY)),
     )
-
-
-def normalize_email(email: str) -> str:
-    """The matching key of an email: trimmed and lower-cased (case B11)."""
-    return email.strip().lower()
 
 
 def record_email(record: CrmRecord) -> str | None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote as url_quote
@@ -37,14 +36,7 @@ from leadsync.agent.connectors.base import (
     WriteResult,
 )
 from leadsync.agent.connectors.http import Clock, HttpClient, RateLimit, RetryPolicy, Sleep, check_token
-from leadsync.agent.connectors.salesforce.composite import (
-    COLLECTION_SIZE,
-    Send,
-    delete_results,
-    failed,
-    prepare,
-    write_all,
-)
+from leadsync.agent.connectors.incremental import DEFAULT_OVERLAP_MS
 from leadsync.agent.connectors.salesforce.errors import CRM, salesforce_error
 from leadsync.agent.connectors.salesforce.oauth import (
     DEFAULT_SESSION_TIMEOUT_S,
@@ -54,13 +46,7 @@ from leadsync.agent.connectors.salesforce.oauth import (
     check_instance_url,
     is_oauth,
 )
-from leadsync.agent.connectors.salesforce.pull import (
-    DEFAULT_OVERLAP_MS,
-    DEFAULT_WINDOW,
-    IncrementalPull,
-    NowMs,
-    PullSettings,
-)
+from leadsync.agent.connectors.salesforce.pull import DEFAULT_WINDOW, IncrementalPull, PullSettings
 from leadsync.agent.connectors.salesforce.soql import datetime_literal, field_list, in_list, quote
 from leadsync.agent.connectors.salesforce.wire import (
     CONVERTED_CONTACT,
@@ -72,7 +58,6 @@ from leadsync.agent.connectors.salesforce.wire import (
     SYSTEM_FIELDS,
     chunked,
     field_types,
-    normalize_email,
     owner_from_wire,
     parse_instant_ms,
     property_from_wire,
@@ -81,7 +66,18 @@ from leadsync.agent.connectors.salesforce.wire import (
     records_of,
     sobject,
 )
+from leadsync.agent.connectors.salesforce.writes import (
+    COLLECTION_SIZE,
+    Send,
+    delete_results,
+    failed,
+    prepare,
+    write_all,
+)
+from leadsync.common import instants
+from leadsync.common.emails import normalize_email
 from leadsync.common.errors import CrmProtocolError, ValidationError
+from leadsync.common.instants import NowMs
 
 log = logging.getLogger("leadsync.salesforce")
 
@@ -114,10 +110,6 @@ CAPABILITIES: Final = Capabilities(
     limits="rolling 24 h API request quota per org (Sforce-Limit-Info); 403 REQUEST_LIMIT_EXCEEDED when spent",
 )
 """Salesforce's capabilities: sObject Collections of 200, query pages of up to 2,000 rows."""
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def _version(api_version: str) -> str:
@@ -175,7 +167,7 @@ class SalesforceConnector:
         creds = dict(credentials or {})
         self.base_url = base_url.rstrip("/")
         self.api_version = _version(api_version)
-        self._now_ms: NowMs = now_ms or _now_ms
+        self._now_ms: NowMs = now_ms or instants.now_ms
         self._pull_settings = PullSettings(overlap_ms=overlap_ms, window=window)
         extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
         headers = {"Accept": "application/json"}

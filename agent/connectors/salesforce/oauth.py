@@ -37,11 +37,11 @@ from leadsync.agent.connectors.oauth_session import (
     check_base_url,
 )
 from leadsync.agent.connectors.salesforce.errors import CRM
+from leadsync.agent.connectors.salesforce.spec import OAUTH_KEYS
 
 __all__ = ["DEFAULT_SESSION_TIMEOUT_S", "OAUTH_KEYS", "SalesforceSession", "SaveCredentials", "StatusHook",
            "check_instance_url", "is_oauth"]
 
-OAUTH_KEYS: Final = ("client_id", "refresh_token")
 DEFAULT_SESSION_TIMEOUT_S: Final = 7200.0
 """Salesforce's default session timeout (2 hours); set the org's own value when it is shorter."""
 

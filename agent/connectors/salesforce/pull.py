@@ -23,11 +23,10 @@ Deleted Items", REST API Developer Guide)::
   :class:`~leadsync.common.errors.CrmProtocolError`: the run fails clearly instead of ending quietly.
 
 Cursor: ``{"since_ms": S}``, epoch ms UTC. The checkpoint after each page is ``max(S, min(t_last, T) -
-overlap)`` where ``t_last`` is the newest ``SystemModstamp`` yielded; the overlap (default 5 minutes)
-covers clock skew between leadsync and Salesforce and writes committed late; rows seen again are
-harmless (the engine ignores values equal to its base). Every literal is written in UTC by
-:func:`~leadsync.agent.connectors.salesforce.soql.datetime_literal`: the SOQL is the same under any
-time zone (case B09).
+overlap)`` where ``t_last`` is the newest ``SystemModstamp`` yielded (the rule of
+:mod:`~leadsync.agent.connectors.incremental`). Every literal is written in UTC by
+:func:`~leadsync.agent.connectors.salesforce.soql.datetime_literal`: the SOQL is the same under any time
+zone (case B09).
 """
 
 from __future__ import annotations
@@ -37,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from leadsync.agent.connectors.base import CrmRecord, ObjectType, PullPage
+from leadsync.agent.connectors.incremental import DEFAULT_OVERLAP_MS, first_descent, since_checkpoint, since_of
 from leadsync.agent.connectors.salesforce.errors import CRM
 from leadsync.agent.connectors.salesforce.soql import datetime_literal, field_list, quote
 from leadsync.agent.connectors.salesforce.wire import (
@@ -47,17 +47,15 @@ from leadsync.agent.connectors.salesforce.wire import (
     records_of,
     sobject,
 )
-from leadsync.common.errors import CrmProtocolError, ValidationError
+from leadsync.common.errors import CrmProtocolError
+from leadsync.common.instants import NowMs
 
-DEFAULT_OVERLAP_MS: Final = 5 * 60 * 1000
 DEFAULT_WINDOW: Final = 50_000
 
 Query = Callable[[str], Awaitable[Mapping[str, Any]]]
 """``await query(soql)`` -> the first page of ``GET .../queryAll?q=<soql>``."""
 QueryMore = Callable[[str], Awaitable[Mapping[str, Any]]]
 """``await more(next_records_url)`` -> the page at that URL (relative to the instance URL)."""
-NowMs = Callable[[], int]
-"""Wall clock, epoch milliseconds UTC."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,16 +64,6 @@ class PullSettings:
 
     overlap_ms: int = DEFAULT_OVERLAP_MS
     window: int = DEFAULT_WINDOW
-
-
-def since_of(cursor: Mapping[str, Any] | None) -> int | None:
-    """The ``since_ms`` of a cursor this module wrote (None: a full pull); ValidationError otherwise."""
-    if cursor is None:
-        return None
-    since = cursor.get("since_ms") if isinstance(cursor, Mapping) else None
-    if isinstance(since, int) and not isinstance(since, bool):
-        return since
-    raise ValidationError(f"not a Salesforce pull cursor: {cursor!r}")
 
 
 def window_query(object_name: str, fields: Sequence[str], *, since_ms: int | None, after: tuple[int, str] | None,
@@ -113,13 +101,7 @@ class IncrementalPull:
 
     def pages(self, cursor: Mapping[str, Any] | None) -> AsyncIterator[PullPage]:
         """Pages from ``cursor`` (None: a full pull) to the end; the last one has ``done=True``."""
-        return self._pages(since_of(cursor))
-
-    def _checkpoint(self, since: int | None, newest: int | None, upper: int) -> dict[str, Any] | None:
-        if newest is None:
-            return None if since is None else {"since_ms": since}
-        mark = min(newest, upper) - self.settings.overlap_ms
-        return {"since_ms": mark if since is None else max(since, mark)}
+        return self._pages(since_of(cursor, "Salesforce"))
 
     async def _pages(self, since: int | None) -> AsyncIterator[PullPage]:
         upper = self._now_ms()
@@ -143,8 +125,9 @@ class IncrementalPull:
             while True:
                 records = [record_from_wire(obj, self.object_type) for obj in records_of(page)]
                 rows += len(records)
-                for record in records:
-                    if newest is not None and record.updated_at_ms < newest:
+                descent = first_descent([r.updated_at_ms for r in records], newest)
+                for index, record in enumerate(records):
+                    if index == descent:
                         raise CrmProtocolError(
                             f"Salesforce returned {self.object_name} {record.id} out of SystemModstamp order",
                             crm=CRM)
@@ -158,8 +141,8 @@ class IncrementalPull:
                     after = (record.updated_at_ms, record.id)
                 next_url = _next_records_url(page, seen_urls, self.object_name)
                 last = next_url is None and rows < window
-                yield PullPage(records=records, cursor=self._checkpoint(since, newest, upper), done=last,
-                               total=total)
+                checkpoint = since_checkpoint(since, newest, upper, self.settings.overlap_ms)
+                yield PullPage(records=records, cursor=checkpoint, done=last, total=total)
                 if next_url is None:
                     break
                 page = await self._more(next_url)

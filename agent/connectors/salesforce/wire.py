@@ -43,6 +43,7 @@ from leadsync.agent.connectors.base import (
     PropertyType,
 )
 from leadsync.agent.connectors.salesforce.errors import CRM
+from leadsync.common import instants
 from leadsync.common.errors import CrmProtocolError
 
 SOBJECTS: Final[Mapping[ObjectType, str]] = {"lead": "Lead", "contact": "Contact"}
@@ -80,8 +81,6 @@ _TYPES: Final[Mapping[str, PropertyType]] = {
 }
 _COMPOUND: Final = frozenset({"address", "location"})
 _INTEGER: Final = re.compile(r"[+-]?\d+")
-_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_MS: Final = dt.timedelta(milliseconds=1)
 
 
 def sobject(object_type: ObjectType) -> str:
@@ -92,28 +91,17 @@ def sobject(object_type: ObjectType) -> str:
         raise ValueError(f"Salesforce has no object type {object_type!r}; one of lead, contact") from None
 
 
-def normalize_email(email: str) -> str:
-    """Email identity as leadsync matches it: trimmed and lower-cased (SOQL ``=`` ignores case too)."""
-    return email.strip().lower()
-
-
 def parse_instant_ms(value: object) -> int | None:
     """Epoch ms (UTC) of a Salesforce dateTime: ``2024-03-11T07:00:00.000+0000`` (the REST form), any
-    ISO-8601 offset or ``Z``; a naive time is UTC. None/"" -> None; CrmProtocolError for other text.
+    ISO-8601 offset or ``Z``; a naive time is UTC (:func:`~leadsync.common.instants.parse_instant_ms`).
+    None/"" -> None; CrmProtocolError for other text.
 
     ``"2024-03-10T23:30:00.000-0800"`` -> 1710142200000, whatever the machine's time zone.
     """
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise CrmProtocolError(f"Salesforce sent {value!r} where a dateTime was expected", crm=CRM)
     try:
-        instant = dt.datetime.fromisoformat(value.strip())
+        return instants.parse_instant_ms(value)
     except ValueError:
         raise CrmProtocolError(f"Salesforce sent {value!r} where a dateTime was expected", crm=CRM) from None
-    if instant.tzinfo is None:
-        instant = instant.replace(tzinfo=dt.UTC)
-    return (instant - _EPOCH) // _MS
 
 
 def text_value(value: Any) -> str | None:

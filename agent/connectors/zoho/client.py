@@ -15,7 +15,6 @@ a proactive rate limit, error translation by :func:`~.errors.zoho_error`, secret
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
@@ -34,10 +33,11 @@ from leadsync.agent.connectors.base import (
     WriteResult,
 )
 from leadsync.agent.connectors.http import Clock, HttpClient, RateLimit, RetryPolicy, Sleep
+from leadsync.agent.connectors.incremental import DEFAULT_OVERLAP_MS
 from leadsync.agent.connectors.zoho.errors import CRM, zoho_error
 from leadsync.agent.connectors.zoho.headers import HeaderTransport, extra_headers
 from leadsync.agent.connectors.zoho.oauth import ACCOUNTS_URLS, SaveCredentials, StatusHook, ZohoSession
-from leadsync.agent.connectors.zoho.pull import DEFAULT_OVERLAP_MS, PAGE_SIZE, IncrementalPull, NowMs, PullSettings
+from leadsync.agent.connectors.zoho.pull import PAGE_SIZE, IncrementalPull, PullSettings
 from leadsync.agent.connectors.zoho.wire import (
     EMAIL,
     ID,
@@ -49,7 +49,6 @@ from leadsync.agent.connectors.zoho.wire import (
     is_converted,
     module,
     more_records,
-    normalize_email,
     owner_from_wire,
     parse_instant_ms,
     property_from_wire,
@@ -57,7 +56,10 @@ from leadsync.agent.connectors.zoho.wire import (
     record_from_wire,
 )
 from leadsync.agent.connectors.zoho.writes import BATCH_SIZE, Outgoing, prepare, refusal, write_all
+from leadsync.common import instants
+from leadsync.common.emails import normalize_email
 from leadsync.common.errors import CrmError, CrmProtocolError, ValidationError
+from leadsync.common.instants import NowMs
 
 DEFAULT_ACCOUNTS_URL: Final = ACCOUNTS_URLS["us"]
 DEFAULT_API_VERSION: Final = "v8"
@@ -135,7 +137,7 @@ class ZohoConnector:
             raise ValidationError(f"page_size: {page_size} is not between 1 and {PAGE_SIZE}")
         self.base_url = base_url.rstrip("/")
         self.api_version = version
-        self._now_ms: NowMs = now_ms or (lambda: time.time_ns() // 1_000_000)
+        self._now_ms: NowMs = now_ms or instants.now_ms
         self._pull_settings = PullSettings(overlap_ms=overlap_ms, page_size=page_size)
         extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
         self._http = HttpClient(

@@ -19,22 +19,20 @@ a list that says more records follow without a way to reach them, raise
 :class:`~leadsync.common.errors.CrmProtocolError`: the run fails instead of ending quietly.
 
 Cursor: ``{"since_ms": S}``, epoch ms UTC. After each page it is ``max(S, min(t_newest, T) - overlap)``,
-``T`` being the wall clock when the pull started and the overlap (5 minutes by default) covering clock skew
-and late commits; records seen again are harmless. ``done`` is True only on the page after which Zoho said
-``more_records: false``. Every instant sent is UTC (``+00:00``), so the requests are the same under any
-time zone (case B09). Deleted records are not in these lists: see ``list_archived`` (``/deleted``).
+``T`` being the wall clock when the pull started (the rule of :mod:`~leadsync.agent.connectors.incremental`).
+``done`` is True only on the page after which Zoho said ``more_records: false``. Every instant sent is UTC
+(``+00:00``), so the requests are the same under any time zone (case B09). Deleted records are not in these
+lists: see ``list_archived`` (``/deleted``).
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-import msgspec
-
 from leadsync.agent.connectors.base import CrmRecord, ObjectType, PullPage
+from leadsync.agent.connectors.incremental import DEFAULT_OVERLAP_MS, first_descent, since_checkpoint, since_of
 from leadsync.agent.connectors.zoho.errors import CRM
 from leadsync.agent.connectors.zoho.wire import (
     MODIFIED,
@@ -44,9 +42,9 @@ from leadsync.agent.connectors.zoho.wire import (
     more_records,
     record_from_wire,
 )
-from leadsync.common.errors import CrmProtocolError, ValidationError
+from leadsync.common.errors import CrmProtocolError
+from leadsync.common.instants import NowMs
 
-DEFAULT_OVERLAP_MS: Final = 5 * 60 * 1000
 PAGE_SIZE: Final = 200
 """Zoho's largest ``per_page``."""
 PAGE_LIMIT: Final = 2000
@@ -56,7 +54,6 @@ Fetch = Callable[[dict[str, str], str | None], Awaitable[Any]]
 """``await fetch(params, if_modified_since)`` -> the decoded list answer (None for 204)."""
 Resolve = Callable[[list[CrmRecord]], Awaitable[list[CrmRecord]]]
 """``await resolve(records)`` -> the same records, converted Leads completed with their Contact."""
-NowMs = Callable[[], int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,20 +62,6 @@ class PullSettings:
 
     overlap_ms: int = DEFAULT_OVERLAP_MS
     page_size: int = PAGE_SIZE
-
-
-class Cursor(msgspec.Struct, forbid_unknown_fields=True):
-    """The saved cursor: ``{"since_ms": S}`` (epoch ms UTC)."""
-
-    since_ms: int
-
-
-def since_of(cursor: Mapping[str, Any] | None) -> int | None:
-    """The ``since_ms`` of a cursor this module wrote (None: a full pull); ValidationError otherwise."""
-    try:
-        return None if cursor is None else msgspec.convert(cursor, Cursor, strict=True).since_ms
-    except (msgspec.ValidationError, TypeError):
-        raise ValidationError(f"not a Zoho pull cursor: {cursor!r}") from None
 
 
 @dataclass(slots=True)
@@ -129,7 +112,7 @@ class IncrementalPull:
 
     def pages(self, cursor: Mapping[str, Any] | None) -> AsyncIterator[PullPage]:
         """Pages from ``cursor`` (None: a full pull) to the end; the last one has ``done=True``."""
-        return self._pages(since_of(cursor))
+        return self._pages(since_of(cursor, "Zoho"))
 
     def _params(self, page: int, token: str | None) -> dict[str, str]:
         params = {"fields": ",".join(self.fields), "per_page": str(self.settings.page_size),
@@ -141,12 +124,6 @@ class IncrementalPull:
         else:
             params["page"] = str(page)
         return params
-
-    def _checkpoint(self, since: int | None, newest: int | None, upper: int) -> dict[str, Any] | None:
-        if newest is None:
-            return None if since is None else {"since_ms": since}
-        mark = min(newest, upper) - self.settings.overlap_ms
-        return {"since_ms": mark if since is None else max(since, mark)}
 
     async def _pages(self, since: int | None) -> AsyncIterator[PullPage]:
         upper = self._now_ms()
@@ -161,15 +138,16 @@ class IncrementalPull:
             self.requests.append((params, header))
             answer = await self._fetch(params, header)
             records = [record_from_wire(obj, self.object_type) for obj in data_of(answer)]
-            for earlier, later in itertools.pairwise(records):
-                if later.updated_at_ms < earlier.updated_at_ms:
-                    raise CrmProtocolError(f"Zoho listed {name} {later.id} out of Modified_Time order", crm=CRM)
+            descent = first_descent([r.updated_at_ms for r in records])
+            if descent is not None:
+                raise CrmProtocolError(f"Zoho listed {name} {records[descent].id} out of Modified_Time order", crm=CRM)
             fresh = await self._resolve([r for r in records if keyset.is_new(r)])
             more, next_token = more_records(answer)
             moved = keyset.advance(fresh)
             if fresh:
                 newest = max(newest or 0, fresh[-1].updated_at_ms)
-            yield PullPage(records=fresh, cursor=self._checkpoint(since, newest, upper), done=not more)
+            yield PullPage(records=fresh, cursor=since_checkpoint(since, newest, upper, self.settings.overlap_ms),
+                           done=not more)
             if not more:
                 return
             if moved:  # a fresh list from the new boundary: no offset to shift under the reader

@@ -42,6 +42,7 @@ from leadsync.agent.connectors.base import (
     PropertyType,
 )
 from leadsync.agent.connectors.zoho.errors import CRM
+from leadsync.common import instants
 from leadsync.common.errors import CrmProtocolError
 
 MODULES: Final[Mapping[ObjectType, str]] = {"lead": "Leads", "contact": "Contacts"}
@@ -75,8 +76,6 @@ _WHOLE: Final = frozenset({"integer", "bigint"})
 _LOOKUPS: Final = frozenset({"lookup", "ownerlookup", "userlookup"})
 _SYSTEM_READ_ONLY: Final = frozenset({"autonumber", "formula", "rollup_summary", "fileupload"})
 _INTEGER: Final = re.compile(r"[+-]?\d+")
-_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_MS: Final = dt.timedelta(milliseconds=1)
 _CRITERIA_SPECIALS: Final = re.compile(r"([\\(),])")
 
 
@@ -86,11 +85,6 @@ def module(object_type: ObjectType) -> str:
         return MODULES[object_type]
     except KeyError:
         raise ValueError(f"Zoho CRM has no object type {object_type!r}; one of lead, contact") from None
-
-
-def normalize_email(email: str) -> str:
-    """Email identity as leadsync matches it: trimmed and lower-cased."""
-    return email.strip().lower()
 
 
 def criteria_value(value: str) -> str:
@@ -112,21 +106,15 @@ def email_criteria(emails: Sequence[str]) -> str:
 
 def parse_instant_ms(value: object) -> int | None:
     """Epoch ms (UTC) of a Zoho datetime: ``2024-03-11T05:00:00+05:30`` (any ISO-8601 offset or ``Z``;
-    a naive time is UTC). None/"" -> None; CrmProtocolError for other text.
+    a naive time is UTC; :func:`~leadsync.common.instants.parse_instant_ms`). None/"" -> None;
+    CrmProtocolError for other text.
 
     ``"2024-03-10T23:30:00-08:00"`` -> 1710142200000, whatever the machine's time zone.
     """
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise CrmProtocolError(f"Zoho sent {value!r} where a datetime was expected", crm=CRM)
     try:
-        instant = dt.datetime.fromisoformat(value.strip())
+        return instants.parse_instant_ms(value)
     except ValueError:
         raise CrmProtocolError(f"Zoho sent {value!r} where a datetime was expected", crm=CRM) from None
-    if instant.tzinfo is None:
-        instant = instant.replace(tzinfo=dt.UTC)
-    return (instant - _EPOCH) // _MS
 
 
 def format_instant(ms: int) -> str:

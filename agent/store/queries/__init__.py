@@ -1,6 +1,8 @@
-"""Per-table queries of the store, each returning typed rows (msgspec Structs), never positional tuples.
+"""The store's SQL, one module per table (``contacts``, ``crm_links`` in :mod:`.links`, ``base_values``,
+``cursors``, ...): each holds the statements on its table and the typed rows (msgspec Structs) they read
+or write, so callers never index a positional tuple.
 
-Reads take the :class:`~leadsync.agent.store.store.Store` (its reader connection); writes take the writer
-connection of a transaction the caller holds (``async with store.transaction() as db``), so several of them
-commit together.
+Every function takes the connection to run on: the writer inside ``Store.transaction`` (or a dry run's
+savepoint) for writes, ``Store.reader`` for reads outside one. Batches stay batches: a function given a
+list of rows runs one ``executemany``.
 """

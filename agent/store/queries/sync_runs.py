@@ -1,11 +1,52 @@
-"""``sync_runs``: past runs for ``sync.history`` and ``sync.status`` (runs are written by the engine)."""
+"""``sync_runs``: one row per sync run, its trigger, status, counts and API calls.
+
+These are the sync engine's statements (start a run, read it, record its outcome)."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import aiosqlite
 
 from leadsync.agent.store.queries.rows import to_struct
 from leadsync.agent.store.store import Store
 from leadsync.common.models import SyncRun
 
+RUN_COLUMNS = ("pulled", "created_local", "updated_local", "created_crm", "updated_crm", "linked", "failed")
+"""The counts of a run, as columns (and :class:`~leadsync.common.models.SyncRun` fields)."""
+
+
+def run_from_row(row: Any) -> SyncRun:
+    """A ``sync_runs`` row (``SELECT *``) as the API's SyncRun."""
+    return SyncRun(**{k: row[k] for k in row.keys() if k in SyncRun.__struct_fields__})
+
+
+async def insert_run(db: aiosqlite.Connection, trigger: str, started_at: int) -> int:
+    """Insert a ``running`` sync run started by ``trigger`` at ``started_at`` (epoch ms UTC); its id."""
+    async with db.execute("INSERT INTO sync_runs(trigger, status, started_at) VALUES (?, 'running', ?)",
+                          (trigger, started_at)) as cur:
+        run_id = cur.lastrowid
+    assert run_id is not None
+    return run_id
+
+
+async def run_by_id(db: aiosqlite.Connection, run_id: int) -> SyncRun | None:
+    """Sync run ``run_id``, or None when there is none."""
+    async with db.execute("SELECT * FROM sync_runs WHERE id = ?", (run_id,)) as cur:
+        row = await cur.fetchone()
+    return None if row is None else run_from_row(row)
+
+
+async def finish_run(db: aiosqlite.Connection, run_id: int, *, status: str, finished_at: int, error: str | None,
+                     api_calls: int, counts: Mapping[str, int]) -> None:
+    """Record the outcome of sync run ``run_id``: ``status``, when it finished (epoch ms UTC), the error (None:
+    none), the API calls it made and ``counts`` (one value per :data:`RUN_COLUMNS`)."""
+    await db.execute(
+        f"UPDATE sync_runs SET status = ?, finished_at = ?, error = ?, api_calls = ?, "
+        f"{', '.join(f'{c} = ?' for c in RUN_COLUMNS)} WHERE id = ?",
+        (status, finished_at, error, api_calls, *(counts[c] for c in RUN_COLUMNS), run_id),
+    )
 
 async def last_finished(store: Store) -> SyncRun | None:
     """The newest run that is not running; None before the first."""

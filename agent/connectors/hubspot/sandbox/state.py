@@ -20,6 +20,7 @@ from typing import Any
 from sortedcontainers import SortedList
 
 from leadsync.agent.connectors.sandbox.counters import RequestCounters
+from leadsync.common.emails import normalize_email
 
 from .directory import Directory
 from .properties import PropertyDef, default_contact_properties
@@ -28,11 +29,6 @@ from .search_index import ID_MASK, KEY_SHIFT, SearchIndex, search_key
 from .timefmt import parse_instant_ms, system_clock
 
 __all__ = ["ID_MASK", "KEY_SHIFT", "ContactNotFound", "SandboxState", "normalize_email", "search_key"]
-
-
-def normalize_email(email: str) -> str:
-    """Email identity as HubSpot matches it: trimmed and case-insensitive."""
-    return email.strip().lower()
 
 
 class ContactNotFound(KeyError):

@@ -49,9 +49,8 @@ Every mode prefetches: its requests run in a task ahead of the caller, at most
 while the engine applies the page before it. The caller still sees pages strictly in order.
 
 Checkpoints (``PullPage.cursor``) are ``max(S, min(t_last, T) - overlap)``; the final cursor is
-``max(S, min(T, newest seen) - overlap)``. The overlap (default 5 minutes) covers search-index lag
-("search results trail fresh writes by a few seconds") and clock skew between leadsync and HubSpot;
-records seen again inside it are harmless (the engine ignores values equal to its base). Every
+``max(S, min(T, newest seen) - overlap)`` (the rule of :mod:`~leadsync.agent.connectors.incremental`; the
+overlap also covers search-index lag: "search results trail fresh writes by a few seconds"). Every
 filter value is epoch milliseconds (UTC) as a string, identical under any time zone (case B09).
 """
 
@@ -74,9 +73,10 @@ from leadsync.agent.connectors.hubspot.wire import (
     properties_param,
     record_from_wire,
 )
+from leadsync.agent.connectors.incremental import DEFAULT_OVERLAP_MS, checkpoint_ms
 from leadsync.common.errors import CrmProtocolError, ValidationError
+from leadsync.common.instants import NowMs
 
-DEFAULT_OVERLAP_MS: Final = 5 * 60 * 1000
 MAX_SEARCH_BODY_CHARS: Final = 3_000
 """HubSpot refuses a search request body longer than this."""
 
@@ -84,8 +84,6 @@ ListPage = Callable[[str | None], Awaitable[Mapping[str, Any]]]
 """``await list_page(after)`` -> a ``GET /crm/v3/objects/contacts`` answer."""
 SearchPage = Callable[[dict[str, Any]], Awaitable[Mapping[str, Any]]]
 """``await search(body)`` -> a ``POST /crm/v3/objects/contacts/search`` answer."""
-NowMs = Callable[[], int]
-"""Wall clock, epoch milliseconds UTC."""
 Hydrate = Callable[[list[CrmRecord]], Awaitable[list[CrmRecord]]]
 """``await hydrate(records)`` -> the same records (those still there) with every wanted property."""
 
@@ -168,6 +166,13 @@ def search_fits(properties: Sequence[str], limit: int) -> bool:
     return len(msgspec.json.encode(body)) <= MAX_SEARCH_BODY_CHARS - 100
 
 
+def _handover(started: int, newest: int | None, overlap_ms: int) -> dict[str, Any]:
+    """The search-mode cursor a full pull ends with: its list (or split) walk read everything up to the
+    newest modified time seen (``newest``; None: no record), and nothing after ``started``."""
+    reached = started if newest is None else newest
+    return {"mode": "search", "since_ms": checkpoint_ms(None, reached, started, overlap_ms)}
+
+
 def _filter(prop: str, operator: str, value: str) -> dict[str, str]:
     return {"propertyName": prop, "operator": operator, "value": value}
 
@@ -248,9 +253,7 @@ class IncrementalPull:
                     newest = record.updated_at_ms
             after = _next_after(page)
             if after is None:
-                since = started if newest is None else min(started, newest)
-                yield PullPage(records=records, cursor={"mode": "search", "since_ms": since - overlap},
-                               done=True)
+                yield PullPage(records=records, cursor=_handover(started, newest, overlap), done=True)
                 return
             yield PullPage(records=records, cursor={"mode": "list", "after": after, "started_at_ms": started,
                                                     "newest_ms": newest})
@@ -280,8 +283,7 @@ class IncrementalPull:
                     total = item.total
                 records, done = split.take(item)
                 if done:
-                    since = split.started if split.newest is None else min(split.started, split.newest)
-                    handover = {"mode": "search", "since_ms": since - self.settings.overlap_ms}
+                    handover = _handover(split.started, split.newest, self.settings.overlap_ms)
                     yield PullPage(records=records, cursor=handover, done=True, total=total)
                     return
                 yield PullPage(records=records, cursor=split.cursor(), total=total)
@@ -326,8 +328,7 @@ class IncrementalPull:
     # -- incremental pull ------------------------------------------------------------------------
 
     def _checkpoint(self, since: int, started: int, boundary: _Boundary) -> dict[str, Any]:
-        t = since if boundary.time is None else min(boundary.time, started)
-        return {"mode": "search", "since_ms": max(since, t - self.settings.overlap_ms)}
+        return {"mode": "search", "since_ms": checkpoint_ms(since, boundary.time, started, self.settings.overlap_ms)}
 
     async def _search_mode(self, since: int) -> AsyncIterator[PullPage]:
         started = self._now_ms()

@@ -19,7 +19,8 @@ from typing import Any, Final
 
 from leadsync.agent.connectors.base import ObjectType, WriteInput, WriteResult
 from leadsync.agent.connectors.hubspot.errors import item_error_keys, item_error_reason
-from leadsync.agent.connectors.hubspot.wire import EMAIL_PROPERTY, normalize_email, null_properties, record_from_wire
+from leadsync.agent.connectors.hubspot.wire import EMAIL_PROPERTY, null_properties, record_from_wire
+from leadsync.common.emails import normalize_email
 from leadsync.common.errors import CrmError, CrmNotFoundError, CrmProtocolError
 
 BATCH_SIZE: Final = 100

@@ -1,0 +1,68 @@
+"""The writes one pulled page accumulates (typed rows) and the step that applies them together, inside
+the page's transaction: each table's rows in one ``executemany``, the per-contact changes one by one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiosqlite
+import msgspec
+
+from leadsync.agent.engine.relink import Relink
+from leadsync.agent.store.queries import base_values, conflicts, contacts, links, provenance, sync_errors
+from leadsync.agent.store.queries.base_values import BaseValue
+from leadsync.agent.store.queries.conflicts import NewConflict
+from leadsync.agent.store.queries.contacts import PulledContact
+from leadsync.agent.store.queries.links import Link
+from leadsync.agent.store.queries.ownership import record_owner_change
+from leadsync.agent.store.queries.provenance import FieldChange
+from leadsync.agent.store.queries.sync_errors import NewSyncError
+
+
+class LocalChange(msgspec.Struct, frozen=True):
+    """What a CRM record changes on its local contact: ``changes`` {field: new value}, its ``owner`` (CRM owner
+    id) and ``local_only`` (a first link that left local-only values for the push to send)."""
+
+    contact_id: int
+    changes: dict[str, Any]
+    owner: str | None
+    local_only: bool
+
+
+@dataclass
+class PageWrites:
+    """The writes of one page of ``object_type`` records, stamped ``stamp`` (epoch ms UTC): contacts to
+    create, links, bases, local changes, conflicts, provenance and errors; and the CRM ids archived, merged
+    away (``merges``) or converted (``conversions``) that the relink step handles after them."""
+
+    object_type: str
+    stamp: int
+    new_contacts: list[PulledContact] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
+    bases: list[BaseValue] = field(default_factory=list)
+    changes: list[LocalChange] = field(default_factory=list)
+    conflicts: list[NewConflict] = field(default_factory=list)
+    provenance: list[FieldChange] = field(default_factory=list)
+    errors: list[NewSyncError] = field(default_factory=list)
+    archived: list[str] = field(default_factory=list)
+    merges: list[Relink] = field(default_factory=list)
+    conversions: list[Relink] = field(default_factory=list)
+
+    def changed_contact_ids(self) -> list[int]:
+        """The local contacts this page created or changed (created first)."""
+        return [c.id for c in self.new_contacts] + [c.contact_id for c in self.changes]
+
+
+async def write_page(db: aiosqlite.Connection, page: PageWrites, run_id: int) -> None:
+    """Apply ``page``'s writes inside the caller's transaction (sync run ``run_id``)."""
+    await contacts.insert_pulled_contacts(db, page.new_contacts)
+    await links.upsert_pulled_links(db, page.links)
+    await base_values.upsert_base_values(db, page.bases)
+    await contacts.unarchive(db, [link.contact_id for link in page.links])
+    for change in page.changes:
+        await record_owner_change(db, change.contact_id, change.owner, "crm", run_id, page.stamp)
+        await contacts.apply_local_changes(db, change.contact_id, change.changes, change.local_only, page.stamp)
+    await conflicts.insert_conflicts(db, page.conflicts)
+    await provenance.upsert_field_changes(db, page.provenance)
+    await sync_errors.insert_sync_errors(db, page.errors)

@@ -1,0 +1,38 @@
+"""``base_values``: each linked contact's base, the field values both sides last agreed on."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import aiosqlite
+import msgspec
+
+from leadsync.agent.store.store import dumps, loads
+
+
+class BaseValue(msgspec.Struct, frozen=True):
+    """One contact's base: ``vals`` {local field: value}, set by sync run ``sync_run_id`` at ``synced_at``
+    (epoch ms UTC)."""
+
+    contact_id: int
+    vals: dict[str, Any]
+    sync_run_id: int | None
+    synced_at: int
+
+
+async def upsert_base_values(db: aiosqlite.Connection, bases: Sequence[BaseValue]) -> None:
+    """Insert or replace the base of every contact in ``bases`` (one ``executemany``)."""
+    await db.executemany(
+        "INSERT INTO base_values(contact_id, vals, sync_run_id, synced_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT(contact_id) DO UPDATE SET vals = excluded.vals, sync_run_id = excluded.sync_run_id, "
+        "synced_at = excluded.synced_at",
+        [(b.contact_id, dumps(b.vals), b.sync_run_id, b.synced_at) for b in bases],
+    )
+
+
+async def base_of(db: aiosqlite.Connection, contact_id: int) -> dict[str, Any] | None:
+    """The base values of ``contact_id``, or None when it has none."""
+    async with db.execute("SELECT vals FROM base_values WHERE contact_id = ?", (contact_id,)) as cur:
+        row = await cur.fetchone()
+    return None if row is None else loads(str(row[0]))
