@@ -14,6 +14,7 @@ from leadsync.agent.connectors.sandboxes import SANDBOX_CRMS
 from leadsync.agent.connectors.sandboxes import credentials as sandbox_credentials
 
 
+@pytest.mark.slow  # 3 to 6 s per CRM: a sandbox and an agent process, 10,000 seeded contacts
 @pytest.mark.parametrize("crm", SANDBOX_CRMS)
 def test_headless_demo_round_trips(crm: str) -> None:
     env = {**os.environ, "LEADSYNC_HUBSPOT_RATE_LIMIT_PER_10S": "10000"}

@@ -207,6 +207,7 @@ SETTINGS = settings(max_examples=50, stateful_step_count=40, deadline=None, data
                     suppress_health_check=list(HealthCheck))
 
 
+@pytest.mark.slow  # 30 to 80 s per CRM
 @pytest.mark.timeout(1200)  # ~1 min alone; far longer on a loaded 2-core machine
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_merge_model(crm_name: str) -> None:

@@ -3,7 +3,7 @@
 One :class:`HttpClient` per CRM connection wraps an :class:`httpx.AsyncClient` and gives each request:
 
 - timeouts on every phase (connect 10 s, read 30 s, write 30 s, pool 10 s by default);
-- a proactive rate limit (:mod:`aiolimiter` leaky buckets, one per named bucket, e.g. ``"default"`` and
+- a proactive rate limit (leaky buckets of :mod:`.ratelimit`, one per named bucket, e.g. ``"default"`` and
   ``"search"``), so the agent stays under the CRM's limit instead of bouncing off it;
 - retries with exponential backoff and jitter (:mod:`tenacity`) on 429, 500, 502, 503, 504 and network
   errors (:class:`httpx.TransportError`, timeouts included) for *every* method, POST and PATCH too
@@ -42,10 +42,10 @@ from urllib.parse import urlencode
 
 import httpx
 import msgspec
-from aiolimiter import AsyncLimiter
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 from tenacity.stop import stop_base
 
+from leadsync.agent.connectors.ratelimit import ClockedLimiter, RateLimit, bucket_shape
 from leadsync.common.errors import (
     CrmAuthError,
     CrmError,
@@ -148,14 +148,6 @@ def redact(text: str, secrets: Sequence[str]) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class RateLimit:
-    """At most ``max_rate`` requests per ``period_s`` seconds (a leaky bucket: bursts up to ``max_rate``)."""
-
-    max_rate: float
-    period_s: float
-
-
-@dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """How hard to retry: at most ``max_attempts`` tries and ``max_total_wait_s`` seconds asleep in all.
 
@@ -228,22 +220,6 @@ def error_for_status(
     return CrmError(message, **kw)
 
 
-def bucket_shape(limit: RateLimit) -> tuple[float, float]:
-    """``(capacity, time_period_s)`` of a leaky bucket that never lets more than ``limit.max_rate``
-    requests into any window of ``limit.period_s`` seconds.
-
-    A bucket of capacity C draining at r per second admits C + r * P requests in a window of P
-    seconds, so aiolimiter's plain ``AsyncLimiter(N, P)`` would admit 2N. Here C = N / 10 (at least
-    1) and r = (N - C) / P: 100 per 10 s becomes bursts of 10 and 9 per second.
-    """
-    n, period = float(limit.max_rate), float(limit.period_s)
-    if n <= 0 or period <= 0:
-        raise ValueError(f"a rate limit needs a positive rate and period, not {limit}")
-    capacity = max(1.0, n / 10) if n > 1 else n
-    rate = (n - capacity) / period if n > capacity else n / period
-    return capacity, capacity / rate
-
-
 def check_base_url(base_url: str) -> str:
     """``base_url`` if it is an absolute http(s) URL with a host; raises ValidationError saying why not."""
     try:
@@ -262,37 +238,6 @@ def check_token(name: str, token: str) -> str:
         raise ValidationError(f"credentials: {name!r} has characters an access token never has "
                               "(spaces, control or non-ASCII characters)")
     return token
-
-
-class ClockedLimiter(AsyncLimiter):
-    """An :class:`aiolimiter.AsyncLimiter` that reads an injected clock and sleeps with an injected sleep.
-
-    Same leaky-bucket arithmetic as aiolimiter, shaped by :func:`bucket_shape` so any window of
-    ``limit.period_s`` holds at most ``limit.max_rate`` acquisitions; waiting is a loop of
-    ``sleep(needed)`` instead of event-loop timers, so a fake clock drives it in tests.
-    """
-
-    def __init__(self, limit: RateLimit, *, clock: Clock, sleep: Sleep) -> None:
-        super().__init__(*bucket_shape(limit))
-        self._clock = clock
-        self._sleep = sleep
-        self._last_check = clock()
-
-    def _leak(self) -> None:
-        now = self._clock()
-        if self._level:
-            elapsed = max(now - self._last_check, 0.0)
-            self._level = max(self._level - elapsed * self._rate_per_sec, 0.0)
-        self._last_check = now
-
-    async def acquire(self, amount: float = 1) -> None:
-        """Take ``amount`` of capacity, sleeping until the bucket has drained enough."""
-        if not 0 <= amount <= self.max_rate:
-            raise ValueError("Amount must be a number between 0 and the maximum capacity")
-        while not self.has_capacity(amount):
-            needed = self._level + amount - self.max_rate
-            await self._sleep(max(needed / self._rate_per_sec, 1e-3))
-        self._level += amount
 
 
 class _RetryableFailure(Exception):

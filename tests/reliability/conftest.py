@@ -13,6 +13,7 @@ import json
 import math
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -30,7 +31,7 @@ from leadsync.agent.connectors.hubspot.sandbox import (
     ManualClock,
 )
 from leadsync.agent.daemon import Agent
-from leadsync.common.rpc import RpcClient, call_once
+from leadsync.common.rpc import RpcClient
 from tests.conftest import SANDBOX_URL, make_sandbox
 
 LEADSYNC = Path(sys.executable).parent / "leadsync"
@@ -175,8 +176,58 @@ class SandboxProcess:
                 self.proc.wait()
 
 
+class NotifySocket:
+    """A datagram socket standing in for systemd's ``$NOTIFY_SOCKET``; collects what the agent sends
+    (``READY=1`` once its socket listens, ``RELOADING=1``/``READY=1`` around a SIGHUP reload,
+    ``STOPPING=1``, ``WATCHDOG=1``) in ``messages``, in order."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        if path.exists():
+            path.unlink()
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(path))
+        self.sock.settimeout(0.05)
+        self.messages: list[str] = []
+
+    def collect(self, seconds: float = 0.0) -> list[str]:
+        """Read what has arrived, waiting at least ``seconds`` (and up to 0.05 s for a first message)."""
+        deadline = time.monotonic() + seconds
+        while self.sock.fileno() != -1:
+            try:
+                self.messages.append(self.sock.recv(4096).decode())
+            except TimeoutError:
+                if time.monotonic() >= deadline:
+                    break
+        return self.messages
+
+    def wait_for(self, state: str, *, timeout_s: float = 15.0, since: int = 0,
+                 process: subprocess.Popen[bytes] | None = None) -> int:
+        """The index in ``messages`` of the first message from ``since`` on that holds ``state`` (a line
+        such as ``READY=1``); AssertionError after ``timeout_s`` seconds, or at once when ``process`` has
+        exited without sending it."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            exited = process is not None and process.poll() is not None
+            self.collect()  # after the exit check, so what it sent before it exited counts
+            found = next((i for i in range(since, len(self.messages)) if state in self.messages[i].splitlines()),
+                         None)
+            if found is not None:
+                return found
+            if exited or self.sock.fileno() == -1 or time.monotonic() > deadline:
+                raise AssertionError(f"{state} never sent; got {self.messages}")
+
+    def close(self) -> None:
+        """Keep what has arrived (``messages`` still answers :meth:`wait_for`), then close and unlink."""
+        if self.sock.fileno() != -1:
+            self.collect()
+            self.sock.close()
+        self.path.unlink(missing_ok=True)
+
+
 class AgentProcess:
-    """``leadsync agent --data-dir D --socket S`` in a subprocess, its stderr appended to ``log_path``."""
+    """``leadsync agent --data-dir D --socket S`` in a subprocess, its stderr appended to ``log_path``, its
+    ``$NOTIFY_SOCKET`` messages in ``notify``."""
 
     def __init__(self, data: Path, sock: Path, log_path: Path, *, args: list[str] | None = None,
                  env: dict[str, str] | None = None) -> None:
@@ -185,45 +236,43 @@ class AgentProcess:
         self._log: IO[bytes] = open(log_path, "ab")  # closed in kill9(), terminate(), close()
         if sock.exists():
             sock.unlink()
+        self.notify = NotifySocket(sock.with_name(sock.name + ".notify"))  # closed with the log
         self.proc = subprocess.Popen([str(LEADSYNC), "agent", "--data-dir", str(data), "--socket", str(sock),
                                       *(args or [])], stdout=subprocess.DEVNULL, stderr=self._log,
-                                     env=_env(env))
+                                     env=_env({**(env or {}), "NOTIFY_SOCKET": str(self.notify.path)}))
 
     @property
     def pid(self) -> int:
         return self.proc.pid
 
     def wait_ready(self, timeout_s: float = 30.0) -> None:
-        """Until the agent answers ``agent.status`` on its socket."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"the agent exited with {self.proc.returncode}: {self.log_path.read_text()}")
-            if self.sock.exists():
-                try:
-                    call_once(self.sock, "agent.status", timeout_s=5)
-                    return
-                except Exception:  # not listening yet
-                    pass
-            if time.monotonic() > deadline:
-                raise AssertionError("the agent did not become ready in time")
-            time.sleep(0.02)
+        """Until the agent says READY=1 on its notify socket, as it does once its socket listens."""
+        try:
+            self.notify.wait_for("READY=1", timeout_s=timeout_s, process=self.proc)
+        except AssertionError:
+            code = self.proc.poll()
+            raise AssertionError(f"the agent did not become ready (exit code {code}): "
+                                 f"{self.log_path.read_text()}") from None
 
     def kill9(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(10)
-        self._log.close()
+        self._close_files()
 
     def terminate(self, timeout_s: float = 15.0) -> int:
         """SIGTERM, then wait for the exit code."""
         self.proc.send_signal(signal.SIGTERM)
         code = self.proc.wait(timeout_s)
-        self._log.close()
+        self._close_files()
         return code
 
     def close(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
+        self._close_files()
+
+    def _close_files(self) -> None:
         if not self._log.closed:
             self._log.close()
+        self.notify.close()

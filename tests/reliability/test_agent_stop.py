@@ -13,6 +13,7 @@ from leadsync.common.errors import LeadsyncError
 from leadsync.common.rpc import RpcClient
 from tests.conftest import connect_side
 from tests.crm_worlds import make_side
+from tests.waiting import eventually, run_started
 
 
 async def test_stop_during_a_run_records_it_interrupted_with_what_it_committed(short_tmp: Path,
@@ -50,17 +51,19 @@ async def test_syncs_waiting_in_the_queue_fail_when_the_agent_stops(short_tmp: P
     # few pages, which 10 ms let finish before the stop); the stop comes once it is under way
     world = await connect_side(short_tmp, make_side(crm_name, contacts=2000, latency_ms=100))
     agent = world.agent
-    running = asyncio.ensure_future(agent.request_sync("manual", wait=True))
-    for _ in range(500):
-        if agent.current_run is not None:
-            break
-        await asyncio.sleep(0.01)
+    async with RpcClient(agent.socket_path) as client:
+        await client.call("events.subscribe", {})
+        running = asyncio.ensure_future(agent.request_sync("manual", wait=True))
+        await run_started(client, "manual")
     assert agent.current_run is not None
-    queued = asyncio.ensure_future(agent.request_sync("manual", wait=True, pull=False))  # waits for the first
-    await asyncio.sleep(0.05)
+    joined = asyncio.ensure_future(agent.request_sync("manual", wait=True, pull=False))  # joins the running run
+    # given contacts and not urgent: the running run does not cover it, so it waits in the queue
+    queued = asyncio.ensure_future(agent.request_sync("interval", wait=True, pull=False, contact_ids=[1]))
+    await eventually(lambda: len(agent._queue) == 1, what="the request in the queue")
 
     await agent.stop()
 
-    for waiter in (running, queued):
+    for waiter in (running, joined, queued):
         with pytest.raises((LeadsyncError, asyncio.CancelledError)):
             await asyncio.wait_for(waiter, 5)
+    assert "the agent stopped before this sync could run" in str(queued.exception())

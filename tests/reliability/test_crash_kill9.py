@@ -174,6 +174,7 @@ def all_local(sock: Path) -> list[dict[str, Any]]:
             return out
 
 
+@pytest.mark.slow  # ~45 s: 24 agent processes killed and restarted
 def test_kill_9_at_24_points_then_both_sides_converge_without_duplicates_or_losses(
         short_tmp: Path, sandbox: SandboxProcess) -> None:
     expected = Expected()

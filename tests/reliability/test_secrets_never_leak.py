@@ -8,7 +8,6 @@ then searched for every one of them.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import stat
@@ -24,6 +23,7 @@ from leadsync.agent.daemon import Agent
 from leadsync.common.rpc import RpcClient, RpcError, call_once
 from tests.conftest import SANDBOX_TOKEN, SANDBOX_URL
 from tests.reliability.conftest import OAUTH_CREDENTIALS, T0, AgentProcess, SandboxProcess, clocked_options
+from tests.waiting import next_event
 
 TOKEN = "pat-na1-7f3c2a9e-5d1b-4c8e-9a6f-0b2d4e6f8a1c"
 CLIENT_SECRET = "cs-4b9d2f7e1a3c5e8f0b2d4f6a8c0e2a4b"
@@ -85,8 +85,13 @@ async def test_secrets_stay_out_of_logs_answers_events_and_the_store(short_tmp: 
             oauth.expire_access_tokens()  # refused mid-life: one refresh after a 401
             said.append(json.dumps(await client.call("sync.run", {"wait": True})))
             said.append(await answers_and_events(client))
-            await asyncio.sleep(0.1)
-            events = []
+            events: list[dict[str, Any]] = []
+
+            def third_run_end(event: dict[str, Any]) -> bool:  # the last event of this test: reads send none
+                events.append(event)
+                return sum(e.get("type") == "run_finished" for e in events) == 3
+
+            await next_event(listener, third_run_end, what="the end of the third sync run")
             while not listener._events.empty():
                 events.append(listener._events.get_nowait())
             said.append(json.dumps(events))

@@ -5,7 +5,6 @@ and info-level logs with record ids but no personal data."""
 from __future__ import annotations
 
 import re
-import socket
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -18,42 +17,6 @@ from tests.conftest import SANDBOX_TOKEN
 from tests.reliability.conftest import AgentProcess, SandboxProcess, wait_for_event
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
-
-
-class NotifySocket:
-    """A datagram socket standing in for systemd's ``$NOTIFY_SOCKET``; collects what the agent sends."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(str(path))
-        self.sock.settimeout(0.05)
-        self.messages: list[str] = []
-
-    def collect(self, seconds: float = 0.0) -> list[str]:
-        deadline = time.monotonic() + seconds
-        while True:
-            try:
-                self.messages.append(self.sock.recv(4096).decode())
-            except TimeoutError:
-                if time.monotonic() >= deadline:
-                    return self.messages
-
-    def wait_for(self, state: str, timeout_s: float = 15.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not any(state in m.splitlines() for m in self.collect()):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{state} never sent; got {self.messages}")
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-@pytest.fixture
-def notify(short_tmp: Path) -> Iterator[NotifySocket]:
-    sock = NotifySocket(short_tmp / "notify.sock")
-    yield sock
-    sock.close()
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +33,10 @@ def connect(agent: AgentProcess, sandbox: SandboxProcess) -> None:
                                          "credentials": {"token": SANDBOX_TOKEN}}, timeout_s=30)
 
 
-def test_systemd_hears_ready_watchdog_pings_and_stopping(short_tmp: Path, notify: NotifySocket) -> None:
+def test_systemd_hears_ready_watchdog_pings_and_stopping(short_tmp: Path) -> None:
     agent = AgentProcess(short_tmp / "data", short_tmp / "agent.sock", short_tmp / "agent.log",
-                         env={"NOTIFY_SOCKET": str(notify.path), "WATCHDOG_USEC": "200000"})
+                         env={"WATCHDOG_USEC": "200000"})
+    notify = agent.notify
     try:
         notify.wait_for("READY=1")
         notify.collect(0.6)  # WatchdogSec=0.2 s: a ping every 0.1 s
@@ -86,9 +50,10 @@ def test_systemd_hears_ready_watchdog_pings_and_stopping(short_tmp: Path, notify
     assert notify.messages.index("READY=1") < notify.messages.index("STOPPING=1")
 
 
-def test_no_watchdog_pings_unless_systemd_asks_for_them(short_tmp: Path, notify: NotifySocket) -> None:
+def test_no_watchdog_pings_unless_systemd_asks_for_them(short_tmp: Path) -> None:
     agent = AgentProcess(short_tmp / "data", short_tmp / "agent.sock", short_tmp / "agent.log",
-                         env={"NOTIFY_SOCKET": str(notify.path), "WATCHDOG_USEC": "200000", "WATCHDOG_PID": "1"})
+                         env={"WATCHDOG_USEC": "200000", "WATCHDOG_PID": "1"})
+    notify = agent.notify
     try:
         notify.wait_for("READY=1")
         notify.collect(0.4)
@@ -98,9 +63,9 @@ def test_no_watchdog_pings_unless_systemd_asks_for_them(short_tmp: Path, notify:
 
 
 def test_sigterm_mid_sync_exits_cleanly_records_the_run_interrupted_and_the_next_sync_converges(
-        short_tmp: Path, slow_sandbox: SandboxProcess, notify: NotifySocket) -> None:
+        short_tmp: Path, slow_sandbox: SandboxProcess) -> None:
     data, sock, log = short_tmp / "data", short_tmp / "agent.sock", short_tmp / "agent.log"
-    agent = AgentProcess(data, sock, log, env={"NOTIFY_SOCKET": str(notify.path)})
+    agent = AgentProcess(data, sock, log)
     try:
         agent.wait_ready()
         connect(agent, slow_sandbox)
@@ -112,7 +77,7 @@ def test_sigterm_mid_sync_exits_cleanly_records_the_run_interrupted_and_the_next
     finally:
         agent.close()
     assert code == 0 and took < 5, (code, took)
-    notify.wait_for("STOPPING=1")
+    agent.notify.wait_for("STOPPING=1")
 
     again = AgentProcess(data, sock, log)
     try:
@@ -136,9 +101,9 @@ def set_setting(data: Path, key: str, value: str) -> None:
                    "excluded.value", (key, value))
 
 
-def test_sighup_reloads_settings_and_reschedules_the_interval(short_tmp: Path, notify: NotifySocket) -> None:
+def test_sighup_reloads_settings_and_reschedules_the_interval(short_tmp: Path) -> None:
     data, sock = short_tmp / "data", short_tmp / "agent.sock"
-    agent = AgentProcess(data, sock, short_tmp / "agent.log", env={"NOTIFY_SOCKET": str(notify.path)})
+    agent = AgentProcess(data, sock, short_tmp / "agent.log")
     try:
         agent.wait_ready()
         before = call_once(sock, "settings.get")
@@ -147,16 +112,15 @@ def test_sighup_reloads_settings_and_reschedules_the_interval(short_tmp: Path, n
         assert call_once(sock, "settings.get") == before  # nothing read until told
 
         agent.proc.send_signal(1)  # SIGHUP
-        deadline = time.monotonic() + 10
-        while call_once(sock, "settings.get")["sync_interval_minutes"] != 30:
-            assert time.monotonic() < deadline, "settings were not reloaded"
-            time.sleep(0.05)
+        reloading = agent.notify.wait_for("RELOADING=1", timeout_s=10, process=agent.proc)
+        # READY=1 again once the reload is applied (systemd's protocol for Type=notify reloads)
+        agent.notify.wait_for("READY=1", since=reloading + 1, timeout_s=10, process=agent.proc)
         settings = call_once(sock, "settings.get")
         status = call_once(sock, "sync.status")
-        notify.wait_for("RELOADING=1")
     finally:
         agent.terminate()
     assert before["sync_interval_minutes"] == 60 and before["push_enabled"] is True
+    assert settings["sync_interval_minutes"] == 30
     assert settings["push_enabled"] is False
     assert status["interval_minutes"] == 30
     next_run_in_s = status["next_interval_run"] / 1000 - time.time()

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+import pytest
 
 from leadsync.agent.connectors.hubspot.sandbox import FaultSwitches, ManualClock, SandboxState
 
@@ -146,6 +147,7 @@ async def test_writes_reach_search_only_after_the_index_lag(
     assert (await client.get(f"/crm/v3/objects/contacts/{created.json()['id']}")).status_code == 200
 
 
+@pytest.mark.slow  # ~12 s: 10,000+ changes searched page by page
 async def test_b01_more_than_10000_changes_are_reachable_by_narrowing(
     client: httpx.AsyncClient, state: SandboxState
 ) -> None:

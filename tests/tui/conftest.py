@@ -21,6 +21,7 @@ from leadsync.agent.daemon import Agent
 from leadsync.common.rpc import RpcClient
 from leadsync.tui import formatting
 from leadsync.tui.app import LeadsyncApp
+from tests.waiting import eventually
 
 FIRST = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Margaret", "Niklaus")
 LAST = ("Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson", "Hamilton", "Wirth")
@@ -75,13 +76,9 @@ def make_app(socket_path: Path) -> LeadsyncApp:
 
 async def wait_until(pilot: Pilot[Any], condition: Callable[[], bool], *, timeout_s: float = 10.0,
                      what: str = "the condition") -> None:
-    """Let the app run until ``condition()`` holds; fail after ``timeout_s`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.02)
+    """Let the app run until ``condition()`` holds (a state on screen: the app sends no signal for it); fail
+    after ``timeout_s`` seconds."""
+    await eventually(condition, timeout_s=timeout_s, what=what, pause=pilot.pause)
 
 
 class ThreadedAgent:
