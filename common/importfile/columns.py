@@ -113,8 +113,7 @@ def plan_columns(header: list[str], *, mapping: dict[str, str] | None = None,
     for name in [*mapping, *skip]:
         if name not in header:
             raise ValidationError(f"{name!r} is not a column of this file (columns: {', '.join(header)})")
-    own_export = LEADSYNC_EXPORT <= {normalise_header(h) for h in header}
-    plan = [_column(i, name, mapping.get(name), name in skip, own_export) for i, name in enumerate(header)]
+    plan = draft_plan(header, mapping=mapping, skip=skip)
     seen: dict[str, str] = {}
     for col in plan:
         if col.field is None or col.field == OWNER:
@@ -127,6 +126,15 @@ def plan_columns(header: list[str], *, mapping: dict[str, str] | None = None,
     if "email" not in seen:
         raise ValidationError(f"the header has no email column (found: {', '.join(header)}); --map one to email")
     return plan
+
+
+def draft_plan(header: list[str], *, mapping: dict[str, str] | None = None,
+               skip: list[str] | None = None) -> list[ColumnInfo]:
+    """The plan as :func:`plan_columns` makes it, without checking it can be imported (to show a
+    refused plan so it can be changed). Raises ValidationError for a bad field name only."""
+    mapping, skip = mapping or {}, skip or []
+    own_export = LEADSYNC_EXPORT <= {normalise_header(h) for h in header}
+    return [_column(i, name, mapping.get(name), name in skip, own_export) for i, name in enumerate(header)]
 
 
 def _column(index: int, name: str, mapped: str | None, skipped: bool, own_export: bool) -> ColumnInfo:

@@ -44,9 +44,10 @@ def chunks(rows: Iterable[ImportRow], *, max_bytes: int = CHUNK_BYTES, max_rows:
         yield batch
 
 
-def import_file(call: Call, path: str, *, as_user: str, dry_run: bool = False, mapping: dict[str, str] | None = None,
-                skip: list[str] | None = None, date_format: str | None = None, sheet: str | None = None,
-                encoding: str | None = None, progress: Progress | None = None) -> dict[str, Any]:
+def import_file(call: Call, path: str, *, as_user: int | str, dry_run: bool = False,
+                mapping: dict[str, str] | None = None, skip: list[str] | None = None, date_format: str | None = None,
+                sheet: str | None = None, encoding: str | None = None,
+                progress: Progress | None = None) -> dict[str, Any]:
     """Import (or preview) a CSV or ``.xlsx`` file through ``call`` (method, params -> answer);
     ``progress`` hears how many rows were answered (see :data:`Progress`).
 
