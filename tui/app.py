@@ -204,15 +204,13 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide the dashboard's keys while the no-agent or the import screen covers it (Escape leaves
         the import screen)."""
-        if action in ("show_tab", "sync_now", "refresh", "import_file") and \
-                isinstance(self.screen, NoAgentScreen | ImportScreen):
-            return False
-        return True
+        covered = isinstance(self.screen, NoAgentScreen) or self.import_screen in self.screen_stack
+        return not (covered and action in ("show_tab", "sync_now", "refresh", "import_file"))
 
     def action_show_tab(self, tab: str) -> None:
         if tab not in TABS:
             return
-        if isinstance(self.screen, ContactDetailScreen):
+        if isinstance(self.screen, ContactDetailScreen | ImportScreen):  # from the command palette
             self.pop_screen()
         self.main_tabs.active = tab
         if tab == "contacts":
@@ -225,7 +223,7 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
     def action_import_file(self) -> None:
         if isinstance(self.screen, ContactDetailScreen):
             self.pop_screen()
-        if self.screen is not self.import_screen:
+        if self.import_screen not in self.screen_stack:
             self.push_screen("import")
 
     def action_sync_now(self) -> None:

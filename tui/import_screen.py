@@ -340,8 +340,6 @@ class ImportScreen(ReportsWorkerErrors, Screen[None]):
             lines.append(dates_line(answer))
         if answer.get("threshold_pushes"):
             lines.append(f"{answer['threshold_pushes']} contacts reached the lead score threshold: pushed now")
-        if not message.dry_run:
-            lines.append("Preview again before importing again.")
         self.query_one("#import-summary", Static).update("\n".join(lines))
         self.show_problems(problem_rows(answer))
         self._sync_buttons()
