@@ -11,7 +11,6 @@ it). Enter in an input never imports.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -24,64 +23,19 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Header, Input, ProgressBar, Select, Static
-from textual.worker import get_current_worker
+from textual.worker import Worker, WorkerState, get_current_worker
 
-from leadsync.common.errors import LeadsyncError, ValidationError
-from leadsync.common.importfile.columns import draft_plan
-from leadsync.common.importfile.reading import open_table
 from leadsync.common.importfile.report import ColumnInfo, Problem, counts_line, dates_line, layout_line
-from leadsync.common.importfile.upload import import_file
 from leadsync.tui.connection import AgentLink
 from leadsync.tui.errors import ReportsWorkerErrors
 from leadsync.tui.formatting import MISSING
 from leadsync.tui.import_forms import ColumnChoice, ColumnFieldScreen, PathSuggester
+from leadsync.tui.import_run import Cancelled, ImportOptions, Outcome, describe_problem, problem_rows, run_import
 
 CHUNK_TIMEOUT_S = 300.0  # one contacts.import chunk (up to 2,000 rows)
 MAX_PROBLEM_ROWS = 1000
 DATE_ORDERS = (("dates: day first", "DMY"), ("dates: month first", "MDY"), ("dates: year first", "YMD"))
-# the answer's problem lists, as the table names them
-PROBLEM_LISTS = (("failed", "failed"), ("warnings", "review"), ("duplicates", "duplicate"),
-                 ("skipped_lines", "skipped"))
 NOTES = {"--map": "your choice", "--skip": "your choice"}
-
-
-class _Stopped(Exception):
-    """The worker was cancelled (a newer preview started): stop between chunks."""
-
-
-@dataclass(frozen=True)
-class ImportOptions:
-    """One import as the form describes it: the file, the importing user's id, the sheet of a
-    workbook, the date order for undecided columns, and the user's column choices as
-    ``(column, field)`` pairs (field None: not imported)."""
-
-    path: str
-    as_user: int
-    sheet: str | None = None
-    date_format: str | None = None
-    choices: tuple[tuple[str, str | None], ...] = ()
-
-    def mapping(self) -> dict[str, str] | None:
-        """``--map``: column -> field."""
-        return {c: f for c, f in self.choices if f is not None} or None
-
-    def skip(self) -> list[str] | None:
-        """``--skip``: the columns not imported."""
-        return [c for c, f in self.choices if f is None] or None
-
-
-def problem_rows(answer: dict[str, Any]) -> list[tuple[str, Problem]]:
-    """Every problem of an answer as ``(what, problem)``, by line: what is failed (not imported),
-    review (imported with a warning), duplicate (a later line of the same email) or skipped."""
-    rows = [(what, msgspec.convert(item, Problem)) for key, what in PROBLEM_LISTS for item in answer.get(key) or []]
-    return sorted(rows, key=lambda row: row[1].line)
-
-
-def describe_problem(what: str, problem: Problem) -> str:
-    """``line 7 (failed), Email 'x': email: is required`` for the detail line."""
-    where = f", {problem.column}" if problem.column else ""
-    value = f" {problem.value!r}" if problem.value else ""
-    return f"line {problem.line} ({what}){where}{value}: {problem.message}"
 
 
 class ImportScreen(ReportsWorkerErrors, Screen[None]):
@@ -95,35 +49,24 @@ class ImportScreen(ReportsWorkerErrors, Screen[None]):
     ]
 
     class Progress(Message, bubble=False):
-        """``done`` of ``total`` rows answered; coalesces with the next one."""
+        """Run ``generation`` answered ``done`` of ``total`` rows; coalesces with the next one."""
 
-        def __init__(self, done: int, total: int) -> None:
+        def __init__(self, generation: int, done: int, total: int) -> None:
             super().__init__()
+            self.generation = generation
             self.done = done
             self.total = total
 
         def can_replace(self, message: Message) -> bool:
             return isinstance(message, ImportScreen.Progress)
 
-    class Answered(Message, bubble=False):
-        """The (merged) ``contacts.import`` answer for ``options``."""
+    class Finished(Message, bubble=False):
+        """Run ``generation`` ended with ``outcome``."""
 
-        def __init__(self, options: ImportOptions, dry_run: bool, answer: dict[str, Any]) -> None:
+        def __init__(self, generation: int, outcome: Outcome) -> None:
             super().__init__()
-            self.options = options
-            self.dry_run = dry_run
-            self.answer = answer
-
-    class Refused(Message, bubble=False):
-        """The file, an option or the agent refused; ``plan`` is the column plan as far as it was
-        made (to change it), ``done`` the rows already imported when a real import stopped."""
-
-        def __init__(self, dry_run: bool, reason: str, plan: list[ColumnInfo], done: int) -> None:
-            super().__init__()
-            self.dry_run = dry_run
-            self.reason = reason
-            self.plan = plan
-            self.done = done
+            self.generation = generation
+            self.outcome = outcome
 
     def __init__(self, link: AgentLink) -> None:
         super().__init__(id="import-screen")
@@ -133,6 +76,7 @@ class ImportScreen(ReportsWorkerErrors, Screen[None]):
         self.plan: list[ColumnInfo] = []
         self.previewed: ImportOptions | None = None  # what the shown preview was made with
         self.running: str | None = None  # "preview" or "import" while a worker runs
+        self.generation = 0  # the latest run: messages of replaced runs are ignored
         self.problems: list[tuple[str, Problem]] = []
         self.last_answer: dict[str, Any] | None = None
 
@@ -286,77 +230,81 @@ class ImportScreen(ReportsWorkerErrors, Screen[None]):
     # --- running -----------------------------------------------------------------------------
 
     def launch(self, options: ImportOptions, *, dry_run: bool) -> None:
-        """Show that a preview or import runs, and run it."""
+        """Show that a preview or import runs, and run it (replacing a preview that still runs)."""
         self.running = "preview" if dry_run else "import"
-        self.previewed = None if not dry_run else self.previewed
+        self.generation += 1
+        if not dry_run:
+            self.previewed = None
         self._sync_buttons()
         self.query_one("#import-summary", Static).update("Previewing…" if dry_run else "Importing…")
         bar = self.query_one("#import-progress", ProgressBar)
         bar.update(total=None, progress=0)
         bar.display = True
-        self.run_file(options, dry_run=dry_run)
+        self.run_file(self.generation, options, dry_run=dry_run)
 
     @work(thread=True, exclusive=True, group="import-file", exit_on_error=False)
-    def run_file(self, options: ImportOptions, *, dry_run: bool) -> None:
-        """:func:`import_file` with the form's options, its calls sent through the app's connection."""
+    def run_file(self, generation: int, options: ImportOptions, *, dry_run: bool) -> None:
+        """:func:`run_import` in a thread, its calls sent through the app's connection."""
         worker = get_current_worker()
-        done = [0]
 
         def call(method: str, params: dict[str, Any]) -> Any:
             return self.app.call_from_thread(self.link.call, method, params, timeout_s=CHUNK_TIMEOUT_S)
 
-        def progress(rows_done: int, total: int) -> None:
+        def progress(done: int, total: int) -> None:
             if worker.is_cancelled:
-                raise _Stopped
-            done[0] = rows_done
-            self.post_message(self.Progress(rows_done, total))
+                raise Cancelled
+            self.post_message(self.Progress(generation, done, total))
 
-        try:
-            answer = import_file(call, options.path, as_user=options.as_user, dry_run=dry_run,
-                                 mapping=options.mapping(), skip=options.skip(), date_format=options.date_format,
-                                 sheet=options.sheet, progress=progress)
-        except _Stopped:
-            return
-        except (LeadsyncError, TimeoutError, OSError) as exc:
-            self.post_message(self.Refused(dry_run, refusal(exc, options.path), sketch_plan(options), done[0]))
-            return
-        self.post_message(self.Answered(options, dry_run, answer))
+        outcome = run_import(options, dry_run=dry_run, call=call, progress=progress)
+        if outcome is not None:
+            self.post_message(self.Finished(generation, outcome))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        super().on_worker_state_changed(event)  # notifies an unexpected failure
+        if event.worker.group == "import-file" and event.state == WorkerState.ERROR:
+            self._stopped()
+
+    def _stopped(self) -> None:
+        self.running = None
+        self.query_one("#import-progress", ProgressBar).display = False
+        self._sync_buttons()
 
     def on_import_screen_progress(self, message: Progress) -> None:
-        bar = self.query_one("#import-progress", ProgressBar)
-        bar.update(total=max(message.total, 1), progress=message.done)
+        if message.generation != self.generation:
+            return
+        self.query_one("#import-progress", ProgressBar).update(total=max(message.total, 1), progress=message.done)
         verb = "Previewing" if self.running == "preview" else "Importing"
         self.query_one("#import-summary", Static).update(f"{verb}… {message.done:,} of {message.total:,} rows")
 
-    def on_import_screen_answered(self, message: Answered) -> None:
-        self.running = None
-        self.query_one("#import-progress", ProgressBar).display = False
-        answer = self.last_answer = message.answer
-        self.previewed = message.options if message.dry_run else None
+    def on_import_screen_finished(self, message: Finished) -> None:
+        if message.generation != self.generation:
+            return
+        outcome = message.outcome
+        answer = self.last_answer = outcome.answer
+        self.previewed = outcome.options if outcome.dry_run and answer is not None else None
+        self._stopped()
+        if answer is None:
+            self.show_refusal(outcome)
+            return
         self.query_one("#import-file-info", Static).update(layout_line(answer["file"]) if answer.get("file") else "")
         self.show_plan(msgspec.convert(answer.get("columns") or [], list[ColumnInfo]))
-        lines = [counts_line(answer) if message.dry_run else f"Imported: {counts_line(answer)}"]
+        lines = [counts_line(answer) if outcome.dry_run else f"Imported: {counts_line(answer)}"]
         if answer.get("date_orders"):
             lines.append(dates_line(answer))
         if answer.get("threshold_pushes"):
             lines.append(f"{answer['threshold_pushes']} contacts reached the lead score threshold: pushed now")
         self.query_one("#import-summary", Static).update("\n".join(lines))
         self.show_problems(problem_rows(answer))
-        self._sync_buttons()
-        if not message.dry_run:
+        if not outcome.dry_run:
             self.notify(counts_line(answer), title="Imported", markup=False)
 
-    def on_import_screen_refused(self, message: Refused) -> None:
-        self.running = None
-        self.previewed = None
-        self.query_one("#import-progress", ProgressBar).display = False
-        if message.plan:
-            self.show_plan(message.plan)
-        stopped = "" if message.dry_run else (f" (the import stopped after {message.done:,} rows; those are imported)"
-                                              if message.done else " (nothing was imported)")
-        self.query_one("#import-summary", Static).update(Text(f"Refused: {message.reason}{stopped}", style="bold"))
+    def show_refusal(self, outcome: Outcome) -> None:
+        if outcome.plan:
+            self.show_plan(outcome.plan)
+        stopped = "" if outcome.dry_run else (f" (the import stopped after {outcome.done:,} rows; those are imported)"
+                                              if outcome.done else " (nothing was imported)")
+        self.query_one("#import-summary", Static).update(Text(f"Refused: {outcome.reason}{stopped}", style="bold"))
         self.show_problems([])
-        self._sync_buttons()
 
     def show_plan(self, plan: list[ColumnInfo]) -> None:
         self.plan = plan
@@ -382,23 +330,3 @@ class ImportScreen(ReportsWorkerErrors, Screen[None]):
         first = describe_problem(*self.problems[0]) if self.problems else "No problems."
         self.query_one("#import-detail", Static).update(first)
 
-
-def refusal(exc: BaseException, path: str) -> str:
-    """What to tell about an import that could not run (or stopped)."""
-    if isinstance(exc, LeadsyncError):
-        return exc.message
-    if isinstance(exc, TimeoutError):
-        return "the agent did not answer in time"
-    if isinstance(exc, OSError):
-        return f"cannot read {path}: {exc.strerror or exc}"
-    return str(exc)
-
-
-def sketch_plan(options: ImportOptions) -> list[ColumnInfo]:
-    """The file's columns as planned so far (unchecked), to show next to a refusal; [] when the file
-    cannot be read."""
-    try:
-        header = open_table(options.path, sheet=options.sheet).header
-        return draft_plan(header, mapping=options.mapping(), skip=options.skip())
-    except (ValidationError, OSError):
-        return []
