@@ -119,7 +119,7 @@ class ColumnFieldScreen(ModalScreen[ColumnChoice | None]):
     def on_mount(self) -> None:
         options = self.query_one("#column-field-options", OptionList)
         current = self.column.field or NOT_IMPORTED
-        ids = [o.id for o in self.options()]
+        ids = [o.id for o in options.options]
         options.highlighted = ids.index(current) if current in ids else 0
         options.focus()
 
