@@ -144,8 +144,8 @@ def cmd_contacts(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from leadsync.agent.importing.report import render
-    from leadsync.agent.importing.upload import import_file
+    from leadsync.common.importfile.report import render
+    from leadsync.common.importfile.upload import import_file
 
     mapping: dict[str, str] = {}
     for item in args.map:

@@ -4,7 +4,7 @@ unchanged.
 - **Formula injection** (OWASP "CSV Injection"): a cell starting with ``=``, ``+``, ``-``, ``@``, tab
   or carriage return is written with a leading ``'`` so a spreadsheet shows it as text instead of
   running it; a real number or phone number (``-5``, ``+44 20 7946 0958``) is left as it is. The
-  importer removes that apostrophe again (:func:`leadsync.agent.importing.excel.strip_guard`).
+  importer removes that apostrophe again (:func:`leadsync.common.importfile.excel.strip_guard`).
 - Columns: the contact's own (``id`` first, as always), the owner's name and email next to its CRM
   id, then every custom field (lists joined with ``;``, as they are read back).
 - Filters are checked first: an unknown ``--stage`` or ``--owner`` is refused (exit 2) instead of
@@ -21,8 +21,8 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
-from leadsync.agent.importing.excel import strip_guard
 from leadsync.common.errors import ValidationError
+from leadsync.common.importfile.excel import strip_guard
 
 LIFECYCLE_STAGES = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer",
                     "evangelist", "other")

@@ -10,10 +10,9 @@ import msgspec
 from leadsync.agent.connectors.base import Connector, PropertyMeta
 from leadsync.agent.connectors.registry import DEFAULT_MAPPINGS
 from leadsync.agent.store.store import Store, dumps, loads
-from leadsync.agent.validation import FIELD_NAME, RESERVED_FIELDS
 from leadsync.common.answers import DIRECTIONS, POLICIES, FieldMapping, MappingCheck, MappingProblem
 from leadsync.common.errors import NotFoundError, ValidationError
-from leadsync.common.models import STANDARD_FIELDS
+from leadsync.common.models import FIELD_NAME, RESERVED_FIELDS, STANDARD_FIELDS
 
 # what each standard local field holds, to compare with the CRM property's type
 LOCAL_TYPES: dict[str, tuple[str, ...]] = {

@@ -6,11 +6,11 @@ from typing import Any
 
 import msgspec
 
-from leadsync.agent.importing.dates import time_zone
 from leadsync.agent.store.queries import sync_errors
 from leadsync.agent.store.store import Store
 from leadsync.agent.users import resolve_active_owner
 from leadsync.common.errors import ValidationError
+from leadsync.common.importfile.dates import time_zone
 
 INTERVAL_MIN, INTERVAL_MAX = 10, 1440
 # named interest levels and the lead score each one starts at

@@ -6,20 +6,15 @@ one bad record fails alone with a message a person can act on.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
 from leadsync.common.errors import ValidationError
-from leadsync.common.models import STANDARD_FIELDS
+from leadsync.common.models import FIELD_NAME, RESERVED_FIELDS, STANDARD_FIELDS
 
 MAX_FIELD_CHARS = 1000
-FIELD_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
-# names of contact attributes leadsync manages itself: never settable as fields
-RESERVED_FIELDS = frozenset({"id", "owner", "owner_id", "crm_id", "crm_object_type", "crm_state", "created_by",
-                             "source", "created_at", "updated_at", "sync_state", "fields"})
 MAX_EMAIL_CHARS = 254
 TEXT_FIELDS = frozenset(STANDARD_FIELDS) - {"lead_score", "email"}
 

@@ -1,6 +1,6 @@
 """The row shape ``contacts.import`` takes, and reading CSV text into it.
 
-Files from disk are read by :mod:`leadsync.agent.importing.reading` (any encoding and delimiter,
+Files from disk are read by :mod:`leadsync.common.importfile.reading` (any encoding and delimiter,
 title and footer lines); :func:`read_csv` is the small in-memory form for UTF-8 text with a comma:
 a byte-order mark is dropped (case C01) and quoted fields may hold line breaks (C03).
 """

@@ -7,6 +7,7 @@ scripts decode exactly what the agent encodes.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
@@ -22,6 +23,11 @@ STANDARD_FIELDS: tuple[str, ...] = (
     "lifecycle_stage",
     "lead_score",
 )
+# a custom field's name
+FIELD_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+# names of contact attributes leadsync manages itself: never settable as fields
+RESERVED_FIELDS = frozenset({"id", "owner", "owner_id", "crm_id", "crm_object_type", "crm_state", "created_by",
+                             "source", "created_at", "updated_at", "sync_state", "fields"})
 
 
 class User(msgspec.Struct, kw_only=True):

@@ -1,5 +1,5 @@
 """The import benchmark (``python -m tests.bench --only import``): a HubSpot-style CSV of 100,000 rows
-(quick: 10,000) imported with ``leadsync import``'s own code path (:func:`~leadsync.agent.importing.upload.
+(quick: 10,000) imported with ``leadsync import``'s own code path (:func:`~leadsync.common.importfile.upload.
 import_file`, chunks over the socket) into a ``leadsync agent`` process with no CRM.
 
 Reports rows/s, the agent's peak RSS, and the importing side's peak Python allocations (tracemalloc)
@@ -15,7 +15,7 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
-from leadsync.agent.importing.upload import import_file
+from leadsync.common.importfile.upload import import_file
 from leadsync.common.rpc import RpcClient, call_once
 from tests.bench_procs import start_agent
 

@@ -85,7 +85,7 @@ async def test_reimport_with_a_change_updates(client: RpcClient, importer: dict[
 
 
 def test_header_without_email_is_refused() -> None:
-    from leadsync.agent.importing.columns import plan_columns
+    from leadsync.common.importfile.columns import plan_columns
 
     with pytest.raises(ValidationError, match="no email column"):
         plan_columns(["Name", "Phone"])

@@ -1,4 +1,4 @@
-"""The leadsync dashboard: Contacts | Sync | Settings over the agent's socket API.
+"""The leadsync dashboard: Contacts | Sync | Settings over the agent's socket API, and the import screen.
 
 ``LeadsyncApp(socket_path)`` is what ``leadsync tui`` and ``leadsync demo`` run. The app starts one
 watcher worker (:func:`leadsync.tui.connection.watch_agent`) that keeps the connection up, shows
@@ -23,6 +23,7 @@ from leadsync.tui.contact_detail import ContactDetailScreen
 from leadsync.tui.contacts_view import ContactsView
 from leadsync.tui.errors import ReportsWorkerErrors
 from leadsync.tui.formatting import format_value
+from leadsync.tui.import_screen import ImportScreen
 from leadsync.tui.messages import (
     AgentConnected,
     AgentLost,
@@ -49,9 +50,11 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
     TITLE = "leadsync"
     AUTO_FOCUS = "#contacts-table"
     CSS_PATH: ClassVar[list[str | PurePath]] = [
-        "app.tcss", "contacts.tcss", "sync.tcss", "settings.tcss", "detail.tcss",
+        "app.tcss", "contacts.tcss", "sync.tcss", "settings.tcss", "detail.tcss", "import.tcss",
     ]
     BINDINGS: ClassVar[list[BindingType]] = [
+        # first: the tab bar already shows 1 2 3, and an 80-column footer cuts what comes last
+        Binding("i", "import_file", "Import"),
         Binding("1", "show_tab('contacts')", "Contacts"),
         Binding("2", "show_tab('sync')", "Sync"),
         Binding("3", "show_tab('settings')", "Settings"),
@@ -69,6 +72,7 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
         self.contacts_view = ContactsView(self.link, id="contacts-view")
         self.sync_view = SyncView(self.link, id="sync-view")
         self.settings_view = SettingsView(self.link, id="settings-view")
+        self.import_screen = ImportScreen(self.link)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -82,6 +86,7 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.install_screen(self.import_screen, "import")  # kept while away: the form keeps its state
         self.sub_title = self.status_line
         self.watch_connection()
 
@@ -132,6 +137,8 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
         self.link.directory = OwnerDirectory.from_answer(await self.link.call("users.list"))
         self.contacts_view.directory_changed()
         self.settings_view.directory_changed()
+        if self.import_screen.is_mounted:
+            self.import_screen.directory_changed()
 
     def on_agent_lost(self, message: AgentLost) -> None:
         self.sub_title = "no agent"
@@ -195,15 +202,15 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
     # --- actions -----------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Hide the dashboard's keys while the no-agent screen covers it."""
-        if action in ("show_tab", "sync_now", "refresh") and isinstance(self.screen, NoAgentScreen):
-            return False
-        return True
+        """Hide the dashboard's keys while the no-agent or the import screen covers it (Escape leaves
+        the import screen)."""
+        covered = isinstance(self.screen, NoAgentScreen) or self.import_screen in self.screen_stack
+        return not (covered and action in ("show_tab", "sync_now", "refresh", "import_file"))
 
     def action_show_tab(self, tab: str) -> None:
         if tab not in TABS:
             return
-        if isinstance(self.screen, ContactDetailScreen):
+        if isinstance(self.screen, ContactDetailScreen | ImportScreen):  # from the command palette
             self.pop_screen()
         self.main_tabs.active = tab
         if tab == "contacts":
@@ -212,6 +219,12 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
             self.sync_view.query_one("#sync-history", DataTable).focus()
         else:
             self.settings_view.query_one("#push-enabled", Switch).focus()
+
+    def action_import_file(self) -> None:
+        if isinstance(self.screen, ContactDetailScreen):
+            self.pop_screen()
+        if self.import_screen not in self.screen_stack:
+            self.push_screen("import")
 
     def action_sync_now(self) -> None:
         self.sync_view.start_sync()
@@ -261,6 +274,8 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
         yield SystemCommand("Sync", "Show sync runs, progress, errors (2)", lambda: self.action_show_tab("sync"))
         yield SystemCommand("Settings", "Show CRM connection and sync settings (3)",
                             lambda: self.action_show_tab("settings"))
+        yield SystemCommand("Import contacts", "Preview and import a CSV or .xlsx file, column by column (i)",
+                            self.action_import_file)
         yield SystemCommand("Sync now", "Run a sync with the CRM now (s)", self.action_sync_now)
         yield SystemCommand("Refresh", "Reload the current tab from the agent (r)", self.action_refresh)
         yield SystemCommand("Search contacts", "Search contacts by email or name (/)", self.action_search_contacts)

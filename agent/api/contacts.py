@@ -9,11 +9,11 @@ import msgspec
 from leadsync.agent import conflicts, contacts, pushes, sharing, smartlists, todos, users
 from leadsync.agent.api.registry import ApiContext, Params, method
 from leadsync.agent.importing.apply import import_contacts
-from leadsync.agent.importing.report import ImportReport
 from leadsync.agent.store.queries import sync_errors
 from leadsync.agent.store.queries.ownership_history import OwnershipChange
 from leadsync.common.answers import ContactFilter, Sharing
 from leadsync.common.csvio import ImportRow
+from leadsync.common.importfile.report import ImportReport
 from leadsync.common.models import Contact, ContactPage, SyncRun
 
 

@@ -1,8 +1,7 @@
-"""Importing contacts from the files people have: CSV in any encoding and delimiter a CRM or a
-spreadsheet writes, and ``.xlsx``.
+"""The agent side of ``contacts.import``: rows matched, cleaned and written.
 
-The client side (the CLI) reads the file (:mod:`.reading`, :mod:`.excel`), decides date orders over
-the whole file (:mod:`.dates`) and sends rows in chunks (:mod:`.upload`); the agent side maps columns
-to fields (:mod:`.columns`), matches owners (:mod:`.owners`), cleans values (:mod:`.values`) and
-writes (:mod:`.apply`). Every kept, changed or refused value is reported (:mod:`.report`).
+The client side (reading the file, the column plan, date orders, sending chunks, the answer's shape)
+is :mod:`leadsync.common.importfile`, shared by the CLI and the TUI. Here the agent matches owners
+(:mod:`.owners`), cleans values (:mod:`.values`) and writes (:mod:`.apply`), under the same column
+plan (:func:`leadsync.common.importfile.columns.plan_columns`) the client made.
 """

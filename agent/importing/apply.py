@@ -22,16 +22,16 @@ import aiosqlite
 
 from leadsync.agent.contacts import record_provenance
 from leadsync.agent.exporting import plain_text
-from leadsync.agent.importing import dates
-from leadsync.agent.importing.columns import plan_columns
 from leadsync.agent.importing.owners import OwnerIndex
-from leadsync.agent.importing.report import ImportReport, Problem, RowError
-from leadsync.agent.importing.values import ParsedRow, RowReader, decide_orders, split_list
+from leadsync.agent.importing.values import ParsedRow, RowReader, split_list
 from leadsync.agent.pushes import score_changed
 from leadsync.agent.runtime import Runtime
 from leadsync.agent.store.store import Store, dumps, loads
 from leadsync.agent.users import find_user
 from leadsync.common.csvio import ImportRow
+from leadsync.common.importfile import dates
+from leadsync.common.importfile.columns import decide_orders, plan_columns
+from leadsync.common.importfile.report import ImportReport, Problem, RowError
 from leadsync.common.instants import now_ms
 from leadsync.common.models import STANDARD_FIELDS
 

@@ -16,14 +16,14 @@ from typing import Any
 
 import msgspec
 
-from leadsync.agent.importing import dates
-from leadsync.agent.importing.columns import OWNER, value_kind
-from leadsync.agent.importing.excel import artefact, strip_guard
 from leadsync.agent.importing.owners import OwnerIndex, OwnerMatch
-from leadsync.agent.importing.report import ColumnInfo, ImportReport, Problem, RowError
 from leadsync.agent.validation import clean_contact_fields
 from leadsync.common.csvio import ImportRow
 from leadsync.common.errors import ValidationError
+from leadsync.common.importfile import dates
+from leadsync.common.importfile.columns import OWNER, value_kind
+from leadsync.common.importfile.excel import artefact, strip_guard
+from leadsync.common.importfile.report import ColumnInfo, ImportReport, Problem, RowError
 from leadsync.common.models import STANDARD_FIELDS
 
 LIFECYCLE_STAGES = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer",
@@ -157,22 +157,3 @@ class RowReader:
 
     def _fail(self, line: int, column: str | None, value: str | None, message: str) -> None:
         self.report.failed.append(RowError(line=line, column=column, value=value, message=message))
-
-
-def decide_orders(plan: list[ColumnInfo], rows: Any, date_format: dates.Order | None) -> dict[str, dates.Order]:
-    """Column -> day/month order, for the date columns among ``rows`` (an iterable of ImportRow,
-    streamed once): columns whose header says date, and custom columns whose every value is a date.
-    Raises ValidationError as :meth:`~.dates.OrderVote.decide` does."""
-    candidates = [c for c in plan if c.kind in ("custom", "standard") and c.field not in STANDARD_FIELDS]
-    votes = {c.index: dates.OrderVote(c.column) for c in candidates}
-    for row in rows:
-        for index, vote in votes.items():
-            if index < len(row.values) and row.values[index].strip():
-                vote.add(strip_guard(row.values[index].strip()), row.line)
-    chosen: dict[str, dates.Order] = {}
-    for col in candidates:
-        vote = votes[col.index]
-        by_header = value_kind(col.column, col.field) == "date"
-        if vote.dates and (by_header or not vote.others):
-            chosen[col.column] = vote.decide(date_format)
-    return chosen

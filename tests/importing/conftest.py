@@ -11,8 +11,8 @@ import pytest
 
 from leadsync.agent.connectors.base import CrmOwner
 from leadsync.agent.daemon import Agent
-from leadsync.agent.importing.upload import import_file
 from leadsync.agent.users import save_owners
+from leadsync.common.importfile.upload import import_file
 from leadsync.common.rpc import RpcClient, call_once
 
 

@@ -14,8 +14,8 @@ import pytest
 from leadsync.agent.cli import main
 from leadsync.agent.daemon import Agent
 from leadsync.agent.exporting import escape_cell, write_contacts
-from leadsync.agent.importing import upload
 from leadsync.common.errors import ValidationError
+from leadsync.common.importfile import upload
 from leadsync.common.rpc import RpcClient
 from tests.conftest import CrmWorld
 from tests.importing.conftest import contact, fields_of, run_import, write

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from leadsync.agent.importing import dates
-from leadsync.agent.importing.columns import custom_field_name
-from leadsync.agent.importing.reading import open_table, sniff_delimiter
 from leadsync.common.errors import ValidationError
+from leadsync.common.importfile import dates
+from leadsync.common.importfile.columns import custom_field_name
+from leadsync.common.importfile.reading import open_table, sniff_delimiter
 from tests.importing.conftest import write
 
 

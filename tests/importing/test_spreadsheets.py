@@ -11,8 +11,8 @@ import openpyxl
 import pytest
 
 from leadsync.agent.daemon import Agent
-from leadsync.agent.importing.reading import open_table
 from leadsync.common.errors import ValidationError
+from leadsync.common.importfile.reading import open_table
 from leadsync.common.rpc import RpcClient
 from tests.importing.conftest import contact, fields_of, problems, run_import, write
 

@@ -6,7 +6,8 @@
 #
 # Usage: tests/tui/tmux_capture.sh            (needs tmux: apt-get install -y tmux)
 # Environment: LEADSYNC (default .venv/bin/leadsync), CONTACTS in the sandbox (default 2000),
-#              WIDTH/HEIGHT (default 100x30), TIMEOUT_S for the demo to come up (default 180).
+#              WIDTH/HEIGHT (default 100x30), TIMEOUT_S for the demo to come up (default 180),
+#              OUT for the captures (default tests/tui/captures), IMPORT_ROWS in the imported file (default 20000).
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -15,8 +16,10 @@ CONTACTS=${CONTACTS:-2000}
 WIDTH=${WIDTH:-100}
 HEIGHT=${HEIGHT:-30}
 TIMEOUT_S=${TIMEOUT_S:-180}
-OUT=tests/tui/captures
+OUT=${OUT:-tests/tui/captures}
+IMPORT_ROWS=${IMPORT_ROWS:-20000}
 SESSION="leadsync-capture-$$"
+IMPORT_FILE=/tmp/leadsync-capture/import-leads.csv   # a fixed path: the captures show it
 
 command -v tmux >/dev/null || { echo "tmux_capture.sh: needs tmux (apt-get install -y tmux)" >&2; exit 2; }
 [ -x "$LEADSYNC" ] || { echo "tmux_capture.sh: no $LEADSYNC (make the venv first: make test)" >&2; exit 2; }
@@ -25,7 +28,17 @@ mkdir -p "$OUT"
 # The session's shell keeps the window open if the demo exits early, so its last words can be read.
 tmux new-session -d -s "$SESSION" -x "$WIDTH" -y "$HEIGHT" \
     "$LEADSYNC demo --contacts $CONTACTS; echo \"[leadsync demo exited with \$?]\"; sleep 600"
-trap 'tmux kill-session -t "$SESSION" 2>/dev/null || true' EXIT
+trap 'tmux kill-session -t "$SESSION" 2>/dev/null || true; rm -f "$IMPORT_FILE"' EXIT
+
+# The file the import screen reads: a report title, a bad email, a phone in scientific notation.
+mkdir -p "$(dirname "$IMPORT_FILE")"
+{
+    echo "Leads from the fair"
+    echo "Email,First Name,Last Name,Job Title,Phone,Booth"
+    echo "not-an-email,Kim,Bad,,,"
+    echo "lin@fair.example,Lin,Lu,CTO,4.41E+11,B12"
+    for ((i = 0; i < IMPORT_ROWS; i++)); do echo "visitor$i@fair.example,Visitor,No $i,,,A$((i % 40))"; done
+} > "$IMPORT_FILE"
 
 screen() { tmux capture-pane -p -t "$SESSION"; }
 
@@ -74,12 +87,37 @@ keys 2                                          # Sync: history of the demo's th
 wait_for "Last run"
 capture sync
 keys p                                          # the plan (dry run)
-wait_for "API calls to compute" 60
+wait_for "API calls" 60
 capture sync-plan
 
 keys 3                                          # Settings: CRM connection, sync settings, field mapping
 wait_for "connected as"
 capture settings
+
+keys i                                          # Import: the path, the first user, the preview
+wait_for "Choose a file"
+keys -l "$IMPORT_FILE"
+keys Tab Tab                                    # past Preview (Import waits for a preview) to the user
+keys Enter                                      # open the list: the blank prompt, then the users
+sleep 0.5
+keys Down Enter                                 # the first user
+sleep 0.5
+keys C-r
+wait_for "DRY RUN" 120
+capture import-preview
+keys Tab Tab Tab Down Down Down Down Down       # the columns table, the Booth column
+keys Enter                                      # the form that changes its field
+wait_for "or a custom field name"
+capture import-field
+keys Escape
+sleep 0.5
+keys C-s                                        # import for real, with progress
+wait_for "Importing…" 30
+capture import-running
+wait_for "Imported:" 300
+capture import-done
+keys Escape
+wait_for "loaded, more…"
 
 keys q
 echo "captures in $OUT"

@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 
-from leadsync.agent.importing.report import ColumnInfo
-from leadsync.agent.validation import FIELD_NAME, RESERVED_FIELDS
+from leadsync.common.csvio import ImportRow
 from leadsync.common.errors import ValidationError
-from leadsync.common.models import STANDARD_FIELDS
+from leadsync.common.importfile import dates
+from leadsync.common.importfile.excel import strip_guard
+from leadsync.common.importfile.report import ColumnInfo
+from leadsync.common.models import FIELD_NAME, RESERVED_FIELDS, STANDARD_FIELDS
 
 OWNER = "owner"
 
@@ -110,8 +113,7 @@ def plan_columns(header: list[str], *, mapping: dict[str, str] | None = None,
     for name in [*mapping, *skip]:
         if name not in header:
             raise ValidationError(f"{name!r} is not a column of this file (columns: {', '.join(header)})")
-    own_export = LEADSYNC_EXPORT <= {normalise_header(h) for h in header}
-    plan = [_column(i, name, mapping.get(name), name in skip, own_export) for i, name in enumerate(header)]
+    plan = draft_plan(header, mapping=mapping, skip=skip)
     seen: dict[str, str] = {}
     for col in plan:
         if col.field is None or col.field == OWNER:
@@ -124,6 +126,15 @@ def plan_columns(header: list[str], *, mapping: dict[str, str] | None = None,
     if "email" not in seen:
         raise ValidationError(f"the header has no email column (found: {', '.join(header)}); --map one to email")
     return plan
+
+
+def draft_plan(header: list[str], *, mapping: dict[str, str] | None = None,
+               skip: list[str] | None = None) -> list[ColumnInfo]:
+    """The plan as :func:`plan_columns` makes it, without checking it can be imported (to show a
+    refused plan so it can be changed). Raises ValidationError for a bad field name only."""
+    mapping, skip = mapping or {}, skip or []
+    own_export = LEADSYNC_EXPORT <= {normalise_header(h) for h in header}
+    return [_column(i, name, mapping.get(name), name in skip, own_export) for i, name in enumerate(header)]
 
 
 def _column(index: int, name: str, mapped: str | None, skipped: bool, own_export: bool) -> ColumnInfo:
@@ -151,3 +162,23 @@ def _column(index: int, name: str, mapped: str | None, skipped: bool, own_export
         return ColumnInfo(index=index, column=name, field=known, kind="standard")
     return ColumnInfo(index=index, column=name, field=known or custom_field_name(name), kind="custom",
                       multi=key in MULTI_VALUED, note="" if known else "kept as a custom field")
+
+
+def decide_orders(plan: list[ColumnInfo], rows: Iterable[ImportRow],
+                  date_format: dates.Order | None) -> dict[str, dates.Order]:
+    """Column -> day/month order, for the date columns among ``rows`` (streamed once): columns whose
+    header says date, and custom columns whose every value is a date.
+    Raises ValidationError as :meth:`.dates.OrderVote.decide` does."""
+    candidates = [c for c in plan if c.kind in ("custom", "standard") and c.field not in STANDARD_FIELDS]
+    votes = {c.index: dates.OrderVote(c.column) for c in candidates}
+    for row in rows:
+        for index, vote in votes.items():
+            if index < len(row.values) and row.values[index].strip():
+                vote.add(strip_guard(row.values[index].strip()), row.line)
+    chosen: dict[str, dates.Order] = {}
+    for col in candidates:
+        vote = votes[col.index]
+        by_header = value_kind(col.column, col.field) == "date"
+        if vote.dates and (by_header or not vote.others):
+            chosen[col.column] = vote.decide(date_format)
+    return chosen

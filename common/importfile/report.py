@@ -89,23 +89,16 @@ def render(answer: dict[str, Any], *, limit_per_kind: int = 20) -> list[str]:
     """Readable lines for a (merged) answer: the file and column plan, the counts, then the problems,
     at most ``limit_per_kind`` of each kind (the JSON answer has them all)."""
     lines: list[str] = []
-    info = answer.get("file") or {}
-    if info:
-        where = f"sheet {info['sheet']!r}" if info.get("sheet") else \
-            f"encoding {info.get('encoding')}, delimiter {info.get('delimiter')!r}"
-        lines.append(f"{info.get('name')}: {where}, header on line {info.get('header_line')}")
+    if answer.get("file"):
+        lines.append(layout_line(answer["file"]))
     for col in answer.get("columns", []):
         target = col["field"] if col["field"] else "not imported"
         extra = f" ({col['note']})" if col.get("note") else ""
         lines.append(f"  {col['column'] or '(no header)'!s:<30} -> {target}{' [list]' if col.get('multi') else ''}"
                      f"{extra}")
     if answer.get("date_orders"):
-        orders = ", ".join(f"{c}: {o}" for c, o in answer["date_orders"].items())
-        lines.append(f"dates read as {orders}; times without a zone read in {answer.get('time_zone', 'UTC')}")
-    prefix = "DRY RUN, nothing written: would be " if answer.get("dry_run") else ""
-    lines.append(f"{prefix}{answer['rows']} rows: {answer['created']} created, {answer['updated']} updated, "
-                 f"{answer['unchanged']} unchanged, {answer.get('skipped', 0)} skipped, "
-                 f"{len(answer['failed'])} failed, {len(answer.get('warnings', []))} warnings")
+        lines.append(dates_line(answer))
+    lines.append(counts_line(answer))
     if answer.get("threshold_pushes"):
         lines.append(f"{answer['threshold_pushes']} contacts reached the lead score threshold: pushed now")
     for title, key in (("failed (not imported)", "failed"), ("warnings (imported; review)", "warnings"),
@@ -115,6 +108,28 @@ def render(answer: dict[str, Any], *, limit_per_kind: int = 20) -> list[str]:
             lines.append(f"{title}:")
             lines += _grouped(items, limit_per_kind)
     return lines
+
+
+def layout_line(info: dict[str, Any]) -> str:
+    """``name.csv: encoding utf-8, delimiter ',', header on line 1`` (a sheet's name for ``.xlsx``),
+    from an answer's ``file``."""
+    where = f"sheet {info['sheet']!r}" if info.get("sheet") else \
+        f"encoding {info.get('encoding')}, delimiter {info.get('delimiter')!r}"
+    return f"{info.get('name')}: {where}, header on line {info.get('header_line')}"
+
+
+def dates_line(answer: dict[str, Any]) -> str:
+    """The day/month order each date column was read in, and the zone of times without one."""
+    orders = ", ".join(f"{c}: {o}" for c, o in answer.get("date_orders", {}).items())
+    return f"dates read as {orders}; times without a zone read in {answer.get('time_zone', 'UTC')}"
+
+
+def counts_line(answer: dict[str, Any]) -> str:
+    """``10 rows: 8 created, 1 updated, ...``, prefixed with what a dry run means."""
+    prefix = "DRY RUN, nothing written: would be " if answer.get("dry_run") else ""
+    return (f"{prefix}{answer['rows']} rows: {answer['created']} created, {answer['updated']} updated, "
+            f"{answer['unchanged']} unchanged, {answer.get('skipped', 0)} skipped, "
+            f"{len(answer['failed'])} failed, {len(answer.get('warnings', []))} warnings")
 
 
 def _grouped(items: list[dict[str, Any]], limit: int) -> list[str]:

@@ -27,9 +27,9 @@ from pathlib import Path
 
 from charset_normalizer import from_bytes
 
-from leadsync.agent.importing.report import Problem
 from leadsync.common.csvio import ImportRow
 from leadsync.common.errors import ValidationError
+from leadsync.common.importfile.report import Problem
 
 SAMPLE_BYTES = 1 << 20
 HEADER_SEARCH_RECORDS = 30
@@ -87,7 +87,7 @@ def open_table(path: str | Path, *, sheet: str | None = None, encoding: str | No
     OSError when the file cannot be read."""
     path = Path(path)
     if path.suffix.lower() in (".xlsx", ".xlsm"):
-        from leadsync.agent.importing.excel import xlsx_records
+        from leadsync.common.importfile.excel import xlsx_records
 
         records, sheet_name = xlsx_records(path, sheet)
         return Table(path, records, encoding=None, delimiter=None, sheet=sheet_name)
