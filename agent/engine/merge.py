@@ -6,6 +6,10 @@
 - changed on both sides to different values -> a conflict, decided by the mapping's policy and
   recorded with both values so a person can restore the loser.
 A blank (None) is a value like any other: clearing is a change (cases S01, B19).
+
+The lifecycle stage never goes backwards by accident (:func:`hold_demotion`): a CRM value that would set
+the local stage back (a customer to lead) is not applied, whatever the policy; it is recorded as an
+undecided conflict (policy ``no_demotion``) with both values, so a person sees it and decides.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from leadsync.agent import lifecycle
 from leadsync.common.answers import FieldMapping
 
 KEEP: Any = object()  # "leave as it is"
@@ -21,11 +26,13 @@ KEEP: Any = object()  # "leave as it is"
 @dataclass(frozen=True)
 class FieldDecision:
     """What to do with one field. ``local``/``base`` are new values or :data:`KEEP`; ``winner`` is
-    set (crm, local or none) when the field was in conflict."""
+    set (crm, local or none) when the field was in conflict; ``policy`` names the rule that decided it
+    when not the mapping's policy (``no_demotion``)."""
 
     local: Any = KEEP
     base: Any = KEEP
     winner: str | None = None
+    policy: str | None = None
 
     @property
     def conflict(self) -> bool:
@@ -78,3 +85,17 @@ def first_link(crm: Any, local: Any) -> FieldDecision:
     if local is None or local == crm:
         return FieldDecision(local=crm, base=crm)
     return FieldDecision(local=crm, base=crm, winner="crm")
+
+
+def hold_demotion(field: str, decision: FieldDecision, local: Any) -> FieldDecision:
+    """``decision`` unless it would move the lifecycle stage backwards (``field`` is the stage and the CRM's
+    stage ranks below ``local``, :func:`leadsync.agent.lifecycle.is_demotion`).
+
+    Then neither side is written and the base stays: an undecided conflict (policy ``no_demotion``) that
+    waits for a person. That is what a RevOps team expects from a marketing system: a CRM value that sets a
+    customer back to lead (a sales rep's edit, a lossy value map, a new mapping) is shown, never applied
+    silently; resolving it with ``crm`` takes the earlier stage, with ``local`` pushes the later one. The
+    local stage is not pushed back over the CRM's meanwhile (the push skips undecided fields)."""
+    if field != lifecycle.FIELD or decision.local is KEEP or not lifecycle.is_demotion(local, decision.local):
+        return decision
+    return FieldDecision(winner="none", policy="no_demotion")

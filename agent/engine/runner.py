@@ -319,5 +319,6 @@ def _updates_by_object(plan: PushPlan) -> dict[ObjectType, list[WriteInput]]:
     for write in plan.writes:
         if write.op == "update":
             grouped.setdefault(write.object_type, []).append(
-                WriteInput(ref=str(write.contact_id), properties=write.properties, id=write.crm_id))
+                WriteInput(ref=str(write.contact_id), properties=write.properties, id=write.crm_id,
+                           clear_first=write.clear_first))
     return grouped

@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from leadsync.agent import lifecycle
 from leadsync.agent.importing import dates
 from leadsync.agent.importing.columns import OWNER, value_kind
 from leadsync.agent.importing.excel import artefact, strip_guard
@@ -26,8 +27,7 @@ from leadsync.common.csvio import ImportRow
 from leadsync.common.errors import ValidationError
 from leadsync.common.models import STANDARD_FIELDS
 
-LIFECYCLE_STAGES = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer",
-                    "evangelist", "other")
+LIFECYCLE_STAGES = lifecycle.STAGES
 _WHOLE = re.compile(r"^[+]?\d+(?:[.,]0+)?$")
 
 
