@@ -8,9 +8,9 @@ stage (``None``) or setting one where there was none. HubSpot's own API works th
 moves forward unless it is cleared first.
 
 Where the rule holds: ``contacts.mark_lead`` and ``contacts.update`` refuse a demotion unless ``force``;
-an import leaves the stage as it is and warns for that line; a pull that would demote is held as an
-undecided conflict (:func:`leadsync.agent.engine.merge.hold_demotion`); a deliberate (forced) demotion
-is pushed to HubSpot as a clear, then the set.
+an import leaves the stage as it is and warns for that line; a pull that would demote is held as a
+conflict (:func:`leadsync.agent.engine.merge.hold_demotion`: undecided for a linked record, the later
+stage for a first link); a deliberate (forced) demotion is pushed to HubSpot as a clear, then the set.
 """
 
 from __future__ import annotations

@@ -187,3 +187,22 @@ async def test_hubspot_refusing_a_stale_backwards_push_fails_that_record_alone_t
             assert merged["lifecycle_stage"] == "customer"  # both changed; the CRM's later stage wins (crm_wins)
     finally:
         await world.agent.stop()
+
+
+async def test_a_first_link_keeps_the_later_stage_on_both_sides(crm_synced: SideWorld, crm_client: RpcClient) -> None:
+    """The same person met by email: the stage furthest down the funnel wins, as HubSpot's own merge keeps it;
+    the CRM's earlier stage is kept in the conflict."""
+    if not stage_mapped(crm_synced):
+        pytest.skip("Autotask maps no lifecycle stage: nothing of it is linked")
+    crm_id = crm_synced.crm.add({"email": "met@example.org", "first_name": "Met", "last_name": "Twice",
+                                 "company": "Metco", "lifecycle_stage": "lead"})
+    user = await crm_client.call("users.create", {"email": "linker@corp.com"})
+    local = await crm_client.call("contacts.create", {"created_by": user["id"], "fields": {
+        "email": "met@example.org", "lifecycle_stage": SQL}})
+    run = await sync(crm_client)  # the pull links by email, the push sends the later stage
+    assert run["linked"] == 1 and run["failed"] == 0
+    linked = await crm_client.call("contacts.get", {"id": local["id"], "include": ["conflicts"]})
+    assert (linked["crm_id"], linked["lifecycle_stage"]) == (crm_id, SQL)
+    [conflict] = [c for c in linked["conflicts"] if c["field"] == "lifecycle_stage"]
+    assert (conflict["policy"], conflict["winner"], conflict["crm_value"]) == ("no_demotion", "local", "lead")
+    assert crm_synced.crm.get(crm_id)["lifecycle_stage"] == SQL

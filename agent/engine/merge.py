@@ -8,8 +8,8 @@
 A blank (None) is a value like any other: clearing is a change (cases S01, B19).
 
 The lifecycle stage never goes backwards by accident (:func:`hold_demotion`): a CRM value that would set
-the local stage back (a customer to lead) is not applied, whatever the policy; it is recorded as an
-undecided conflict (policy ``no_demotion``) with both values, so a person sees it and decides.
+the local stage back (a customer to lead) is not applied, whatever the policy; it is recorded as a
+conflict (policy ``no_demotion``) with both values, so a person sees it and can restore it.
 """
 
 from __future__ import annotations
@@ -87,15 +87,21 @@ def first_link(crm: Any, local: Any) -> FieldDecision:
     return FieldDecision(local=crm, base=crm, winner="crm")
 
 
-def hold_demotion(field: str, decision: FieldDecision, local: Any) -> FieldDecision:
+def hold_demotion(field: str, decision: FieldDecision, local: Any, *, link: bool = False) -> FieldDecision:
     """``decision`` unless it would move the lifecycle stage backwards (``field`` is the stage and the CRM's
-    stage ranks below ``local``, :func:`leadsync.agent.lifecycle.is_demotion`).
+    stage ranks below ``local``, :func:`leadsync.agent.lifecycle.is_demotion`). Then, a conflict with
+    policy ``no_demotion`` and both values, never a silent demotion; which one depends on the merge:
 
-    Then neither side is written and the base stays: an undecided conflict (policy ``no_demotion``) that
-    waits for a person. That is what a RevOps team expects from a marketing system: a CRM value that sets a
-    customer back to lead (a sales rep's edit, a lossy value map, a new mapping) is shown, never applied
-    silently; resolving it with ``crm`` takes the earlier stage, with ``local`` pushes the later one. The
-    local stage is not pushed back over the CRM's meanwhile (the push skips undecided fields)."""
+    - a linked record whose stage was set back in the CRM (a sales rep's edit, a lossy value map, a new
+      mapping): neither side is written and the base stays, an undecided conflict that waits for a person
+      (``conflicts.resolve``: ``crm`` takes the earlier stage, ``local`` pushes the later one); the local
+      stage is not pushed back over the CRM's meanwhile (the push skips undecided fields);
+    - a first link (``link``: the same person on both sides, met by email): the later stage wins on both
+      sides, as HubSpot's own merge of two contacts keeps the stage furthest down the funnel; the local
+      stage is pushed (a forward move in the CRM) and the CRM's is kept in the conflict, restorable.
+    """
     if field != lifecycle.FIELD or decision.local is KEEP or not lifecycle.is_demotion(local, decision.local):
         return decision
+    if link:
+        return FieldDecision(base=decision.local, winner="local", policy="no_demotion")
     return FieldDecision(winner="none", policy="no_demotion")

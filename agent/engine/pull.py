@@ -213,10 +213,12 @@ class PageMerge:
     def _link(self, record: CrmRecord, match: StoredContact, crm_vals: dict[str, Any], owner: str | None) -> None:
         """Link ``record`` to the unlinked contact ``match`` with its email (a first link: no base yet)."""
         current = match.values(self.mappings)
-        decisions = {f: hold_demotion(f, first_link(v, current.get(f)), current.get(f)) for f, v in crm_vals.items()}
+        decisions = {f: hold_demotion(f, first_link(v, current.get(f)), current.get(f), link=True)
+                     for f, v in crm_vals.items()}
         self.ctx.counts.linked += 1
         self._link_to(match.id, record)
-        local_only = any(d.base is None and current.get(f) is not None for f, d in decisions.items())
+        local_only = any((d.base is None and current.get(f) is not None) or d.winner == "local"
+                         for f, d in decisions.items())  # values the push sends: local-only, or the later stage
         self._stage(match.id, record, current, {}, decisions, "link", owner, local_only=local_only)
 
     def _update(self, record: CrmRecord, local: StoredContact, crm_vals: dict[str, Any], owner: str | None) -> None:
