@@ -159,10 +159,12 @@ async def check_mappings(store: Store, connector: Connector, mappings: tuple[Fie
                 message=f"{connector.name} {' and '.join(missing)} records have no {m.crm_for(missing[0])}: "
                         f"{m.local} of those contacts stays local and is not synced (map it per object with "
                         "crm_by_object if they have a field for it)"))
+        unknown = [name for name in m.crm_names if name not in properties]
+        problems += [MappingProblem(severity="error", kind="unknown_property", field=m.local, property=name,
+                                    message=f"{name!r} is not a property in {connector.name}: {m.local} is not synced")
+                     for name in unknown]
         found = properties.get(m.crm)
         if found is None:
-            problems.append(MappingProblem(severity="error", kind="unknown_property", field=m.local, property=m.crm,
-                                           message=f"{m.crm!r} is not a property in {connector.name}"))
             continue
         meta = found
         if m.crm == caps.owner_property:
