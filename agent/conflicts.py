@@ -35,16 +35,21 @@ async def list_conflicts(store: Store, *, contact_id: int | None = None, include
     return [_conflict(r) for r in rows]
 
 
+async def get_conflict(store: Store, conflict_id: int) -> Conflict:
+    """One conflict by id; raises NotFoundError."""
+    row = await store.fetchone("SELECT * FROM conflicts WHERE id = ?", (conflict_id,))
+    if row is None:
+        raise NotFoundError(f"no conflict with id {conflict_id}")
+    return _conflict(row)
+
+
 async def resolve_conflict(store: Store, conflict_id: int, choice: Choice) -> Conflict:
     """Resolve a conflict: ``keep`` the winner, ``restore`` the losing value, or pick ``local`` / ``crm``.
 
     The chosen value becomes the local value (a local edit, so it is pushed if it differs from the
     CRM's). Raises NotFoundError, ValidationError (already resolved; keep/restore on an undecided one).
     """
-    row = await store.fetchone("SELECT * FROM conflicts WHERE id = ?", (conflict_id,))
-    if row is None:
-        raise NotFoundError(f"no conflict with id {conflict_id}")
-    conflict = _conflict(row)
+    conflict = await get_conflict(store, conflict_id)
     if conflict.resolved_at is not None:
         raise ValidationError(f"conflict {conflict_id} was already resolved ({conflict.resolution})")
     side: str
@@ -64,8 +69,8 @@ async def resolve_conflict(store: Store, conflict_id: int, choice: Choice) -> Co
                          (f"$.{conflict.field}", dumps(conflict.crm_value), conflict.contact_id))
         await db.execute("UPDATE conflicts SET resolved_at = ?, resolution = ? WHERE id = ?",
                          (stamp, choice, conflict_id))
-    await update_contact(store, conflict.contact_id, {conflict.field: value}, source="conflict")
+    # a person chose this value: a lifecycle stage it sets back is deliberate
+    await update_contact(store, conflict.contact_id, {conflict.field: value}, source="conflict", force=True)
     async with store.transaction() as db:
         await db.execute("UPDATE contacts SET local_rev = local_rev + 1 WHERE id = ?", (conflict.contact_id,))
-    row = await store.fetchone("SELECT * FROM conflicts WHERE id = ?", (conflict_id,))
-    return _conflict(row)
+    return await get_conflict(store, conflict_id)

@@ -10,6 +10,8 @@ from typing import Any
 
 import aiosqlite
 
+from leadsync.agent import lifecycle
+from leadsync.agent.field_rules import FieldRules
 from leadsync.agent.store.queries import contacts as contact_rows
 from leadsync.agent.store.queries import ownership_history
 from leadsync.agent.store.queries.ownership_history import OwnershipChange
@@ -18,7 +20,7 @@ from leadsync.agent.users import get_user, owner_for_user
 from leadsync.agent.validation import clean_contact_fields
 from leadsync.common.answers import ContactFilter
 from leadsync.common.emails import normalize_email
-from leadsync.common.errors import NotFoundError, OwnerReadOnlyError, ValidationError
+from leadsync.common.errors import NotFoundError, ValidationError
 from leadsync.common.instants import now_ms
 from leadsync.common.models import STANDARD_FIELDS, Contact, ContactPage
 
@@ -123,15 +125,15 @@ async def list_contacts(store: Store, flt: ContactFilter, *, after: int | None =
 
 
 async def create_contact(store: Store, values: dict[str, Any], *, created_by: int,
-                         source: str = "api", push: bool = True) -> Contact:
+                         source: str = "api", push: bool = True, rules: FieldRules | None = None) -> Contact:
     """Create a local contact owned by its creator (the creator's CRM owner, when matched).
 
     ``values``: standard fields (see ``STANDARD_FIELDS``) plus custom fields; ``email`` is required and
     must be unique (trimmed, case-insensitive). A new contact is a lead (lifecycle stage ``lead``)
-    unless told otherwise, and is marked for push. Raises ValidationError, NotFoundError (creator).
+    unless told otherwise, and is marked for push. Raises ValidationError, NotFoundError (creator),
+    OwnerReadOnlyError for the owner under any name (:mod:`leadsync.agent.field_rules`, ``rules``).
     """
-    if "owner_id" in values:
-        raise OwnerReadOnlyError("owner_id: a new contact is owned by its creator; change owners in the CRM")
+    (rules or FieldRules()).refuse_owner(values, new=True)
     clean = clean_contact_fields(values)
     if not clean.get("email"):
         raise ValidationError("email: is required")
@@ -160,19 +162,25 @@ async def create_contact(store: Store, values: dict[str, Any], *, created_by: in
     return await get_contact(store, contact_id)
 
 
-async def update_contact(store: Store, contact_id: int, values: dict[str, Any], *, source: str = "local") -> Contact:
+async def update_contact(store: Store, contact_id: int, values: dict[str, Any], *, source: str = "local",
+                         force: bool = False, rules: FieldRules | None = None) -> Contact:
     """Apply a local edit (standard and custom fields; a None value clears the field) and record each
-    changed field's provenance (``source``, time, previous value). Owner changes are refused: the CRM
-    decides ownership. Raises NotFoundError, ValidationError, OwnerReadOnlyError."""
-    if "owner_id" in values or "owner" in values:
-        raise OwnerReadOnlyError(
-            "the owner comes from the CRM: change the owner in the CRM and it reaches leadsync at the next sync"
-        )
+    changed field's provenance (``source``, time, previous value).
+
+    Refused: the owner under any name (OwnerReadOnlyError: the CRM decides ownership); with ``rules``, a
+    field the store does not know (ValidationError listing the known ones, :mod:`leadsync.agent.field_rules`);
+    a lifecycle stage moved backwards unless ``force`` (StageDemotionError, :mod:`leadsync.agent.lifecycle`).
+    Raises NotFoundError for an unknown contact, ValidationError for bad values."""
+    (rules or FieldRules()).refuse_owner(values)
     clean = clean_contact_fields(values)
     current = await get_contact(store, contact_id)
+    if rules is not None:
+        await rules.require_known(store, current, clean)
     standard = {f: clean.pop(f) for f in list(clean) if f in STANDARD_FIELDS}
     if "email" in standard and standard["email"] is None:
         raise ValidationError("email: cannot be cleared")
+    if lifecycle.FIELD in standard:
+        lifecycle.check_stage_change(current.lifecycle_stage, standard[lifecycle.FIELD], force=force)
     fields = dict(current.fields)
     for name, value in clean.items():
         if value is None:
@@ -202,9 +210,13 @@ async def update_contact(store: Store, contact_id: int, values: dict[str, Any], 
     return await get_contact(store, contact_id)
 
 
-async def mark_lead(store: Store, contact_id: int) -> Contact:
-    """Make a contact a lead (lifecycle stage ``lead``) and mark it to push as such; raises NotFoundError."""
-    contact = await update_contact(store, contact_id, {"lifecycle_stage": "lead"})
+async def mark_lead(store: Store, contact_id: int, *, force: bool = False) -> Contact:
+    """Make a contact a lead (lifecycle stage ``lead``) and mark it to push as such.
+
+    A contact already past lead (MQL, SQL, opportunity, customer, evangelist) is refused with its stage
+    (StageDemotionError) unless ``force``: then it is set back to lead, and HubSpot gets it as a clear,
+    then the set (its stages only move forward unless cleared). Raises NotFoundError."""
+    contact = await update_contact(store, contact_id, {lifecycle.FIELD: "lead"}, force=force)
     async with store.transaction() as db:
         await contact_rows.want_push(db, [contact_id])
     return contact

@@ -15,7 +15,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from leadsync.agent.api import build_methods
 from leadsync.agent.backlog import PushRate
-from leadsync.agent.connectors.base import Connector
+from leadsync.agent.connectors.base import Connector, PropertyMeta
 from leadsync.agent.connectors.registry import DEFAULT_MAPPINGS, make_connector
 from leadsync.agent.engine.planning import PlanningConnector, PlanRecorder
 from leadsync.agent.engine.runner import Directory, execute_run, get_run, start_run
@@ -297,6 +297,10 @@ class Agent:
     def mappings(self, connector: Connector) -> tuple[FieldMapping, ...]:
         """The field mappings in force (loaded at start and after ``mappings.update``)."""
         return self._mappings if self._mappings is not None else DEFAULT_MAPPINGS.get(connector.name, ())
+
+    def cached_properties(self, connector: Connector) -> dict[str, PropertyMeta]:
+        """``connector``'s CRM properties by name from the runs' directory (empty before its first run)."""
+        return self.directory.properties if self._directory_connector is connector else {}
 
     async def reload_mappings(self) -> None:
         self._mappings = await load_mappings(self.store, self.connector.name) if self.connector else None

@@ -21,11 +21,11 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
+from leadsync.agent import lifecycle
 from leadsync.common.errors import ValidationError
 from leadsync.common.importfile.excel import strip_guard
 
-LIFECYCLE_STAGES = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer",
-                    "evangelist", "other")
+LIFECYCLE_STAGES = lifecycle.STAGES
 CONTACT_COLUMNS = ("id", "email", "first_name", "last_name", "company", "job_title", "phone", "lifecycle_stage",
                    "lead_score", "owner_id", "owner", "owner_email", "created_by", "crm_id", "sync_state")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -1,14 +1,23 @@
 """Field mappings as configured (the ``field_mappings`` table, defaults per CRM) and "check mapped
-fields": the mapping compared with the CRM's own field list (HubSpot: ``GET /crm/v3/properties/contacts``)."""
+fields": the mapping compared with the CRM's own field list (HubSpot: ``GET /crm/v3/properties/contacts``).
+
+A mapping to a CRM property that does not exist is refused when it is made (``mappings.update`` checks the
+CRM's property list) and reported by ``mappings.check`` (a property deleted in the CRM since), never left to
+be skipped at sync time; the run also logs it when it reads the CRM's metadata.
+"""
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import msgspec
 
 from leadsync.agent.connectors.base import Connector, PropertyMeta
 from leadsync.agent.connectors.registry import DEFAULT_MAPPINGS
+from leadsync.agent.field_rules import is_owner_name
+from leadsync.agent.store.queries.contacts import custom_field_names
 from leadsync.agent.store.store import Store, dumps, loads
 from leadsync.common.answers import DIRECTIONS, POLICIES, FieldMapping, MappingCheck, MappingProblem
 from leadsync.common.errors import NotFoundError, ValidationError
@@ -49,17 +58,45 @@ async def load_mappings(store: Store, crm: str) -> tuple[FieldMapping, ...]:
         for r in rows)
 
 
-async def update_mapping(store: Store, crm: str, change: MappingUpdate, *,
-                         owner_property: str) -> tuple[FieldMapping, ...]:
+async def crm_properties(connector: Connector, cached: Mapping[str, PropertyMeta]) -> dict[str, PropertyMeta]:
+    """The CRM's properties by name on every object type leadsync syncs: ``cached`` (the last run's metadata)
+    when it holds any, else read from the CRM (``list_properties`` per object type). Raises CrmError."""
+    if cached:
+        return dict(cached)
+    caps = connector.capabilities
+    found: dict[str, PropertyMeta] = {}
+    for object_type in dict.fromkeys((*caps.object_types, caps.new_lead_object, *caps.link_first)):
+        for meta in await connector.list_properties(object_type):
+            found.setdefault(meta.name, meta)
+    return found
+
+
+def _require_properties(mapping: FieldMapping, known: Collection[str], crm: str) -> None:
+    """Raise ValidationError when a CRM property ``mapping`` names is not in ``known`` (exact names)."""
+    if mapping.direction == "off":
+        return
+    for name in mapping.crm_names:
+        if name in known:
+            continue
+        close = [k for k in known if k.lower() == name.lower()] or difflib.get_close_matches(name, known, n=3)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise ValidationError(f"crm: {name!r} is not a property in {crm}{hint} (mappings.check lists the "
+                              "problems of every mapping)", data={"property": name, "suggestions": close})
+
+
+async def update_mapping(store: Store, crm: str, change: MappingUpdate, *, owner_property: str,
+                         properties: Collection[str] | None = None) -> tuple[FieldMapping, ...]:
     """Change one mapping (saving the whole set, defaults included, the first time). Raises
     ValidationError for an unknown direction or policy, a negative skew, removing email, a local field
-    name that is not a plain identifier, or a mapping to the CRM's owner property (ownership comes from
-    the CRM and is synced by leadsync itself)."""
+    name that is not a plain identifier or that names the owner, a mapping to the CRM's owner property
+    (ownership comes from the CRM and is synced by leadsync itself), or, with ``properties`` (the CRM's
+    property names), a CRM property that is not one of them."""
     if change.crm is not None and change.crm.strip().lower() == owner_property.lower():
         raise ValidationError(f"crm: {owner_property} is the owner; ownership comes from the CRM and cannot be "
                               "mapped to a field")
-    if not FIELD_NAME.fullmatch(change.local) or change.local in RESERVED_FIELDS:
-        raise ValidationError(f"local: {change.local[:80]!r} is not a field name you can map")
+    if not FIELD_NAME.fullmatch(change.local) or change.local in RESERVED_FIELDS or is_owner_name(change.local):
+        raise ValidationError(f"local: {change.local[:80]!r} is not a field name you can map"
+                              + ("; ownership comes from the CRM" if is_owner_name(change.local) else ""))
     current = {m.local: m for m in await load_mappings(store, crm)}
     if change.remove:
         if change.local == "email":
@@ -86,6 +123,8 @@ async def update_mapping(store: Store, crm: str, change: MappingUpdate, *,
         updates = {k: v for k, v in msgspec.structs.asdict(change).items()
                    if k not in ("local", "remove") and v is not None}
         current[change.local] = msgspec.convert({**msgspec.structs.asdict(base), **updates}, FieldMapping)
+        if properties is not None:
+            _require_properties(current[change.local], properties, crm)
     async with store.transaction() as db:
         await db.execute("DELETE FROM field_mappings")
         await db.executemany(
@@ -99,7 +138,7 @@ async def update_mapping(store: Store, crm: str, change: MappingUpdate, *,
 async def check_mappings(store: Store, connector: Connector, mappings: tuple[FieldMapping, ...]) -> MappingCheck:
     """Compare the mappings with the CRM's field list: unknown properties, type mismatches, read-only
     properties written to, required CRM fields with no source (case S13), enumeration values with no
-    matching option."""
+    matching option; and the custom fields contacts hold that no mapping syncs (warnings)."""
     caps = connector.capabilities
     problems: list[MappingProblem] = []
     properties: dict[str, PropertyMeta] = {}
@@ -119,10 +158,12 @@ async def check_mappings(store: Store, connector: Connector, mappings: tuple[Fie
                 message=f"{connector.name} {' and '.join(missing)} records have no {m.crm_for(missing[0])}: "
                         f"{m.local} of those contacts stays local and is not synced (map it per object with "
                         "crm_by_object if they have a field for it)"))
+        unknown = [name for name in m.crm_names if name not in properties]
+        problems += [MappingProblem(severity="error", kind="unknown_property", field=m.local, property=name,
+                                    message=f"{name!r} is not a property in {connector.name}: {m.local} is not synced")
+                     for name in unknown]
         found = properties.get(m.crm)
         if found is None:
-            problems.append(MappingProblem(severity="error", kind="unknown_property", field=m.local, property=m.crm,
-                                           message=f"{m.crm!r} is not a property in {connector.name}"))
             continue
         meta = found
         if m.crm == caps.owner_property:
@@ -152,7 +193,18 @@ async def check_mappings(store: Store, connector: Connector, mappings: tuple[Fie
                 severity="error", kind="required_unmapped", field=None, property=meta.name,
                 message=f"{meta.name} is required by {connector.name} to create a record but nothing is mapped to "
                         "it; map a field or set a default_value"))
+    problems += await _unmapped_fields(store, mappings, connector.name)
     return MappingCheck(ok=not any(p.severity == "error" for p in problems), checked=len(mappings), problems=problems)
+
+
+async def _unmapped_fields(store: Store, mappings: tuple[FieldMapping, ...], crm: str) -> list[MappingProblem]:
+    """A warning for each custom field some contact holds (from a create, a form or an import) that no
+    mapping syncs: it stays local."""
+    mapped = {m.local for m in mappings if m.direction != "off"}
+    return [MappingProblem(severity="warning", kind="unmapped_field", field=name, property=None,
+                           message=f"contacts hold the custom field {name}, which no mapping syncs: it stays in "
+                                   f"leadsync and never reaches {crm} (map it with mappings.update to sync it)")
+            for name in await custom_field_names(store) if name not in mapped]
 
 
 async def _unmatched_values(store: Store, mapping: FieldMapping, options: set[str]) -> list[str]:

@@ -54,7 +54,12 @@ def reaches_threshold(threshold: int | None, old: int | None, new: int | None) -
 async def score_changed(agent: Runtime, contact_id: int, old: int | None, new: int | None) -> bool:
     """Push a contact at once (trigger ``threshold``) when its lead score reaches the threshold from below
     and a CRM is connected; with push disabled it is only marked to push. An unchanged score never pushes.
-    Returns True when a push was queued."""
+    Returns True when a push was queued.
+
+    The one rule of the third push trigger, called by every path that sets a local lead score:
+    ``contacts.create`` (the API and forms: ``old`` None), ``contacts.update``, ``contacts.score``,
+    ``contacts.import`` (rows created and updated) and ``conflicts.resolve``. A pull does not call it: a
+    pulled score is the CRM's already."""
     if agent.connector is None or not reaches_threshold(agent.settings.threshold_score(), old, new):
         return False
     async with agent.store.transaction() as db:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from leadsync.agent.backlog import PushRate
-from leadsync.agent.connectors.base import Connector
+from leadsync.agent.connectors.base import Connector, PropertyMeta
 from leadsync.agent.secrets import SecretStore
 from leadsync.agent.settings import Settings
 from leadsync.agent.store.store import Store
@@ -66,6 +66,10 @@ class Runtime(Protocol):
 
     def mappings(self, connector: Connector) -> tuple[FieldMapping, ...]:
         """The field mappings in force for ``connector``'s CRM."""
+        ...
+
+    def cached_properties(self, connector: Connector) -> dict[str, PropertyMeta]:
+        """``connector``'s CRM properties by name as the last sync run read them (empty before the first)."""
         ...
 
     async def reload_mappings(self) -> None:

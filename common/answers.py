@@ -103,7 +103,8 @@ class Plan(msgspec.Struct, kw_only=True):
 
 class MappingProblem(msgspec.Struct, kw_only=True):
     """One finding of ``mappings.check``. ``kind``: unknown_property, type_mismatch, read_only,
-    required_unmapped, enum_unmatched; ``severity``: error (syncing this is wrong) or warning."""
+    required_unmapped, enum_unmatched, not_on_object, owner_mapped, unmapped_field (a custom field contacts
+    hold that no mapping syncs); ``severity``: error (syncing this is wrong) or warning."""
 
     severity: str
     kind: str
@@ -168,6 +169,10 @@ class FieldMapping(msgspec.Struct, frozen=True, kw_only=True):
     def crm_names(self) -> tuple[str, ...]:
         """Every CRM property this mapping reads or writes."""
         return tuple(dict.fromkeys((self.crm, *self.crm_by_object.values())))
+
+    def targets(self, prop: str) -> bool:
+        """Whether this mapping reads or writes CRM property ``prop`` on any object (case-insensitive)."""
+        return any(name.strip().lower() == prop.lower() for name in self.crm_names)
 
     @property
     def pulls(self) -> bool:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from leadsync.agent.mappings import MappingUpdate, update_mapping
 from leadsync.common.rpc import RpcClient, RpcError
 from tests.conftest import CrmWorld, SideWorld
 from tests.crm_worlds import plain_text_field
@@ -237,7 +238,16 @@ async def test_mappings_check_reports_a_broken_mapping(crm_synced: SideWorld, cr
     lifecycle = next(m for m in await crm_client.call("mappings.list") if m["local"] == "lifecycle_stage")
     value_map = {**lifecycle["value_map"], "lead": lifecycle["value_map"].get("lead", "lead")}
     assert (await crm_client.call("mappings.check"))["ok"] is True
-    await crm_client.call("mappings.update", {"local": "company", "crm": "compnay"})
+    # a property that does not exist is refused when mapped (with the near name) ...
+    with pytest.raises(RpcError, match="'compnay' is not a property") as refused:
+        await crm_client.call("mappings.update", {"local": "company", "crm": "compnay"})
+    assert refused.value.data["property"] == "compnay"
+    if crm_synced.crm.crm == "hubspot":
+        assert "did you mean 'company'?" in refused.value.message
+    # ... so one only gets in by being deleted in the CRM after it was mapped: saved here as then
+    await update_mapping(crm_synced.agent.store, connector.name, MappingUpdate(local="company", crm="compnay"),
+                         owner_property=connector.capabilities.owner_property)
+    await crm_synced.agent.reload_mappings()
     await crm_client.call("mappings.update", {"local": "lead_score", "crm": names["first_name"]})
     await crm_client.call("mappings.update", {"local": "modified", "crm": read_only, "direction": "two_way"})
     await crm_client.call("mappings.update", {"local": "lifecycle_stage", "value_map": value_map})

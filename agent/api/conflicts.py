@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from leadsync.agent import conflicts
+from leadsync.agent import conflicts, contacts, pushes
 from leadsync.agent.api.registry import ApiContext, Params, method
 from leadsync.common.answers import Conflict
 
@@ -30,4 +30,8 @@ async def conflicts_list(ctx: ApiContext, p: ConflictsList) -> list[Conflict]:
 @method("conflicts.resolve", ConflictsResolve)
 async def conflicts_resolve(ctx: ApiContext, p: ConflictsResolve) -> Conflict:
     """Resolve a conflict: keep the winner, restore the losing value, or pick local/crm."""
-    return await conflicts.resolve_conflict(ctx.store, p.id, p.choice)
+    before = await contacts.get_contact(ctx.store, (await conflicts.get_conflict(ctx.store, p.id)).contact_id)
+    resolved = await conflicts.resolve_conflict(ctx.store, p.id, p.choice)
+    after = await contacts.get_contact(ctx.store, resolved.contact_id)
+    await pushes.score_changed(ctx.agent, after.id, before.lead_score, after.lead_score)
+    return resolved

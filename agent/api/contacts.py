@@ -8,6 +8,7 @@ import msgspec
 
 from leadsync.agent import conflicts, contacts, pushes, sharing, smartlists, todos, users
 from leadsync.agent.api.registry import ApiContext, Params, method
+from leadsync.agent.field_rules import rules_of
 from leadsync.agent.importing.apply import import_contacts
 from leadsync.agent.store.queries import sync_errors
 from leadsync.agent.store.queries.ownership_history import OwnershipChange
@@ -41,6 +42,11 @@ class ContactId(Params):
     id: int
 
 
+class ContactsMarkLead(Params):
+    id: int
+    force: bool = False
+
+
 class ContactsDelete(Params):
     id: int
     also_in_crm: bool = False
@@ -60,6 +66,7 @@ class ContactsCreate(Params):
 class ContactsUpdate(Params):
     id: int
     fields: dict[str, Any]
+    force: bool = False
 
 
 class ContactsImport(Params):
@@ -134,10 +141,11 @@ async def contacts_owner_history(ctx: ApiContext, p: ContactId) -> list[Ownershi
     return await contacts.owner_history(ctx.store, p.id)
 
 
-@method("contacts.mark_lead", ContactId)
-async def contacts_mark_lead(ctx: ApiContext, p: ContactId) -> Contact:
-    """Make a contact a lead (lifecycle stage lead); it is pushed as such."""
-    contact = await contacts.mark_lead(ctx.store, p.id)
+@method("contacts.mark_lead", ContactsMarkLead)
+async def contacts_mark_lead(ctx: ApiContext, p: ContactsMarkLead) -> Contact:
+    """Make a contact a lead (lifecycle stage lead); it is pushed as such. A contact past lead (MQL to
+    evangelist) is refused with its stage unless force."""
+    contact = await contacts.mark_lead(ctx.store, p.id, force=p.force)
     ctx.agent.emit({"type": "contact_changed", "contact_id": p.id, "change": "marked_lead"})
     return contact
 
@@ -150,18 +158,22 @@ async def contacts_push(ctx: ApiContext, p: ContactsIds) -> SyncRun:
 
 @method("contacts.create", ContactsCreate)
 async def contacts_create(ctx: ApiContext, p: ContactsCreate) -> Contact:
-    """Create a contact owned by its creator (a user id or email); it is pushed as a lead."""
+    """Create a contact owned by its creator (a user id or email); it is pushed as a lead. A lead score at or
+    above the threshold pushes it within seconds."""
     creator = await users.find_user(ctx.store, p.created_by)
-    contact = await contacts.create_contact(ctx.store, p.fields, created_by=creator.id, source=p.source)
+    contact = await contacts.create_contact(ctx.store, p.fields, created_by=creator.id, source=p.source,
+                                            rules=rules_of(ctx.agent))
     ctx.agent.emit({"type": "contact_changed", "contact_id": contact.id, "change": "created"})
+    await pushes.score_changed(ctx.agent, contact.id, None, contact.lead_score)
     return contact
 
 
 @method("contacts.update", ContactsUpdate)
 async def contacts_update(ctx: ApiContext, p: ContactsUpdate) -> Contact:
-    """Edit a contact's fields locally (None clears a field); owners are refused (the CRM decides)."""
+    """Edit a contact's fields locally (None clears a field); owners are refused (the CRM decides). So are
+    fields the store does not know, and a lifecycle stage moved backwards unless force."""
     before = await contacts.get_contact(ctx.store, p.id)
-    contact = await contacts.update_contact(ctx.store, p.id, p.fields)
+    contact = await contacts.update_contact(ctx.store, p.id, p.fields, force=p.force, rules=rules_of(ctx.agent))
     ctx.agent.emit({"type": "contact_changed", "contact_id": contact.id, "change": "updated"})
     await pushes.score_changed(ctx.agent, contact.id, before.lead_score, contact.lead_score)
     return contact

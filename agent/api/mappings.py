@@ -18,8 +18,9 @@ async def mappings_list(ctx: ApiContext, _: NoParams) -> tuple[FieldMapping, ...
 async def mappings_update(ctx: ApiContext, p: MappingUpdate) -> tuple[FieldMapping, ...]:
     """Change (or add, or remove) one field mapping; run mappings.check and sync.plan after."""
     connector = ctx.agent.require_connector()
+    known = None if p.remove else await mappings.crm_properties(connector, ctx.agent.cached_properties(connector))
     result = await mappings.update_mapping(ctx.store, connector.name, p,
-                                           owner_property=connector.capabilities.owner_property)
+                                           owner_property=connector.capabilities.owner_property, properties=known)
     await ctx.agent.reload_mappings()
     return result
 

@@ -117,11 +117,14 @@ class PullPage(msgspec.Struct, frozen=True):
 
 class WriteInput(msgspec.Struct, frozen=True):
     """One record to write. ``ref`` is the caller's key (the local contact id) and comes back in its
-    result; ``id`` is the CRM id for updates; ``properties`` are wire values (``""`` clears)."""
+    result; ``id`` is the CRM id for updates; ``properties`` are wire values (``""`` clears).
+    ``clear_first`` names properties of :attr:`Capabilities.forward_only` that this update sets back on
+    purpose: the connector clears them in a request of its own first, then writes ``properties``."""
 
     ref: str
     properties: dict[str, str]
     id: str | None = None
+    clear_first: tuple[str, ...] = ()
 
 
 class WriteResult(msgspec.Struct, frozen=True):
@@ -151,6 +154,8 @@ class Capabilities(msgspec.Struct, frozen=True):
     emails are looked up in ``link_first`` (e.g. Salesforce's Contacts) and a match is linked instead of
     creating a lead beside an existing contact. ``write_batch`` is the most records one write request
     carries; ``deletes`` says how deletions are seen; ``limits`` is the rate limit in words.
+    ``forward_only`` are properties whose value the CRM's API only moves forward unless it is cleared
+    first (HubSpot's ``lifecyclestage``); Salesforce's and Zoho's lead status picklists have no such rule.
     """
 
     batch_size: int
@@ -164,6 +169,7 @@ class Capabilities(msgspec.Struct, frozen=True):
     link_first: tuple[ObjectType, ...] = ()
     deletes: str = ""
     limits: str = ""
+    forward_only: tuple[str, ...] = ()
 
 
 @runtime_checkable

@@ -61,7 +61,18 @@ class RunContext:
 
     @property
     def push_mappings(self) -> tuple[FieldMapping, ...]:
-        return tuple(m for m in self.mappings if m.pushes)
+        """The mappings a push sends; never one that targets the owner property (ownership comes from the
+        CRM: ``mappings.update`` refuses such a mapping, and one saved before is not sent either)."""
+        owner = self.connector.capabilities.owner_property
+        return tuple(m for m in self.mappings if m.pushes and not m.targets(owner))
+
+    def unknown_properties(self) -> list[tuple[str, str]]:
+        """(local field, CRM property) of the mappings in use whose property the CRM's metadata does not list
+        on any object (deleted in the CRM since it was mapped); empty while the metadata is not known."""
+        if not self.properties:
+            return []
+        return [(m.local, name) for m in self.mappings if m.direction != "off"
+                for name in m.crm_names if name not in self.properties]
 
     def crm_properties(self, object_type: str | None = None) -> list[str]:
         """CRM properties a pull asks for: every mapped one plus the owner property; for ``object_type``,

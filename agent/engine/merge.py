@@ -6,6 +6,10 @@
 - changed on both sides to different values -> a conflict, decided by the mapping's policy and
   recorded with both values so a person can restore the loser.
 A blank (None) is a value like any other: clearing is a change (cases S01, B19).
+
+The lifecycle stage never goes backwards by accident (:func:`hold_demotion`): a CRM value that would set
+the local stage back (a customer to lead) is not applied, whatever the policy; it is recorded as a
+conflict (policy ``no_demotion``) with both values, so a person sees it and can restore it.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from leadsync.agent import lifecycle
 from leadsync.common.answers import FieldMapping
 
 KEEP: Any = object()  # "leave as it is"
@@ -21,11 +26,13 @@ KEEP: Any = object()  # "leave as it is"
 @dataclass(frozen=True)
 class FieldDecision:
     """What to do with one field. ``local``/``base`` are new values or :data:`KEEP`; ``winner`` is
-    set (crm, local or none) when the field was in conflict."""
+    set (crm, local or none) when the field was in conflict; ``policy`` names the rule that decided it
+    when not the mapping's policy (``no_demotion``)."""
 
     local: Any = KEEP
     base: Any = KEEP
     winner: str | None = None
+    policy: str | None = None
 
     @property
     def conflict(self) -> bool:
@@ -78,3 +85,23 @@ def first_link(crm: Any, local: Any) -> FieldDecision:
     if local is None or local == crm:
         return FieldDecision(local=crm, base=crm)
     return FieldDecision(local=crm, base=crm, winner="crm")
+
+
+def hold_demotion(field: str, decision: FieldDecision, local: Any, *, link: bool = False) -> FieldDecision:
+    """``decision`` unless it would move the lifecycle stage backwards (``field`` is the stage and the CRM's
+    stage ranks below ``local``, :func:`leadsync.agent.lifecycle.is_demotion`). Then, a conflict with
+    policy ``no_demotion`` and both values, never a silent demotion; which one depends on the merge:
+
+    - a linked record whose stage was set back in the CRM (a sales rep's edit, a lossy value map, a new
+      mapping): neither side is written and the base stays, an undecided conflict that waits for a person
+      (``conflicts.resolve``: ``crm`` takes the earlier stage, ``local`` pushes the later one); the local
+      stage is not pushed back over the CRM's meanwhile (the push skips undecided fields);
+    - a first link (``link``: the same person on both sides, met by email): the later stage wins on both
+      sides, as HubSpot's own merge of two contacts keeps the stage furthest down the funnel; the local
+      stage is pushed (a forward move in the CRM) and the CRM's is kept in the conflict, restorable.
+    """
+    if field != lifecycle.FIELD or decision.local is KEEP or not lifecycle.is_demotion(local, decision.local):
+        return decision
+    if link:
+        return FieldDecision(base=decision.local, winner="local", policy="no_demotion")
+    return FieldDecision(winner="none", policy="no_demotion")

@@ -26,7 +26,7 @@ import aiosqlite
 from leadsync.agent.connectors.base import CrmRecord
 from leadsync.agent.engine.context import RunContext
 from leadsync.agent.engine.mapping import ConversionError, from_wire
-from leadsync.agent.engine.merge import KEEP, FieldDecision, first_link, merge_field
+from leadsync.agent.engine.merge import KEEP, FieldDecision, first_link, hold_demotion, merge_field
 from leadsync.agent.engine.page_writes import LocalChange, PageWrites, write_page
 from leadsync.agent.engine.relink import Relink, follow_records
 from leadsync.agent.store.queries import conflicts, contacts, cursors, provenance
@@ -213,10 +213,12 @@ class PageMerge:
     def _link(self, record: CrmRecord, match: StoredContact, crm_vals: dict[str, Any], owner: str | None) -> None:
         """Link ``record`` to the unlinked contact ``match`` with its email (a first link: no base yet)."""
         current = match.values(self.mappings)
-        decisions = {f: first_link(v, current.get(f)) for f, v in crm_vals.items()}
+        decisions = {f: hold_demotion(f, first_link(v, current.get(f)), current.get(f), link=True)
+                     for f, v in crm_vals.items()}
         self.ctx.counts.linked += 1
         self._link_to(match.id, record)
-        local_only = any(d.base is None and current.get(f) is not None for f, d in decisions.items())
+        local_only = any((d.base is None and current.get(f) is not None) or d.winner == "local"
+                         for f, d in decisions.items())  # values the push sends: local-only, or the later stage
         self._stage(match.id, record, current, {}, decisions, "link", owner, local_only=local_only)
 
     def _update(self, record: CrmRecord, local: StoredContact, crm_vals: dict[str, Any], owner: str | None) -> None:
@@ -225,8 +227,9 @@ class PageMerge:
         edited_at, undecided = self.matches.edited_at, self.matches.undecided
         decisions: dict[str, FieldDecision] = {}
         for name, theirs in crm_vals.items():
-            decision = merge_field(self.mappings[name], local.base.get(name), current.get(name), theirs,
-                                   edited_at.get((local.id, name)), record.updated_at_ms, local.synced_at)
+            decision = hold_demotion(name, merge_field(self.mappings[name], local.base.get(name), current.get(name),
+                                                       theirs, edited_at.get((local.id, name)), record.updated_at_ms,
+                                                       local.synced_at), current.get(name))
             if decision.winner == "none" and (local.id, name) in undecided:
                 decision = FieldDecision()  # already recorded and waiting for a person
             decisions[name] = decision
@@ -248,7 +251,8 @@ class PageMerge:
                 page.conflicts.append(NewConflict(
                     contact_id, name, base.get(name), current.get(name), crm_value(record, mapping, ctx),
                     self.matches.edited_at.get((contact_id, name)), record.updated_at_ms,
-                    "link" if op == "link" else mapping.policy, decision.winner, ctx.run_id, page.stamp))
+                    decision.policy or ("link" if op == "link" else mapping.policy), decision.winner, ctx.run_id,
+                    page.stamp))
         page.provenance += [FieldChange(contact_id, name, "crm", ctx.run_id, page.stamp, current.get(name))
                             for name in changes]
         if changes and op == "update":

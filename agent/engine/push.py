@@ -14,6 +14,7 @@ from typing import Any, cast
 
 import aiosqlite
 
+from leadsync.agent import lifecycle
 from leadsync.agent.connectors.base import ObjectType, WriteInput, WriteResult
 from leadsync.agent.engine.context import RunContext
 from leadsync.agent.engine.mapping import ConversionError, to_wire
@@ -33,7 +34,8 @@ SCAN_BATCH = 1000
 
 @dataclass
 class PlannedWrite:
-    """One outbound write: ``op`` create or update, the wire ``properties`` and the base after success."""
+    """One outbound write: ``op`` create or update, the wire ``properties`` and the base after success;
+    ``clear_first``: forward-only properties set back on purpose (see :class:`WriteInput`)."""
 
     contact_id: int
     op: str
@@ -44,6 +46,7 @@ class PlannedWrite:
     owner_note: str | None = None
     owner_push: str | None = None
     object_type: ObjectType = "contact"
+    clear_first: tuple[str, ...] = ()
 
 
 @dataclass
@@ -92,8 +95,13 @@ def _plan_update(ctx: RunContext, plan: PushPlan, row: PushCandidate, current: d
     if not props:  # only fields the linked object does not have (a Salesforce Contact's Company) changed
         plan.unchanged.append((row.id, row.local_rev))
         return
+    # a lifecycle stage set back locally (only ever with force) goes to a forward-only CRM as a clear, then the set
+    clear = tuple(name for local, name in names.items() if local == lifecycle.FIELD and name in props
+                  and name in ctx.connector.capabilities.forward_only
+                  and lifecycle.is_demotion(base.get(local), diff[local]))
     plan.writes.append(PlannedWrite(row.id, "update", row.local_rev, props, {**base, **diff},
-                                    crm_id=row.crm_id, owner_push=row.owner_push, object_type=object_type))
+                                    crm_id=row.crm_id, owner_push=row.owner_push, object_type=object_type,
+                                    clear_first=clear))
 
 
 def _plan_create(ctx: RunContext, plan: PushPlan, row: PushCandidate, current: dict[str, Any], owner_prop: str,
@@ -213,5 +221,5 @@ def _wire_before(ctx: RunContext, base: dict[str, Any], prop: str) -> str | None
 
 
 def write_inputs(plan: PushPlan, op: str) -> list[WriteInput]:
-    return [WriteInput(ref=str(w.contact_id), properties=w.properties, id=w.crm_id)
+    return [WriteInput(ref=str(w.contact_id), properties=w.properties, id=w.crm_id, clear_first=w.clear_first)
             for w in plan.writes if w.op == op]

@@ -187,6 +187,10 @@ async def _refresh_directory(store: Store, ctx: RunContext, directory: Directory
         async with store.transaction() as db:
             await save_owners(db, owners)
         cache.properties, cache.fields, cache.refreshed_at_ms = properties, fields, started
+        ctx.properties = properties
+        for local, name in ctx.unknown_properties():  # once per metadata refresh, not on every run
+            log.warning("the mapping of %s names %s, which %s does not have: that field is not synced "
+                        "(mappings.check reports it; fix it with mappings.update)", local, name, ctx.crm)
     ctx.object_fields = cache.fields
     if archived and directory.archived_stale(started):
         for object_type in caps.object_types:
@@ -319,5 +323,6 @@ def _updates_by_object(plan: PushPlan) -> dict[ObjectType, list[WriteInput]]:
     for write in plan.writes:
         if write.op == "update":
             grouped.setdefault(write.object_type, []).append(
-                WriteInput(ref=str(write.contact_id), properties=write.properties, id=write.crm_id))
+                WriteInput(ref=str(write.contact_id), properties=write.properties, id=write.crm_id,
+                           clear_first=write.clear_first))
     return grouped

@@ -9,6 +9,9 @@ as leads. Owners of existing contacts are never changed (the CRM decides them). 
 chunks shares an ``import_id``, so an email on two lines of one file is found across chunks: the
 first line wins and the later one is reported in ``duplicates``. A lead score reaching the
 threshold triggers the same urgent push as ``contacts.score`` (:func:`leadsync.agent.pushes.score_changed`).
+A row that would move an existing contact's lifecycle stage backwards (a customer back to lead) leaves
+the stage as it is, with a ``stage_not_demoted`` warning for that line; the rest of the row is imported
+(:mod:`leadsync.agent.lifecycle`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 
 import aiosqlite
 
+from leadsync.agent import lifecycle
 from leadsync.agent.contacts import record_provenance
 from leadsync.agent.exporting import plain_text
 from leadsync.agent.importing.owners import OwnerIndex
@@ -155,6 +159,13 @@ async def _create(db: aiosqlite.Connection, item: ParsedRow, importer_id: int, o
         return cur.lastrowid
 
 
+def _stage_kept(item: ParsedRow, current: str, refused: str, report: ImportReport) -> Problem:
+    column = next((c.column for c in report.columns if c.field == lifecycle.FIELD), None)
+    return Problem(line=item.line, column=column, value=refused, kind="stage_not_demoted",
+                   message=f"the contact is already {current}, past {refused}: a lifecycle stage only moves forward, "
+                           "so it stays (set it back with contacts.update and force: true)")
+
+
 def _same(stored: Any, new: Any) -> bool:
     return bool(stored == new or (stored is not None and plain_text(stored) == plain_text(new)))
 
@@ -167,6 +178,8 @@ async def _update(db: aiosqlite.Connection, item: ParsedRow, found: aiosqlite.Ro
             f"the contact's owner stays {found['owner_id'] or 'unassigned'}: ownership comes from the CRM "
             "(change it there)")))
     changed = {f: v for f, v in item.standard.items() if f != "email" and not _same(found[f], v)}
+    if lifecycle.is_demotion(found[lifecycle.FIELD], changed.get(lifecycle.FIELD)):
+        report.warnings.append(_stage_kept(item, found[lifecycle.FIELD], changed.pop(lifecycle.FIELD), report))
     extra: dict[str, Any] = loads(found["fields"]) or {}
     custom = {f: split_list(v) if isinstance(extra.get(f), list) and isinstance(v, str) else v
               for f, v in item.custom.items()}

@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from leadsync.agent import lifecycle
 from leadsync.agent.importing.owners import OwnerIndex, OwnerMatch
 from leadsync.agent.validation import clean_contact_fields
 from leadsync.common.csvio import ImportRow
@@ -26,8 +27,7 @@ from leadsync.common.importfile.excel import artefact, strip_guard
 from leadsync.common.importfile.report import ColumnInfo, ImportReport, Problem, RowError
 from leadsync.common.models import STANDARD_FIELDS
 
-LIFECYCLE_STAGES = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer",
-                    "evangelist", "other")
+LIFECYCLE_STAGES = lifecycle.STAGES
 _WHOLE = re.compile(r"^[+]?\d+(?:[.,]0+)?$")
 
 

@@ -27,6 +27,7 @@ from leadsync.common.importfile import dates
 from leadsync.common.importfile.excel import strip_guard
 from leadsync.common.importfile.report import ColumnInfo
 from leadsync.common.models import FIELD_NAME, RESERVED_FIELDS, STANDARD_FIELDS
+from leadsync.common.owner_names import OWNER_NAMES, is_owner_name, normalise_name
 
 OWNER = "owner"
 
@@ -46,9 +47,7 @@ ALIASES: dict[str, str] = _aliases({
     "phone": "phone phonenumber telephone telefon telefonnummer businessphone officephone",
     "lifecycle_stage": "lifecyclestage lebenszyklusphase",
     "lead_score": "leadscore score hubspotscore interestlevel",
-    OWNER: "owner ownerid ownername owneremail ownerfullname contactowner contactownerid contactownername "
-           "leadowner leadownerid leadownername leadowneremail hubspotowner hubspotownerid recordowner "
-           "kontaktinhaber",
+    OWNER: " ".join(sorted(OWNER_NAMES)),
     # custom fields with one name whatever the CRM calls them
     "mobile_phone": "mobile mobilephone mobilephonenumber mobilnummer handy cell cellphone",
     "street": "street streetaddress address address1 mailingstreet strasse",
@@ -72,10 +71,8 @@ _PHONE = re.compile(r"phone|mobile|fax|telefon|handy|cell")
 _DATE = re.compile(r"date|datum|time$|zeit$|birthday|geburtstag")
 
 
-def normalise_header(name: str) -> str:
-    """``" E-Mail Address"`` -> ``"emailaddress"``: accents dropped, lower case, letters and digits only."""
-    plain = unicodedata.normalize("NFKD", name.strip().lower()).replace("ß", "ss")
-    return re.sub(r"[^a-z0-9]", "", plain.encode("ascii", "ignore").decode())
+normalise_header = normalise_name
+"""``" E-Mail Address"`` -> ``"emailaddress"``: accents dropped, lower case, letters and digits only."""
 
 
 def custom_field_name(header: str) -> str:
@@ -143,6 +140,8 @@ def _column(index: int, name: str, mapped: str | None, skipped: bool, own_export
         return ColumnInfo(index=index, column=name, field=None, kind="skipped", note="--skip")
     if mapped is not None:
         field, multi = mapped.strip().removesuffix("[]"), mapped.strip().endswith("[]")
+        if is_owner_name(field):  # hubspot_owner_id, OwnerId...: the owner under another name
+            field = OWNER
         if field != OWNER and (not FIELD_NAME.fullmatch(field) or field in RESERVED_FIELDS):
             raise ValidationError(f"--map {name}={mapped}: a field is a contact field ({', '.join(STANDARD_FIELDS)}), "
                                   "owner, or a custom name of lower-case letters, digits and _")

@@ -76,6 +76,7 @@ CAPABILITIES: Final = Capabilities(
     cursor="lastmodifieddate + id",
     deletes="archived=true list; a merge lists the merged ids on the survivor (hs_merged_object_ids)",
     limits="100 requests / 10 s per app (190 on higher tiers) + daily quota; search ~5 requests / s",
+    forward_only=("lifecyclestage",),  # a stage set back through the API must be cleared first
 )
 """HubSpot's capabilities: batches of 100, search pages of 200 (list pages are 100)."""
 
@@ -421,9 +422,23 @@ class HubSpotConnector:
         Each input needs ``id``; the body is exactly ``{"id", "properties", "objectWriteTraceId"}``
         with the given keys only, ``""`` to clear (case B19). Results map back by trace id or id;
         OBJECT_NOT_FOUND (deleted or merged away, case B21) comes back ``ok=False`` for that input.
+
+        An input with ``clear_first`` (a lifecycle stage set back on purpose) has those properties set to
+        ``""`` in a batch update of its own first: HubSpot's lifecycle stages only move forward through the
+        API unless cleared, and a batch does not apply its inputs in order, so the clear cannot share the
+        request. When the clear is refused, the input fails with that reason and is not written.
         """
-        return await write_all(self._poster("update"), inputs, update_input, input_keys, object_type,
-                               created_by_default=False)
+        post = self._poster("update")
+        clears = [WriteInput(ref=i.ref, id=i.id, properties=dict.fromkeys(i.clear_first, ""))
+                  for i in inputs if i.clear_first]
+        refused = {r.ref: msgspec.structs.replace(r, error=f"clearing {', '.join(clears[n].properties)} before "
+                                                             f"setting it back was refused: {r.error}")
+                   for n, r in enumerate(await write_all(post, clears, update_input, input_keys, object_type,
+                                                         created_by_default=False)) if not r.ok}
+        rest = [i for i in inputs if i.ref not in refused]
+        written = {r.ref: r for r in await write_all(post, rest, update_input, input_keys, object_type,
+                                                     created_by_default=False)}
+        return [refused.get(i.ref) or written[i.ref] for i in inputs]
 
     async def upsert(self, object_type: ObjectType, inputs: Sequence[WriteInput]) -> list[WriteResult]:
         """Create or update by email: ``POST /crm/v3/objects/contacts/batch/upsert`` with

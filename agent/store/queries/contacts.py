@@ -293,3 +293,17 @@ async def unlink_for_recreate(db: aiosqlite.Connection, contact_id: int) -> None
     await db.execute("DELETE FROM base_values WHERE contact_id = ?", (contact_id,))
     await db.execute("UPDATE contacts SET crm_state = 'none', crm_note = NULL, push_wanted = 1, "
                      "local_rev = local_rev + 1 WHERE id = ?", (contact_id,))
+
+
+async def custom_field_names(store: Store, *, limit: int = 1000) -> list[str]:
+    """The custom fields (keys of ``fields``) some contact holds, sorted; at most ``limit``. Reads every
+    contact's ``fields``: meant for a check or an error message, not for every edit."""
+    rows = await store.fetchall("SELECT DISTINCT j.key FROM contacts c, json_each(c.fields) j "
+                                "ORDER BY j.key LIMIT ?", (limit,))
+    return [str(r[0]) for r in rows]
+
+
+async def holds_custom_field(store: Store, name: str) -> bool:
+    """Whether some contact holds custom field ``name`` (stops at the first one)."""
+    return await store.fetchone("SELECT 1 FROM contacts WHERE json_type(fields, ?) IS NOT NULL LIMIT 1",
+                                (f'$."{name}"',)) is not None

@@ -30,7 +30,7 @@ from .records import Contact
 from .routes_contacts import CONTACTS, email_conflict, owner_ids
 from .state import normalize_email
 from .timefmt import ms_to_iso
-from .validation import check_properties
+from .validation import check_properties, stage_of
 from .wire import contact_to_wire, requested_properties
 
 MAX_INPUTS = 100
@@ -224,7 +224,8 @@ async def batch_update(request: Request) -> Response:
             if contact is None:
                 missing.append(raw_id)
                 continue
-            values, problems = check_properties(item.get("properties"), state.property_defs, owners)
+            values, problems = check_properties(item.get("properties"), state.property_defs, owners,
+                                                stage_of(contact))
             error = _update_item_error(sandbox, raw_id, contact, values, problems)
             if error is not None:
                 errors.append(error)
@@ -267,7 +268,8 @@ def _plan_upsert(sandbox: Sandbox, item: dict[str, Any], owners: set[str]) -> Pl
     properties = item.get("properties")
     if isinstance(properties, dict) and by_email and existing is None:
         properties = {"email": raw_id, **properties}
-    values, problems = check_properties(properties, sandbox.state.property_defs, owners)
+    values, problems = check_properties(properties, sandbox.state.property_defs, owners,
+                                        None if existing is None else stage_of(existing))
     context = _trace_context(item, raw_id if by_email else None)
     if not by_email and existing is None:
         return _missing([raw_id])

@@ -19,7 +19,7 @@ from starlette.routing import Route
 from .errors import CONFLICT, HubSpotError, bad_request, invalid_properties, not_found
 from .params import Sandbox, query_bool, query_int, read_object, sandbox_of
 from .records import Contact
-from .validation import check_properties
+from .validation import check_properties, stage_of
 from .wire import contact_to_wire, requested_properties
 
 CONTACTS = "/crm/v3/objects/contacts"
@@ -136,7 +136,8 @@ async def update_contact(request: Request) -> Response:
     body = await read_object(request)
     with state.lock:
         contact = resolve_contact(sandbox, request.path_params["contactId"], request.query_params.get("idProperty"))
-        values, problems = check_properties(body.get("properties"), state.property_defs, owner_ids(sandbox))
+        values, problems = check_properties(body.get("properties"), state.property_defs, owner_ids(sandbox),
+                                            stage_of(contact))
         if problems:
             raise invalid_properties(problems)
         conflict = email_conflict(sandbox, values.get("email"), contact.id)

@@ -6,6 +6,14 @@ values (case-sensitive; multi-select joined with ``;``) -> ``INVALID_OPTION``; n
 with leading/trailing whitespace -> ``LEADING_TRAILING_WHITESPACE`` (changelog "Enhanced
 validations for non-string properties", 2025). ``null`` values are ignored; ``""`` clears.
 Dates are stored ``YYYY-MM-DD`` (midnight UTC), datetimes as ISO-8601 instants.
+
+Lifecycle stages only move forward through the API (HubSpot "Use lifecycle stages": to set an earlier
+stage, clear the property first, then set it in a separate request; the order is the options' display
+order, ``other`` outside it): an update or upsert that sets ``lifecyclestage`` to an earlier stage than
+the contact has is refused (:func:`stage_problem`). HubSpot does not document the words of that refusal
+(older APIs even answered 2xx and left the value as it was); the sandbox answers 400 with HubSpot's
+``VALIDATION_ERROR`` body ("Property values were not valid: [...]") so that a client sees it. Clearing
+(``""``) and then setting works; the CRM's own UI (the state's ``update_contact``) may set any stage.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from typing import Any
 
 from .errors import PropertyProblem, bad_request
 from .properties import PropertyDef
+from .records import Contact
 from .timefmt import ms_to_date, ms_to_iso, parse_date_ms, parse_instant_ms
 
 EMAIL_RE = re.compile(
@@ -89,12 +98,36 @@ def check_value(definition: PropertyDef, value: str, owner_ids: Collection[str])
     return value, None
 
 
+LIFECYCLE_STAGE = "lifecyclestage"
+OUTSIDE_ORDER = frozenset({"other"})
+
+
+def stage_problem(definition: PropertyDef | None, current: str | None, new: str | None) -> PropertyProblem | None:
+    """Why setting ``lifecyclestage`` from ``current`` to ``new`` is refused (an earlier stage), or None."""
+    if definition is None or not current or not new:
+        return None
+    order = {o.value: o.display_order for o in definition.options if o.value not in OUTSIDE_ORDER}
+    if current not in order or new not in order or order[new] >= order[current]:
+        return None
+    return PropertyProblem(
+        LIFECYCLE_STAGE, "INVALID_OPTION",
+        f'"{new}" is an earlier lifecycle stage than "{current}": a lifecycle stage can only move forward; '
+        'clear it ("") first to set an earlier one')
+
+
+def stage_of(contact: Contact) -> dict[str, str | None]:
+    """The values :func:`check_properties` checks an update of ``contact`` (a stored contact) against."""
+    return {LIFECYCLE_STAGE: contact.get(LIFECYCLE_STAGE)}
+
+
 def check_properties(
     raw: Any,
     defs: Mapping[str, PropertyDef],
     owner_ids: Collection[str],
+    current: Mapping[str, str | None] | None = None,
 ) -> tuple[dict[str, str | None], list[PropertyProblem]]:
-    """Validate a ``properties`` object from a request.
+    """Validate a ``properties`` object from a request; ``current``: the values of the contact it updates
+    (None for a new contact), against which a lifecycle stage may only move forward.
 
     Returns the normalised values to store (``null`` entries dropped) and the problems found.
     Raises ``HubSpotError`` (400) when ``raw`` is not a JSON object.
@@ -125,6 +158,8 @@ def check_properties(
             )
             continue
         normalised, problem = check_value(definition, value, owner_ids)
+        if problem is None and name == LIFECYCLE_STAGE and current is not None:
+            problem = stage_problem(definition, current.get(name), normalised)
         if problem is not None:
             problems.append(problem)
         else:

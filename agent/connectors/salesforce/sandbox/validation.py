@@ -150,6 +150,8 @@ def _value_problem(state: SandboxState, obj: ObjectDef, field: FieldDef, value: 
         shown = str(value)[:40] + ("..." if len(str(value)) > 40 else "")
         return Problem("STRING_TOO_LONG", f"{field.label}: data value too large: {shown} (max length={field.length})",
                        (field.name,))
+    # a picklist value is checked against its values only, in no order: Salesforce sets a Lead's Status back
+    # through the API like any other (unlike HubSpot's lifecycle stage there is no forward-only rule)
     if field.restricted and field.type in ("picklist", "multipicklist"):
         chosen = [v for v in str(value).split(";") if v] if field.type == "multipicklist" else [str(value)]
         bad = [v for v in chosen if v not in field.picklist]

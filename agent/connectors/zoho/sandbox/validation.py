@@ -39,6 +39,7 @@ class RecordRefused(Exception):
 def _type_ok(data_type: str, value: Any, state: SandboxState) -> bool:
     if value is None:
         return True
+    # a picklist (Lead_Status too) takes any of its values in any order: Zoho CRM has no forward-only rule
     if data_type in _TEXT:
         return isinstance(value, str) and (data_type != "email" or bool(_EMAIL.match(value)))
     if data_type in ("integer", "bigint"):
