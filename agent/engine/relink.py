@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import aiosqlite
 import msgspec
 
+from leadsync.agent.connectors.base import CrmRecord, ObjectType
 from leadsync.agent.engine.context import RunContext
 from leadsync.agent.store.queries import contacts, links, provenance
 from leadsync.agent.store.queries.provenance import FieldChange
@@ -65,3 +66,18 @@ async def merge_contacts(db: aiosqlite.Connection, ctx: RunContext, survivor: in
             for f in copied])
     await links.unlink(db, duplicate)
     await contacts.mark_merged(db, duplicate, survivor, note)
+
+
+async def conversion_targets(ctx: RunContext, records: Sequence[CrmRecord]) -> dict[ObjectType, list[CrmRecord]]:
+    """The records that converted leads among ``records`` became (Salesforce ``ConvertedContactId``), read
+    now so that the relinked local contacts are merged with them in the same transaction. Raises the
+    connector's CrmError."""
+    wanted: dict[ObjectType, list[str]] = {}
+    for record in records:
+        if record.converted_to_type is not None and record.converted_to_id and not record.archived:
+            wanted.setdefault(record.converted_to_type, []).append(record.converted_to_id)
+    found: dict[ObjectType, list[CrmRecord]] = {}
+    for target_type, ids in wanted.items():
+        read = await ctx.connector.read(target_type, sorted(set(ids)), properties=ctx.crm_properties(target_type))
+        found[target_type] = [r for r in read.values() if r is not None]
+    return found

@@ -73,6 +73,7 @@ from leadsync.agent.connectors.base import (
     PullPage,
     WriteInput,
     WriteResult,
+    not_sent,
 )
 from leadsync.agent.connectors.http import Clock, HttpClient, RateLimit, RetryPolicy, Sleep, check_base_url
 from leadsync.agent.connectors.incremental import DEFAULT_OVERLAP_MS
@@ -85,6 +86,7 @@ from leadsync.common.errors import (
     CrmRateLimitedError,
     CrmUnavailableError,
     ValidationError,
+    is_transient,
 )
 from leadsync.common.instants import NowMs
 
@@ -128,8 +130,11 @@ def _failed(ref: str, reason: str, code: str, record_id: str | None = None) -> W
 
 
 def _refusal(ref: str, exc: CrmError, record_id: str | None = None) -> WriteResult:
-    """A per-record failure from Autotask's answer; auth, rate-limit and outage errors are raised instead
-    (they are not about this record, and every other record would fail the same way)."""
+    """A per-record failure from Autotask's answer: a request that could not get through (unavailable or
+    rate limited after the retries) comes back ``not_sent``; auth and quota errors are raised instead (they
+    are not about this record, and every other record would fail the same way)."""
+    if is_transient(exc):
+        return not_sent(WriteInput(ref=ref, properties={}, id=record_id), exc)
     if isinstance(exc, CrmAuthError | CrmRateLimitedError | CrmUnavailableError):
         raise exc
     return _failed(ref, exc.message, exc.category or f"HTTP_{exc.status}", record_id)

@@ -20,10 +20,10 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from leadsync.agent.connectors.base import WriteInput, WriteResult
+from leadsync.agent.connectors.base import WriteInput, WriteResult, not_sent
 from leadsync.agent.connectors.salesforce.errors import record_error_reason
 from leadsync.agent.connectors.salesforce.wire import ID, wire_value
-from leadsync.common.errors import CrmError
+from leadsync.common.errors import CrmError, is_transient
 
 COLLECTION_SIZE: Final = 200
 """Salesforce's limit on records per sObject Collections request."""
@@ -143,10 +143,17 @@ def duplicate_match(errors: Any) -> str | None:
 
 async def write_all(send: Send, inputs: Sequence[WriteInput], prepared: list[Prepared],
                     refused: dict[int, WriteResult], *, created: bool) -> list[WriteResult]:
-    """Send ``prepared`` in collections of 200 and return one result per input of ``inputs``, in order."""
+    """Send ``prepared`` in collections of 200 and return one result per input of ``inputs``, in order. A
+    collection that cannot get through (Salesforce unavailable or rate limited after the retries) comes back
+    ``not_sent``; other CrmErrors are raised."""
     outcome = dict(refused)
     for batch in chunks(prepared):
-        results = await _write_isolating(send, batch, created=created)
+        try:
+            results = await _write_isolating(send, batch, created=created)
+        except CrmError as error:  # this collection could not get through; the others are kept
+            if not is_transient(error):
+                raise
+            results = [not_sent(item.inp, error) for item in batch]
         outcome.update((item.position, result) for item, result in zip(batch, results, strict=True))
     return [outcome[n] for n in range(len(inputs))]
 
