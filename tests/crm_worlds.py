@@ -74,6 +74,20 @@ class CrmSide(Protocol):
 
     def deactivate_owner(self, owner_id: str) -> None: ...
 
+    def refuse_as_duplicate(self) -> tuple[str, dict[str, Any]]:
+        """Make the sandbox refuse, in this CRM's own way, a create of the returned local fields as a duplicate
+        of the returned record, whose own email differs (so only the CRM's duplicate check finds it): HubSpot
+        a secondary email, Salesforce its standard lead duplicate rule (name and phone), Zoho a unique Phone,
+        Autotask a unique email that is the record's second email address."""
+        ...
+
+
+DUPLICATE_FIELDS = {"email": "ann.dupe@new.example", "first_name": "Ann", "last_name": "Dupe", "company": "Dupeco",
+                    "phone": "+1 555 0199"}
+"""The local fields :meth:`CrmSide.refuse_as_duplicate` sets the sandbox up to refuse."""
+DUPLICATE_RECORD = {**DUPLICATE_FIELDS, "email": "ann.dupe@old.example"}
+"""The record those fields duplicate (another email)."""
+
 
 def _crm_names(crm: str) -> dict[str, str]:
     return {m.local: m.crm for m in DEFAULT_MAPPINGS[crm]}
@@ -165,6 +179,11 @@ class HubSpotSide(_Counters):
 
     def deactivate_owner(self, owner_id: str) -> None:
         self.state.deactivate_owner(owner_id)
+
+    def refuse_as_duplicate(self) -> tuple[str, dict[str, Any]]:
+        wire = self._wire(DUPLICATE_RECORD)
+        return str(self.state.add_contact({**wire, "hs_additional_emails": DUPLICATE_FIELDS["email"]})), \
+            dict(DUPLICATE_FIELDS)
 
 
 class SalesforceSide(_Counters):
@@ -264,6 +283,10 @@ class SalesforceSide(_Counters):
 
     def deactivate_owner(self, owner_id: str) -> None:
         self.state.update_record("User", owner_id, {"IsActive": False})
+
+    def refuse_as_duplicate(self) -> tuple[str, dict[str, Any]]:
+        self.app.state.faults.duplicate_rule_blocks = True
+        return self.add(DUPLICATE_RECORD), dict(DUPLICATE_FIELDS)
 
 
 class ZohoSide(_Counters):
@@ -372,6 +395,10 @@ class ZohoSide(_Counters):
     def deactivate_owner(self, owner_id: str) -> None:
         self.state.set_user_active(owner_id, False)
 
+    def refuse_as_duplicate(self) -> tuple[str, dict[str, Any]]:
+        self.app.state.faults.unique_fields = ["Phone"]
+        return self.add(DUPLICATE_RECORD), dict(DUPLICATE_FIELDS)
+
 
 class AutotaskSide(_Counters):
     """Contacts of the Autotask sandbox, each under a Company whose owner is the contact's owner; lifecycle
@@ -468,6 +495,13 @@ class AutotaskSide(_Counters):
 
     def deactivate_owner(self, owner_id: str) -> None:
         self.state.tables["Resources"][int(owner_id)]["isActive"] = False
+
+    def refuse_as_duplicate(self) -> tuple[str, dict[str, Any]]:
+        self.app.state.faults.unique_contact_email = True
+        company = self._company(DUPLICATE_RECORD["company"], None)
+        crm_id = self.state.add_contact({"lastName": "Unknown", **self._fields(DUPLICATE_RECORD), "companyID": company,
+                                         "emailAddress2": DUPLICATE_FIELDS["email"]})
+        return str(crm_id), dict(DUPLICATE_FIELDS)
 
 
 Side = HubSpotSide | SalesforceSide | ZohoSide | AutotaskSide

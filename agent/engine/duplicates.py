@@ -9,7 +9,8 @@ connectors' own look-up by email before a create does the same). Such a create i
 run: the record is read and merged into the contact as a first sync would
 (:func:`~leadsync.agent.engine.merge.first_link`), whatever the record's email. When another local contact
 is already linked to that record, both are the same person: the refused one is folded into it
-(:func:`~leadsync.agent.engine.relink.merge_contacts`). An email found on a ``link_first`` object before
+(:func:`~leadsync.agent.engine.relink.merge_contacts`: its values the other lacks, or edited more recently,
+go to that contact and on to the record). An email found on a ``link_first`` object before
 creating (a Salesforce Contact) claims its record the same way. Each link is in the write log (op
 ``link``, nothing sent); a record the CRM named but that cannot be read is an open error of the contact.
 """
@@ -116,7 +117,7 @@ async def link_claims(db: aiosqlite.Connection, ctx: RunContext, claimed: Claime
         note = f"the CRM has this contact already as record {claim.crm_id}: {claim.reason}"
         if holder != claim.contact_id:
             note = f"{note}; that record is contact {holder}, so this contact was merged into it"
-            await merge_contacts(db, ctx, holder, claim.contact_id, note, stamp)
+            await merge_contacts(db, ctx, holder, claim.contact_id, note, stamp, fill_blanks=True)
             ctx.counts.linked += 1
             if ctx.plan is not None:
                 ctx.plan.add("local", "merge", claim.contact_id, claim.crm_id, {}, note=note)

@@ -45,10 +45,11 @@ async def relink(db: aiosqlite.Connection, ctx: RunContext, move: Relink, stamp:
 
 
 async def merge_contacts(db: aiosqlite.Connection, ctx: RunContext, survivor: int, duplicate: int, note: str,
-                         stamp: int) -> None:
+                         stamp: int, *, fill_blanks: bool = False) -> None:
     """Fold ``duplicate`` into ``survivor``: a field whose duplicate value was edited locally more recently
-    than the survivor's is copied over as a local edit (so it is pushed to the survivor's CRM record); the
-    duplicate keeps its data, unlinked, marked merged with ``note``. Nothing happens when either is missing."""
+    than the survivor's (or, with ``fill_blanks``, that the survivor lacks) is copied over as a local edit (so
+    it is pushed to the survivor's CRM record); the duplicate keeps its data, unlinked, marked merged with
+    ``note``. Nothing happens when either is missing."""
     fields = [m.local for m in ctx.mappings if m.local != "email"]
     mine_row = await contacts.contact_values(db, survivor)
     theirs_row = await contacts.contact_values(db, duplicate)
@@ -56,8 +57,8 @@ async def merge_contacts(db: aiosqlite.Connection, ctx: RunContext, survivor: in
         return
     edited = await provenance.local_edit_times(db, [survivor, duplicate])
     mine, theirs = mine_row.values(fields), theirs_row.values(fields)
-    copied = {f: v for f, v in theirs.items()
-              if v is not None and v != mine.get(f) and edited.get((duplicate, f), 0) > edited.get((survivor, f), 0)}
+    copied = {f: v for f, v in theirs.items() if v is not None and v != mine.get(f) and (
+        edited.get((duplicate, f), 0) > edited.get((survivor, f), 0) or (fill_blanks and mine.get(f) is None))}
     if copied:
         await contacts.apply_local_changes(db, survivor, copied, False, stamp)
         await contacts.bump_local_rev(db, survivor)

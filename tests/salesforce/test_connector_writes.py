@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs
 
-import pytest
-
 from leadsync.agent.connectors.base import WriteInput
 from leadsync.agent.connectors.salesforce.sandbox import FaultSwitches, SandboxState
 from leadsync.agent.connectors.salesforce.sandbox.ids import make_id

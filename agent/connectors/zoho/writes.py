@@ -119,8 +119,9 @@ def read_results(answer: Any, batch: Sequence[Outgoing], *, created: bool) -> li
             results.append(WriteResult(ref=item.inp.ref, ok=True, id=record_id or item.inp.id, created=made))
             continue
         reason, code = result_reason(result)
+        existing, existing_type = duplicate_of(result) or (None, None)
         results.append(WriteResult(ref=item.inp.ref, ok=False, id=item.inp.id, error=reason, error_code=code,
-                                   existing_id=duplicate_of(result)))
+                                   existing_id=existing, existing_type=existing_type))
     return results
 
 
