@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs
 
+import httpx
+
 from leadsync.agent.connectors.base import WriteInput
 from leadsync.agent.connectors.salesforce.sandbox import FaultSwitches, SandboxState
 from leadsync.agent.connectors.salesforce.sandbox.ids import make_id
@@ -201,3 +203,35 @@ def test_duplicate_rule_matches_name_the_existing_record() -> None:
                                                  {"matchRecords": [{"record": {"Id": "00Qxx0000000001AAA"}}]}]}}]}]
     (result,) = parse_results(answer, [Prepared(inp=lead_input(1), wire={}, position=0)], created=True)
     assert (result.ok, result.error_code, result.existing_id) == (False, "DUPLICATES_DETECTED", "00Qxx0000000001AAA")
+
+
+async def test_the_standard_lead_duplicate_rule_blocks_a_lead_and_names_its_contact(
+        make_connector: MakeConnector, state: SandboxState, faults: FaultSwitches, client: httpx.AsyncClient) -> None:
+    faults.duplicate_rule_blocks = True
+    contact = state.add_record("Contact", {"FirstName": "Ann", "LastName": "Dupe", "Phone": "+1 (555) 0199",
+                                           "Email": "ann@old.example"})
+    record = {"attributes": {"type": "Lead"}, "FirstName": "ann", "LastName": "Dupe", "Company": "Co",
+              "Phone": "1 555 0199", "Email": "ann@new.example"}
+    answer = (await client.post("/services/data/v62.0/composite/sobjects",
+                                json={"allOrNone": False, "records": [record]})).json()
+    (error,) = answer[0]["errors"]
+    assert (answer[0]["success"], error["statusCode"], error["message"]) == (False, "DUPLICATES_DETECTED",
+                                                                             "Use one of these records?")
+    (match,) = error["duplicateResult"]["matchResults"]
+    assert (match["entityType"], match["matchRecords"][0]["record"]["Id"]) == ("Contact", contact)
+    assert error["duplicateResult"]["allowSave"] is False
+    # the connector's own look-up by email misses it (another email): the rule's match is named instead
+    (result,) = await make_connector().create("lead", [WriteInput(ref="r", properties={
+        k: v for k, v in record.items() if k != "attributes"})])
+    assert (result.ok, result.error_code, result.existing_id, result.existing_type) == (
+        False, "DUPLICATES_DETECTED", contact, "contact")
+    # the email match key: punctuation in the local part and subdomains do not hide a duplicate Lead
+    lead = state.add_record("Lead", {"FirstName": "Bo", "LastName": "Key", "Company": "K",
+                                     "Email": "bo.key@us.acme.com"})
+    (keyed,) = await make_connector().create("lead", [lead_input(9, FirstName="Bo", LastName="Key",
+                                                                 Email="bokey@acme.com")])
+    assert (keyed.existing_id, keyed.existing_type) == (lead, "lead")
+    faults.duplicate_rule_blocks = False  # the rule's default action (Allow) saves it
+    (allowed,) = await make_connector().create("lead", [lead_input(10, FirstName="Bo", LastName="Key",
+                                                                   Email="bokey@acme.com")])
+    assert allowed.ok and allowed.created
