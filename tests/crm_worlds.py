@@ -11,11 +11,28 @@ from __future__ import annotations
 from typing import Any, Protocol
 from urllib.parse import parse_qs
 
+import httpx
+
 from leadsync.agent.connectors.registry import DEFAULT_MAPPINGS
+from leadsync.agent.connectors.sandbox.middleware import ConnectionDropped
 
 SANDBOX_TOKEN = "sandbox-token"
 BASE_URLS = {"hubspot": "http://sandbox.test", "salesforce": "http://salesforce.test", "zoho": "http://zoho.test",
              "autotask": "http://autotask.test"}
+
+class SocketLikeTransport(httpx.AsyncBaseTransport):
+    """``httpx.ASGITransport`` to a sandbox app whose dropped connections (the sandbox's fault) reach the
+    client as they do over a socket: ``httpx.RemoteProtocolError``, not the app's own exception."""
+
+    def __init__(self, app: Any) -> None:
+        self.inner = httpx.ASGITransport(app=app)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await self.inner.handle_async_request(request)
+        except ConnectionDropped as exc:
+            raise httpx.RemoteProtocolError(str(exc), request=request) from None
+
 
 Write = tuple[str, str | None, dict[str, Any]]
 """One record of a write request: ``(op, crm id, properties)``, op ``create``/``update``/``upsert``/``delete``,
