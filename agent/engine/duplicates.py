@@ -100,29 +100,34 @@ async def read_claims(ctx: RunContext, claims: Sequence[Claim],
 async def link_claims(db: aiosqlite.Connection, ctx: RunContext, claimed: ClaimedRecords,
                       local_revs: Mapping[int, int], stamp: int) -> set[int]:
     """Inside the caller's transaction: merge the claimed records into their contacts (a first link), fold
-    a contact whose record another contact holds into that one, log each link and record an error for each
-    missing record (held at the contact's revision in ``local_revs``). Returns the contacts to push again
-    (a first link leaves local-only values to send)."""
+    a contact whose record another contact holds into that one (before the record is merged in, so the two
+    never hold one email), log each link and record an error for each missing record (held at the
+    contact's revision in ``local_revs``). Returns the contacts to push again (a first link leaves
+    local-only values to send; a fold leaves the folded values)."""
+    log: list[NewWrite] = []
+    again: set[int] = set()
+    holders = {c.crm_id: await links.contact_linked_to(db, ctx.crm, c.crm_id) for c in claimed.claims}
+    for claim in claimed.claims:
+        holder = holders[claim.crm_id]
+        if holder is not None and holder != claim.contact_id:
+            log.append(await _fold(db, ctx, claim, holder, stamp))
+            again.add(holder)
+    unclaimed = [c for c in claimed.claims if holders[c.crm_id] is None]
     for object_type, records in claimed.records.items():
         await apply_pull_page(db, ctx, records, None, object_type,
-                              {c.crm_id: c.contact_id for c in claimed.claims if c.object_type == object_type})
-    again: set[int] = set()
-    log: list[NewWrite] = []
+                              {c.crm_id: c.contact_id for c in unclaimed if c.object_type == object_type})
     errors: list[NewSyncError] = []
-    for claim in claimed.claims:
+    for claim in unclaimed:
         holder = await links.contact_linked_to(db, ctx.crm, claim.crm_id)
         if holder is None:
             errors.append(_error(ctx, claim, local_revs, stamp, "the record could not be linked"))
             continue
-        note = f"the CRM has this contact already as record {claim.crm_id}: {claim.reason}"
-        if holder != claim.contact_id:
-            note = f"{note}; that record is contact {holder}, so this contact was merged into it"
-            await merge_contacts(db, ctx, holder, claim.contact_id, note, stamp, fill_blanks=True)
-            ctx.counts.linked += 1
-            if ctx.plan is not None:
-                ctx.plan.add("local", "merge", claim.contact_id, claim.crm_id, {}, note=note)
+        if holder == claim.contact_id:
+            log.append(NewWrite(ctx.run_id, claim.contact_id, claim.crm_id, "link", {},
+                                f"the CRM has this contact already as record {claim.crm_id}: {claim.reason}", stamp))
+        else:  # another contact claimed the same record in this chunk, and got it
+            log.append(await _fold(db, ctx, claim, holder, stamp))
         again.add(holder)
-        log.append(NewWrite(ctx.run_id, claim.contact_id, claim.crm_id, "link", {}, note, stamp))
     errors += [_error(ctx, c, local_revs, stamp, "the CRM named it as the existing record, but it cannot be read")
                for c in claimed.missing]
     ctx.counts.failed += len(errors)
@@ -130,6 +135,17 @@ async def link_claims(db: aiosqlite.Connection, ctx: RunContext, claimed: Claime
     await sync_errors.insert_sync_errors(db, errors)
     await write_log.insert_write_log(db, log)
     return again
+
+
+async def _fold(db: aiosqlite.Connection, ctx: RunContext, claim: Claim, holder: int, stamp: int) -> NewWrite:
+    """Fold the claimant into ``holder``, the contact linked to the claimed record; its write-log entry."""
+    note = (f"the CRM has this contact already as record {claim.crm_id}: {claim.reason}; that record is contact "
+            f"{holder}, so this contact was merged into it")
+    await merge_contacts(db, ctx, holder, claim.contact_id, note, stamp, fill_blanks=True)
+    ctx.counts.linked += 1
+    if ctx.plan is not None:
+        ctx.plan.add("local", "merge", claim.contact_id, claim.crm_id, {}, note=note)
+    return NewWrite(ctx.run_id, claim.contact_id, claim.crm_id, "link", {}, note, stamp)
 
 
 def _error(ctx: RunContext, claim: Claim, local_revs: Mapping[int, int], stamp: int, why: str) -> NewSyncError:

@@ -60,6 +60,7 @@ async def apply_pull_page(db: aiosqlite.Connection, ctx: RunContext, records: Se
         for record in live:
             merge.record(record)
     await write_page(db, page, ctx.run_id)
+    ctx.counts.failed += len(page.errors)  # a record or value not taken in: the run says so (partial)
     if page.archived:
         await contacts.mark_archived(db, ctx.crm, page.archived)
     await follow_records(db, ctx, page.merges, page.stamp)

@@ -82,11 +82,28 @@ class ChunkOutcome:
 
 async def push_chunk(store: Store, ctx: RunContext, rows: list[PushCandidate], active_owners: set[str],
                      total: int) -> set[int]:
-    """Plan, write and record one chunk of push candidates; returns the contacts to push again."""
+    """Plan, write and record one chunk of push candidates; returns the contacts to push again. When a CRM
+    error stops the run, what the CRM confirmed so far is recorded first (the rest stays queued)."""
     plan = plan_push(ctx, rows, active_owners, await conflicts.undecided_fields(store.reader, [r.id for r in rows]))
     outcome = ChunkOutcome()
-    await _send(ctx, plan, outcome)
-    await _read_back(ctx, outcome)
+    try:
+        await _send(ctx, plan, outcome)
+        await _read_back(ctx, outcome)
+    except CrmError as exc:
+        _leave_queued(plan, outcome, exc)
+        await _record(store, ctx, rows, plan, outcome)
+        raise
+    await _record(store, ctx, rows, plan, outcome)
+    counts = ctx.counts
+    ctx.progress({"type": "progress", "run_id": ctx.run_id, "phase": "push",
+                  "done": counts.created_crm + counts.updated_crm + counts.linked + counts.failed, "total": total})
+    await ctx.between_batches()
+    return outcome.again
+
+
+async def _record(store: Store, ctx: RunContext, rows: list[PushCandidate], plan: PushPlan,
+                  outcome: ChunkOutcome) -> None:
+    """Record the chunk's outcome in one transaction: records merged in as pulled, claims, write results."""
     handled = {c.contact_id for c in (*outcome.claimed.claims, *outcome.claimed.missing)} | outcome.again
     plan.writes = [w for w in plan.writes if w.contact_id not in handled]
     stamp = now_ms()
@@ -95,11 +112,21 @@ async def push_chunk(store: Store, ctx: RunContext, rows: list[PushCandidate], a
             await apply_pull_page(db, ctx, records, None, object_type)
         outcome.again |= await link_claims(db, ctx, outcome.claimed, {r.id: r.local_rev for r in rows}, stamp)
         await apply_push_results(db, ctx, plan, outcome.results, ctx.connector.capabilities.new_lead_object)
-    counts = ctx.counts
-    ctx.progress({"type": "progress", "run_id": ctx.run_id, "phase": "push",
-                  "done": counts.created_crm + counts.updated_crm + counts.linked + counts.failed, "total": total})
-    await ctx.between_batches()
-    return outcome.again
+
+
+def _leave_queued(plan: PushPlan, outcome: ChunkOutcome, error: CrmError) -> None:
+    """After ``error`` stopped the chunk: every write without an answer yet, and every one waiting for a
+    record to be read back (a claim, a converted lead), is ``not_sent``: queued for the next run."""
+    waiting = {c.contact_id for c in outcome.claims} if not outcome.claimed.claims and not outcome.claimed.missing \
+        else set()
+    waiting |= {c for c, r in outcome.results.items() if r.record is not None and r.record.converted_to_id
+                and c not in outcome.again}
+    for write in plan.writes:
+        if write.contact_id not in outcome.results or write.contact_id in waiting:
+            outcome.results[write.contact_id] = not_sent(WriteInput(ref=str(write.contact_id), properties={}), error)
+    for contact_id in waiting:
+        outcome.results.setdefault(contact_id, not_sent(WriteInput(ref=str(contact_id), properties={}), error))
+    outcome.claims = []
 
 
 async def _guarded(inputs: Sequence[WriteInput], call: Callable[[], Awaitable[list[WriteResult]]]) -> list[WriteResult]:

@@ -179,8 +179,9 @@ def parse_answer(
         except CrmProtocolError:
             record = None
         new = obj.get("new")
+        found = obj.get("id")
         outcome[position] = WriteResult(
-            ref=batch[position].inp.ref, ok=True, id=str(obj.get("id")),
+            ref=batch[position].inp.ref, ok=True, id=None if found in (None, "") else str(found),
             created=new is True if isinstance(new, bool) else created_by_default, record=record)
 
     loose_errors: list[Mapping[str, Any]] = []

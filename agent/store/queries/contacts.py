@@ -176,9 +176,10 @@ async def bump_local_rev(db: aiosqlite.Connection, contact_id: int) -> None:
 
 
 async def mark_merged(db: aiosqlite.Connection, duplicate: int, survivor: int, note: str) -> None:
-    """``duplicate`` was merged into ``survivor``: marked merged with ``note``, nothing left to push."""
-    await db.execute("UPDATE contacts SET crm_state = 'merged', merged_into = ?, crm_note = ?, synced_rev = local_rev "
-                     "WHERE id = ?", (survivor, note, duplicate))
+    """``duplicate`` was merged into ``survivor``: marked merged with ``note``, nothing left to push; it keeps
+    its email but gives up the email's match key (the survivor, or a new contact, may take that email)."""
+    await db.execute("UPDATE contacts SET crm_state = 'merged', merged_into = ?, crm_note = ?, synced_rev = local_rev, "
+                     "email_norm = NULL WHERE id = ?", (survivor, note, duplicate))
 
 
 # -- push --------------------------------------------------------------------------------------------
