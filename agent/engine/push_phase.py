@@ -119,8 +119,7 @@ def _leave_queued(plan: PushPlan, outcome: ChunkOutcome, error: CrmError) -> Non
     record to be read back (a claim, a converted lead), is ``not_sent``: queued for the next run."""
     waiting = {c.contact_id for c in outcome.claims} if not outcome.claimed.claims and not outcome.claimed.missing \
         else set()
-    waiting |= {c for c, r in outcome.results.items() if r.record is not None and r.record.converted_to_id
-                and c not in outcome.again}
+    waiting |= {c for c, r in outcome.results.items() if _converted(r) and c not in outcome.again}
     for write in plan.writes:
         if write.contact_id not in outcome.results or write.contact_id in waiting:
             outcome.results[write.contact_id] = not_sent(WriteInput(ref=str(write.contact_id), properties={}), error)
@@ -178,8 +177,7 @@ async def _read_back(ctx: RunContext, outcome: ChunkOutcome) -> None:
     """Read the claimed records and the records converted leads became (into ``outcome``); when the CRM
     cannot be reached for them, the writes they stand for are ``not_sent`` instead."""
     # an update refused because its lead was converted: relinked to what it became, then pushed again
-    converted = {contact_id: r.record for contact_id, r in outcome.results.items()
-                 if not r.ok and r.record is not None and r.record.converted_to_id}
+    converted = {contact_id: r.record for contact_id, r in outcome.results.items() if _converted(r) and r.record}
     try:
         outcome.claimed = await read_claims(ctx, outcome.claims, outcome.known)
         targets = await conversion_targets(ctx, list(converted.values()))
@@ -194,6 +192,13 @@ async def _read_back(ctx: RunContext, outcome: ChunkOutcome) -> None:
         outcome.pulled.append((ctx.connector.capabilities.new_lead_object, list(converted.values())))
         outcome.again |= set(converted)
     outcome.pulled += list(targets.items())
+
+
+def _converted(result: WriteResult) -> bool:
+    """An update refused because its lead was converted (a create refused so names it as ``existing_id``: a
+    claim, which follows the conversion itself)."""
+    return not result.ok and not result.existing_id and result.record is not None \
+        and result.record.converted_to_id is not None
 
 
 def _updates_by_object(plan: PushPlan) -> dict[ObjectType, list[WriteInput]]:
