@@ -97,6 +97,11 @@ def cmd_status(args: argparse.Namespace) -> int:
               f"failed {last['failed']}, {last['api_calls']} API calls")
         if last.get("error"):
             print(f"  {last['error']}")
+    problem = sync.get("last_problem")
+    if problem and (not last or problem["id"] != last["id"]):
+        print(f"last problem: sync #{problem['id']} {problem['status']} ({problem['trigger']}): "
+              f"failed {problem['failed']}" + (f" — {problem['error']}" if problem.get("error") else "")
+              + " (leadsync call errors.list)")
     print(f"push {'enabled' if sync['push_enabled'] else 'DISABLED'}, every {sync['interval_minutes']} min, "
           f"{sync['pending_push']} contacts waiting to push, {sync['held_with_errors']} held by an error "
           "(leadsync call errors.list)")

@@ -306,7 +306,9 @@ class Agent:
         self._mappings = await load_mappings(self.store, self.connector.name) if self.connector else None
 
     async def plan(self) -> Plan:
-        """A dry run of a full sync: what it would write, per record and field, with nothing written.
+        """A dry run of a full sync: what it would write, per record and field, with nothing written. With
+        push disabled the plan still shows what a push would send, marked ``push_disabled`` (that is when
+        it is wanted most: before turning push on).
 
         Raises the CRM's error when the CRM cannot be read."""
         connector = self.require_connector()
@@ -315,8 +317,7 @@ class Agent:
         async with self.store.dry_run() as view:
             run_id = await start_run(view, "plan")
             run = await execute_run(view, PlanningConnector(connector), run_id, mappings=self.mappings(connector),
-                                    fallback_owner=self.settings.fallback_owner,
-                                    push=self.settings.push_enabled, plan=recorder)
+                                    fallback_owner=self.settings.fallback_owner, push=True, plan=recorder)
         if run.status == "failed":
             raise CrmError(f"the plan could not be made: {run.error}", crm=connector.name)
         return recorder.result(connector.api_calls - calls, self.settings.push_enabled)

@@ -77,8 +77,10 @@ class Conflict(msgspec.Struct, kw_only=True):
 
 
 class PlanItem(msgspec.Struct, kw_only=True):
-    """One planned write. ``side``: local (the store) or crm; ``op``: create, update or link;
-    ``fields``: field -> [old, new] (local field names on the local side, CRM properties on the CRM side)."""
+    """One planned write. ``side``: local (the store) or crm; ``op``: create, update or link (merge: a
+    contact folded into the one linked to the record the CRM named); ``fields``: field -> [old, new] (local
+    field names on the local side, CRM properties on the CRM side). ``push_disabled``: a CRM write that
+    push being off keeps from being sent (the plan shows it all the same)."""
 
     side: str
     op: str
@@ -86,6 +88,7 @@ class PlanItem(msgspec.Struct, kw_only=True):
     crm_id: str | None
     fields: dict[str, list[Any]]
     note: str | None = None
+    push_disabled: bool = False
 
 
 class Plan(msgspec.Struct, kw_only=True):
@@ -99,6 +102,8 @@ class Plan(msgspec.Struct, kw_only=True):
     truncated: bool
     api_calls: int = 0
     push_enabled: bool = True
+    push_disabled: bool = False
+    """Push is off: the CRM side is what a push would send, and none of it is sent until push is on."""
 
 
 class MappingProblem(msgspec.Struct, kw_only=True):

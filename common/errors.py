@@ -144,6 +144,14 @@ class CrmUnavailableError(CrmError):
     code = RpcCode.CRM_UNAVAILABLE
 
 
+def is_transient(error: CrmError) -> bool:
+    """Whether ``error`` says the CRM could not be reached or asked to slow down (5xx, network failure, a
+    429 that is not the daily quota), so the same request is worth sending later; not a refusal of it."""
+    if isinstance(error, CrmQuotaExhaustedError):
+        return False
+    return isinstance(error, CrmUnavailableError | CrmRateLimitedError)
+
+
 class CrmNotFoundError(CrmError):
     """The CRM says the record or endpoint does not exist (404)."""
 

@@ -123,11 +123,9 @@ class SideWorld:
 
 async def connect_side(short_tmp: Path, side: Any, **options: Any) -> SideWorld:
     """Start an agent whose connector reaches ``side``'s sandbox in-process, and connect it."""
-    import httpx
+    from tests.crm_worlds import BASE_URLS, SocketLikeTransport
 
-    from tests.crm_worlds import BASE_URLS
-
-    transport = httpx.ASGITransport(app=side.app)
+    transport = SocketLikeTransport(side.app)
     agent = Agent(short_tmp / "data", short_tmp / "agent.sock",
                   connector_options={"transport": transport, "rate_limit_per_10s": 100_000, "search_per_s": 1000.0,
                                      **options})

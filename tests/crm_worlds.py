@@ -11,11 +11,28 @@ from __future__ import annotations
 from typing import Any, Protocol
 from urllib.parse import parse_qs
 
+import httpx
+
 from leadsync.agent.connectors.registry import DEFAULT_MAPPINGS
+from leadsync.agent.connectors.sandbox.middleware import ConnectionDropped
 
 SANDBOX_TOKEN = "sandbox-token"
 BASE_URLS = {"hubspot": "http://sandbox.test", "salesforce": "http://salesforce.test", "zoho": "http://zoho.test",
              "autotask": "http://autotask.test"}
+
+class SocketLikeTransport(httpx.AsyncBaseTransport):
+    """``httpx.ASGITransport`` to a sandbox app whose dropped connections (the sandbox's fault) reach the
+    client as they do over a socket: ``httpx.RemoteProtocolError``, not the app's own exception."""
+
+    def __init__(self, app: Any) -> None:
+        self.inner = httpx.ASGITransport(app=app)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await self.inner.handle_async_request(request)
+        except ConnectionDropped as exc:
+            raise httpx.RemoteProtocolError(str(exc), request=request) from None
+
 
 Write = tuple[str, str | None, dict[str, Any]]
 """One record of a write request: ``(op, crm id, properties)``, op ``create``/``update``/``upsert``/``delete``,
@@ -73,6 +90,20 @@ class CrmSide(Protocol):
     def reset(self) -> None: ...
 
     def deactivate_owner(self, owner_id: str) -> None: ...
+
+    def refuse_as_duplicate(self) -> tuple[str, dict[str, Any]]:
+        """Make the sandbox refuse, in this CRM's own way, a create of the returned local fields as a duplicate
+        of the returned record, whose own email differs (so only the CRM's duplicate check finds it): HubSpot
+        a secondary email, Salesforce its standard lead duplicate rule (name and phone), Zoho a unique Phone,
+        Autotask a unique email that is the record's second email address."""
+        ...
+
+
+DUPLICATE_FIELDS = {"email": "ann.dupe@new.example", "first_name": "Ann", "last_name": "Dupe", "company": "Dupeco",
+                    "phone": "+1 555 0199"}
+"""The local fields :meth:`CrmSide.refuse_as_duplicate` sets the sandbox up to refuse."""
+DUPLICATE_RECORD = {**DUPLICATE_FIELDS, "email": "ann.dupe@old.example"}
+"""The record those fields duplicate (another email)."""
 
 
 def _crm_names(crm: str) -> dict[str, str]:
@@ -165,6 +196,11 @@ class HubSpotSide(_Counters):
 
     def deactivate_owner(self, owner_id: str) -> None:
         self.state.deactivate_owner(owner_id)
+
+    def refuse_as_duplicate(self) -> tuple[str, dict[str, Any]]:
+        wire = self._wire(DUPLICATE_RECORD)
+        return str(self.state.add_contact({**wire, "hs_additional_emails": DUPLICATE_FIELDS["email"]})), \
+            dict(DUPLICATE_FIELDS)
 
 
 class SalesforceSide(_Counters):
@@ -264,6 +300,10 @@ class SalesforceSide(_Counters):
 
     def deactivate_owner(self, owner_id: str) -> None:
         self.state.update_record("User", owner_id, {"IsActive": False})
+
+    def refuse_as_duplicate(self) -> tuple[str, dict[str, Any]]:
+        self.app.state.faults.duplicate_rule_blocks = True
+        return self.add(DUPLICATE_RECORD), dict(DUPLICATE_FIELDS)
 
 
 class ZohoSide(_Counters):
@@ -372,6 +412,10 @@ class ZohoSide(_Counters):
     def deactivate_owner(self, owner_id: str) -> None:
         self.state.set_user_active(owner_id, False)
 
+    def refuse_as_duplicate(self) -> tuple[str, dict[str, Any]]:
+        self.app.state.faults.unique_fields = ["Phone"]
+        return self.add(DUPLICATE_RECORD), dict(DUPLICATE_FIELDS)
+
 
 class AutotaskSide(_Counters):
     """Contacts of the Autotask sandbox, each under a Company whose owner is the contact's owner; lifecycle
@@ -468,6 +512,13 @@ class AutotaskSide(_Counters):
 
     def deactivate_owner(self, owner_id: str) -> None:
         self.state.tables["Resources"][int(owner_id)]["isActive"] = False
+
+    def refuse_as_duplicate(self) -> tuple[str, dict[str, Any]]:
+        self.app.state.faults.unique_contact_email = True
+        company = self._company(DUPLICATE_RECORD["company"], None)
+        crm_id = self.state.add_contact({"lastName": "Unknown", **self._fields(DUPLICATE_RECORD), "companyID": company,
+                                         "emailAddress2": DUPLICATE_FIELDS["email"]})
+        return str(crm_id), dict(DUPLICATE_FIELDS)
 
 
 Side = HubSpotSide | SalesforceSide | ZohoSide | AutotaskSide

@@ -65,3 +65,16 @@ async def test_status_says_how_many_contacts_an_error_holds(synced_agent: Any, w
     assert await asyncio.to_thread(main, ["status", "--socket", str(synced_agent.agent.socket_path)]) == 0
     out = capsys.readouterr().out
     assert "0 contacts waiting to push, 1 held by an error" in out
+
+
+async def test_status_shows_a_partial_run_behind_a_later_ok_one(synced_agent: Any, world_client: RpcClient,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    user = await world_client.call("users.create", {"email": "nobody@corp.example"})  # no CRM owner matches
+    await world_client.call("contacts.create", {"created_by": user["id"], "fields": {"email": "held@example.org"}})
+    partial = await world_client.call("sync.run", {"wait": True})
+    later = await world_client.call("sync.run", {"wait": True})  # the held contact is not retried: ok
+    assert (partial["status"], later["status"]) == ("partial", "ok")
+    assert await asyncio.to_thread(main, ["status", "--socket", str(synced_agent.agent.socket_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"last sync #{later['id']} ok" in out
+    assert f"last problem: sync #{partial['id']} partial (manual): failed 1" in out

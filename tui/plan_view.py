@@ -36,7 +36,7 @@ def plan_summary(plan: Plan) -> str:
     if plan.held:
         parts.append(f"{plan.held:,} held back (undecided conflicts or no owner)")
     if not plan.push_enabled:
-        parts.append("push is disabled: nothing would be sent to the CRM")
+        parts.append("push is disabled: the CRM writes shown would not be sent until push is turned on")
     if plan.truncated:
         parts.append(f"showing the first {len(plan.items):,} writes")
     parts.append(f"{plan.api_calls:,} API calls to compute")
@@ -53,8 +53,9 @@ def field_change(name: str, values: list[Any]) -> str:
 
 def item_row(item: PlanItem) -> list[Text | str]:
     changes = "; ".join(field_change(name, values) for name, values in item.fields.items())
+    note = "; ".join(n for n in (item.note, "not sent: push is disabled" if item.push_disabled else None) if n)
     return [item.side, item.op, MISSING if item.contact_id is None else Text(str(item.contact_id), justify="right"),
-            item.crm_id or MISSING, changes or MISSING, item.note or ""]
+            item.crm_id or MISSING, changes or MISSING, note]
 
 
 class PlanPane(ReportsWorkerErrors, Vertical):

@@ -65,9 +65,13 @@ def error_row(error: SyncError) -> list[Text | str]:
 
 
 def status_lines(status: dict[str, Any]) -> str:
-    """Two lines from ``sync.status``: the last run, then push state, interval, backlog, next run."""
+    """Two lines from ``sync.status``: the last run (and the last partial or failed one, while it matters),
+    then push state, interval, backlog, next run."""
     last = status.get("last")
     first = f"Last run {run_summary(msgspec.convert(last, SyncRun))}" if last else "No sync has run yet."
+    problem = status.get("last_problem")
+    if problem and (not last or problem.get("id") != last.get("id")):
+        first += f" · last problem: {run_summary(msgspec.convert(problem, SyncRun))}"
     parts = ["push on" if status.get("push_enabled") else "PUSH DISABLED",
              f"every {formatting.format_interval(int(status.get('interval_minutes') or 0))}"]
     next_run = status.get("next_interval_run")

@@ -41,13 +41,15 @@ async def sync_run(ctx: ApiContext, p: SyncRunParams) -> SyncRun:
 async def sync_status(ctx: ApiContext, _: NoParams) -> SyncStatus:
     """The running sync, the queue of requests, the push backlog (size, oldest, estimated seconds to
     drain), contacts held by an open sync error (``held_with_errors``: retried once they change; see
-    errors.list), the last finished run and the next interval run (epoch ms UTC)."""
+    errors.list), the last finished run, the last partial or failed run while its work is not done
+    (``last_problem``: no ok run since, or errors still open) and the next interval run (epoch ms UTC)."""
     return await read_status(ctx.agent)
 
 
 @method("sync.plan", NoParams)
 async def sync_plan(ctx: ApiContext, _: NoParams) -> Plan:
-    """A dry run: the writes a sync would make on each side, per record and field; nothing is written."""
+    """A dry run: the writes a sync would make on each side, per record and field; nothing is written.
+    With push off it still shows what a push would send, marked push_disabled (the plan and each CRM write)."""
     return await ctx.agent.plan()
 
 

@@ -18,6 +18,8 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import msgspec
 
+from leadsync.common.errors import CrmError
+
 ObjectType = Literal["contact", "lead"]
 PropertyType = Literal["string", "number", "bool", "date", "datetime", "enumeration"]
 
@@ -133,7 +135,12 @@ class WriteResult(msgspec.Struct, frozen=True):
     ``ok`` False carries ``error`` (a reason a person can read) and ``error_code`` (the CRM's
     category). ``created`` is True when a create or upsert made a new record. ``record`` is the record
     as the CRM stored it, when the answer included it. ``existing_id`` names the record that made a
-    create fail because its unique key (email) is taken: the caller links to it instead of duplicating.
+    create fail because it already exists (its email, a secondary email, or what the CRM's duplicate
+    rules match, is taken): the caller links to it instead of duplicating; ``existing_type`` is that
+    record's object type when it is not the created one (a Lead refused as a duplicate of a Contact).
+    ``not_sent`` marks a record whose request could not get through (the CRM unavailable or rate
+    limited after the HTTP layer's retries, see :func:`not_sent`): nothing is known to be written, and
+    it is worth sending again later; the other records of the call are unaffected.
     """
 
     ref: str
@@ -144,6 +151,15 @@ class WriteResult(msgspec.Struct, frozen=True):
     error: str | None = None
     error_code: str | None = None
     existing_id: str | None = None
+    existing_type: ObjectType | None = None
+    not_sent: bool = False
+
+
+def not_sent(inp: WriteInput, error: CrmError) -> WriteResult:
+    """The result of ``inp`` when its request could not get through: ``error`` (transient, see
+    :func:`~leadsync.common.errors.is_transient`) as the reason, ``not_sent`` set."""
+    return WriteResult(ref=inp.ref, ok=False, id=inp.id, error=error.message,
+                       error_code=error.category or type(error).__name__, not_sent=True)
 
 
 class Capabilities(msgspec.Struct, frozen=True):
@@ -217,7 +233,10 @@ class Connector(Protocol):
     async def create(self, object_type: ObjectType, inputs: Sequence[WriteInput]) -> list[WriteResult]:
         """Create records. Never duplicates an email: an input whose email a record already has comes
         back ``ok=False`` with that record's ``existing_id`` (so replaying a create after a crash is
-        harmless and an existing CRM record is linked, not overwritten)."""
+        harmless and an existing CRM record is linked, not overwritten); so does one the CRM itself
+        refuses as a duplicate (HubSpot 409 CONFLICT, Salesforce DUPLICATES_DETECTED, Zoho DUPLICATE_DATA,
+        Autotask's duplicate email). A batch whose request cannot get through comes back ``not_sent``
+        for its records rather than raising, so the batches that went through are not lost."""
         ...
 
     async def update(self, object_type: ObjectType, inputs: Sequence[WriteInput]) -> list[WriteResult]: ...

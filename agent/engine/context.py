@@ -50,6 +50,8 @@ class RunContext:
     plan: PlanRecorder | None = None
     between_batches: Callable[[], Awaitable[None]] = _nothing
     object_fields: dict[str, frozenset[str]] = field(default_factory=dict)
+    not_sent: int = 0
+    """Writes of this run that could not get through to the CRM (counted in ``counts.failed`` too)."""
 
     @property
     def crm(self) -> str:

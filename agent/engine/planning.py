@@ -11,6 +11,8 @@ from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+import msgspec
+
 from leadsync.agent.connectors.base import (
     ConnectionInfo,
     Connector,
@@ -49,10 +51,13 @@ class PlanRecorder:
                                        note=note))
 
     def result(self, api_calls: int, push_enabled: bool) -> Plan:
+        """The plan; with ``push_enabled`` False its CRM writes are marked ``push_disabled`` (not sent)."""
+        items = self.items if push_enabled else [
+            msgspec.structs.replace(i, push_disabled=True) if i.side == "crm" else i for i in self.items]
         return Plan(counts={s: dict(c) for s, c in self.counts.items()},
                     field_counts={s: dict(c) for s, c in self.field_counts.items()}, held=self.held,
-                    items=self.items, truncated=self.total > len(self.items), api_calls=api_calls,
-                    push_enabled=push_enabled)
+                    items=items, truncated=self.total > len(self.items), api_calls=api_calls,
+                    push_enabled=push_enabled, push_disabled=not push_enabled)
 
 
 class PlanningConnector:

@@ -3,8 +3,9 @@
 The steps of a page (:func:`apply_pull_page`):
 
 1. *set aside* the records deleted, merged away or converted in the CRM: never merged in;
-2. *match* each other record to its local contact: by CRM link, else by email (trimmed and
-   case-insensitive, case B11), else none (a new contact);
+2. *match* each other record to its local contact: by CRM link, else the contact that claims it (one whose
+   create the CRM refused as a duplicate of it, see :mod:`~leadsync.agent.engine.duplicates`), else by email
+   (trimmed and case-insensitive, case B11), else none (a new contact);
 3. *merge* field by field against the base value (:mod:`leadsync.agent.engine.merge`) into the page's
    writes (:class:`~leadsync.agent.engine.page_writes.PageWrites`): conflicts are recorded with both
    values; every local value the CRM changed gets its provenance (side, sync run, time, previous value);
@@ -17,7 +18,7 @@ The steps of a page (:func:`apply_pull_page`):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,18 +46,21 @@ _STD = frozenset(STANDARD_FIELDS)
 
 
 async def apply_pull_page(db: aiosqlite.Connection, ctx: RunContext, records: Sequence[CrmRecord],
-                          cursor: dict[str, Any] | None, object_type: str) -> list[int]:
+                          cursor: dict[str, Any] | None, object_type: str,
+                          claims: Mapping[str, int] | None = None) -> list[int]:
     """Apply ``records`` (``object_type`` records of one pulled page) and save ``cursor`` (when not None)
-    inside the caller's transaction. A record seen twice in a page: the later copy wins.
+    inside the caller's transaction. A record seen twice in a page: the later copy wins. ``claims`` {CRM id:
+    contact id}: an unlinked contact to link to that record (first-link merge) whatever its email says.
 
     Returns the ids of the local contacts created or changed."""
     page = PageWrites(object_type, now_ms())
     live = set_aside_departed(page, {r.id: r for r in records})
     if live:
-        merge = PageMerge(ctx, page, await match_records(db, ctx, live))
+        merge = PageMerge(ctx, page, await match_records(db, ctx, live, claims or {}))
         for record in live:
             merge.record(record)
     await write_page(db, page, ctx.run_id)
+    ctx.counts.failed += len(page.errors)  # a record or value not taken in: the run says so (partial)
     if page.archived:
         await contacts.mark_archived(db, ctx.crm, page.archived)
     await follow_records(db, ctx, page.merges, page.stamp)
@@ -100,19 +104,27 @@ class Matches:
     edited_at: dict[tuple[int, str], int]
     undecided: set[tuple[int, str]]
     top_id: int
+    claimed: dict[str, StoredContact] = field(default_factory=dict)
+    """Unlinked contacts that claim a record of the page, by CRM id (see :func:`apply_pull_page`)."""
     created: dict[str, tuple[int, str]] = field(default_factory=dict)
     """Contacts this page creates, by email match key: (contact id, CRM id)."""
 
 
-async def match_records(db: aiosqlite.Connection, ctx: RunContext, records: Sequence[CrmRecord]) -> Matches:
-    """Find the local contacts of ``records`` (five statements, whatever the page size)."""
+async def match_records(db: aiosqlite.Connection, ctx: RunContext, records: Sequence[CrmRecord],
+                        claims: Mapping[str, int]) -> Matches:
+    """Find the local contacts of ``records`` (five statements, whatever the page size; one more with
+    ``claims``)."""
     linked = await contacts.linked_contacts(db, ctx.crm, [r.id for r in records])
+    wanted = {crm_id: contact_id for crm_id, contact_id in claims.items() if crm_id not in linked}
+    found = await contacts.stored_contacts(db, sorted(set(wanted.values())))
+    claimed = {crm_id: found[c] for crm_id, c in wanted.items() if c in found and found[c].crm_id is None}
     email_property = ctx.connector.capabilities.email_property
-    emails = {normalize_email(r.properties.get(email_property)) for r in records if r.id not in linked}
+    emails = {normalize_email(r.properties.get(email_property)) for r in records
+              if r.id not in linked and r.id not in claimed}
     by_email = await contacts.contacts_with_emails(db, sorted(e for e in emails if e))
-    contact_ids = [c.id for c in linked.values()] + [c.id for c in by_email.values()]
+    contact_ids = [c.id for c in (*linked.values(), *by_email.values(), *claimed.values())]
     return Matches(linked, by_email, await provenance.local_edit_times(db, contact_ids),
-                   await conflicts.undecided_fields(db, contact_ids), await contacts.max_contact_id(db))
+                   await conflicts.undecided_fields(db, contact_ids), await contacts.max_contact_id(db), claimed)
 
 
 def record_values(ctx: RunContext, record: CrmRecord, errors: list[str]) -> dict[str, Any]:
@@ -169,6 +181,10 @@ class PageMerge:
         if local is not None:
             self._update(record, local, crm_vals, owner)
             return
+        claimant = self.matches.claimed.get(record.id)
+        if claimant is not None:
+            self._link(record, claimant, crm_vals, owner)
+            return
         key = normalize_email(crm_vals.get("email"))
         claimed = self.matches.created.get(key) if key else None
         match = self.matches.by_email.get(key) if key else None
@@ -211,7 +227,8 @@ class PageMerge:
             self.matches.created[key] = (contact_id, record.id)
 
     def _link(self, record: CrmRecord, match: StoredContact, crm_vals: dict[str, Any], owner: str | None) -> None:
-        """Link ``record`` to the unlinked contact ``match`` with its email (a first link: no base yet)."""
+        """Link ``record`` to the unlinked contact ``match`` (with its email, or claiming it: a first link, no
+        base yet)."""
         current = match.values(self.mappings)
         decisions = {f: hold_demotion(f, first_link(v, current.get(f)), current.get(f), link=True)
                      for f, v in crm_vals.items()}

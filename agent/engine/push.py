@@ -165,13 +165,12 @@ async def apply_push_results(db: aiosqlite.Connection, ctx: RunContext, plan: Pu
     confirmed: list[PlannedWrite] = []
     for write in plan.writes:
         result = results.get(write.contact_id)
-        if result is None or not result.ok:
+        error = _unconfirmed(ctx, write, result, stamp)
+        if error is not None:
             ctx.counts.failed += 1
-            reason = result.error if result else "the CRM gave no answer for this record"
-            errors.append(NewSyncError(ctx.run_id, write.contact_id, write.crm_id, write.op,
-                                       result.error_code if result else None, reason or "refused", write.local_rev,
-                                       stamp))
+            errors.append(error)
             continue
+        assert result is not None
         confirmed.append(write)
         op = "update" if write.op == "update" else ("create" if result.created else "link")
         log.append(NewWrite(ctx.run_id, write.contact_id, result.id, op, write.properties, write.owner_note,
@@ -207,6 +206,28 @@ async def apply_push_results(db: aiosqlite.Connection, ctx: RunContext, plan: Pu
     await sync_errors.resolve_open_errors(db, [e.contact_id for e in errors], stamp)
     await sync_errors.insert_sync_errors(db, errors)
     await write_log.insert_write_log(db, log)
+
+
+def _unconfirmed(ctx: RunContext, write: PlannedWrite, result: WriteResult | None, stamp: int) -> NewSyncError | None:
+    """The error of a write the CRM did not confirm (None: confirmed). A refused write is held until the
+    contact changes; one that could not get through (``not_sent``) stays queued for the next run (its error
+    holds nothing: ``local_rev`` None); a create confirmed without the new record's id is an error too."""
+    if result is not None and result.ok and (result.id or write.op == "update"):
+        return None
+    local_rev: int | None = write.local_rev
+    code: str | None
+    if result is None:
+        code, reason = "no_result", "the CRM gave no answer for this record"
+    elif result.ok:
+        code, reason = "no_id", "the CRM confirmed the create without naming the new record"
+    elif result.not_sent:
+        ctx.not_sent += 1
+        local_rev = None
+        code, reason = result.error_code, f"not sent: {result.error or 'the CRM could not be reached'}; queued " \
+                                          "for the next run"
+    else:
+        code, reason = result.error_code, result.error or "refused"
+    return NewSyncError(ctx.run_id, write.contact_id, write.crm_id, write.op, code, reason, local_rev, stamp)
 
 
 def _wire_before(ctx: RunContext, base: dict[str, Any], prop: str) -> str | None:

@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import msgspec
 
-from leadsync.agent.connectors.base import Connector, CrmRecord, ObjectType, PropertyMeta, WriteInput, WriteResult
+from leadsync.agent.connectors.base import Connector, ObjectType, PropertyMeta
+from leadsync.agent.engine import push_phase
 from leadsync.agent.engine.context import RunContext
 from leadsync.agent.engine.planning import PlanRecorder
 from leadsync.agent.engine.pull import apply_pull_page
-from leadsync.agent.engine.push import SCAN_BATCH, PushPlan, apply_push_results, plan_push, write_inputs
-from leadsync.agent.store.queries import conflicts, contacts, cursors, owners, sync_runs
-from leadsync.agent.store.queries.contacts import PushCandidate
+from leadsync.agent.engine.relink import conversion_targets
+from leadsync.agent.store.queries import cursors, owners, sync_runs
 from leadsync.agent.store.queries.sync_runs import run_from_row as run_from_row
 from leadsync.agent.store.store import Store
 from leadsync.agent.users import save_owners
@@ -31,10 +31,6 @@ from leadsync.common.instants import now_ms
 from leadsync.common.models import SyncRun
 
 log = logging.getLogger("leadsync.sync")
-
-WRITE_BATCHES_PER_CHUNK = 5
-"""Write batches (of the CRM's batch size) planned and recorded together in one transaction."""
-
 
 
 async def start_run(store: Store, trigger: str) -> int:
@@ -70,7 +66,8 @@ async def execute_run(
     """Run sync run ``run_id`` (already started) and record its outcome; returns the finished run.
 
     CRM failures end the run as ``failed`` with the reason (nothing half-applied: each page and batch
-    is its own transaction); records refused alone make it ``partial``.
+    is its own transaction); records refused alone, and pushed batches that could not get through (left
+    queued for the next run, see :mod:`~leadsync.agent.engine.push_phase`), make it ``partial``.
     """
     calls_before = connector.api_calls
     ctx = RunContext(run_id=run_id, connector=connector, mappings=mappings, properties={},
@@ -89,9 +86,12 @@ async def execute_run(
                 await _pull(store, ctx, object_type)
         if push:
             active = await owners.active_owner_ids(store.reader)
-            await _push(store, ctx, active, contact_ids)
+            await push_phase.push(store, ctx, active, contact_ids)
         if ctx.counts.failed:
             status = "partial"
+        if ctx.not_sent:
+            error = (f"{ctx.not_sent} writes could not get through to the CRM (unavailable or rate limited after "
+                     "retries); they stay queued for the next run")
     except CrmError as exc:
         status, error = "failed", f"{type(exc).__name__}: {exc.message}"
         log.warning("sync run %s failed: %s", run_id, error)
@@ -212,7 +212,7 @@ async def _mark_archived(store: Store, ctx: RunContext, object_type: ObjectType)
 async def _pull(store: Store, ctx: RunContext, object_type: ObjectType) -> None:
     cursor = await cursors.load_cursor(store.reader, ctx.crm, object_type)
     async for page in ctx.connector.pull_changes(object_type, cursor, properties=ctx.crm_properties(object_type)):
-        followed = await _conversion_targets(ctx, page.records)
+        followed = await conversion_targets(ctx, page.records)
         async with store.transaction() as db:
             changed = await apply_pull_page(db, ctx, page.records, page.cursor, object_type)
             for target_type, records in followed.items():
@@ -222,107 +222,3 @@ async def _pull(store: Store, ctx: RunContext, object_type: ObjectType) -> None:
         ctx.progress({"type": "progress", "run_id": ctx.run_id, "phase": "pull", "object_type": object_type,
                       "done": ctx.counts.pulled, "total": page.total})
         await ctx.between_batches()
-
-
-async def _conversion_targets(ctx: RunContext, records: Sequence[CrmRecord]) -> dict[ObjectType, list[CrmRecord]]:
-    """The records that converted leads among ``records`` became (Salesforce ``ConvertedContactId``), read
-    now so that the relinked local contacts are merged with them in the same transaction."""
-    wanted: dict[ObjectType, list[str]] = {}
-    for record in records:
-        if record.converted_to_type is not None and record.converted_to_id and not record.archived:
-            wanted.setdefault(record.converted_to_type, []).append(record.converted_to_id)
-    found: dict[ObjectType, list[CrmRecord]] = {}
-    for target_type, ids in wanted.items():
-        read = await ctx.connector.read(target_type, sorted(set(ids)), properties=ctx.crm_properties(target_type))
-        found[target_type] = [r for r in read.values() if r is not None]
-    return found
-
-
-async def _push(store: Store, ctx: RunContext, active_owners: set[str], contact_ids: list[int] | None) -> None:
-    total = await contacts.count_push_candidates(store.reader, contact_ids)
-    ctx.progress({"type": "progress", "run_id": ctx.run_id, "phase": "push", "done": 0, "total": total})
-    retry = await _push_pass(store, ctx, active_owners, contact_ids, total)
-    if retry:  # writes that went to a lead converted meanwhile: once more, now to the record it became
-        await _push_pass(store, ctx, active_owners, sorted(retry), total)
-
-
-async def _push_pass(store: Store, ctx: RunContext, active_owners: set[str], contact_ids: list[int] | None,
-                     total: int) -> set[int]:
-    """Push every candidate (among ``contact_ids``) once; returns the contacts whose update found their
-    lead converted (relinked now, to be pushed again). Candidates go in chunks of a few write batches,
-    each recorded in its own transaction, so a CRM failure mid-run loses no confirmed write."""
-    chunk = max(ctx.connector.capabilities.batch_size * WRITE_BATCHES_PER_CHUNK, 20)
-    after = 0
-    retry: set[int] = set()
-    while True:
-        rows = await contacts.push_candidates(store.reader, after, SCAN_BATCH, contact_ids)
-        if not rows:
-            return retry
-        after = rows[-1].id
-        for start in range(0, len(rows), chunk):
-            retry |= await _push_rows(store, ctx, rows[start:start + chunk], active_owners, total)
-
-
-async def _push_rows(store: Store, ctx: RunContext, rows: list[PushCandidate], active_owners: set[str],
-                     total: int) -> set[int]:
-    """Plan, write and record one chunk of push candidates; returns the contacts to push again."""
-    caps = ctx.connector.capabilities
-    retry: set[int] = set()
-    plan = plan_push(ctx, rows, active_owners, await conflicts.undecided_fields(store.reader, [r.id for r in rows]))
-    results: dict[int, WriteResult] = {}
-    found: dict[ObjectType, list[CrmRecord]] = {}
-    creates = write_inputs(plan, "create")
-    # an email already on an object checked first (Salesforce: a Contact) is linked, not made a lead
-    for object_type in caps.link_first:
-        if not creates:
-            break
-        emails = {w.ref: e for w in creates if (e := w.properties.get(caps.email_property))}
-        matches = await ctx.connector.find_by_email(object_type, sorted(set(emails.values())),
-                                                    properties=ctx.crm_properties(object_type))
-        linked = {ref for ref, e in emails.items() if e in matches}
-        found.setdefault(object_type, []).extend({matches[emails[r]].id: matches[emails[r]]
-                                                  for r in linked}.values())
-        creates = [w for w in creates if w.ref not in linked]
-        plan.writes = [w for w in plan.writes if str(w.contact_id) not in linked]
-    if creates:
-        for result in await ctx.connector.create(caps.new_lead_object, creates):
-            results[int(result.ref)] = result
-    for object_type, updates in _updates_by_object(plan).items():
-        for result in await ctx.connector.update(object_type, updates):
-            results[int(result.ref)] = result
-    # a create refused because the email exists in the CRM links to that record instead (never a
-    # duplicate, and a replay after a crash is harmless): it is merged like a pulled record
-    existing = {cid: r.existing_id for cid, r in results.items() if not r.ok and r.existing_id}
-    if existing:
-        read = await ctx.connector.read(caps.new_lead_object, sorted(set(existing.values())),
-                                        properties=ctx.crm_properties(caps.new_lead_object))
-        found.setdefault(caps.new_lead_object, []).extend(r for r in read.values() if r is not None)
-        plan.writes = [w for w in plan.writes if w.contact_id not in existing]
-    # an update refused because its lead was converted: relinked to what it became, then pushed again
-    converted = {cid: r.record for cid, r in results.items()
-                 if not r.ok and r.record is not None and r.record.converted_to_id}
-    if converted:
-        found.setdefault(caps.new_lead_object, []).extend(r for r in converted.values() if r is not None)
-        plan.writes = [w for w in plan.writes if w.contact_id not in converted]
-        retry |= set(converted)
-    targets = await _conversion_targets(ctx, [r for records in found.values() for r in records])
-    async with store.transaction() as db:
-        for object_type, records in (*found.items(), *targets.items()):
-            await apply_pull_page(db, ctx, records, None, object_type)
-        await apply_push_results(db, ctx, plan, results, caps.new_lead_object)
-    ctx.progress({"type": "progress", "run_id": ctx.run_id, "phase": "push",
-                  "done": ctx.counts.created_crm + ctx.counts.updated_crm + ctx.counts.linked + ctx.counts.failed,
-                  "total": total})
-    await ctx.between_batches()
-    return retry
-
-
-def _updates_by_object(plan: PushPlan) -> dict[ObjectType, list[WriteInput]]:
-    """The plan's updates grouped by the object type each contact is linked to."""
-    grouped: dict[ObjectType, list[WriteInput]] = {}
-    for write in plan.writes:
-        if write.op == "update":
-            grouped.setdefault(write.object_type, []).append(
-                WriteInput(ref=str(write.contact_id), properties=write.properties, id=write.crm_id,
-                           clear_first=write.clear_first))
-    return grouped

@@ -4,10 +4,11 @@ existing contacts, archive by deactivation, email look-ups with awkward characte
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from leadsync.agent.connectors.autotask.client import AutotaskConnector
-from leadsync.agent.connectors.autotask.sandbox import AutotaskState
+from leadsync.agent.connectors.autotask.sandbox import AutotaskState, FaultSwitches
 from leadsync.agent.connectors.base import WriteInput
 
 
@@ -237,3 +238,22 @@ async def test_clearing_the_company_of_an_existing_contact_fails_alone_with_the_
     assert "companyName cannot be cleared" in (results[0].error or "")
     assert state.get_contact(int(row["id"]))["title"] == row["title"]  # type: ignore[index]
     assert state.write_requests == writes + 1
+
+
+async def test_a_refused_duplicate_email_names_the_contact_that_has_it_as_a_second_address(
+        state: AutotaskState, faults: FaultSwitches, connector: AutotaskConnector, client: httpx.AsyncClient) -> None:
+    faults.unique_contact_email = True
+    company_id, _ = existing_company(state)
+    holder = state.add_contact({"firstName": "Ann", "lastName": "Dupe", "companyID": company_id, "isActive": 1,
+                                "emailAddress": "ann@old.example", "emailAddress2": "Ann@New.example"})
+    answer = await client.post(f"/V1.0/Companies/{company_id}/Contacts", json={
+        "firstName": "Ann", "lastName": "Again", "emailAddress": "ann@new.example"})
+    # Autotask's refusal: a 500 whose message names the address, not the contact
+    assert (answer.status_code, answer.json()) == (500, {"errors": [
+        "A contact with the email address ann@new.example already exists."]})
+
+    [result] = await connector.create("contact", [person("c1", "ann@new.example")])
+
+    assert (result.ok, result.error_code, result.existing_id) == (False, "DUPLICATE_EMAIL", str(holder))
+    assert "already exists" in (result.error or "")
+    assert len([r for r in state.rows("Contacts") if r.get("lastName") == "Lovelace c1"]) == 0

@@ -320,3 +320,27 @@ async def test_a_dropped_connection_is_retried_over_a_real_socket() -> None:
 
     assert [o.email for o in owners] == ["ann@corp.com"]
     assert connector.api_calls == 3  # dropped + retried active listing + archived listing
+
+
+@pytest.mark.parametrize("whole_batch_refused", [False, True])
+async def test_a_create_with_a_secondary_email_is_refused_naming_the_contact(world: World,
+                                                                            whole_batch_refused: bool) -> None:
+    world.faults.reject_batch_if_any_invalid = whole_batch_refused
+    existing = world.state.add_contact({"email": "ann@old.example",
+                                        "hs_additional_emails": "x@y.example;Ann@New.example"})
+    body = {"inputs": [{"properties": {"email": "ann@new.example"}, "objectWriteTraceId": "t1"},
+                       {"properties": {"email": "fresh@example.com"}, "objectWriteTraceId": "t2"}]}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(world.state, faults=world.faults,
+                                                                              token=TOKEN)),
+                                 base_url="http://sandbox", headers={"Authorization": f"Bearer {TOKEN}"}) as http:
+        answer = await http.post("/crm/v3/objects/contacts/batch/create", json=body)
+    error = answer.json() if whole_batch_refused else answer.json()["errors"][0]
+    assert answer.status_code == (409 if whole_batch_refused else 207)
+    assert (error["category"], error["message"]) == ("CONFLICT", f"Contact already exists. Existing ID: {existing}")
+
+    results = await world.connector.create("contact", [
+        WriteInput(ref="a", properties={"email": " ANN@new.example"}),
+        WriteInput(ref="b", properties={"email": "other@example.com"})])
+
+    assert (results[0].ok, results[0].error_code, results[0].existing_id) == (False, "CONFLICT", existing)
+    assert results[1].ok and results[1].created

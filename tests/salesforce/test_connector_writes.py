@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs
 
-import pytest
+import httpx
 
 from leadsync.agent.connectors.base import WriteInput
 from leadsync.agent.connectors.salesforce.sandbox import FaultSwitches, SandboxState
@@ -162,11 +162,10 @@ async def test_archive_deletes_and_is_idempotent(make_connector: MakeConnector, 
 
 async def test_a_create_that_may_have_happened_is_not_replayed(make_connector: MakeConnector, state: SandboxState,
                                                                faults: FaultSwitches) -> None:
-    from leadsync.common.errors import CrmUnavailableError
-
     faults.fail_next("/services/data/*/composite/sobjects", "POST", 500, times=1)
-    with pytest.raises(CrmUnavailableError):
-        await make_connector().create("lead", [lead_input(1)])
+    (unsent,) = await make_connector().create("lead", [lead_input(1)])
+    # not retried (Salesforce may have acted): the record comes back not sent, for a later run to look up
+    assert (unsent.ok, unsent.not_sent) == (False, True) and "500" in (unsent.error or "")
     assert collection_calls(state, "POST") == 1
     faults.fail_next("/services/data/*/composite/sobjects", "POST", 503, times=1)
     (result,) = await make_connector().create("lead", [lead_input(2)])
@@ -204,3 +203,35 @@ def test_duplicate_rule_matches_name_the_existing_record() -> None:
                                                  {"matchRecords": [{"record": {"Id": "00Qxx0000000001AAA"}}]}]}}]}]
     (result,) = parse_results(answer, [Prepared(inp=lead_input(1), wire={}, position=0)], created=True)
     assert (result.ok, result.error_code, result.existing_id) == (False, "DUPLICATES_DETECTED", "00Qxx0000000001AAA")
+
+
+async def test_the_standard_lead_duplicate_rule_blocks_a_lead_and_names_its_contact(
+        make_connector: MakeConnector, state: SandboxState, faults: FaultSwitches, client: httpx.AsyncClient) -> None:
+    faults.duplicate_rule_blocks = True
+    contact = state.add_record("Contact", {"FirstName": "Ann", "LastName": "Dupe", "Phone": "+1 (555) 0199",
+                                           "Email": "ann@old.example"})
+    record = {"attributes": {"type": "Lead"}, "FirstName": "ann", "LastName": "Dupe", "Company": "Co",
+              "Phone": "1 555 0199", "Email": "ann@new.example"}
+    answer = (await client.post("/services/data/v62.0/composite/sobjects",
+                                json={"allOrNone": False, "records": [record]})).json()
+    (error,) = answer[0]["errors"]
+    assert (answer[0]["success"], error["statusCode"], error["message"]) == (False, "DUPLICATES_DETECTED",
+                                                                             "Use one of these records?")
+    (match,) = error["duplicateResult"]["matchResults"]
+    assert (match["entityType"], match["matchRecords"][0]["record"]["Id"]) == ("Contact", contact)
+    assert error["duplicateResult"]["allowSave"] is False
+    # the connector's own look-up by email misses it (another email): the rule's match is named instead
+    (result,) = await make_connector().create("lead", [WriteInput(ref="r", properties={
+        k: v for k, v in record.items() if k != "attributes"})])
+    assert (result.ok, result.error_code, result.existing_id, result.existing_type) == (
+        False, "DUPLICATES_DETECTED", contact, "contact")
+    # the email match key: punctuation in the local part and subdomains do not hide a duplicate Lead
+    lead = state.add_record("Lead", {"FirstName": "Bo", "LastName": "Key", "Company": "K",
+                                     "Email": "bo.key@us.acme.com"})
+    (keyed,) = await make_connector().create("lead", [lead_input(9, FirstName="Bo", LastName="Key",
+                                                                 Email="bokey@acme.com")])
+    assert (keyed.existing_id, keyed.existing_type) == (lead, "lead")
+    faults.duplicate_rule_blocks = False  # the rule's default action (Allow) saves it
+    (allowed,) = await make_connector().create("lead", [lead_input(10, FirstName="Bo", LastName="Key",
+                                                                   Email="bokey@acme.com")])
+    assert allowed.ok and allowed.created

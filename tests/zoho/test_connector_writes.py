@@ -6,9 +6,11 @@ import pytest
 
 from leadsync.agent.connectors.base import WriteInput
 from leadsync.agent.connectors.zoho.client import ZohoConnector
+from leadsync.agent.connectors.zoho.errors import duplicate_of
 from leadsync.agent.connectors.zoho.sandbox import SandboxState, ZohoFaults
+from leadsync.agent.connectors.zoho.sandbox.validation import RecordRefused, check
 
-from .conftest import api_requests
+from .conftest import ConnectorFactory, api_requests
 
 
 def lead(ref: str, email: str, **extra: str) -> WriteInput:
@@ -194,3 +196,31 @@ async def test_a_spent_daily_credit_quota_is_not_retried(connector: ZohoConnecto
         await connector.list_owners()
     assert state.status_counts[429] == 1
     assert caught.value.retry_after_s == 3600  # credits count over a rolling 24 hours: retry in an hour
+
+
+async def test_a_unique_field_refuses_a_lead_naming_the_lead_or_contact_that_has_it(
+        make_connector: ConnectorFactory, state: SandboxState, faults: ZohoFaults) -> None:
+    faults.unique_fields = ["Phone"]
+    contact = state.add_record("Contacts", {"Last_Name": "Dupe", "Email": "ann@old.example", "Phone": "+1 555 0199"})
+    results = await make_connector().create("lead", [lead("1", "ann@new.example", Phone="+1 555 0199 "),
+                                                     lead("2", "bo@new.example", Phone="+1 555 0200")])
+    assert (results[0].ok, results[0].error_code, results[0].existing_id, results[0].existing_type) == (
+        False, "DUPLICATE_DATA", contact, "contact")
+    assert results[1].ok
+    # the v2 answer names the record of the same module in ``details.id``
+    assert duplicate_of({"code": "DUPLICATE_DATA", "details": {"api_name": "Email", "id": "4150868000000224005"},
+                         "message": "duplicate data", "status": "error"}) == ("4150868000000224005", None)  # v2
+
+
+async def test_the_sandbox_answers_duplicate_data_in_zohos_shape(state: SandboxState, faults: ZohoFaults) -> None:
+    """As Zoho's v8 answer (Kaizen #177): the field, its JSON path, and the record with its module and owner."""
+    faults.unique_email = True
+    lead_id = state.add_record("Leads", {"Last_Name": "Old", "Email": "taken@example.com"})
+    with pytest.raises(RecordRefused) as refused:
+        check(state, "Leads", {"Last_Name": "New", "Email": "Taken@example.com"}, 0, creating=True,
+              unique=faults.unique())
+    assert (refused.value.code, refused.value.details["api_name"], refused.value.details["json_path"]) == (
+        "DUPLICATE_DATA", "Email", "$.data[0].Email")
+    duplicate = refused.value.details["duplicate_record"]
+    assert duplicate["id"] == lead_id and duplicate["module"] == {"api_name": "Leads", "id": "4876876000000002175"}
+    assert refused.value.details["more_records"] is False and set(duplicate["Owner"]) >= {"id", "name"}

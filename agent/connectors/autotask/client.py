@@ -32,6 +32,7 @@ threshold is 10,000 requests per rolling hour for the whole database — error t
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
@@ -73,6 +74,7 @@ from leadsync.agent.connectors.base import (
     PullPage,
     WriteInput,
     WriteResult,
+    not_sent,
 )
 from leadsync.agent.connectors.http import Clock, HttpClient, RateLimit, RetryPolicy, Sleep, check_base_url
 from leadsync.agent.connectors.incremental import DEFAULT_OVERLAP_MS
@@ -85,6 +87,7 @@ from leadsync.common.errors import (
     CrmRateLimitedError,
     CrmUnavailableError,
     ValidationError,
+    is_transient,
 )
 from leadsync.common.instants import NowMs
 
@@ -128,11 +131,20 @@ def _failed(ref: str, reason: str, code: str, record_id: str | None = None) -> W
 
 
 def _refusal(ref: str, exc: CrmError, record_id: str | None = None) -> WriteResult:
-    """A per-record failure from Autotask's answer; auth, rate-limit and outage errors are raised instead
-    (they are not about this record, and every other record would fail the same way)."""
+    """A per-record failure from Autotask's answer: a request that could not get through (unavailable or
+    rate limited after the retries) comes back ``not_sent``; auth and quota errors are raised instead (they
+    are not about this record, and every other record would fail the same way)."""
+    if is_transient(exc):
+        return not_sent(WriteInput(ref=ref, properties={}, id=record_id), exc)
     if isinstance(exc, CrmAuthError | CrmRateLimitedError | CrmUnavailableError):
         raise exc
     return _failed(ref, exc.message, exc.category or f"HTTP_{exc.status}", record_id)
+
+
+DUPLICATE_EMAIL: Final = re.compile(r"e-?mail address\b.*\balready exists|duplicate e-?mail", re.IGNORECASE)
+"""Autotask's refusal of a contact whose email another contact has (it names the address, not the contact)."""
+EMAIL_FIELDS: Final = (EMAIL, "emailAddress2", "emailAddress3")
+"""A contact's email fields: Autotask's duplicate check may match any of them."""
 
 
 def _prop(properties: Mapping[str, str], name: str) -> str | None:
@@ -484,11 +496,28 @@ class AutotaskConnector:
         try:
             answer = await self._create_call(f"/V1.0/Companies/{company.id}/Contacts", payload)
         except CrmError as exc:
-            return _refusal(inp.ref, exc)
+            refusal = _refusal(inp.ref, exc)
+            if refusal.not_sent or not DUPLICATE_EMAIL.search(exc.message):
+                return refusal
+            return await self._duplicate_of(inp, exc, refusal)
         new_id = wire_id(answer.get("itemId")) if isinstance(answer, dict) else None
         if new_id is None:
             raise CrmProtocolError("Autotask created a contact without answering its itemId", crm=CRM)
         return WriteResult(ref=inp.ref, ok=True, id=new_id, created=True)
+
+    async def _duplicate_of(self, inp: WriteInput, exc: CrmError, refusal: WriteResult) -> WriteResult:
+        """A create Autotask refused because another contact has one of its emails: its message names the
+        address, not the contact, so the contact holding any of the input's emails in any of its three
+        email fields is looked up (an active one first, then the oldest) and named as ``existing_id``."""
+        keys = sorted({k for f in EMAIL_FIELDS if (k := normalize_email(_prop(inp.properties, f) or ""))})
+        if not keys:
+            return refusal
+        group = {"op": "or", "items": [cond(f, "in", keys) for f in EMAIL_FIELDS]}
+        found = sorted(await self._contacts([group], ()), key=lambda r: (r.archived, int(r.id)))
+        if not found:
+            return refusal
+        return WriteResult(ref=inp.ref, ok=False, existing_id=found[0].id, record=found[0], error=exc.message,
+                           error_code="DUPLICATE_EMAIL")
 
     async def _update_one(self, inp: WriteInput, known: _Known, *, created: bool = False) -> WriteResult:
         name = inp.properties.get(COMPANY_NAME)

@@ -17,11 +17,11 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from leadsync.agent.connectors.base import ObjectType, WriteInput, WriteResult
+from leadsync.agent.connectors.base import ObjectType, WriteInput, WriteResult, not_sent
 from leadsync.agent.connectors.hubspot.errors import item_error_keys, item_error_reason
 from leadsync.agent.connectors.hubspot.wire import EMAIL_PROPERTY, null_properties, record_from_wire
 from leadsync.common.emails import normalize_email
-from leadsync.common.errors import CrmError, CrmNotFoundError, CrmProtocolError
+from leadsync.common.errors import CrmError, CrmNotFoundError, CrmProtocolError, is_transient
 
 BATCH_SIZE: Final = 100
 """HubSpot's limit on inputs per batch request."""
@@ -81,13 +81,19 @@ async def write_all(
 ) -> list[WriteResult]:
     """Write ``inputs`` in batches of 100 (see :func:`write_isolating`), up to ``IN_FLIGHT`` batches at
     once so a CRM far away is not waited on one round trip at a time (the rate limiter still paces
-    them): one result per input, in input order."""
+    them): one result per input, in input order. A batch that cannot get through (HubSpot unavailable or
+    rate limited after the retries) comes back ``not_sent``; other CrmErrors are raised."""
     prepared, outcome = prepare(inputs, wire, keys)
     gate = asyncio.Semaphore(IN_FLIGHT)
 
     async def send(batch: list[Prepared]) -> None:
         async with gate:
-            results = await write_isolating(post, batch, object_type, created_by_default=created_by_default)
+            try:
+                results = await write_isolating(post, batch, object_type, created_by_default=created_by_default)
+            except CrmError as error:  # this batch could not get through; the others are kept
+                if not is_transient(error):
+                    raise
+                results = [not_sent(item.inp, error) for item in batch]
         outcome.update((item.position, result) for item, result in zip(batch, results, strict=True))
 
     await asyncio.gather(*(send(batch) for batch in chunks(prepared)))
@@ -173,8 +179,9 @@ def parse_answer(
         except CrmProtocolError:
             record = None
         new = obj.get("new")
+        found = obj.get("id")
         outcome[position] = WriteResult(
-            ref=batch[position].inp.ref, ok=True, id=str(obj.get("id")),
+            ref=batch[position].inp.ref, ok=True, id=None if found in (None, "") else str(found),
             created=new is True if isinstance(new, bool) else created_by_default, record=record)
 
     loose_errors: list[Mapping[str, Any]] = []

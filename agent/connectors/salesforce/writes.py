@@ -20,10 +20,10 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from leadsync.agent.connectors.base import WriteInput, WriteResult
+from leadsync.agent.connectors.base import ObjectType, WriteInput, WriteResult, not_sent
 from leadsync.agent.connectors.salesforce.errors import record_error_reason
 from leadsync.agent.connectors.salesforce.wire import ID, wire_value
-from leadsync.common.errors import CrmError
+from leadsync.common.errors import CrmError, is_transient
 
 COLLECTION_SIZE: Final = 200
 """Salesforce's limit on records per sObject Collections request."""
@@ -123,30 +123,44 @@ def parse_results(answer: Any, batch: Sequence[Prepared], *, created: bool) -> l
             results.append(WriteResult(ref=item.inp.ref, ok=True, id=record_id, created=created))
         else:
             reason, code = record_error_reason(outcome.get("errors"))
+            existing, existing_type = duplicate_match(outcome.get("errors")) or (None, None)
             results.append(WriteResult(ref=item.inp.ref, ok=False, id=record_id, error=reason, error_code=code,
-                                       existing_id=duplicate_match(outcome.get("errors"))))
+                                       existing_id=existing, existing_type=existing_type))
     return results
 
 
-def duplicate_match(errors: Any) -> str | None:
-    """The id of the first record a duplicate rule matched (``DUPLICATES_DETECTED`` errors carry
-    ``duplicateResult.matchResults[].matchRecords[].record.Id``), or None."""
+_OBJECT_TYPES: Final[dict[str, ObjectType]] = {"lead": "lead", "contact": "contact"}
+
+
+def duplicate_match(errors: Any) -> tuple[str, ObjectType | None] | None:
+    """The id and object type of the first record a duplicate rule matched (``DUPLICATES_DETECTED`` errors
+    carry ``duplicateResult.matchResults[].matchRecords[].record`` with its ``Id`` and ``attributes.type``,
+    Lead or Contact: the standard lead rule matches Contacts too), or None."""
     for error in errors if isinstance(errors, list) else ():
         result = error.get("duplicateResult") if isinstance(error, dict) else None
         for match in (result or {}).get("matchResults") or () if isinstance(result, dict) else ():
             for candidate in match.get("matchRecords") or () if isinstance(match, dict) else ():
                 record = candidate.get("record") if isinstance(candidate, dict) else None
                 if isinstance(record, dict) and isinstance(record.get("Id"), str):
-                    return str(record["Id"])
+                    attributes = record.get("attributes")
+                    name = attributes.get("type") if isinstance(attributes, dict) else match.get("entityType")
+                    return str(record["Id"]), _OBJECT_TYPES.get(str(name).lower())
     return None
 
 
 async def write_all(send: Send, inputs: Sequence[WriteInput], prepared: list[Prepared],
                     refused: dict[int, WriteResult], *, created: bool) -> list[WriteResult]:
-    """Send ``prepared`` in collections of 200 and return one result per input of ``inputs``, in order."""
+    """Send ``prepared`` in collections of 200 and return one result per input of ``inputs``, in order. A
+    collection that cannot get through (Salesforce unavailable or rate limited after the retries) comes back
+    ``not_sent``; other CrmErrors are raised."""
     outcome = dict(refused)
     for batch in chunks(prepared):
-        results = await _write_isolating(send, batch, created=created)
+        try:
+            results = await _write_isolating(send, batch, created=created)
+        except CrmError as error:  # this collection could not get through; the others are kept
+            if not is_transient(error):
+                raise
+            results = [not_sent(item.inp, error) for item in batch]
         outcome.update((item.position, result) for item, result in zip(batch, results, strict=True))
     return [outcome[n] for n in range(len(inputs))]
 

@@ -23,6 +23,7 @@ from typing import Any, Final
 import httpx
 import msgspec
 
+from leadsync.agent.connectors.base import ObjectType
 from leadsync.agent.connectors.http import error_for_status
 from leadsync.common.errors import CrmError, CrmQuotaExhaustedError, CrmRateLimitedError
 
@@ -89,11 +90,26 @@ def result_reason(result: Mapping[str, Any]) -> tuple[str, str | None]:
     return (f"{message} ({', '.join(notes)})" if notes else message), code
 
 
-def duplicate_of(result: Mapping[str, Any]) -> str | None:
-    """The id of the record a ``DUPLICATE_DATA`` result names (``details.duplicate_record.id``), or None."""
+MODULE_TYPES: Final[dict[str, ObjectType]] = {"Leads": "lead", "Contacts": "contact"}
+
+
+def duplicate_of(result: Mapping[str, Any]) -> tuple[str, ObjectType | None] | None:
+    """The id and object type of the record a ``DUPLICATE_DATA`` result names, or None: v4 and later say
+    ``details.duplicate_record: {id, module: {api_name}}`` (the module may be another one: a Lead refused
+    as a duplicate of a Contact), v2 ``details: {api_name, id}`` (the same module, type None)."""
+    if result.get("code") != "DUPLICATE_DATA":
+        return None
     details = result.get("details")
-    duplicate = details.get("duplicate_record") if isinstance(details, dict) else None
-    return _text(duplicate.get("id")) if isinstance(duplicate, dict) else None
+    if not isinstance(details, dict):
+        return None
+    duplicate = details.get("duplicate_record")
+    if isinstance(duplicate, dict):
+        found = _text(duplicate.get("id"))
+        module = duplicate.get("module")
+        name = module.get("api_name") if isinstance(module, dict) else None
+        return (found, MODULE_TYPES.get(str(name))) if found else None
+    found = _text(details.get("id"))
+    return (found, None) if found else None
 
 
 def oauth_error(answer: Any) -> str | None:

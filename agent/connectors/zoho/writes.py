@@ -22,10 +22,10 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from leadsync.agent.connectors.base import WriteInput, WriteResult
+from leadsync.agent.connectors.base import WriteInput, WriteResult, not_sent
 from leadsync.agent.connectors.zoho.errors import duplicate_of, result_reason
 from leadsync.agent.connectors.zoho.wire import ID, text_value, wire_value
-from leadsync.common.errors import CrmError
+from leadsync.common.errors import CrmError, is_transient
 
 BATCH_SIZE: Final = 100
 """Zoho's limit on records per insert, update, upsert or delete request."""
@@ -119,8 +119,9 @@ def read_results(answer: Any, batch: Sequence[Outgoing], *, created: bool) -> li
             results.append(WriteResult(ref=item.inp.ref, ok=True, id=record_id or item.inp.id, created=made))
             continue
         reason, code = result_reason(result)
+        existing, existing_type = duplicate_of(result) or (None, None)
         results.append(WriteResult(ref=item.inp.ref, ok=False, id=item.inp.id, error=reason, error_code=code,
-                                   existing_id=duplicate_of(result)))
+                                   existing_id=existing, existing_type=existing_type))
     return results
 
 
@@ -152,9 +153,16 @@ async def send_batch(send: Send, batch: list[Outgoing], *, created: bool) -> lis
 
 async def write_all(send: Send, count: int, ready: list[Outgoing], refused: dict[int, WriteResult], *,
                     created: bool) -> list[WriteResult]:
-    """Send ``ready`` 100 a request; one result per input (``count`` of them), in input order."""
+    """Send ``ready`` 100 a request; one result per input (``count`` of them), in input order. A request that
+    cannot get through (Zoho unavailable or rate limited after the retries) comes back ``not_sent``; other
+    CrmErrors are raised."""
     outcome = dict(refused)
     for batch in batches(ready):
-        outcome.update((o.position, r) for o, r in zip(batch, await send_batch(send, batch, created=created),
-                                                           strict=True))
+        try:
+            results = await send_batch(send, batch, created=created)
+        except CrmError as error:  # this request could not get through; the others are kept
+            if not is_transient(error):
+                raise
+            results = [not_sent(o.inp, error) for o in batch]
+        outcome.update((o.position, r) for o, r in zip(batch, results, strict=True))
     return [outcome[n] for n in range(count)]

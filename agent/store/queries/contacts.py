@@ -92,6 +92,15 @@ async def contacts_with_emails(db: aiosqlite.Connection, keys: Sequence[str]) ->
         return {normalize_email(row["email"]): _stored(row) for row in await cur.fetchall()}
 
 
+async def stored_contacts(db: aiosqlite.Connection, contact_ids: Sequence[int]) -> dict[int, StoredContact]:
+    """The contacts ``contact_ids`` as a pull matches them, by id (one statement; missing ids are absent)."""
+    if not contact_ids:
+        return {}
+    async with db.execute(_STORED_SELECT + f"WHERE c.id IN ({','.join('?' * len(contact_ids))})",
+                          list(contact_ids)) as cur:
+        return {row["id"]: _stored(row) for row in await cur.fetchall()}
+
+
 async def max_contact_id(db: aiosqlite.Connection) -> int:
     """The highest contact id (0 for none): new contacts of a page are numbered after it."""
     async with db.execute("SELECT coalesce(max(id), 0) FROM contacts") as cur:
@@ -167,9 +176,10 @@ async def bump_local_rev(db: aiosqlite.Connection, contact_id: int) -> None:
 
 
 async def mark_merged(db: aiosqlite.Connection, duplicate: int, survivor: int, note: str) -> None:
-    """``duplicate`` was merged into ``survivor``: marked merged with ``note``, nothing left to push."""
-    await db.execute("UPDATE contacts SET crm_state = 'merged', merged_into = ?, crm_note = ?, synced_rev = local_rev "
-                     "WHERE id = ?", (survivor, note, duplicate))
+    """``duplicate`` was merged into ``survivor``: marked merged with ``note``, nothing left to push; it keeps
+    its email but gives up the email's match key (the survivor, or a new contact, may take that email)."""
+    await db.execute("UPDATE contacts SET crm_state = 'merged', merged_into = ?, crm_note = ?, synced_rev = local_rev, "
+                     "email_norm = NULL WHERE id = ?", (survivor, note, duplicate))
 
 
 # -- push --------------------------------------------------------------------------------------------

@@ -54,6 +54,15 @@ async def last_finished(store: Store) -> SyncRun | None:
     return None if row is None else to_struct(row, SyncRun)
 
 
+async def last_problem(store: Store) -> tuple[SyncRun | None, int | None]:
+    """The newest run that ended ``partial`` or ``failed`` (None: none) and the id of the newest ``ok`` run
+    (None: none)."""
+    problem = await store.fetchone("SELECT * FROM sync_runs WHERE status IN ('partial', 'failed') "
+                                   "ORDER BY id DESC LIMIT 1")
+    ok = await store.scalar("SELECT max(id) FROM sync_runs WHERE status = 'ok'")
+    return (None if problem is None else to_struct(problem, SyncRun)), (None if ok is None else int(ok))
+
+
 async def history(store: Store, *, before: int | None, limit: int) -> list[SyncRun]:
     """Up to ``limit`` runs with an id below ``before`` (None: the newest), newest first."""
     rows = await store.fetchall("SELECT * FROM sync_runs WHERE id < ? ORDER BY id DESC LIMIT ?",

@@ -23,9 +23,13 @@ class FaultSwitches(SharedFaultSwitches):
     - ``hourly_threshold``: API requests per rolling 60 minutes for the database (Autotask: 10,000;
       ``None`` = unlimited); past it every API call answers 429 with ``Retry-After``.
     - ``page_size``: the most items a query page holds (Autotask: 500; ``MaxRecords`` may ask for fewer).
+    - ``unique_contact_email``: a contact create or update whose email (``emailAddress``, ``emailAddress2``
+      or ``emailAddress3``) is one of another active contact's is refused (500, ``DUPLICATE_EMAIL_MESSAGE``
+      of :mod:`.state`: the message names the address, not the contact).
     """
 
     default_fault_status: ClassVar[int] = 503
 
     hourly_threshold: int | None = 10_000
     page_size: int = 500
+    unique_contact_email: bool = False

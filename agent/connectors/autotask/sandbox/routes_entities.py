@@ -91,14 +91,18 @@ async def create_contact(request: Request) -> Response:
     """``POST /V1.0/Companies/{companyId}/Contacts``: a new contact of the company."""
     company_id = _company_id(request)
     body = await read_object(request)
-    return JSONResponse({"itemId": sandbox_of(request).state.create_contact(company_id, body)})
+    sandbox = sandbox_of(request)
+    return JSONResponse({"itemId": sandbox.state.create_contact(
+        company_id, body, unique_email=sandbox.faults.unique_contact_email)})
 
 
 async def update_contact(request: Request) -> Response:
     """``PATCH /V1.0/Companies/{companyId}/Contacts`` ``{id, ...}``: change a contact of the company."""
     company_id = _company_id(request)
     body = await read_object(request)
-    return JSONResponse({"itemId": sandbox_of(request).state.patch_contact(company_id, body)})
+    sandbox = sandbox_of(request)
+    return JSONResponse({"itemId": sandbox.state.patch_contact(
+        company_id, body, unique_email=sandbox.faults.unique_contact_email)})
 
 
 ROUTES = [

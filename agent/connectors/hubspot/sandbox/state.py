@@ -290,6 +290,8 @@ class SandboxState(RequestCounters, Directory, SearchIndex):
         new_email = contact.get("email")
         if new_email and new_email != old_email:
             self._email_index[normalize_email(new_email)] = contact.id
+        if "hs_additional_emails" in values:
+            self._index_additional(contact)
         self._after_change(contact)
 
     def iter_ids(self, *, archived: bool, after: int) -> Iterator[int]:
@@ -314,6 +316,7 @@ class SandboxState(RequestCounters, Directory, SearchIndex):
         email = values.get("email")
         if email:
             self._email_index[normalize_email(email)] = cid
+        self._index_additional(contact)
         if self._lag_ms() > 0:
             self._unindexed.add(cid)
             self._after_change(contact)
@@ -355,6 +358,16 @@ class SandboxState(RequestCounters, Directory, SearchIndex):
     def set_email_resolver(self, resolver: Callable[[str], int | None]) -> None:
         """Install the seeded-email lookup (normalized email -> contact id or ``None``)."""
         self._email_resolver = resolver
+
+    def _index_additional(self, contact: Contact) -> None:
+        """Index the contact's secondary emails (``hs_additional_emails``, ``;``-joined): HubSpot finds a
+        contact by any of its emails and refuses another contact with one of them."""
+        for extra in (contact.get("hs_additional_emails") or "").split(";"):
+            key = normalize_email(extra)
+            current = self._email_index.get(key) if key else contact.id
+            holder = self.live_contact(current) if current is not None else None
+            if key and (holder is None or not self._has_email(holder, key)):
+                self._email_index[key] = contact.id
 
     def _has_email(self, contact: Contact, key: str) -> bool:
         email = contact.get("email")

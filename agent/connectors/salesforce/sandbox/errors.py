@@ -22,16 +22,23 @@ class Problem:
     code: str
     message: str
     fields: tuple[str, ...] = ()
+    duplicate_result: dict[str, Any] | None = field(default=None, compare=False)
+    """A duplicate rule's ``duplicateResult`` (``DUPLICATES_DETECTED`` only)."""
 
     def rest_item(self) -> dict[str, Any]:
         """As an item of a REST error array (``errorCode``)."""
         item: dict[str, Any] = {"message": self.message, "errorCode": self.code}
         item["fields"] = list(self.fields)
+        if self.duplicate_result is not None:
+            item["duplicateResult"] = self.duplicate_result
         return item
 
     def collection_item(self) -> dict[str, Any]:
         """As an item of an sObject Collections result's ``errors`` (``statusCode``)."""
-        return {"statusCode": self.code, "message": self.message, "fields": list(self.fields)}
+        item: dict[str, Any] = {"statusCode": self.code, "message": self.message, "fields": list(self.fields)}
+        if self.duplicate_result is not None:
+            item["duplicateResult"] = self.duplicate_result
+        return item
 
 
 @dataclass(slots=True)

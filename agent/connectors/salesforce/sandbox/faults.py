@@ -28,6 +28,9 @@ class FaultSwitches(SharedFaultSwitches):
       wins over ``query_page_size``.
     - ``drop_next_records_url``: pages that are not the last say ``done: false`` but carry no
       ``nextRecordsUrl`` (case B03's broken answer).
+    - ``duplicate_rule_blocks``: the Standard Lead Duplicate Rule's action on create is Block: a Lead
+      matching a Lead or Contact (see :mod:`.duplicates`) is refused with ``DUPLICATES_DETECTED``. Off, the
+      rule's default action (Allow: the user is alerted, an API save goes through) applies.
     """
 
     default_fault_status: ClassVar[int] = 503
@@ -36,6 +39,7 @@ class FaultSwitches(SharedFaultSwitches):
     query_page_size: int = 2000
     query_page_sizes: list[int] | None = None
     drop_next_records_url: bool = False
+    duplicate_rule_blocks: bool = False
 
     def page_sizes(self, requested: int | None) -> list[int]:
         """Sizes of successive query pages: the scripted sizes, else the header's batch size (200..2,000),

@@ -31,10 +31,12 @@ def _all_or_none(request: Request) -> bool:
 async def create_records(request: Request) -> Response:
     """``POST /composite/sobjects`` ``{allOrNone, records}``: one result per record."""
     sandbox = sandbox_of(request)
-    api_version(request)
+    version = api_version(request)
     user = acting_user(request, sandbox)
     records, all_or_none = collection_records(await read_object(request))
-    return JSONResponse(create_collection(sandbox.state, records, all_or_none=all_or_none, user_id=user))
+    blocks = version if sandbox.faults.duplicate_rule_blocks else None
+    return JSONResponse(create_collection(sandbox.state, records, all_or_none=all_or_none, user_id=user,
+                                          duplicate_rule=blocks))
 
 
 async def update_records(request: Request) -> Response:

@@ -72,10 +72,11 @@ async def object_info(request: Request) -> Response:
 async def create_record(request: Request) -> Response:
     """``POST /sobjects/{Object}`` -> 201 ``{id, success, errors}``; 400 for bad values or a read-only object."""
     sandbox = sandbox_of(request)
-    api_version(request)
+    version = api_version(request)
     obj = writable_object(_object(request).name)
     body = await read_object(request)
-    record_id = create_one(sandbox.state, obj, body, user_id=acting_user(request, sandbox))
+    record_id = create_one(sandbox.state, obj, body, user_id=acting_user(request, sandbox),
+                           duplicate_rule=version if sandbox.faults.duplicate_rule_blocks else None)
     return JSONResponse({"id": record_id, "success": True, "errors": []}, status_code=201)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
+from .duplicates import duplicate_problem
 from .errors import Problem, SalesforceError, error
 from .ids import is_id, to18
 from .schema import ObjectDef, object_def, object_for_id
@@ -82,9 +83,18 @@ def _target(state: SandboxState, obj: ObjectDef, record_id: str | None) -> tuple
     return row, []
 
 
+def _create_problems(state: SandboxState, obj: ObjectDef, values: Values, duplicate_rule: str | None) -> list[Problem]:
+    problems = record_problems(state, obj, values, row=None)
+    if not problems and duplicate_rule is not None:
+        duplicate = duplicate_problem(state, obj, values, duplicate_rule.removeprefix("v"))
+        problems = [duplicate] if duplicate is not None else []
+    return problems
+
+
 def create_collection(state: SandboxState, records: list[dict[str, Any]], *, all_or_none: bool,
-                      user_id: str) -> list[dict[str, Any]]:
-    """``POST /composite/sobjects``: one result per record, in order."""
+                      user_id: str, duplicate_rule: str | None = None) -> list[dict[str, Any]]:
+    """``POST /composite/sobjects``: one result per record, in order. ``duplicate_rule`` (the API version,
+    ``vNN.N``): the standard lead duplicate rule blocks (see :mod:`.duplicates`); None: it allows."""
     parsed: list[tuple[ObjectDef, Values, list[Problem]]] = []
     for record in records:
         obj = _type_of(record)
@@ -92,7 +102,7 @@ def create_collection(state: SandboxState, records: list[dict[str, Any]], *, all
         early = [Problem("INVALID_FIELD", "cannot specify Id in an insert call", ("Id",))] if record_id else []
         parsed.append((obj, values, early))
     with state.lock:
-        checked = [(obj, values, early or record_problems(state, obj, values, row=None))
+        checked = [(obj, values, early or _create_problems(state, obj, values, duplicate_rule))
                    for obj, values, early in parsed]
         if all_or_none and any(problems for _, _, problems in checked):
             return [_result(None, problems or [ROLLED_BACK]) for _, _, problems in checked]
@@ -165,13 +175,15 @@ def delete_collection(state: SandboxState, ids: list[str], *, all_or_none: bool)
         return results
 
 
-def create_one(state: SandboxState, obj: ObjectDef, body: dict[str, Any], *, user_id: str) -> str:
-    """``POST /sobjects/{Object}``: the new id; 400 with the record's problems."""
+def create_one(state: SandboxState, obj: ObjectDef, body: dict[str, Any], *, user_id: str,
+               duplicate_rule: str | None = None) -> str:
+    """``POST /sobjects/{Object}``: the new id; 400 with the record's problems (``duplicate_rule`` as for
+    :func:`create_collection`)."""
     record_id, values = read_values(obj, body, allow_id=True)
     if record_id:
         raise error(400, "INVALID_FIELD", "cannot specify Id in an insert call", ["Id"])
     with state.lock:
-        problems = record_problems(state, obj, values, row=None)
+        problems = _create_problems(state, obj, values, duplicate_rule)
         if problems:
             raise SalesforceError(400, problems)
         return str(state.insert_row(obj, values, user_id=user_id)["Id"])

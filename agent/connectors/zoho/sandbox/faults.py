@@ -6,7 +6,7 @@ E.g. ``faults.fail_next("/crm/v8/Leads", "POST", 503)``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from leadsync.agent.connectors.sandbox.faults import DROP_CONNECTION, ScriptedFault
 from leadsync.agent.connectors.sandbox.faults import FaultSwitches as SharedFaultSwitches
@@ -23,6 +23,9 @@ class ZohoFaults(SharedFaultSwitches):
     - ``requests_per_10s``: a burst limit standing in for Zoho's concurrency limit (``None`` = off); past it
       429 ``TOO_MANY_REQUESTS`` naming the concurrency limit.
     - ``unique_email``: ``Email`` is a unique field (inserts and updates answer ``DUPLICATE_DATA``).
+    - ``unique_fields``: more unique fields (e.g. ``["Phone"]``, the example of Zoho's duplicate check
+      preference). A Lead is checked against Leads and Contacts (the "mapped module records" preference), a
+      Contact against Contacts; see :func:`~.validation.duplicate_of`.
     - ``oauth_expires_in_ms`` (shared): the token answer is ``{"expires_in": 3600000, "expires_in_sec":
       3600}`` (case B24) instead of ``{"expires_in": 3600}``.
     - ``token_lifetime_s``: how long access tokens live (Zoho: one hour).
@@ -33,4 +36,16 @@ class ZohoFaults(SharedFaultSwitches):
     daily_limit: int | None = 100_000
     requests_per_10s: int | None = None
     unique_email: bool = False
+    unique_fields: list[str] | None = None
     token_lifetime_s: int = 3600
+
+    def unique(self) -> list[str]:
+        """The fields a write may not duplicate (``Email`` first when ``unique_email``)."""
+        return (["Email"] if self.unique_email else []) + [f for f in self.unique_fields or () if f != "Email"]
+
+    def coerce_other(self, name: str, value: Any) -> Any:
+        if name == "unique_fields":
+            if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+                raise ValueError("'unique_fields' must be a list of field API names")
+            return list(value)
+        return super().coerce_other(name, value)

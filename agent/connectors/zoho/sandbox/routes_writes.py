@@ -45,7 +45,7 @@ async def insert_records(request: Request) -> Response:
     for n, record in enumerate(records):
         with state.lock:
             try:
-                values, owner = check(state, module, record, n, creating=True, unique_email=sandbox.faults.unique_email)
+                values, owner = check(state, module, record, n, creating=True, unique=sandbox.faults.unique())
             except RecordRefused as refused:
                 results.append(refused.result())
                 continue
@@ -69,7 +69,7 @@ def _row_to_update(sandbox: Sandbox, module: str, record: Any, n: int) -> tuple[
         raise RecordRefused("INVALID_DATA", "the id given seems to be invalid", api_name="id", id=record_id,
                             json_path=f"$.data[{n}].id")
     values, owner = check(state, module, record, n, creating=False, record_id=record_id,
-                          unique_email=sandbox.faults.unique_email)
+                          unique=sandbox.faults.unique())
     return row, values, owner
 
 
@@ -125,7 +125,7 @@ async def upsert_records(request: Request) -> Response:
             match, found_by = _duplicate_of(sandbox, module, record, checks)
             try:
                 values, owner = check(state, module, record, n, creating=match is None,
-                                      record_id=match.id if match else None, unique_email=sandbox.faults.unique_email)
+                                      record_id=match.id if match else None, unique=sandbox.faults.unique())
             except RecordRefused as refused:
                 results.append(refused.result())
                 continue

@@ -16,6 +16,8 @@ LEAD_SOURCES: Final = ("Advertisement", "Cold Call", "Employee Referral", "Exter
                        "Partner", "Public Relations", "Seminar Partner", "Trade Show", "Web Download", "Web Research",
                        "Chat")
 MODULES: Final = ("Leads", "Contacts")
+MODULE_IDS: Final = {"Leads": "4876876000000002175", "Contacts": "4876876000000002179"}
+"""Each module's id (``GET /settings/modules``; named in a ``DUPLICATE_DATA`` answer's ``duplicate_record``)."""
 
 _NUMBER = 4_876_876_000_000_100_000
 

@@ -206,6 +206,13 @@ class SandboxState(RequestCounters):
             return [r.id for r in self.ordered(module, converted)
                     if str(r.values.get("Email") or "").lower() == key]
 
+    def find_value(self, module: str, field: str, value: str) -> list[str]:
+        """Ids of live records (converted Leads too) whose ``field`` equals ``value`` without regard to case
+        or surrounding spaces, oldest first."""
+        key = value.strip().lower()
+        with self.lock:
+            return [r.id for r in self.ordered(module, None) if str(r.values.get(field) or "").strip().lower() == key]
+
     def ordered(self, module: str, converted: bool | None) -> list[Row]:
         """Live records by id (creation order); ``converted`` True/False/None (both)."""
         with self.lock:

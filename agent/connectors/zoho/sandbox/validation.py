@@ -4,7 +4,7 @@ A refusal is :class:`RecordRefused` (``code``, ``message``, ``details`` with ``a
 ``json_path``), which the route turns into that record's ``{code, details, message, status: "error"}``:
 ``MANDATORY_NOT_FOUND`` (``Last_Name`` missing on create or cleared), ``INVALID_DATA`` (a value of the
 wrong type with ``expected_data_type``, an unknown or read-only field, an ``Owner`` that is no active user),
-``DUPLICATE_DATA`` (``Email`` taken, when the ``unique_email`` switch makes it unique). The sandbox refuses
+``DUPLICATE_DATA`` (a unique field's value taken, see :func:`duplicate_of`). The sandbox refuses
 unknown field names, which Zoho may ignore: a connector that sends a Contact ``Company`` is caught here.
 """
 
@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from typing import Any, Final
 
-from .schema import field_map
+from .schema import MODULE_IDS, field_map
 from .state import SandboxState
 
 _EMAIL: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -62,8 +63,9 @@ def _type_ok(data_type: str, value: Any, state: SandboxState) -> bool:
 
 
 def check(state: SandboxState, module: str, record: Any, index: int, *, creating: bool,
-          unique_email: bool, record_id: str | None = None) -> tuple[dict[str, Any], str | None]:
-    """``(values to store, new owner id or None)`` of one input record; raises RecordRefused."""
+          unique: Sequence[str] = (), record_id: str | None = None) -> tuple[dict[str, Any], str | None]:
+    """``(values to store, new owner id or None)`` of one input record; raises RecordRefused. ``unique``:
+    the fields no other record may share (see :func:`duplicate_of`)."""
     if not isinstance(record, dict):
         raise RecordRefused("INVALID_DATA", "invalid data", json_path=f"$.data[{index}]")
     fields = field_map(module)
@@ -94,13 +96,26 @@ def check(state: SandboxState, module: str, record: Any, index: int, *, creating
         if meta["system_mandatory"] and missing:
             raise RecordRefused("MANDATORY_NOT_FOUND", "required field not found", api_name=name,
                                 json_path=f"$.data[{index}].{name}")
-    email = values.get("Email")
-    if unique_email and isinstance(email, str) and email:
-        taken = [i for i in state.find_email(module, email, converted=None) if i != record_id]
-        if taken:
-            row = state.rows[module][taken[0]]
-            raise RecordRefused("DUPLICATE_DATA", "duplicate data", api_name="Email",
-                                json_path=f"$.data[{index}].Email",
-                                duplicate_record={"module": {"api_name": module, "id": "4876876000000002175"},
-                                                  "id": row.id, "Owner": state.owner_ref(row.owner_id)})
+    duplicate_of(state, module, values, index, unique, record_id)
     return values, owner
+
+
+def duplicate_of(state: SandboxState, module: str, values: dict[str, Any], index: int, unique: Sequence[str],
+                 record_id: str | None) -> None:
+    """Raise ``DUPLICATE_DATA`` when a value of a ``unique`` field is another live record's (compared
+    without case; converted Leads too): a Lead is checked against Leads, then Contacts (Zoho's duplicate
+    check preference "mapped_module_records"), a Contact against Contacts. The refusal names the field and
+    the record: ``details: {api_name, json_path, more_records, duplicate_record: {id, module: {api_name,
+    id}, Owner}}`` (Zoho's v8 answer; "Kaizen #177: Duplicate Check Preferences API vs. Upsert API")."""
+    for name in unique:
+        value = values.get(name)
+        if not isinstance(value, str) or not value.strip():
+            continue
+        for other in (module, "Contacts") if module == "Leads" else (module,):
+            taken = [i for i in state.find_value(other, name, value) if i != record_id]
+            if taken:
+                row = state.rows[other][taken[0]]
+                raise RecordRefused("DUPLICATE_DATA", "duplicate data", api_name=name,
+                                    json_path=f"$.data[{index}].{name}", more_records=len(taken) > 1,
+                                    duplicate_record={"module": {"api_name": other, "id": MODULE_IDS[other]},
+                                                      "id": row.id, "Owner": state.owner_ref(row.owner_id)})
