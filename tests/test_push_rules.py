@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_SUBMITTED, JobSubmissionEvent
 
+from leadsync.agent import lifecycle
 from leadsync.agent.daemon import INTERVAL_JOB
 from leadsync.common.emails import normalize_email as norm_email
 from leadsync.common.errors import RpcCode
@@ -241,7 +242,8 @@ async def test_s16_dry_run_before_first_sync_matches_the_run(short_tmp: Path, cr
             owner = (await client.call("crm.status"))["user_email"]
             user = await client.call("users.create", {"email": owner})
             live = side.count()
-            shared = [e for i in side.ids() if (e := side.get(i)["email"])][:120]  # Autotask: some have none
+            shared_ids = [i for i in side.ids() if side.get(i)["email"]][:120]  # Autotask: some have none
+            shared = [side.get(i)["email"] for i in shared_ids]
             rows = [[n + 2, [email.upper(), "Shared", "", "", ""]] for n, email in enumerate(shared)]
             rows += [[n + 200, [f"local{n}@example.org", "Local", "Only", "Localco", "+1 555 0109"]]
                      for n in range(380)]  # Autotask: the new company needs a phone
@@ -251,14 +253,22 @@ async def test_s16_dry_run_before_first_sync_matches_the_run(short_tmp: Path, cr
             plan = await client.call("sync.plan")
             assert side.writes() == 0
             assert plan["counts"]["local"] == {"create": live - 120, "link": 120}
-            assert plan["counts"]["crm"] == {"create": 380}
+            # a first link keeps the later lifecycle stage on both sides: the shared CRM contacts whose stage
+            # ranks below the imported one's are moved forward (never back), and only those are updated
+            imported_stage = (await all_contacts(client))[0]["lifecycle_stage"]
+            promoted = sum(lifecycle.is_demotion(imported_stage, side.get(i).get("lifecycle_stage"))
+                           for i in shared_ids)
+            assert plan["counts"]["crm"] == {"create": 380} | ({"update": promoted} if promoted else {})
             assert plan["field_counts"]["crm"][side.names["email"]] == 380
             assert len(await all_contacts(client)) == 500  # nothing written locally either
-            planned_creates = {i["contact_id"] for i in plan["items"] if i["side"] == "crm"}
+            planned_creates = {i["contact_id"] for i in plan["items"] if i["side"] == "crm" and i["op"] == "create"}
+            planned_updates = {i["contact_id"] for i in plan["items"] if i["side"] == "crm" and i["op"] == "update"}
             run = await client.call("sync.run", {"wait": True})
             assert (run["created_local"], run["linked"], run["created_crm"]) == (live - 120, 120, 380)
+            assert run["updated_crm"] == promoted
             log = await client.call("sync.log", {"sync_run_id": run["id"], "limit": 1000})
             assert {w["contact_id"] for w in log if w["op"] == "create"} == planned_creates
+            assert {w["contact_id"] for w in log if w["op"] == "update"} == planned_updates
             again = await client.call("sync.plan")
             assert again["counts"] == {"local": {}, "crm": {}}
     finally:
