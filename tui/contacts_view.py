@@ -1,4 +1,5 @@
-"""The Contacts tab: a keyset-paged table, incremental search, filters and "view as".
+"""The Contacts tab: a keyset-paged table, incremental search, filters and "view as" (the search row and
+filter bar: :mod:`~leadsync.tui.contacts_filters`).
 
 The table never loads everything: it asks ``contacts.list`` for ``PAGE_SIZE`` rows and for the next
 page (``after`` = the last id) when the cursor or the scroll position comes within ``PREFETCH_ROWS``
@@ -15,14 +16,14 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.timer import Timer
 from textual.widgets import DataTable, Input, Select, Static
 from textual.widgets.data_table import RowDoesNotExist
 
-from leadsync.common.answers import SmartList
 from leadsync.common.models import Contact, ContactPage
 from leadsync.tui.connection import AgentLink
+from leadsync.tui.contacts_filters import SELECT_IDS, STAGES, ContactFilters, filter_rows
 from leadsync.tui.errors import ReportsWorkerErrors
 from leadsync.tui.formatting import MISSING, person
 from leadsync.tui.messages import (
@@ -39,14 +40,7 @@ PREFETCH_ROWS = 50
 DEBOUNCE_S = 0.25
 DIRTY_FLUSH_S = 0.5
 
-# HubSpot's lifecycle stages (the CRM connected today); the filter sends the internal value.
-STAGES: tuple[tuple[str, str], ...] = (
-    ("subscriber", "subscriber"), ("lead", "lead"), ("MQL", "marketingqualifiedlead"),
-    ("SQL", "salesqualifiedlead"), ("opportunity", "opportunity"), ("customer", "customer"),
-    ("evangelist", "evangelist"), ("other", "other"),
-)
 STAGE_LABELS = {value: label for label, value in STAGES}
-SYNC_STATES = ("synced", "pending", "error", "local")
 SYNC_MARKS = {"synced": "✓ synced", "pending": "● pending", "error": "✗ error", "local": "· local"}
 
 # Most telling first, so an 80-column terminal shows id, email, name, sync state and stage.
@@ -90,24 +84,14 @@ class ContactsView(ReportsWorkerErrors, Vertical):
         self.loaded = 0
         self.pages_loaded = 0
         self.params: dict[str, Any] = {}
-        self.view_as_supported: bool | None = None
+        self.filters = ContactFilters(self, link)
         self._dirty: set[int] = set()
         self._owner_ids: dict[str, str] = {}  # row key -> CRM owner id, to relabel owners in place
         self._dirty_timer: Timer | None = None
         self._stale_note = ""
 
     def compose(self) -> ComposeResult:
-        with Horizontal(id="contacts-search-row"):
-            yield Input(placeholder="Search email or name  ( / )", id="contacts-search", compact=True)
-            yield Select[int]([], prompt="Smart list", id="contacts-smart-list", compact=True, disabled=True,
-                              tooltip="Saved filters (smartlists.list)")
-            yield Select[int]([], prompt="View as…", id="contacts-view-as", compact=True, disabled=True,
-                              tooltip="Checking whether this agent can show contacts as another user…")
-        with Horizontal(id="contacts-filters"):
-            yield Select[str]([], prompt="Owner", id="filter-owner", compact=True)
-            yield Select[str](list(STAGES), prompt="Lifecycle stage", id="filter-stage", compact=True)
-            yield Input(placeholder="Min score", id="filter-min-score", type="integer", compact=True)
-            yield Select[str]([(s, s) for s in SYNC_STATES], prompt="Sync state", id="filter-sync", compact=True)
+        yield from filter_rows()
         yield DataTable[Text | str](id="contacts-table", cursor_type="row", zebra_stripes=True)
         yield Static("Waiting for the agent…", id="contacts-status", markup=False)
 
@@ -126,6 +110,11 @@ class ContactsView(ReportsWorkerErrors, Vertical):
     def table(self) -> DataTable[Text | str]:
         return self.query_one("#contacts-table", DataTable)
 
+    @property
+    def view_as_supported(self) -> bool | None:
+        """Whether the agent's ``contacts.list`` takes ``as_user`` (None until probed)."""
+        return self.filters.view_as_supported
+
     # --- connection --------------------------------------------------------------------------
 
     def agent_ready(self) -> None:
@@ -136,82 +125,22 @@ class ContactsView(ReportsWorkerErrors, Vertical):
 
     def directory_changed(self) -> None:
         """Users or owners changed: offer the current owners and users, keeping what is chosen."""
+        self.filters.directory_changed()
         directory = self.link.directory
-        owner_select: Select[str] = self.query_one("#filter-owner", Select)
-        value = owner_select.value
-        with owner_select.prevent(Select.Changed):
-            owner_select.set_options(directory.owner_options())
-            if isinstance(value, str) and value in directory.owners:
-                owner_select.value = value
-        view_as: Select[int] = self.query_one("#contacts-view-as", Select)
-        if self.view_as_supported:
-            chosen = view_as.value
-            with view_as.prevent(Select.Changed):
-                view_as.set_options(directory.user_options())
-                if isinstance(chosen, int) and chosen in directory.users:
-                    view_as.value = chosen
         for key, owner_id in self._owner_ids.items():  # owner names of the rows already loaded
             self.table.update_cell(key, "owner", directory.label(owner_id))
 
     @work(group="contacts-prepare", exclusive=True, exit_on_error=False)
     async def _prepare(self) -> None:
-        await self._probe_view_as()
-        await self._load_smart_lists()
+        await self.filters.probe_view_as()
+        await self.filters.load_smart_lists()
         self.reload()
-
-    async def _probe_view_as(self) -> None:
-        users = self.link.directory.users
-        probe_user = next(iter(users), 0)
-        supported = await self.link.supports_param("contacts.list", {"as_user": probe_user, "limit": 1})
-        self.view_as_supported = supported
-        select: Select[int] = self.query_one("#contacts-view-as", Select)
-        if supported:
-            select.set_options(self.link.directory.user_options())
-            select.disabled = False
-            select.tooltip = "Show the contacts this user sees (owned and shared to them)"
-        else:
-            select.disabled = True
-            select.tooltip = "View as: not available in this agent (contacts.list has no as_user param yet)"
-
-    async def _load_smart_lists(self) -> None:
-        select: Select[int] = self.query_one("#contacts-smart-list", Select)
-        if not self.link.has("smartlists.list"):
-            select.disabled = True
-            select.tooltip = "Smart lists: not available in this agent (smartlists.list)"
-            return
-        lists = await self.link.fetch("smartlists.list", None, list[SmartList])
-        value = select.value
-        with select.prevent(Select.Changed):
-            select.set_options([(s.name, s.id) for s in lists])
-            if any(s.id == value for s in lists):
-                select.value = value
-        select.disabled = not lists
-        select.tooltip = "Show the contacts of a saved filter" if lists else "No smart lists yet"
 
     # --- queries -----------------------------------------------------------------------------
 
     def current_params(self) -> dict[str, Any]:
         """The ``contacts.list`` params (without paging) the search box and filters ask for."""
-        flt: dict[str, Any] = {}
-        q = self.query_one("#contacts-search", Input).value.strip()
-        if q:
-            flt["q"] = q
-        for select_id, key in (("#filter-owner", "owner"), ("#filter-stage", "lifecycle_stage"),
-                               ("#filter-sync", "sync_state")):
-            value = self.query_one(select_id, Select).value
-            if value is not Select.NULL:
-                flt[key] = value
-        score = self.query_one("#filter-min-score", Input).value.strip()
-        if score.lstrip("-").isdigit():
-            flt["min_score"] = int(score)
-        params: dict[str, Any] = {"filter": flt}
-        smart_list = self.query_one("#contacts-smart-list", Select).value
-        if isinstance(smart_list, int):
-            params["smart_list"] = smart_list
-        view_as = self.query_one("#contacts-view-as", Select).value
-        if self.view_as_supported and view_as is not Select.NULL:
-            params["as_user"] = view_as
-        return params
+        return self.filters.params()
 
     def reload(self, *, debounce_s: float = 0.0) -> None:
         """Start a new query from the first page; any page of an older query is dropped."""
@@ -326,9 +255,7 @@ class ContactsView(ReportsWorkerErrors, Vertical):
 
     @on(Select.Changed)
     def _select_changed(self, event: Select.Changed) -> None:
-        if event.select.id in ("filter-owner", "filter-stage", "filter-sync", "contacts-view-as",
-                               "contacts-smart-list") \
-                and self.link.connected:
+        if event.select.id in SELECT_IDS and self.link.connected:
             self.reload()
 
     def action_focus_search(self) -> None:
@@ -338,12 +265,7 @@ class ContactsView(ReportsWorkerErrors, Vertical):
         self.table.focus()
 
     def action_clear_filters(self) -> None:
-        with self.prevent(Input.Changed, Select.Changed):
-            self.query_one("#contacts-search", Input).value = ""
-            self.query_one("#filter-min-score", Input).value = ""
-            for select_id in ("#filter-owner", "#filter-stage", "#filter-sync", "#contacts-view-as",
-                              "#contacts-smart-list"):
-                self.query_one(select_id, Select).clear()
+        self.filters.clear()
         self.reload()
 
     def selected_contact_id(self) -> int | None:

@@ -24,32 +24,40 @@ One :class:`HttpClient` per CRM connection wraps an :class:`httpx.AsyncClient` a
 Time is injectable (``sleep``, ``clock``, ``wall_clock``) so tests run retries and rate limits on a
 fake clock without waiting. A failure is logged once (warning) and its recovery once (info), on the
 ``leadsync.http`` logger; individual retries are logged at debug level.
+
+The retry policy is in :mod:`.retry_policy`, the error mapping in :mod:`.http_errors` and the redaction
+in :mod:`.redaction`; this module re-exports what connectors use of them (``__all__``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
-import math
-import random
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Final, Protocol
 from urllib.parse import urlencode
 
 import httpx
 import msgspec
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
-from tenacity.stop import stop_base
 
+from leadsync.agent.connectors.http_errors import ErrorMapper, error_for_status
 from leadsync.agent.connectors.ratelimit import ClockedLimiter, RateLimit, bucket_shape
+from leadsync.agent.connectors.redaction import LOG_REDACTOR, Secret, redact, redact_data
+from leadsync.agent.connectors.retry_policy import (
+    NOT_ACTED_STATUSES,
+    NOT_SENT_ERRORS,
+    RETRY_STATUSES,
+    RetryableFailure,
+    RetryPolicy,
+    parse_retry_after,
+    stop_after_total_wait,
+)
 from leadsync.common.errors import (
     CrmAuthError,
     CrmError,
-    CrmNotFoundError,
     CrmProtocolError,
     CrmQuotaExhaustedError,
     CrmRateLimitedError,
@@ -78,24 +86,16 @@ __all__ = [
 ]
 
 logger = logging.getLogger("leadsync.http")
+for _name in ("httpx", "httpcore", logger.name):  # httpx logs full request URLs, tokens in paths too
+    logging.getLogger(_name).addFilter(LOG_REDACTOR)
 
 DEFAULT_TIMEOUT: Final = httpx.Timeout(connect=10.0, read=30.0, write=30.0, pool=10.0)
 """Per-phase timeouts in seconds, applied to every request."""
-
-RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
-"""HTTP statuses retried for every method (a daily-quota 429 excepted)."""
-
-_NOT_ACTED_STATUSES: Final = frozenset({429, 503})
-_NOT_SENT_ERRORS: Final = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
-REDACTED: Final = "***"
 
 Sleep = Callable[[float], Awaitable[None]]
 """``await sleep(seconds)``."""
 Clock = Callable[[], float]
 """Returns seconds: monotonic for ``clock``, epoch (UTC) for ``wall_clock``."""
-ErrorMapper = Callable[[httpx.Response], CrmError]
-"""Turns a non-2xx response into the CrmError subclass it means (see :func:`error_for_status`)."""
 
 
 class Authenticator(Protocol):
@@ -116,110 +116,6 @@ class Authenticator(Protocol):
         ...
 
 
-class Secret:
-    """A credential that never shows itself in ``repr``/``str`` (only :meth:`reveal` gives it)."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        """The credential itself: use it only to build a request."""
-        return self._value
-
-    def __repr__(self) -> str:
-        return f"Secret('{REDACTED}')"
-
-    __str__ = __repr__
-
-
-MIN_SECRET_CHARS: Final = 8
-"""Shorter strings are no credential any CRM issues: replacing them would garble every message
-(a "token" ``tok`` would turn "access-tokens" into "access-***ens") and protect nothing."""
-
-
-def redact(text: str, secrets: Sequence[str]) -> str:
-    """``text`` with every occurrence of each secret (of ``MIN_SECRET_CHARS`` or more) replaced by ``***``."""
-    for secret in sorted(secrets, key=len, reverse=True):  # a token before its own prefixes
-        if len(secret) >= MIN_SECRET_CHARS:
-            text = text.replace(secret, REDACTED)
-    return text
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How hard to retry: at most ``max_attempts`` tries and ``max_total_wait_s`` seconds asleep in all.
-
-    The wait before try *n* is exponential (``initial_backoff_s`` * 2**(n-1), capped at
-    ``max_backoff_s``) plus up to ``jitter_s`` random seconds, and never less than ``Retry-After``.
-    """
-
-    max_attempts: int = 6
-    max_total_wait_s: float = 120.0
-    initial_backoff_s: float = 0.5
-    max_backoff_s: float = 30.0
-    jitter_s: float = 0.5
-
-
-def parse_retry_after(value: str | None, *, now_s: float) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP-date (RFC 9110 10.2.3).
-
-    ``now_s`` is the current epoch time in seconds (UTC) for the HTTP-date form. A date in the past
-    gives 0. Returns None when the header is absent or unreadable.
-    """
-    if value is None:
-        return None
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        return max(seconds, 0.0) if math.isfinite(seconds) else None
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:  # RFC 9110 dates are GMT
-        return None
-    return max(when.timestamp() - now_s, 0.0)
-
-
-def error_for_status(
-    status: int,
-    message: str,
-    *,
-    crm: str,
-    correlation_id: str | None = None,
-    category: str | None = None,
-    policy: str | None = None,
-    retry_after_s: float | None = None,
-    daily_quota: bool = False,
-    data: Any = None,
-) -> CrmError:
-    """The CrmError subclass an HTTP status means.
-
-    401/403 -> CrmAuthError; 404 -> CrmNotFoundError; 429 -> CrmRateLimitedError, or
-    CrmQuotaExhaustedError when ``daily_quota``; 5xx -> CrmUnavailableError; any other status ->
-    CrmError. Connectors' :data:`ErrorMapper` functions extract the parts from their CRM's error body.
-    """
-    kw: dict[str, Any] = {"crm": crm, "status": status, "correlation_id": correlation_id,
-                          "category": category, "data": data}
-    if status == 429:
-        cls = CrmQuotaExhaustedError if daily_quota else CrmRateLimitedError
-        return cls(message, retry_after_s=retry_after_s, policy=policy, **kw)
-    if status in (401, 403):
-        return CrmAuthError(message, **kw)
-    if status == 404:
-        return CrmNotFoundError(message, **kw)
-    if 500 <= status <= 599:
-        return CrmUnavailableError(message, **kw)
-    return CrmError(message, **kw)
-
-
 def check_base_url(base_url: str) -> str:
     """``base_url`` if it is an absolute http(s) URL with a host; raises ValidationError saying why not."""
     try:
@@ -238,47 +134,6 @@ def check_token(name: str, token: str) -> str:
         raise ValidationError(f"credentials: {name!r} has characters an access token never has "
                               "(spaces, control or non-ASCII characters)")
     return token
-
-
-class _RetryableFailure(Exception):
-    """Internal: an attempt failed in a way worth retrying; carries the translated error."""
-
-    def __init__(self, error: CrmError, retry_after_s: float | None) -> None:
-        super().__init__(error.message)
-        self.error = error
-        self.retry_after_s = retry_after_s
-
-
-class _stop_after_total_wait(stop_base):
-    """Stop when the next sleep would push the time spent asleep past ``max_wait_s`` (fake-clock safe)."""
-
-    def __init__(self, max_wait_s: float) -> None:
-        self.max_wait_s = max_wait_s
-
-    def __call__(self, retry_state: RetryCallState) -> bool:
-        return retry_state.idle_for + retry_state.upcoming_sleep > self.max_wait_s
-
-
-class _RedactingFilter(logging.Filter):
-    """Redacts live secrets from records of loggers we do not own (httpx logs full request URLs)."""
-
-    def __init__(self) -> None:
-        super().__init__("leadsync-redact")
-        self.secrets: dict[int, tuple[str, ...]] = {}
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        all_secrets = [s for group in self.secrets.values() for s in group]
-        if all_secrets:
-            message = record.getMessage()
-            cleaned = redact(message, all_secrets)
-            if cleaned != message:
-                record.msg, record.args = cleaned, None
-        return True
-
-
-_REDACTOR = _RedactingFilter()
-for _name in ("httpx", "httpcore", logger.name):
-    logging.getLogger(_name).addFilter(_REDACTOR)
 
 
 async def _asyncio_sleep(seconds: float) -> None:
@@ -331,9 +186,9 @@ class HttpClient:
                                          timeout=timeout, transport=transport)
         self._api_calls = 0
         self._failing = False
-        _REDACTOR.secrets[id(self)] = self._secrets
+        LOG_REDACTOR.secrets[id(self)] = self._secrets
         # a client dropped without aclose() must not leave its secrets in the shared log filter
-        weakref.finalize(self, _REDACTOR.secrets.pop, id(self), None)
+        weakref.finalize(self, LOG_REDACTOR.secrets.pop, id(self), None)
 
     def __repr__(self) -> str:
         return f"HttpClient(crm={self.crm!r}, base_url={self.base_url!r}, api_calls={self._api_calls})"
@@ -352,12 +207,12 @@ class HttpClient:
         fresh = tuple(s for s in secrets if s and s not in self._secrets)
         if fresh:
             self._secrets = (*self._secrets, *fresh)
-            _REDACTOR.secrets[id(self)] = self._secrets
+            LOG_REDACTOR.secrets[id(self)] = self._secrets
 
     async def aclose(self) -> None:
         """Close the connection pool; the client cannot be used afterwards."""
         await self._client.aclose()
-        _REDACTOR.secrets.pop(id(self), None)
+        LOG_REDACTOR.secrets.pop(id(self), None)
 
     async def request_json(
         self,
@@ -450,9 +305,9 @@ class HttpClient:
     ) -> httpx.Response:
         policy = self._retry
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(policy.max_attempts) | _stop_after_total_wait(policy.max_total_wait_s),
-            wait=self._wait,
-            retry=retry_if_exception_type(_RetryableFailure),
+            stop=stop_after_attempt(policy.max_attempts) | stop_after_total_wait(policy.max_total_wait_s),
+            wait=policy.wait_s,
+            retry=retry_if_exception_type(RetryableFailure),
             sleep=self._sleep,
             before_sleep=self._before_sleep,
             reraise=True,
@@ -469,7 +324,7 @@ class HttpClient:
                         attempt_headers = {**(headers or {}), "Authorization": authorization}
                     response = await self._attempt(method, path, params, content, attempt_headers, buckets,
                                                    replay_safe)
-        except _RetryableFailure as failure:
+        except RetryableFailure as failure:
             logger.debug("%s: %s %s gave up after %d attempts: %s", self.crm, method,
                          self.redact(path), attempts, failure.error.message)
             raise failure.error from None
@@ -501,8 +356,8 @@ class HttpClient:
             unreachable = CrmUnavailableError(
                 self.redact(f"{self.crm}: could not complete {method} {path}: "
                             f"{type(exc).__name__}: {exc}"), crm=self.crm, status=0)
-            if replay_safe or isinstance(exc, _NOT_SENT_ERRORS):
-                raise _RetryableFailure(unreachable, None) from None
+            if replay_safe or isinstance(exc, NOT_SENT_ERRORS):
+                raise RetryableFailure(unreachable, None) from None
             raise unreachable from None
         except httpx.HTTPError as exc:
             raise CrmError(self.redact(f"{self.crm}: {method} {path} failed: {type(exc).__name__}: {exc}"),
@@ -511,37 +366,27 @@ class HttpClient:
             return response
         await response.aread()
         error = self._translate(response)
-        retry_statuses = RETRY_STATUSES if replay_safe else _NOT_ACTED_STATUSES
+        retry_statuses = RETRY_STATUSES if replay_safe else NOT_ACTED_STATUSES
         if isinstance(error, CrmQuotaExhaustedError) or response.status_code not in retry_statuses:
             raise error
         retry_after = parse_retry_after(response.headers.get("Retry-After"), now_s=self._wall_clock())
-        raise _RetryableFailure(error, retry_after)
+        raise RetryableFailure(error, retry_after)
 
     def _translate(self, response: httpx.Response) -> CrmError:
         error = self._error_mapper(response)
         error.crm = error.crm or self.crm
         error.message = self.redact(error.message)
         error.args = (error.message,)
-        error.data = _redact_data(error.data, self._secrets)
+        error.data = redact_data(error.data, self._secrets)
         if isinstance(error, CrmRateLimitedError) and error.retry_after_s is None:
             error.retry_after_s = parse_retry_after(response.headers.get("Retry-After"),
                                                     now_s=self._wall_clock())
         return error
 
-    def _wait(self, retry_state: RetryCallState) -> float:
-        policy = self._retry
-        exponent = min(retry_state.attempt_number - 1, 30)
-        backoff = min(policy.initial_backoff_s * float(2**exponent), policy.max_backoff_s)
-        backoff += random.uniform(0.0, policy.jitter_s)
-        outcome = retry_state.outcome
-        failure = outcome.exception() if outcome is not None else None
-        floor = failure.retry_after_s if isinstance(failure, _RetryableFailure) else None
-        return max(backoff, floor or 0.0)
-
     def _before_sleep(self, retry_state: RetryCallState) -> None:
         outcome = retry_state.outcome
         failure = outcome.exception() if outcome is not None else None
-        message = failure.error.message if isinstance(failure, _RetryableFailure) else repr(failure)
+        message = failure.error.message if isinstance(failure, RetryableFailure) else repr(failure)
         wait = retry_state.upcoming_sleep
         if not self._failing:
             self._failing = True
@@ -549,13 +394,3 @@ class HttpClient:
         else:
             logger.debug("%s: attempt %d failed, retrying in %.2f s (%s)", self.crm,
                          retry_state.attempt_number, wait, message)
-
-
-def _redact_data(data: Any, secrets: Sequence[str]) -> Any:
-    if isinstance(data, str):
-        return redact(data, secrets)
-    if isinstance(data, dict):
-        return {k: _redact_data(v, secrets) for k, v in data.items()}
-    if isinstance(data, list | tuple):
-        return [_redact_data(v, secrets) for v in data]
-    return data

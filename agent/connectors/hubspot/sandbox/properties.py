@@ -134,98 +134,45 @@ LIFECYCLE_STAGES: tuple[tuple[str, str], ...] = (
 )
 
 
+_CUSTOM: dict[str, Any] = {"hubspot_defined": False, "read_only_definition": False}
+"""What the portal's own properties share: created there, so their definition can change."""
+
+CONTACT_PROPERTIES: tuple[PropertyDef, ...] = (
+    make_property("email", "Email", "string", "text", has_unique_value=True, form_field=True),
+    make_property("firstname", "First Name", "string", "text", form_field=True),
+    make_property("lastname", "Last Name", "string", "text", form_field=True),
+    make_property("company", "Company Name", "string", "text", form_field=True),
+    make_property("jobtitle", "Job Title", "string", "text", form_field=True),
+    make_property("phone", "Phone Number", "string", "phonenumber", form_field=True),
+    make_property("fax", "Fax Number", "string", "phonenumber", form_field=True),
+    make_property("address", "Street Address", "string", "textarea", form_field=True),
+    make_property("lifecyclestage", "Lifecycle Stage", "enumeration", "radio", options=_options(LIFECYCLE_STAGES)),
+    make_property("hubspot_owner_id", "Contact owner", "enumeration", "select", group_name="sales_properties",
+                  owner_options=True),
+    make_property("hs_is_unworked", "Is Unworked", "bool", "calculation_equation", group_name="sales_properties",
+                  read_only_value=True, calculated=True),
+    make_property("lead_score", "Lead score", "number", "number", description="Interest level from marketing (0-100).",
+                  **_CUSTOM),
+    make_property("interests", "Interests", "enumeration", "checkbox",
+                  options=_options((("a", "A"), ("b", "B"), ("c", "C"))), **_CUSTOM),
+    make_property("do_not_call", "Do not call", "bool", "booleancheckbox", **_CUSTOM),
+    make_property("date_of_birth", "Date of birth", "date", "date", **_CUSTOM),
+    make_property("last_contacted", "Last Contacted", "datetime", "date", group_name="sales_properties"),
+    make_property("createdate", "Create Date", "datetime", "date"),
+    make_property("lastmodifieddate", "Last Modified Date", "datetime", "date", read_only_value=True),
+    make_property("hs_object_id", "Record ID", "number", "number", read_only_value=True),
+    make_property("hs_merged_object_ids", "Merged Contact IDs", "enumeration", "checkbox", read_only_value=True,
+                  calculated=True),
+    make_property("hs_additional_emails", "Additional email addresses", "enumeration", "checkbox",
+                  read_only_value=True),
+)
+"""The sandbox's contact properties in display order: HubSpot's defaults plus the custom ``lead_score``,
+``interests``, ``do_not_call``, ``date_of_birth`` (and ``last_contacted``, a sales property)."""
+
+
 def default_contact_properties() -> dict[str, PropertyDef]:
-    """Return the sandbox's contact property definitions, keyed by name (HubSpot's defaults plus
-    the custom ``lead_score``, ``interests``, ``do_not_call``, ``date_of_birth``, ``last_contacted``)."""
-    defs = [
-        make_property("email", "Email", "string", "text", has_unique_value=True, form_field=True),
-        make_property("firstname", "First Name", "string", "text", form_field=True),
-        make_property("lastname", "Last Name", "string", "text", form_field=True),
-        make_property("company", "Company Name", "string", "text", form_field=True),
-        make_property("jobtitle", "Job Title", "string", "text", form_field=True),
-        make_property("phone", "Phone Number", "string", "phonenumber", form_field=True),
-        make_property("fax", "Fax Number", "string", "phonenumber", form_field=True),
-        make_property("address", "Street Address", "string", "textarea", form_field=True),
-        make_property(
-            "lifecyclestage",
-            "Lifecycle Stage",
-            "enumeration",
-            "radio",
-            options=_options(LIFECYCLE_STAGES),
-        ),
-        make_property(
-            "hubspot_owner_id",
-            "Contact owner",
-            "enumeration",
-            "select",
-            group_name="sales_properties",
-            owner_options=True,
-        ),
-        make_property(
-            "hs_is_unworked",
-            "Is Unworked",
-            "bool",
-            "calculation_equation",
-            group_name="sales_properties",
-            read_only_value=True,
-            calculated=True,
-        ),
-        make_property(
-            "lead_score",
-            "Lead score",
-            "number",
-            "number",
-            hubspot_defined=False,
-            read_only_definition=False,
-            description="Interest level from marketing (0-100).",
-        ),
-        make_property(
-            "interests",
-            "Interests",
-            "enumeration",
-            "checkbox",
-            hubspot_defined=False,
-            read_only_definition=False,
-            options=_options((("a", "A"), ("b", "B"), ("c", "C"))),
-        ),
-        make_property(
-            "do_not_call",
-            "Do not call",
-            "bool",
-            "booleancheckbox",
-            hubspot_defined=False,
-            read_only_definition=False,
-        ),
-        make_property(
-            "date_of_birth", "Date of birth", "date", "date", hubspot_defined=False, read_only_definition=False
-        ),
-        make_property(
-            "last_contacted",
-            "Last Contacted",
-            "datetime",
-            "date",
-            group_name="sales_properties",
-        ),
-        make_property("createdate", "Create Date", "datetime", "date"),
-        make_property("lastmodifieddate", "Last Modified Date", "datetime", "date", read_only_value=True),
-        make_property("hs_object_id", "Record ID", "number", "number", read_only_value=True),
-        make_property(
-            "hs_merged_object_ids",
-            "Merged Contact IDs",
-            "enumeration",
-            "checkbox",
-            read_only_value=True,
-            calculated=True,
-        ),
-        make_property(
-            "hs_additional_emails",
-            "Additional email addresses",
-            "enumeration",
-            "checkbox",
-            read_only_value=True,
-        ),
-    ]
-    return {d.name: replace(d, display_order=order) for order, d in enumerate(defs)}
+    """A fresh copy of :data:`CONTACT_PROPERTIES` keyed by name, each with its ``display_order``."""
+    return {d.name: replace(d, display_order=order) for order, d in enumerate(CONTACT_PROPERTIES)}
 
 
 DEFAULT_LIST_PROPERTIES: tuple[str, ...] = (

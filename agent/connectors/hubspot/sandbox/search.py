@@ -14,7 +14,7 @@ Follows HubSpot's "CRM search" guide (filters: see ``search_filters``):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any
@@ -198,22 +198,36 @@ def run_search(state: SandboxState, q: SearchQuery) -> SearchPage:
     filters look the records up directly; anything else scans the (narrowed) index.
     """
     index = state.search_index()
-    groups = q.groups
+    spans = _spans(index, q.groups)
     by_modified = q.sort is not None and q.sort[0].name == "lastmodifieddate"
     descending = q.sort is not None and q.sort[1]
-    spans = _spans(index, groups)
-    start, end = spans[0] if len(spans) == 1 else (0, 0)
-    single = groups[0] if len(groups) == 1 else None
-
+    single = q.groups[0] if len(q.groups) == 1 else None
     if by_modified and single is not None and single.range_only and q.query is None:
-        total = end - start
-        count = max(0, min(q.limit, total - q.after))
-        if descending:
-            keys = [index[end - 1 - q.after - n] for n in range(count)]
-        else:
-            keys = list(index.islice(start + q.after, start + q.after + count))
-        return _page(state, q, total, keys)
+        return _range_page(state, q, index, spans, descending)
+    accept, view = _matcher(state, q)
+    candidates = _candidates(state, index, q.groups, spans, reverse=by_modified and descending)
+    if by_modified:
+        return _page_in_index_order(state, q, candidates, accept)
+    return _sorted_page(state, q, [key for key in candidates if accept(key)], view)
 
+
+def _range_page(
+    state: SandboxState, q: SearchQuery, index: Any, spans: list[tuple[int, int]], descending: bool
+) -> SearchPage:
+    """A single ``lastmodifieddate`` range in that order: the page is a slice of the index."""
+    start, end = spans[0] if len(spans) == 1 else (0, 0)
+    total = end - start
+    count = max(0, min(q.limit, total - q.after))
+    if descending:
+        keys = [index[end - 1 - q.after - n] for n in range(count)]
+    else:
+        keys = list(index.islice(start + q.after, start + q.after + count))
+    return _page(state, q, total, keys)
+
+
+def _matcher(state: SandboxState, q: SearchQuery) -> tuple[Callable[[int], bool], Callable[[int], Contact]]:
+    """``(accept, view)``: whether an index key matches ``q``, and the key's record (each read once)."""
+    groups = q.groups
     cache: dict[int, Contact] = {}
 
     def view(key: int) -> Contact:
@@ -221,6 +235,18 @@ def run_search(state: SandboxState, q: SearchQuery) -> SearchPage:
         if contact is None:
             contact = cache[key] = state.search_view(key & ID_MASK)
         return contact
+
+    single = groups[0] if len(groups) == 1 else None
+    if single is not None and not single.contact_checks and q.query is None:
+        key_checks = single.key_checks
+
+        def accept_keys(key: int) -> bool:  # the span already enforces the group's time bounds
+            for check in key_checks:
+                if not check(key):
+                    return False
+            return True
+
+        return accept_keys, view
 
     def group_accepts(group: Group, key: int) -> bool:
         ms = key >> KEY_SHIFT
@@ -235,36 +261,41 @@ def run_search(state: SandboxState, q: SearchQuery) -> SearchPage:
             return False
         return q.query is None or _matches_query(view(key), q.query)
 
-    if single is not None and not single.contact_checks and q.query is None:
-        key_checks = single.key_checks
+    return accept, view
 
-        def accept(key: int) -> bool:  # the span already enforces the group's time bounds
-            for check in key_checks:
-                if not check(key):
-                    return False
-            return True
 
-    candidates: Any
+def _candidates(
+    state: SandboxState, index: Any, groups: list[Group], spans: list[tuple[int, int]], *, reverse: bool
+) -> Iterable[int]:
+    """The index keys worth checking: the pinned records when every group pins emails or ids (sorted),
+    else the spans' keys in index order (``reverse``: newest first)."""
     if groups and all(g.emails is not None or g.ids is not None for g in groups):
         pinned: set[int] = set()
         for group in groups:
             pinned |= _pinned_keys(state, index, group)
-        candidates = sorted(pinned, reverse=by_modified and descending)
-    else:
-        reverse = by_modified and descending
-        ordered = reversed(spans) if reverse else spans
-        candidates = chain.from_iterable(index.islice(lo, hi, reverse=reverse) for lo, hi in ordered)
+        return sorted(pinned, reverse=reverse)
+    ordered = reversed(spans) if reverse else spans
+    return chain.from_iterable(index.islice(lo, hi, reverse=reverse) for lo, hi in ordered)
 
-    if by_modified:
-        total = 0
-        keys = []
-        for key in candidates:
-            if accept(key):
-                if q.after <= total < q.after + q.limit:
-                    keys.append(key)
-                total += 1
-        return _page(state, q, total, keys)
-    matched = [key for key in candidates if accept(key)]
+
+def _page_in_index_order(
+    state: SandboxState, q: SearchQuery, candidates: Iterable[int], accept: Callable[[int], bool]
+) -> SearchPage:
+    """Sorted by ``lastmodifieddate``: the candidates are in order already; count every match, keep the page."""
+    total = 0
+    keys = []
+    for key in candidates:
+        if accept(key):
+            if q.after <= total < q.after + q.limit:
+                keys.append(key)
+            total += 1
+    return _page(state, q, total, keys)
+
+
+def _sorted_page(
+    state: SandboxState, q: SearchQuery, matched: list[int], view: Callable[[int], Contact]
+) -> SearchPage:
+    """Sorted by id (the default) or another property: records without a value last, ties by id."""
     if q.sort is None or q.sort[0].name == "hs_object_id":
         matched.sort(key=lambda k: k & ID_MASK, reverse=bool(q.sort and q.sort[1]))
     else:

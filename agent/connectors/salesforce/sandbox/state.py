@@ -1,4 +1,4 @@
-"""The sandbox org's in-memory state: records by object, query locators, request counters.
+"""The sandbox org's in-memory state: records by object, query locators (:mod:`.locators`), request counters.
 
 A record is a :data:`Row`, ``{field name: stored value}`` in the schema's spelling, with dateTimes as
 epoch ms (UTC, whole seconds). Every write sets ``LastModifiedDate`` and ``SystemModstamp`` from
@@ -13,50 +13,24 @@ route handlers take it around each request's work.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from leadsync.agent.connectors.sandbox.counters import LoggedRequest, RequestCounters
 
 from .errors import SalesforceError, error, not_found
-from .ids import LOCATOR_PREFIX, ORG_PREFIX, is_id, key15, make_id, to18
+from .ids import ORG_PREFIX, is_id, key15, make_id, to18
+from .locators import Cursor, QueryLocators
 from .schema import CONTACT, LEAD, OBJECTS, ObjectDef, object_def, object_for_id
 from .timefmt import ms_to_date, system_clock, to_second
 
 Row = dict[str, Any]
-LOCATOR_IDLE_MS: Final = 15 * 60 * 1000
-"""A query locator expires after 15 minutes without use ("Query Locator" limits)."""
-MAX_CURSORS: Final = 50
-"""Open query locators kept; opening one more closes the oldest."""
-MAX_REMEMBERED_CURSORS: Final = 1000
 CONVERT_FIELDS: Final = ("FirstName", "LastName", "Salutation", "Title", "Email", "Phone", "MobilePhone",
                          "LeadSource", "Description", "HasOptedOutOfEmail", "Lead_Score__c", "Interests__c")
 
 
 class RecordNotFound(KeyError):
     """A test-API call named an id that is not a live record of that object."""
-
-
-@dataclass(slots=True)
-class Cursor:
-    """A query locator: the answer's rows (projected at query time), the page URLs issued for it and
-    the page sizes to serve (the last size repeats)."""
-
-    locator: str
-    endpoint: str
-    version: str
-    rows: list[dict[str, Any]]
-    sizes: tuple[int, ...]
-    touched_ms: int
-    issued: dict[str, int] = field(default_factory=dict)
-    pages: int = 0
-    expired: bool = False
-
-    def expire(self) -> None:
-        """Close the locator: its rows go, the URLs it issued are remembered (to answer them 400)."""
-        self.expired = True
-        self.rows = []
 
 
 class Table:
@@ -92,7 +66,7 @@ class Table:
         return [r for r in self.rows.values() if include_deleted or not r.get("IsDeleted")]
 
 
-class SandboxState(RequestCounters):
+class SandboxState(QueryLocators, RequestCounters):
     """The in-memory org the sandbox app serves.
 
     Public attributes: ``clock`` (``Callable[[], int]``, epoch ms); ``org_id``, ``org_name``;
@@ -109,8 +83,7 @@ class SandboxState(RequestCounters):
         self.org_name = org_name
         self.api_user_id = ""
         self.tables: dict[str, Table] = {name: Table(obj) for name, obj in OBJECTS.items()}
-        self.cursors: dict[str, Cursor] = {}
-        self._next_locator = 1
+        self._init_locators()
         self._init_counters(request_log_size)
 
     def stats(self) -> dict[str, Any]:
@@ -315,56 +288,6 @@ class SandboxState(RequestCounters):
             return sorted((rid, at) for rid, at in table.deleted_at.items()
                           if start_ms <= at <= end_ms and (row := table.rows.get(rid)) is not None
                           and row.get("IsDeleted"))
-
-    # -- query locators ------------------------------------------------------------------------------
-
-    def open_cursor(self, rows: list[dict[str, Any]], *, endpoint: str, version: str,
-                    sizes: Iterable[int]) -> dict[str, Any]:
-        """Keep ``rows`` behind a new query locator and return the first page's answer."""
-        with self.lock:
-            now = self.clock()
-            live = [c for c in self.cursors.values() if not c.expired]
-            for cursor in live:
-                if now - cursor.touched_ms > LOCATOR_IDLE_MS:
-                    cursor.expire()
-            live = [c for c in live if not c.expired]
-            for cursor in live[:max(0, len(live) - MAX_CURSORS + 1)]:
-                cursor.expire()  # the oldest open locators close first, as Salesforce's per-user cap does
-            while len(self.cursors) > MAX_REMEMBERED_CURSORS:
-                del self.cursors[next(iter(self.cursors))]
-            locator = make_id(LOCATOR_PREFIX, self._next_locator)
-            self._next_locator += 1
-            cursor = Cursor(locator, endpoint, version, rows, tuple(max(1, s) for s in sizes) or (2000,), now)
-            self.cursors[locator] = cursor
-            return self._page(cursor, 0)
-
-    def next_page(self, path: str) -> dict[str, Any]:
-        """The page a ``nextRecordsUrl`` names. 404 ``NOT_FOUND`` for any URL the sandbox did not issue,
-        400 ``INVALID_QUERY_LOCATOR`` for an issued one whose locator was idle for more than 15 minutes."""
-        with self.lock:
-            locator = path.rsplit("/", 1)[-1].split("-", 1)[0]
-            cursor = self.cursors.get(locator)
-            if cursor is None or path not in cursor.issued:
-                raise not_found()
-            if not cursor.expired and self.clock() - cursor.touched_ms > LOCATOR_IDLE_MS:
-                cursor.expire()
-            if cursor.expired:
-                raise error(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
-            cursor.touched_ms = self.clock()
-            return self._page(cursor, cursor.issued[path])
-
-    def _page(self, cursor: Cursor, start: int) -> dict[str, Any]:
-        size = cursor.sizes[min(cursor.pages, len(cursor.sizes) - 1)]
-        cursor.pages += 1
-        end = min(start + size, len(cursor.rows))
-        done = end >= len(cursor.rows)
-        answer: dict[str, Any] = {"totalSize": len(cursor.rows), "done": done}
-        if not done:
-            url = f"/services/data/{cursor.version}/{cursor.endpoint}/{cursor.locator}-{end}"
-            cursor.issued[url] = end
-            answer["nextRecordsUrl"] = url
-        answer["records"] = cursor.rows[start:end]
-        return answer
 
 
 def _object(name: str) -> ObjectDef:
