@@ -131,6 +131,8 @@ class WriteResult(msgspec.Struct, frozen=True):
     category). ``created`` is True when a create or upsert made a new record. ``record`` is the record
     as the CRM stored it, when the answer included it. ``existing_id`` names the record that made a
     create fail because its unique key (email) is taken: the caller links to it instead of duplicating.
+    ``detail`` is the CRM's raw answer about a refused record (JSON-ready or text, never a secret; see
+    :func:`~leadsync.agent.connectors.refusals.raw_detail`).
     """
 
     ref: str
@@ -141,6 +143,7 @@ class WriteResult(msgspec.Struct, frozen=True):
     error: str | None = None
     error_code: str | None = None
     existing_id: str | None = None
+    detail: Any = None
 
 
 class Capabilities(msgspec.Struct, frozen=True):

@@ -65,4 +65,9 @@ async def write_page(db: aiosqlite.Connection, page: PageWrites, run_id: int) ->
         await contacts.apply_local_changes(db, change.contact_id, change.changes, change.local_only, page.stamp)
     await conflicts.insert_conflicts(db, page.conflicts)
     await provenance.upsert_field_changes(db, page.provenance)
-    await sync_errors.insert_sync_errors(db, page.errors)
+    # a record's error found before its new contact had an id belongs to that contact
+    linked = {link.crm_id: link.contact_id for link in page.links}
+    errors = [e if e.contact_id is not None or e.crm_id not in linked
+              else msgspec.structs.replace(e, contact_id=linked[e.crm_id]) for e in page.errors]
+    await sync_errors.record_pulled(db, [link.crm_id for link in page.links] + [e.crm_id for e in errors if e.crm_id],
+                                    errors, page.stamp)

@@ -162,7 +162,7 @@ async def apply_push_results(db: aiosqlite.Connection, ctx: RunContext, plan: Pu
             reason = result.error if result else "the CRM gave no answer for this record"
             errors.append(NewSyncError(ctx.run_id, write.contact_id, write.crm_id, write.op,
                                        result.error_code if result else None, reason or "refused", write.local_rev,
-                                       stamp))
+                                       stamp, result.detail if result else None))
             continue
         confirmed.append(write)
         op = "update" if write.op == "update" else ("create" if result.created else "link")
@@ -195,9 +195,8 @@ async def apply_push_results(db: aiosqlite.Connection, ctx: RunContext, plan: Pu
                                               for w in confirmed])
     await contacts.confirm_revisions(db, [(w.contact_id, w.local_rev) for w in confirmed])
     await sync_errors.resolve_open_errors(db, [w.contact_id for w in confirmed], stamp)
-    # superseded by the new attempt's outcome
-    await sync_errors.resolve_open_errors(db, [e.contact_id for e in errors], stamp)
-    await sync_errors.insert_sync_errors(db, errors)
+    # the new attempt's outcome: counted on the same problem's open error, the contact's others resolved
+    await sync_errors.insert_sync_errors(db, errors, supersede=True)
     await write_log.insert_write_log(db, log)
 
 
