@@ -42,6 +42,7 @@ METHODS: tuple[ApiMethod, ...] = (  # in the order agent.methods lists them
     settings.settings_get, settings.settings_update,
     sync.sync_run, sync.sync_status, sync.sync_plan, sync.sync_history, sync.sync_log,
     errors.errors_list,
+    errors.errors_retry,
     events.events_subscribe,
 )
 

@@ -143,6 +143,12 @@ async def resolve_open_errors(db: aiosqlite.Connection, contact_ids: Iterable[in
                          "AND resolved_at IS NULL", [(stamp, contact_id) for contact_id in contact_ids])
 
 
+async def resolve_gone(db: aiosqlite.Connection, crm_ids: Sequence[str], stamp: int) -> None:
+    """The open pull and link errors of CRM records the CRM no longer has (``crm_ids``) are resolved at ``stamp``."""
+    await db.executemany("UPDATE sync_errors SET resolved_at = ?, next_retry_at = NULL WHERE crm_id = ? "
+                         "AND operation IN ('pull', 'link') AND resolved_at IS NULL", [(stamp, i) for i in crm_ids])
+
+
 def _error(row: aiosqlite.Row) -> SyncError:
     error = to_struct(row, SyncError)
     error.detail = loads(row["detail"])
@@ -205,6 +211,13 @@ async def due_retries(store: Store) -> list[int]:
                                 "AND next_retry_at <= leadsync_now_ms() AND contact_id IS NOT NULL "
                                 "ORDER BY contact_id")
     return [int(r[0]) for r in rows]
+
+
+async def postpone_due(db: aiosqlite.Connection) -> None:
+    """Errors still due after an automatic retry (the CRM was unreachable, or the contact no longer waits for a
+    push) are due again after the delay of their count, by the store's clock: a retry never spins."""
+    await db.execute(f"UPDATE sync_errors SET next_retry_at = leadsync_now_ms() + {_delay_sql('count')} "
+                     "WHERE resolved_at IS NULL AND next_retry_at <= leadsync_now_ms()")
 
 
 async def next_retry_at(store: Store) -> int | None:
