@@ -53,6 +53,9 @@ async def retry_errors(agent: Runtime, *, ids: list[int] | None = None, code: st
     with which errors closed. CrmNotConnectedError without a CRM."""
     agent.require_connector()
     errors, skipped = await select_errors(agent, ids=ids, code=code, every=every)
+    skipped += [RetrySkip(id=e.id, reason="an undo the CRM refused: run sync.undo again") for e in errors
+                if e.operation == "undo"]
+    errors = [e for e in errors if e.operation != "undo"]
     pulled = [e for e in errors if e.operation in PULL_OPERATIONS and e.crm_id]
     pushed = [e for e in errors if e not in pulled and e.contact_id is not None]
     if pushed and not agent.settings.push_enabled:
@@ -84,17 +87,19 @@ def _rereader(agent: Runtime, answer: RetryAnswer) -> Job:
     async def job(run_id: int, connector: Connector) -> SyncRun:
         calls = connector.api_calls
         counts = RunCounts()
-        status, error = "ok", None
+        status, error = "failed", None
         try:
             ctx = await records_context(connector, run_id, agent.mappings(connector), agent.settings.fallback_owner)
             counts = ctx.counts
             answer.gone = await reread(agent.store, ctx, answer.reread)
             async with agent.store.transaction() as db:
                 await sync_errors.resolve_gone(db, answer.gone, now_ms())
+            status = "ok"
         except CrmError as exc:
-            status, error = "failed", f"{type(exc).__name__}: {exc.message}"
-        async with agent.store.transaction() as db:
-            await sync_runs.finish_run(db, run_id, status=status, finished_at=now_ms(), error=error,
-                                       api_calls=connector.api_calls - calls, counts=asdict(counts))
+            error = f"{type(exc).__name__}: {exc.message}"
+        finally:
+            async with agent.store.transaction() as db:
+                await sync_runs.finish_run(db, run_id, status=status, finished_at=now_ms(), error=error,
+                                           api_calls=connector.api_calls - calls, counts=asdict(counts))
         return await get_run(agent.store, run_id)
     return job

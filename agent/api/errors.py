@@ -28,9 +28,11 @@ class ErrorsRetry(Params):
 
 @method("errors.list", ErrorsList)
 async def errors_list(ctx: ApiContext, p: ErrorsList) -> list[SyncError]:
-    """Records that failed alone, with the reason (a sentence), the CRM's raw answer (detail), how often
-    (count) and when last (last_seen_at), and when an automatic retry is due (next_retry_at); open ones
-    unless include_resolved, of one contact or code when given, most recently seen first."""
+    """Records that failed alone, with the reason; open ones unless include_resolved.
+
+    Each: the reason as a sentence, the CRM's raw answer (detail), how often (count) and when last
+    (last_seen_at), and when an automatic retry is due (next_retry_at); of one contact or code when given,
+    most recently seen first."""
     return await sync_errors.list_errors(ctx.store, include_resolved=p.include_resolved, contact_id=p.contact_id,
                                          limit=p.limit, code=p.code)
 
