@@ -140,3 +140,27 @@ async def test_a_failure_a_retry_cannot_fix_is_never_retried_on_its_own(crm_sync
     assert await agent.run_due_retries() is None
     assert (await sync(crm_client))["updated_crm"] == 0
     assert len(await open_errors(crm_client, contact["id"])) == 1
+
+
+@pytest.mark.parametrize("crm_name", ["hubspot", "salesforce"])
+async def test_a_pull_error_is_retried_by_reading_the_record_again(crm_synced: SideWorld,
+                                                                  crm_client: RpcClient) -> None:
+    side = crm_synced.crm
+    contact = await pick(crm_client, 6)
+    if side.crm == "hubspot":
+        side.set(contact["crm_id"], {"lead_score": "lots"})  # not a number: the pull cannot take it
+    else:
+        side.state.update_record("Lead" if contact["crm_id"].startswith("00Q") else "Contact", contact["crm_id"],
+                                 {"Lead_Score__c": "lots"})
+    await sync(crm_client)
+    [error] = [e for e in await open_errors(crm_client, contact["id"]) if e["operation"] == "pull"]
+    assert error["code"] == "conversion" and error["next_retry_at"] is None and "lots" in error["reason"]
+    again = await crm_client.call("errors.retry", {"id": error["id"], "wait": True})
+    assert again["reread"] == [contact["crm_id"]] and again["still_open"] == [error["id"]]
+    assert again["reread_run"]["trigger"] == "retry" and again["run"] is None
+    [same] = await open_errors(crm_client, contact["id"])
+    assert (same["id"], same["count"]) == (error["id"], 2)
+    side.set(contact["crm_id"], {"lead_score": 12})  # fixed in the CRM: read again, the error closes
+    closed = await crm_client.call("errors.retry", {"id": error["id"], "wait": True})
+    assert closed["closed"] == [error["id"]] and await open_errors(crm_client, contact["id"]) == []
+    assert (await crm_client.call("contacts.get", {"id": contact["id"]}))["lead_score"] == 12
