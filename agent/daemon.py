@@ -10,8 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+import msgspec
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from leadsync.agent.api import build_methods
@@ -21,12 +21,12 @@ from leadsync.agent.connectors.registry import DEFAULT_MAPPINGS, make_connector
 from leadsync.agent.engine.planning import PlanningConnector, PlanRecorder
 from leadsync.agent.engine.runner import Directory, execute_run, get_run, start_run
 from leadsync.agent.mappings import load_mappings
+from leadsync.agent.retries import AutoRetry
 from leadsync.agent.rpc_server import RpcServer
 from leadsync.agent.runtime import ConnectorFactory, Job
 from leadsync.agent.secrets import SecretStore
 from leadsync.agent.settings import Settings, load
 from leadsync.agent.store import Store
-from leadsync.agent.store.queries import sync_errors
 from leadsync.common.answers import FieldMapping, Plan
 from leadsync.common.errors import (
     CrmError,
@@ -41,7 +41,6 @@ from leadsync.common.paths import db_path
 
 log = logging.getLogger("leadsync.agent")
 INTERVAL_JOB = "interval-sync"
-RETRY_JOB = "auto-retry"
 DIRECTORY_TTL_MS = 10 * 60 * 1000
 URGENT_TRIGGERS = frozenset({"manual", "threshold", "todo"})
 
@@ -51,7 +50,7 @@ class Agent:
 
     ``connector_options`` are passed to the connector factory (tests pass an httpx transport that
     reaches an in-process sandbox). Failed writes of a transient kind are retried on their own when their
-    ``next_retry_at`` comes (an ``auto_retry`` run, see :meth:`run_due_retries`), by the store's clock.
+    ``next_retry_at`` comes (``auto_retry``: :class:`~leadsync.agent.retries.AutoRetry`), by the store's clock.
     """
 
     def __init__(self, data_dir: Path, socket_path: Path, *, socket_mode: int = 0o600,
@@ -77,6 +76,7 @@ class Agent:
         self._running_request: _Request | None = None
         self._worker: asyncio.Task[None] | None = None
         self.scheduler = AsyncIOScheduler(timezone=dt.UTC)
+        self.auto_retry = AutoRetry(self, self.scheduler)
         self.quota_blocked_until_ms: int | None = None
         self._mappings: tuple[FieldMapping, ...] | None = None
         # every run reuses owners and property metadata for 10 minutes, and so do interval runs the archived
@@ -104,7 +104,7 @@ class Agent:
         await self.server.start(self.socket_path)
         self._schedule_interval()
         self.scheduler.start()
-        await self.schedule_retries()
+        await self.auto_retry.schedule()
         log.info("agent listening on %s", self.socket_path)
 
     async def stop(self) -> None:
@@ -261,6 +261,7 @@ class Agent:
             self.emit({"type": "run_started", "run_id": run_id, "trigger": trigger})
             if request.job is not None:
                 run = await request.job(run_id, connector)
+                self.emit({"type": "run_finished", "run": msgspec.to_builtins(run)})
             else:
                 run = await execute_run(self.store, connector, run_id, mappings=self.mappings(connector),
                                         fallback_owner=self.settings.fallback_owner, pull=pull, push=push,
@@ -269,7 +270,7 @@ class Agent:
                                         on_quota_spent=self.quota_spent,
                                         directory=self._directory(connector, trigger))
             await self._log_run(run)
-            await self.schedule_retries()
+            await self.auto_retry.schedule()
             request.future.set_result(run)
         except BaseException as exc:
             if not request.future.done():
@@ -366,39 +367,6 @@ class Agent:
             await self.request_sync("interval", wait=True)
         except LeadsyncError as exc:
             log.warning("interval sync not run: %s", exc.message)
-
-    async def schedule_retries(self) -> None:
-        """(Re)schedule the automatic retry for when the next one is due by the store's clock (none: unscheduled)."""
-        due = await sync_errors.next_retry_at(self.store)
-        if not self.scheduler.running:
-            return
-        if due is None:
-            if self.scheduler.get_job(RETRY_JOB) is not None:
-                self.scheduler.remove_job(RETRY_JOB)
-            return
-        wait_ms = max(due - self.store.clock(), 0)
-        when = dt.datetime.now(dt.UTC) + dt.timedelta(milliseconds=wait_ms + 50)
-        self.scheduler.add_job(self._auto_retry, DateTrigger(when, timezone=dt.UTC), id=RETRY_JOB,
-                               replace_existing=True, misfire_grace_time=None, coalesce=True)
-
-    async def _auto_retry(self) -> None:
-        try:
-            await self.run_due_retries()
-        except LeadsyncError as exc:
-            log.warning("automatic retry not run: %s", exc.message)
-
-    async def run_due_retries(self) -> SyncRun | None:
-        """Push again the contacts whose failed write is due for its automatic retry (an ``auto_retry`` run,
-        waited for); None when none is due, no CRM is connected or push is disabled (they stay due)."""
-        due = await sync_errors.due_retries(self.store)
-        if not due or self.connector is None or not self.settings.push_enabled:
-            return None
-        try:
-            return await self.request_sync("auto_retry", wait=True, pull=False, contact_ids=due)
-        finally:
-            async with self.store.transaction() as db:
-                await sync_errors.postpone_due(db)
-            await self.schedule_retries()
 
     async def apply_settings(self, changes: dict[str, Any]) -> None:
         """React to changed settings at once: reschedule the interval; when push is turned back on, push

@@ -1,15 +1,21 @@
 """Failed records tried again on request (``errors.retry``): the contacts of push-side errors are queued for
 a push whatever their revision (a ``retry`` run), the CRM records of pull-side errors are read again and
 merged (a ``retry`` run of its own, first). A retried record that succeeds closes its error; one that fails
-again is counted on the same open error. The automatic retries with backoff are the agent's
-(:meth:`~leadsync.agent.daemon.Agent.run_due_retries`; the schedule is in
-:mod:`~leadsync.agent.store.queries.sync_errors`).
+again is counted on the same open error.
+
+Failed writes of a transient kind are also retried on their own (:class:`AutoRetry`) when their
+``next_retry_at`` comes by the store's clock (the backoff is in :mod:`~leadsync.agent.store.queries.sync_errors`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 from dataclasses import asdict
 from typing import Final
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
 
 from leadsync.agent.connectors.base import Connector
 from leadsync.agent.engine.context import RunCounts
@@ -17,7 +23,7 @@ from leadsync.agent.engine.records import records_context, reread
 from leadsync.agent.engine.runner import get_run
 from leadsync.agent.runtime import Job, Runtime
 from leadsync.agent.store.queries import sync_errors, sync_runs
-from leadsync.common.errors import CrmError, PushDisabledError, ValidationError
+from leadsync.common.errors import CrmError, LeadsyncError, PushDisabledError, ValidationError
 from leadsync.common.instants import now_ms
 from leadsync.common.models import SyncError, SyncRun
 from leadsync.common.recovery import RetryAnswer, RetrySkip
@@ -26,6 +32,10 @@ PULL_OPERATIONS: Final = frozenset({"pull", "link"})
 """Operations of errors found while reading the CRM (retried by reading the record again)."""
 MAX_RETRY: Final = 10_000
 """Errors one ``errors.retry`` call may name."""
+RETRY_JOB: Final = "auto-retry"
+"""The scheduler job of the next automatic retry."""
+
+log = logging.getLogger("leadsync.agent")
 
 
 async def select_errors(agent: Runtime, *, ids: list[int] | None, code: str | None,
@@ -69,7 +79,7 @@ async def retry_errors(agent: Runtime, *, ids: list[int] | None = None, code: st
                          contacts=sorted({e.contact_id for e in pushed if e.contact_id is not None}),
                          reread=sorted({e.crm_id for e in pulled if e.crm_id}), skipped=skipped)
     if answer.reread:
-        answer.reread_run = await agent.run_job("retry", _rereader(agent, answer), wait=wait or bool(pushed))
+        answer.reread_run = await agent.run_job("retry", _rereader(agent, answer), wait=wait)
     if answer.contacts:
         async with agent.store.transaction() as db:
             await sync_errors.retry_contacts(db, answer.contacts)
@@ -103,3 +113,48 @@ def _rereader(agent: Runtime, answer: RetryAnswer) -> Job:
                                            api_calls=connector.api_calls - calls, counts=asdict(counts))
         return await get_run(agent.store, run_id)
     return job
+
+
+class AutoRetry:
+    """The automatic retries of failed writes of a transient kind: one scheduler job (:data:`RETRY_JOB`) at the
+    next ``next_retry_at`` (by the store's clock), rescheduled after every run; when it comes, the contacts due
+    are pushed again (trigger ``auto_retry``)."""
+
+    def __init__(self, agent: Runtime, scheduler: AsyncIOScheduler) -> None:
+        self.agent = agent
+        self.scheduler = scheduler
+
+    async def schedule(self) -> None:
+        """(Re)schedule the job for when the next retry is due (none due: no job)."""
+        due = await sync_errors.next_retry_at(self.agent.store)
+        if not self.scheduler.running:
+            return
+        if due is None:
+            if self.scheduler.get_job(RETRY_JOB) is not None:
+                self.scheduler.remove_job(RETRY_JOB)
+            return
+        wait_ms = max(due - self.agent.store.clock(), 0)
+        when = dt.datetime.now(dt.UTC) + dt.timedelta(milliseconds=wait_ms + 50)
+        self.scheduler.add_job(self._fire, DateTrigger(when, timezone=dt.UTC), id=RETRY_JOB, replace_existing=True,
+                               misfire_grace_time=None, coalesce=True)
+
+    async def _fire(self) -> None:
+        try:
+            await self.run_due()
+        except LeadsyncError as exc:
+            log.warning("automatic retry not run: %s", exc.message)
+
+    async def run_due(self) -> SyncRun | None:
+        """Push again the contacts whose retry is due (an ``auto_retry`` run, waited for); None when none is
+        due, no CRM is connected or push is disabled (they stay due). What is still due afterwards (the CRM
+        was unreachable) waits the delay of its count again: a retry never spins."""
+        agent = self.agent
+        due = await sync_errors.due_retries(agent.store)
+        if not due or agent.connector is None or not agent.settings.push_enabled:
+            return None
+        try:
+            return await agent.request_sync("auto_retry", wait=True, pull=False, contact_ids=due)
+        finally:
+            async with agent.store.transaction() as db:
+                await sync_errors.postpone_due(db)
+            await self.schedule()

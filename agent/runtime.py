@@ -59,10 +59,6 @@ class Runtime(Protocol):
         """Queue ``job`` as a sync run of ``trigger`` (see ``Agent.run_job``)."""
         ...
 
-    async def run_due_retries(self) -> SyncRun | None:
-        """Push again the contacts whose automatic retry is due (see ``Agent.run_due_retries``)."""
-        ...
-
     def queue_status(self) -> list[dict[str, Any]]:
         """The queued sync requests: trigger, pull, push, contacts (count or None for all), urgent."""
         ...

@@ -49,6 +49,9 @@ async def undo_run(agent: Runtime, run_id: int, *, dry_run: bool, archive_create
             again = await plan_undo(agent.store, undo_ctx, run_id, archive_created=archive_created)
             await apply_undo(agent.store, undo_ctx, again)
             done.append(again.answer)
+            changed = sorted({i.contact_id for i in again.answer.restore if "local" in i.sides})
+            if changed:
+                agent.emit({"type": "contacts_changed", "run_id": undo_id, "ids": changed})
             status = "partial" if counts.failed else "ok"
         except CrmError as exc:
             error = f"{type(exc).__name__}: {exc.message}"

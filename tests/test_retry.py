@@ -113,17 +113,17 @@ async def test_a_transient_failure_is_retried_on_its_own_with_backoff(crm_synced
     assert error["code"] == TRANSIENT[crm][4] and error["next_retry_at"] == error["last_seen_at"] + MINUTE
 
     offset[0] = 30_000  # not due yet: nothing runs, and a sync leaves it alone too
-    assert await agent.run_due_retries() is None
+    assert await agent.auto_retry.run_due() is None
     assert (await sync(crm_client))["updated_crm"] == 0
     offset[0] = MINUTE + 1_000  # due: retried without a person; fails again, so the next try waits 5 minutes
-    run = await agent.run_due_retries()
+    run = await agent.auto_retry.run_due()
     assert run is not None and (run.trigger, run.failed) == ("auto_retry", 1)
     [again] = await open_errors(crm_client, contact["id"])
     assert again["count"] == 2 and again["next_retry_at"] == again["last_seen_at"] + 5 * MINUTE
     offset[0] += 2 * MINUTE
-    assert await agent.run_due_retries() is None
+    assert await agent.auto_retry.run_due() is None
     offset[0] += 5 * MINUTE
-    run = await agent.run_due_retries()
+    run = await agent.auto_retry.run_due()
     assert run is not None and (run.failed, run.updated_crm) == (0, 1)
     assert await open_errors(crm_client, contact["id"]) == []
     assert crm_synced.crm.get(contact["crm_id"])["job_title"] == "Retried"
@@ -137,7 +137,7 @@ async def test_a_failure_a_retry_cannot_fix_is_never_retried_on_its_own(crm_sync
     refuse_next(crm_synced, REFUSALS[crm_synced.crm.crm])
     assert (await sync(crm_client))["failed"] == 1
     agent.store.clock = lambda: now_ms() + 24 * 60 * MINUTE
-    assert await agent.run_due_retries() is None
+    assert await agent.auto_retry.run_due() is None
     assert (await sync(crm_client))["updated_crm"] == 0
     assert len(await open_errors(crm_client, contact["id"])) == 1
 
