@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from leadsync.agent.cli_recovery import add_parsers as add_recovery_parsers
 from leadsync.agent.connectors.sandboxes import SANDBOX_CRMS
 from leadsync.common.errors import LeadsyncError
 from leadsync.common.paths import data_dir, socket_path
@@ -104,7 +105,7 @@ def cmd_status(args: argparse.Namespace) -> int:
               + " (leadsync call errors.list)")
     print(f"push {'enabled' if sync['push_enabled'] else 'DISABLED'}, every {sync['interval_minutes']} min, "
           f"{sync['pending_push']} contacts waiting to push, {sync['held_with_errors']} held by an error "
-          "(leadsync call errors.list)")
+          "(leadsync errors)")
     return 0
 
 
@@ -120,7 +121,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
               f"updated locally {run['updated_local']}, created in CRM {run['created_crm']}, "
               f"updated in CRM {run['updated_crm']}, linked {run['linked']}, failed {run['failed']}, "
               f"{run['api_calls']} API calls" + (f" — {run['error']}" if run["error"] else "")
-              + (" (leadsync call errors.list shows the failed records)" if run["failed"] else ""))
+              + (" (leadsync errors shows the failed records)" if run["failed"] else ""))
     return 0 if run["status"] in ("ok", "partial", "running", "queued") else 1
 
 
@@ -278,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep", action="store_true", help="keep the data dir")
     p.add_argument("--crm", default="hubspot", choices=SANDBOX_CRMS, help="which CRM's sandbox")
     p.set_defaults(func=cmd_demo)
+    add_recovery_parsers(sub)
     for name, client in sub.choices.items():  # `leadsync tui --socket X` works as well as `leadsync --socket X tui`
         if name not in ("agent", "sandbox", "demo"):
             client.add_argument("--socket", default=argparse.SUPPRESS, help="agent socket (same as the global one)")

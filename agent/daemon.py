@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+import msgspec
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -20,8 +21,9 @@ from leadsync.agent.connectors.registry import DEFAULT_MAPPINGS, make_connector
 from leadsync.agent.engine.planning import PlanningConnector, PlanRecorder
 from leadsync.agent.engine.runner import Directory, execute_run, get_run, start_run
 from leadsync.agent.mappings import load_mappings
+from leadsync.agent.retries import AutoRetry
 from leadsync.agent.rpc_server import RpcServer
-from leadsync.agent.runtime import ConnectorFactory
+from leadsync.agent.runtime import ConnectorFactory, Job
 from leadsync.agent.secrets import SecretStore
 from leadsync.agent.settings import Settings, load
 from leadsync.agent.store import Store
@@ -47,7 +49,8 @@ class Agent:
     """Owns the store, the connector of the connected CRM and the one sync that may run at a time.
 
     ``connector_options`` are passed to the connector factory (tests pass an httpx transport that
-    reaches an in-process sandbox).
+    reaches an in-process sandbox). Failed writes of a transient kind are retried on their own when their
+    ``next_retry_at`` comes (``auto_retry``: :class:`~leadsync.agent.retries.AutoRetry`), by the store's clock.
     """
 
     def __init__(self, data_dir: Path, socket_path: Path, *, socket_mode: int = 0o600,
@@ -73,6 +76,7 @@ class Agent:
         self._running_request: _Request | None = None
         self._worker: asyncio.Task[None] | None = None
         self.scheduler = AsyncIOScheduler(timezone=dt.UTC)
+        self.auto_retry = AutoRetry(self, self.scheduler)
         self.quota_blocked_until_ms: int | None = None
         self._mappings: tuple[FieldMapping, ...] | None = None
         # every run reuses owners and property metadata for 10 minutes, and so do interval runs the archived
@@ -100,6 +104,7 @@ class Agent:
         await self.server.start(self.socket_path)
         self._schedule_interval()
         self.scheduler.start()
+        await self.auto_retry.schedule()
         log.info("agent listening on %s", self.socket_path)
 
     async def stop(self) -> None:
@@ -197,7 +202,7 @@ class Agent:
         if running is not None and running.covers(key):
             future = running.future
         else:
-            queued = next((r for r in self._queue if r.key == key), None)
+            queued = next((r for r in self._queue if r.key == key and r.job is None), None)
             if queued is None:
                 queued = _Request(key, asyncio.get_running_loop().create_future())
                 if queued.urgent:
@@ -210,6 +215,23 @@ class Agent:
             self._worker = asyncio.create_task(self._work(connector))
         if wait:
             return await asyncio.shield(future)
+        await asyncio.sleep(0)
+        if self.current_run is not None:
+            return await get_run(self.store, self.current_run)
+        return SyncRun(id=0, trigger=trigger, status="queued", started_at=0, finished_at=None)
+
+    async def run_job(self, trigger: str, job: Job, *, wait: bool) -> SyncRun:
+        """Queue ``job`` as a sync run of ``trigger`` (an undo, a retry's re-read): it runs alone, like every
+        run, and is never joined with another request. ``job(run_id, connector)`` does the work of the started
+        run, records its outcome and returns it. Returns the finished run when ``wait``, else the run as
+        started or queued. CrmNotConnectedError without a CRM."""
+        connector = self.require_connector()
+        request = _Request((trigger, False, False, None), asyncio.get_running_loop().create_future(), job=job)
+        self._queue.append(request)
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._work(connector))
+        if wait:
+            return await asyncio.shield(request.future)
         await asyncio.sleep(0)
         if self.current_run is not None:
             return await get_run(self.store, self.current_run)
@@ -237,13 +259,18 @@ class Agent:
             run_id = await start_run(self.store, trigger)
             self.current_run = run_id
             self.emit({"type": "run_started", "run_id": run_id, "trigger": trigger})
-            run = await execute_run(self.store, connector, run_id, mappings=self.mappings(connector),
-                                    fallback_owner=self.settings.fallback_owner, pull=pull, push=push,
-                                    contact_ids=None if ids is None else sorted(ids), progress=self.emit,
-                                    between_batches=None if request.urgent else self._run_urgent,
-                                    on_quota_spent=self.quota_spent,
-                                    directory=self._directory(connector, trigger))
+            if request.job is not None:
+                run = await request.job(run_id, connector)
+                self.emit({"type": "run_finished", "run": msgspec.to_builtins(run)})
+            else:
+                run = await execute_run(self.store, connector, run_id, mappings=self.mappings(connector),
+                                        fallback_owner=self.settings.fallback_owner, pull=pull, push=push,
+                                        contact_ids=None if ids is None else sorted(ids), progress=self.emit,
+                                        between_batches=None if request.urgent else self._run_urgent,
+                                        on_quota_spent=self.quota_spent,
+                                        directory=self._directory(connector, trigger))
             await self._log_run(run)
+            await self.auto_retry.schedule()
             request.future.set_result(run)
         except BaseException as exc:
             if not request.future.done():
@@ -394,11 +421,14 @@ async def refuse_live_socket(path: Path) -> None:
 
 
 class _Request:
-    """A queued sync request: (trigger, pull, push, contact ids or None for all) and its outcome."""
+    """A queued sync request: (trigger, pull, push, contact ids or None for all), the job that runs instead
+    of a sync (None: a sync) and its outcome."""
 
-    def __init__(self, key: tuple[str, bool, bool, frozenset[int] | None], future: asyncio.Future[SyncRun]) -> None:
+    def __init__(self, key: tuple[str, bool, bool, frozenset[int] | None], future: asyncio.Future[SyncRun], *,
+                 job: Job | None = None) -> None:
         self.key = key
         self.future = future
+        self.job = job
 
     @property
     def urgent(self) -> bool:
@@ -406,7 +436,9 @@ class _Request:
         return self.key[0] in URGENT_TRIGGERS and self.key[3] is not None
 
     def covers(self, key: tuple[str, bool, bool, frozenset[int] | None]) -> bool:
-        """True when running this request also does everything ``key`` asks for."""
+        """True when running this request also does everything ``key`` asks for (a job never does)."""
+        if self.job is not None:
+            return False
         _, pull, push, ids = self.key
         _, want_pull, want_push, want_ids = key
         return (pull or not want_pull) and (push or not want_push) and ids is None and want_ids is None

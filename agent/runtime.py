@@ -7,7 +7,7 @@ import the API to build its methods without an import cycle.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,6 +21,9 @@ from leadsync.common.models import SyncRun
 
 ConnectorFactory = Callable[..., Connector]
 """``(crm, base_url, credentials, **options) -> Connector`` (``connectors.registry.make_connector``)."""
+Job = Callable[[int, Connector], Awaitable[SyncRun]]
+"""The work of a started sync run other than a sync (an undo, a re-read): ``job(run_id, connector)`` does it,
+records the run's outcome and returns the finished run."""
 
 
 class Runtime(Protocol):
@@ -50,6 +53,10 @@ class Runtime(Protocol):
     async def request_sync(self, trigger: str, *, wait: bool, pull: bool = True, push: bool = True,
                            contact_ids: list[int] | None = None) -> SyncRun:
         """Queue a sync run (see ``Agent.request_sync``)."""
+        ...
+
+    async def run_job(self, trigger: str, job: Job, *, wait: bool) -> SyncRun:
+        """Queue ``job`` as a sync run of ``trigger`` (see ``Agent.run_job``)."""
         ...
 
     def queue_status(self) -> list[dict[str, Any]]:

@@ -108,6 +108,8 @@ class SyncRun(msgspec.Struct, kw_only=True):
     failed: int = 0
     api_calls: int = 0
     error: str | None = None
+    undoes: int | None = None
+    """An undo run (trigger ``undo``): the run it undid."""
 
     @property
     def crm_writes(self) -> int:
@@ -115,7 +117,11 @@ class SyncRun(msgspec.Struct, kw_only=True):
 
 
 class SyncError(msgspec.Struct, kw_only=True):
-    """A record that failed alone, with the reason."""
+    """A record that failed alone, with the reason: one open error per record and problem (``operation`` and
+    ``code``, machine-readable), seen ``count`` times, first at ``created_at`` and last at ``last_seen_at``
+    (by sync run ``sync_run_id``); ``reason`` reads as a sentence, ``detail`` is the CRM's raw answer (JSON
+    or text, never a secret; None when there was none); ``next_retry_at`` is when an automatic retry is due
+    (None: a retry cannot fix it, or it is resolved). Times epoch ms UTC."""
 
     id: int
     sync_run_id: int | None
@@ -126,6 +132,10 @@ class SyncError(msgspec.Struct, kw_only=True):
     reason: str
     created_at: int
     resolved_at: int | None = None
+    count: int = 1
+    last_seen_at: int | None = None
+    detail: Any = None
+    next_retry_at: int | None = None
 
 
 class CrmStatus(msgspec.Struct, kw_only=True):

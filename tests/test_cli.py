@@ -78,3 +78,44 @@ async def test_status_shows_a_partial_run_behind_a_later_ok_one(synced_agent: An
     out = capsys.readouterr().out
     assert f"last sync #{later['id']} ok" in out
     assert f"last problem: sync #{partial['id']} partial (manual): failed 1" in out
+
+
+async def test_errors_lists_the_held_record_and_retry_says_what_it_retried(
+        synced_agent: Any, world_client: RpcClient, capsys: pytest.CaptureFixture[str]) -> None:
+    sock = str(synced_agent.agent.socket_path)
+    user = await world_client.call("users.create", {"email": "nobody@corp.example"})  # no CRM owner matches
+    held = await world_client.call("contacts.create", {"created_by": user["id"],
+                                                       "fields": {"email": "held@example.org"}})
+    await world_client.call("sync.run", {"wait": True})
+    assert await asyncio.to_thread(main, ["errors", "--socket", sock]) == 0
+    listed = capsys.readouterr()
+    first, reason = listed.out.splitlines()[:2]
+    assert f"contact {held['id']}" in first and "no_owner" in first and "seen 1x" in first
+    assert "waits for a change or a retry" in first and "no CRM owner" in reason
+    assert "leadsync errors retry" in listed.err
+    error_id = int(first.split()[0].lstrip("#"))
+    assert await asyncio.to_thread(main, ["errors", "retry", str(error_id), "--socket", sock]) == 1  # still held
+    out = capsys.readouterr().out
+    assert "retried 1 errors: 1 contacts pushed again" in out and f"still open 1 (#{error_id}" in out
+    assert await asyncio.to_thread(main, ["errors", "retry", "--code", "no_owner", "--json", "--socket", sock]) == 0
+    assert json.loads(capsys.readouterr().out)["retried"] == [error_id]
+    assert await asyncio.to_thread(main, ["errors", "retry", "--socket", sock]) == 2  # nothing chosen
+    assert await asyncio.to_thread(main, ["errors", "--json", "--code", "no_owner", "--socket", sock]) == 0
+    [error] = json.loads(capsys.readouterr().out)
+    assert error["count"] == 3 and error["id"] == error_id
+
+
+async def test_undo_shows_the_plan_then_undoes(synced_agent: Any, world_client: RpcClient,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    sock = str(synced_agent.agent.socket_path)
+    contact = (await world_client.call("contacts.list", {"limit": 1}))["contacts"][0]
+    await world_client.call("contacts.update", {"id": contact["id"], "fields": {"job_title": "Undone soon"}})
+    run = await world_client.call("sync.run", {"wait": True})
+    assert await asyncio.to_thread(main, ["undo", str(run["id"]), "--dry-run", "--socket", sock]) == 0
+    out = capsys.readouterr().out
+    assert f"undo of sync #{run['id']}: would put back 1 local fields and 1 CRM properties" in out
+    assert f"contact {contact['id']} job_title: 'Undone soon' -> {contact['job_title']!r}" in out
+    assert await asyncio.to_thread(main, ["undo", str(run["id"]), "--socket", sock]) == 0
+    out = capsys.readouterr().out
+    assert "put back 1 local fields" in out and "undo run #" in out and " ok" in out
+    assert (await world_client.call("contacts.get", {"id": contact["id"]}))["job_title"] == contact["job_title"]

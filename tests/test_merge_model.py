@@ -1,15 +1,18 @@
 """A stateful property test of the bidirectional merge (issue 5), against each CRM's sandbox.
 
 Hypothesis drives random edits on both sides (local edits through the API, CRM edits in the
-sandbox), new local leads, syncs, and crashes in the middle of a sync (the agent is stopped at a
-random await point between plan and apply, then restarted on the same store). At every settle point
+sandbox), new local leads, syncs, undos of recent sync runs, and crashes in the middle of a sync (the agent
+is stopped at a random await point between plan and apply, then restarted on the same store). At every settle point
 (edits stop, two syncs run) it checks that:
 
 - both sides converge: every mapped field is equal locally and in the CRM;
 - no change is backed out unless recorded as a conflict: a field ends with the value of its latest
   edit, or a conflict was recorded for it and it ends with one of the values edited since the last
   settle point;
-- nothing is duplicated or lost: each new lead exists exactly once in the CRM.
+- nothing is duplicated or lost: each new lead exists exactly once in the CRM;
+- an undo of a sync run (of an undo, too) puts back, on both sides, the fields it lists as restored, and moves
+  nothing else: it counts as a person's edit of those fields, so after any sequence of edits, syncs and undos
+  no value is lost that a user (or an undo asked for) did not overwrite.
 
 The edited records are of the object new leads go to (HubSpot contacts, Salesforce and Zoho Leads, Autotask
 contacts); a field that object requires (a Salesforce or Zoho Lead's Company) is never blanked, on either
@@ -147,6 +150,37 @@ class MergeModel(RuleBasedStateMachine):
     def sync(self) -> None:
         run = self.call("sync.run", {"wait": True})
         assert run["status"] in ("ok", "partial"), run
+
+    @rule(back=st.integers(0, 2))
+    def undo_a_sync(self, back: int) -> None:
+        """Undo one of the last finished runs (an earlier undo too): every field it puts back holds the value
+        from before that run on both sides (a person's edit, for the checks), the CRM's refusals excepted; no
+        other field moves."""
+        runs = [r for r in self.call("sync.history", {"limit": 5}) if r["status"] in ("ok", "partial")]
+        run = runs[min(back, len(runs) - 1)]
+        before = self.snapshot()
+        answer = self.call("sync.undo", {"run": run["id"]})
+        undo_run = answer["undo_run"]
+        assert undo_run["status"] in ("ok", "partial") and undo_run["undoes"] == run["id"], undo_run
+        refused = {e["contact_id"] for e in self.call("errors.list", {"limit": 1000})
+                   if e["sync_run_id"] == undo_run["id"] and e["operation"] == "undo"}
+        restored = {(i["contact_id"], i["field"]): i["before"] for i in answer["restore"]
+                    if i["contact_id"] not in refused}
+        for key, (local_value, crm_value) in self.snapshot().items():
+            if key in restored:
+                assert local_value == crm_value == restored[key], (key, local_value, crm_value, restored[key])
+                if restored[key] != before[key][0]:
+                    self.edits.setdefault(key, []).append(("undo", restored[key]))
+            else:
+                assert (local_value, crm_value) == before[key], f"{key} moved by an undo: {before[key]}"
+
+    def snapshot(self) -> dict[tuple[int, str], tuple[Any, Any]]:
+        """{(contact, field): (local value, CRM value)} of the edited contacts' fields."""
+        out: dict[tuple[int, str], tuple[Any, Any]] = {}
+        for contact_id, crm_id in self.contacts:
+            local, remote = self.call("contacts.get", {"id": contact_id}), self.side.get(crm_id)
+            out.update({(contact_id, f): (local[f], remote[f]) for f in self.fields})
+        return out
 
     @rule(ticks=st.integers(0, 60))
     def crash_during_sync(self, ticks: int) -> None:

@@ -27,6 +27,7 @@ from leadsync.tui.errors import ReportsWorkerErrors, Severity, notify_problem
 from leadsync.tui.formatting import MISSING, run_summary
 from leadsync.tui.messages import OpenContact, SyncFinished, SyncProgress, SyncStarted
 from leadsync.tui.plan_view import PlanPane
+from leadsync.tui.recovery import ErrorsTable, HistoryTable, RecoveryDone
 
 HISTORY_LIMIT = 50
 ERRORS_LIMIT = 200
@@ -38,8 +39,8 @@ HISTORY_COLUMNS: tuple[tuple[str, int | None], ...] = (
     ("Calls", 6), ("Error", None),
 )
 ERROR_COLUMNS: tuple[tuple[str, int | None], ...] = (
-    ("#", 4), ("When (UTC)", 16), ("Contact", 7), ("CRM id", 10), ("Operation", 9), ("Code", 12),
-    ("Reason", None),
+    ("#", 4), ("Last seen (UTC)", 16), ("Contact", 7), ("CRM id", 10), ("Operation", 9), ("Code", 16),
+    ("Seen", 4), ("Reason", None),
 )
 
 
@@ -58,9 +59,10 @@ def run_row(run: SyncRun) -> list[Text | str]:
 
 def error_row(error: SyncError) -> list[Text | str]:
     return [
-        Text(str(error.id), justify="right"), formatting.format_time(error.created_at),
+        Text(str(error.id), justify="right"), formatting.format_time(error.last_seen_at or error.created_at),
         MISSING if error.contact_id is None else Text(str(error.contact_id), justify="right"),
-        error.crm_id or MISSING, error.operation, error.code or MISSING, error.reason,
+        error.crm_id or MISSING, error.operation, error.code or MISSING, Text(f"{error.count}x", justify="right"),
+        error.reason,
     ]
 
 
@@ -120,9 +122,9 @@ class SyncView(ReportsWorkerErrors, Vertical):
             yield ProgressBar(total=None, show_eta=False, show_percentage=True, id="sync-progress")
         with TabbedContent(id="sync-tabs"):
             with TabPane("History", id="sync-history-pane"):
-                yield DataTable[Text | str](id="sync-history", cursor_type="row", zebra_stripes=True)
+                yield HistoryTable(self.link, id="sync-history", cursor_type="row", zebra_stripes=True)
             with TabPane("Errors", id="sync-errors-pane"):
-                yield DataTable[Text | str](id="sync-errors", cursor_type="row", zebra_stripes=True)
+                yield ErrorsTable(self.link, id="sync-errors", cursor_type="row", zebra_stripes=True)
             with TabPane("Plan", id="sync-plan-pane"):
                 yield PlanPane(self.link, id="sync-plan")
             with TabPane("Conflicts", id="sync-conflicts-pane"):
@@ -153,8 +155,9 @@ class SyncView(ReportsWorkerErrors, Vertical):
         history.clear()
         for run in message.runs:
             history.add_row(*run_row(run), key=str(run.id))
-        errors = self.query_one("#sync-errors", DataTable)
+        errors = self.query_one("#sync-errors", ErrorsTable)
         errors.clear()
+        errors.errors = {str(e.id): e for e in message.errors}
         for error in message.errors:
             errors.add_row(*error_row(error), key=str(error.id))
         tabs = self.query_one("#sync-tabs", TabbedContent)
@@ -237,6 +240,9 @@ class SyncView(ReportsWorkerErrors, Vertical):
     def action_plan(self) -> None:
         self.query_one("#sync-tabs", TabbedContent).active = "sync-plan-pane"
         self.query_one(PlanPane).compute()
+
+    def on_recovery_done(self, _: RecoveryDone) -> None:
+        self.refresh_data()
 
     @on(DataTable.RowSelected, "#sync-errors")
     def _error_selected(self, event: DataTable.RowSelected) -> None:

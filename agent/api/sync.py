@@ -6,9 +6,11 @@ from leadsync.agent.api.registry import ApiContext, NoParams, Params, method
 from leadsync.agent.store.queries import sync_runs, write_log
 from leadsync.agent.store.queries.write_log import WriteLogEntry
 from leadsync.agent.sync_status import SyncStatus, read_status
+from leadsync.agent.undo import undo_run
 from leadsync.common.answers import Plan
 from leadsync.common.errors import ValidationError
 from leadsync.common.models import SyncRun
+from leadsync.common.recovery import UndoAnswer
 
 MAX_HISTORY = 500
 MAX_LOG = 1000
@@ -23,6 +25,12 @@ class SyncRunParams(Params):
 class SyncHistory(Params):
     limit: int = 20
     before: int | None = None
+
+
+class SyncUndo(Params):
+    run: int
+    dry_run: bool = False
+    archive_created: bool = False
 
 
 class SyncLog(Params):
@@ -67,3 +75,12 @@ async def sync_log(ctx: ApiContext, p: SyncLog) -> list[WriteLogEntry]:
     note (e.g. a fallback owner), sync run and its trigger."""
     return await write_log.recent(ctx.store, contact_id=p.contact_id, sync_run_id=p.sync_run_id,
                                   limit=min(p.limit, MAX_LOG))
+
+
+@method("sync.undo", SyncUndo)
+async def sync_undo(ctx: ApiContext, p: SyncUndo) -> UndoAnswer:
+    """Undo a sync run: every field it wrote, on either side, back to its value before the run, unless it
+    changed since (listed in changed_since, not touched); records it created in the CRM archived only with
+    archive_created. dry_run=true answers the plan (per record and field) and changes nothing. The undo is
+    a sync run (trigger undo, in undo_run): it shows in the history and can be undone."""
+    return await undo_run(ctx.agent, p.run, dry_run=p.dry_run, archive_created=p.archive_created)

@@ -141,6 +141,8 @@ class WriteResult(msgspec.Struct, frozen=True):
     ``not_sent`` marks a record whose request could not get through (the CRM unavailable or rate
     limited after the HTTP layer's retries, see :func:`not_sent`): nothing is known to be written, and
     it is worth sending again later; the other records of the call are unaffected.
+    ``detail`` is the CRM's raw answer about a refused record (JSON-ready or text, never a secret; see
+    :func:`~leadsync.agent.connectors.refusals.raw_detail`).
     """
 
     ref: str
@@ -153,6 +155,7 @@ class WriteResult(msgspec.Struct, frozen=True):
     existing_id: str | None = None
     existing_type: ObjectType | None = None
     not_sent: bool = False
+    detail: Any = None
 
 
 def not_sent(inp: WriteInput, error: CrmError) -> WriteResult:

@@ -10,13 +10,14 @@ import aiosqlite
 import msgspec
 
 from leadsync.agent.engine.relink import Relink
-from leadsync.agent.store.queries import base_values, conflicts, contacts, links, provenance, sync_errors
+from leadsync.agent.store.queries import base_values, conflicts, contacts, links, provenance, run_changes, sync_errors
 from leadsync.agent.store.queries.base_values import BaseValue
 from leadsync.agent.store.queries.conflicts import NewConflict
 from leadsync.agent.store.queries.contacts import PulledContact
 from leadsync.agent.store.queries.links import Link
 from leadsync.agent.store.queries.ownership import record_owner_change
 from leadsync.agent.store.queries.provenance import FieldChange
+from leadsync.agent.store.queries.run_changes import RunChange
 from leadsync.agent.store.queries.sync_errors import NewSyncError
 
 
@@ -65,4 +66,19 @@ async def write_page(db: aiosqlite.Connection, page: PageWrites, run_id: int) ->
         await contacts.apply_local_changes(db, change.contact_id, change.changes, change.local_only, page.stamp)
     await conflicts.insert_conflicts(db, page.conflicts)
     await provenance.upsert_field_changes(db, page.provenance)
-    await sync_errors.insert_sync_errors(db, page.errors)
+    await run_changes.insert_run_changes(db, local_changes(page, run_id))
+    # a record's error found before its new contact had an id belongs to that contact
+    linked = {link.crm_id: link.contact_id for link in page.links}
+    errors = [e if e.contact_id is not None or e.crm_id not in linked
+              else msgspec.structs.replace(e, contact_id=linked[e.crm_id]) for e in page.errors]
+    await sync_errors.record_pulled(db, [link.crm_id for link in page.links] + [e.crm_id for e in errors if e.crm_id],
+                                    errors, page.stamp)
+
+
+def local_changes(page: PageWrites, run_id: int) -> list[RunChange]:
+    """What ``page`` changes in local fields, as sync run ``run_id``'s changes (an undo puts them back): each
+    changed field's value before (its provenance's ``previous``) and after."""
+    after = {(c.contact_id, f): v for c in page.changes for f, v in c.changes.items()}
+    return [RunChange(run_id, p.contact_id, "local", "update", p.field, None, None, None, p.previous,
+                      after[(p.contact_id, p.field)], p.changed_at)
+            for p in page.provenance if (p.contact_id, p.field) in after]

@@ -18,12 +18,13 @@ from leadsync.agent import lifecycle
 from leadsync.agent.connectors.base import ObjectType, WriteInput, WriteResult
 from leadsync.agent.engine.context import RunContext
 from leadsync.agent.engine.mapping import ConversionError, to_wire
-from leadsync.agent.store.queries import base_values, contacts, links, sync_errors, write_log
+from leadsync.agent.store.queries import base_values, contacts, links, run_changes, sync_errors, write_log
 from leadsync.agent.store.queries.base_values import BaseValue
 from leadsync.agent.store.queries.contacts import PENDING_SQL as PENDING_SQL
 from leadsync.agent.store.queries.contacts import PushCandidate
 from leadsync.agent.store.queries.links import Link
 from leadsync.agent.store.queries.ownership import record_owner_change
+from leadsync.agent.store.queries.run_changes import RunChange
 from leadsync.agent.store.queries.sync_errors import NewSyncError
 from leadsync.agent.store.queries.write_log import NewWrite
 from leadsync.common.instants import now_ms
@@ -47,6 +48,8 @@ class PlannedWrite:
     owner_push: str | None = None
     object_type: ObjectType = "contact"
     clear_first: tuple[str, ...] = ()
+    before: dict[str, Any] = field(default_factory=dict)
+    """An update's sent fields with their base values (the CRM's, as last synced): what an undo puts back."""
 
 
 @dataclass
@@ -101,7 +104,8 @@ def _plan_update(ctx: RunContext, plan: PushPlan, row: PushCandidate, current: d
                   and lifecycle.is_demotion(base.get(local), diff[local]))
     plan.writes.append(PlannedWrite(row.id, "update", row.local_rev, props, {**base, **diff},
                                     crm_id=row.crm_id, owner_push=row.owner_push, object_type=object_type,
-                                    clear_first=clear))
+                                    clear_first=clear,
+                                    before={f: base.get(f) for f in diff if names.get(f) in props}))
 
 
 def _plan_create(ctx: RunContext, plan: PushPlan, row: PushCandidate, current: dict[str, Any], owner_prop: str,
@@ -202,10 +206,28 @@ async def apply_push_results(db: aiosqlite.Connection, ctx: RunContext, plan: Pu
                                               for w in confirmed])
     await contacts.confirm_revisions(db, [(w.contact_id, w.local_rev) for w in confirmed])
     await sync_errors.resolve_open_errors(db, [w.contact_id for w in confirmed], stamp)
-    # superseded by the new attempt's outcome
-    await sync_errors.resolve_open_errors(db, [e.contact_id for e in errors], stamp)
-    await sync_errors.insert_sync_errors(db, errors)
+    # the new attempt's outcome: counted on the same problem's open error, the contact's others resolved
+    await sync_errors.insert_sync_errors(db, errors, supersede=True)
     await write_log.insert_write_log(db, log)
+    await run_changes.insert_run_changes(db, crm_changes(ctx, confirmed, results, stamp))
+
+
+def crm_changes(ctx: RunContext, confirmed: list[PlannedWrite], results: dict[int, WriteResult],
+                stamp: int) -> list[RunChange]:
+    """What the ``confirmed`` writes changed in the CRM, as the run's changes (an undo puts them back): each
+    updated field's value before and after, and each record a create made."""
+    changes: list[RunChange] = []
+    for write in confirmed:
+        result = results[write.contact_id]
+        if write.op == "create" and result.created and result.id:
+            changes.append(RunChange(ctx.run_id, write.contact_id, "crm", "create", "", None, write.object_type,
+                                     result.id, None, None, stamp))
+        elif write.op == "update":
+            names = {m.local: m.crm_for(write.object_type) for m in ctx.push_mappings}
+            changes += [RunChange(ctx.run_id, write.contact_id, "crm", "update", f, names[f], write.object_type,
+                                  write.crm_id, before, write.base_after.get(f), stamp)
+                        for f, before in write.before.items()]
+    return changes
 
 
 def _unconfirmed(ctx: RunContext, write: PlannedWrite, result: WriteResult | None, stamp: int) -> NewSyncError | None:
@@ -227,7 +249,8 @@ def _unconfirmed(ctx: RunContext, write: PlannedWrite, result: WriteResult | Non
                                           "for the next run"
     else:
         code, reason = result.error_code, result.error or "refused"
-    return NewSyncError(ctx.run_id, write.contact_id, write.crm_id, write.op, code, reason, local_rev, stamp)
+    return NewSyncError(ctx.run_id, write.contact_id, write.crm_id, write.op, code, reason, local_rev, stamp,
+                        result.detail if result is not None else None)
 
 
 def _wire_before(ctx: RunContext, base: dict[str, Any], prop: str) -> str | None:

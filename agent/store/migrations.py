@@ -8,6 +8,13 @@ from __future__ import annotations
 
 import aiosqlite
 
+_SAME_OPEN_PROBLEM = (
+    "d.resolved_at IS NULL AND coalesce(d.contact_id, -1) = coalesce(sync_errors.contact_id, -1) "
+    "AND coalesce(d.crm_id, '') = coalesce(sync_errors.crm_id, '') AND d.operation = sync_errors.operation "
+    "AND coalesce(d.code, '') = coalesce(sync_errors.code, '')"
+)
+"""Migration 7: an open error ``d`` about the same record and problem as the ``sync_errors`` row at hand."""
+
 MIGRATIONS: list[list[str]] = [
     # 1: the skeleton: users, owners, contacts, CRM links, base values, cursors, sync runs and errors
     [
@@ -225,6 +232,43 @@ MIGRATIONS: list[list[str]] = [
     # 6: a mapping may name another property on one object (Zoho: Designation on Leads, Title on Contacts)
     [
         "ALTER TABLE field_mappings ADD COLUMN crm_by_object TEXT NOT NULL DEFAULT '{}'",
+    ],
+    # 7: one open error per record and problem (how often, last seen), the CRM's raw answer, automatic retries
+    [
+        "ALTER TABLE sync_errors ADD COLUMN count INTEGER NOT NULL DEFAULT 1",   # times seen while open
+        "ALTER TABLE sync_errors ADD COLUMN last_seen_at INTEGER",                # epoch ms UTC
+        "ALTER TABLE sync_errors ADD COLUMN detail TEXT",                         # the CRM's raw answer (JSON or text)
+        "ALTER TABLE sync_errors ADD COLUMN next_retry_at INTEGER",  # automatic retry due (epoch ms); NULL: none
+        "UPDATE sync_errors SET last_seen_at = created_at",
+        # open duplicates (same record, operation and code) fold into the newest: counted, first seen kept
+        f"""UPDATE sync_errors SET count = (SELECT count(*) FROM sync_errors d WHERE {_SAME_OPEN_PROBLEM}),
+               created_at = (SELECT min(d.created_at) FROM sync_errors d WHERE {_SAME_OPEN_PROBLEM})
+           WHERE resolved_at IS NULL""",
+        f"""DELETE FROM sync_errors WHERE resolved_at IS NULL AND EXISTS (
+               SELECT 1 FROM sync_errors d WHERE {_SAME_OPEN_PROBLEM} AND d.id > sync_errors.id)""",
+        """CREATE UNIQUE INDEX sync_errors_one_open ON sync_errors(
+               coalesce(contact_id, -1), coalesce(crm_id, ''), operation, coalesce(code, ''))
+           WHERE resolved_at IS NULL""",
+        "CREATE INDEX sync_errors_retry ON sync_errors(next_retry_at) WHERE resolved_at IS NULL",
+    ],
+    # 8: what each sync run changed, field by field on either side, so that the run can be undone
+    [
+        """CREATE TABLE run_changes (
+            id INTEGER PRIMARY KEY,
+            sync_run_id INTEGER NOT NULL REFERENCES sync_runs(id),
+            contact_id INTEGER NOT NULL,
+            side TEXT NOT NULL,            -- local (the store) | crm
+            op TEXT NOT NULL,              -- update | create (a CRM record the run created)
+            field TEXT NOT NULL,           -- local field name
+            property TEXT,                 -- the CRM property written (crm side)
+            object_type TEXT,              -- the CRM object written (crm side)
+            crm_id TEXT,
+            before TEXT,                   -- JSON local value before the run
+            after TEXT,                    -- JSON local value the run wrote
+            changed_at INTEGER NOT NULL    -- epoch ms UTC
+        )""",
+        "CREATE INDEX run_changes_run ON run_changes(sync_run_id, contact_id)",
+        "ALTER TABLE sync_runs ADD COLUMN undoes INTEGER",   # an undo run: the run it undid
     ],
 ]
 

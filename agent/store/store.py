@@ -2,6 +2,9 @@
 
 WAL mode lets the reader (RPC queries, the TUI) see the last committed state while a sync applies a
 page, so browsing stays responsive during a sync and never sees a half-applied page.
+
+Both connections know the SQL function ``leadsync_now_ms()``: the store's clock (:attr:`Store.clock`, epoch
+ms UTC), which queries use for "now" (an automatic retry that is due) so that a test can move time.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import aiosqlite
 import msgspec
 
 from leadsync.agent.store.migrations import migrate
+from leadsync.common.instants import NowMs, now_ms
 
 _json_encode = msgspec.json.encode
 _json_decode = msgspec.json.decode
@@ -32,7 +36,8 @@ def loads(text: str | bytes | None) -> Any:
 class Store:
     """Open with :meth:`open`; close with :meth:`close`.
 
-    ``writer`` is used only inside :meth:`transaction`; ``reader`` only for queries.
+    ``writer`` is used only inside :meth:`transaction`; ``reader`` only for queries. ``clock`` is what SQL
+    reads as ``leadsync_now_ms()`` (:func:`~leadsync.common.instants.now_ms` unless a test sets another).
     """
 
     def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
@@ -40,6 +45,7 @@ class Store:
         self.writer = writer
         self.reader = reader
         self._write_lock = asyncio.Lock()
+        self.clock: NowMs = now_ms
 
     @classmethod
     async def open(cls, path: Path) -> Store:
@@ -52,7 +58,10 @@ class Store:
         reader = await aiosqlite.connect(path, isolation_level=None)
         await _configure(reader)
         await reader.execute("PRAGMA query_only=ON")
-        return cls(path, writer, reader)
+        store = cls(path, writer, reader)
+        for db in (writer, reader):
+            await db.create_function("leadsync_now_ms", 0, lambda: store.clock())
+        return store
 
     async def close(self) -> None:
         await self.reader.close()

@@ -107,7 +107,9 @@ async def test_b23_one_bad_contact_among_many_fails_alone_with_autotask_s_reason
     assert [r.ref for r in results] == [i.ref for i in inputs]
     failed = {r.ref: r for r in results if not r.ok}
     assert set(failed) == {"r7", "r12"}
-    assert failed["r7"].error == "Autotask 500: The email address 'not-an-email' is not valid."
+    assert failed["r7"].error == "Autotask refused the record: the email address 'not-an-email' is not valid"
+    assert failed["r7"].error_code == "AUTOTASK_REFUSED" and failed["r7"].detail == {
+        "status": 500, "errors": ["The email address 'not-an-email' is not valid."]}
     assert failed["r7"].error_code == "AUTOTASK_REFUSED"
     assert "required field lastName" in (failed["r12"].error or "")
     assert sum(1 for r in state.rows("Contacts") if str(r.get("emailAddress", "")).endswith("@batch.example")) == 18

@@ -109,3 +109,55 @@ async def test_a_conflict_is_reviewed_and_the_losing_value_restored(synced_agent
         await wait_until(pilot, lambda: not pane.conflicts, what="the empty queue")
     async with RpcClient(synced_agent.agent.socket_path) as client:
         assert (await client.call("contacts.get", {"id": contact["id"]}))["company"] == "Local Co"
+
+
+REFUSED_PHONE = {"status": "error", "message": "Property values were not valid", "category": "VALIDATION_ERROR",
+                 "errors": [{"message": "not a valid phone number", "context": {"propertyName": ["phone"]}}]}
+
+
+async def test_the_errors_view_retries_the_highlighted_error_and_closes_it(synced_agent: CrmWorld) -> None:
+    async with RpcClient(synced_agent.agent.socket_path) as client:
+        contact = (await client.call("contacts.list", {"limit": 3}))["contacts"][2]
+        await client.call("contacts.update", {"id": contact["id"], "fields": {"phone": "+1 555 0111"}})
+        synced_agent.faults.fail_next("*/batch/update", "POST", 400, body=REFUSED_PHONE)
+        assert (await client.call("sync.run", {"wait": True}))["failed"] == 1
+    seen: list[Any] = []
+    app = make_app(synced_agent.agent.socket_path)
+    async with app.run_test(size=(160, 30), message_hook=seen.append) as pilot:
+        await pilot.press("2")
+        table = app.sync_view.query_one("#sync-errors", DataTable)
+        await wait_until(pilot, lambda: table.row_count == 1, what="the error")
+        app.sync_view.query_one("#sync-tabs", TabbedContent).active = "sync-errors-pane"
+        table.focus()
+        await pilot.pause()
+        assert "HubSpot refused the phone: not a valid phone number" in screen_text(app)
+        assert "Retry all of this code" in screen_text(app)  # the footer names both keys
+        await pilot.press("t")
+        await wait_until(pilot, lambda: any("1 error retried" in n for n in notifications(seen)), what="the retry")
+        await wait_until(pilot, lambda: table.row_count == 0, what="the error closed")
+    assert synced_agent.state.get_contact(contact["crm_id"]).properties["phone"] == "+1 555 0111"
+
+
+async def test_the_history_undoes_a_run_after_showing_its_plan(synced_agent: CrmWorld) -> None:
+    async with RpcClient(synced_agent.agent.socket_path) as client:
+        contact = (await client.call("contacts.list", {"limit": 4}))["contacts"][3]
+        await client.call("contacts.update", {"id": contact["id"], "fields": {"job_title": "Undo me"}})
+        run = await client.call("sync.run", {"wait": True})
+    seen: list[Any] = []
+    app = make_app(synced_agent.agent.socket_path)
+    async with app.run_test(size=(120, 36), message_hook=seen.append) as pilot:
+        await pilot.press("2")
+        history = app.sync_view.query_one("#sync-history", DataTable)
+        await wait_until(pilot, lambda: history.row_count == 2, what="the history")
+        history.focus()
+        history.move_cursor(row=0)
+        await pilot.press("u")
+        await wait_until(pilot, lambda: "Put back 1 local field and 1 CRM property" in screen_text(app),
+                         what="the plan to confirm")
+        await pilot.click("#undo-confirm")
+        await wait_until(pilot, lambda: any(f"Undo of sync #{run['id']}" in n for n in notifications(seen)),
+                         what="the undo")
+        await wait_until(pilot, lambda: history.row_count == 3 and str(history.get_row_at(0)[1]) == "undo",
+                         what="the undo run in the history")
+    assert (synced_agent.state.get_contact(contact["crm_id"]).properties.get("jobtitle") or None) == \
+        contact["job_title"]  # back to its value before the run (HubSpot reads a cleared value as "")

@@ -42,7 +42,7 @@ import httpx
 import msgspec
 
 from leadsync.agent.connectors.autotask.companies import Companies, Company, company_key
-from leadsync.agent.connectors.autotask.errors import CRM, autotask_error
+from leadsync.agent.connectors.autotask.errors import CRM, autotask_error, refusal_of
 from leadsync.agent.connectors.autotask.pull import ContactPull
 from leadsync.agent.connectors.autotask.query import MAX_IN_VALUES, MAX_RECORDS, body, cond, query_all, query_pages
 from leadsync.agent.connectors.autotask.spec import CREDENTIAL_KEYS
@@ -78,6 +78,7 @@ from leadsync.agent.connectors.base import (
 )
 from leadsync.agent.connectors.http import Clock, HttpClient, RateLimit, RetryPolicy, Sleep, check_base_url
 from leadsync.agent.connectors.incremental import DEFAULT_OVERLAP_MS
+from leadsync.agent.connectors.refusals import raw_detail
 from leadsync.common import instants
 from leadsync.common.emails import normalize_email
 from leadsync.common.errors import (
@@ -132,13 +133,16 @@ def _failed(ref: str, reason: str, code: str, record_id: str | None = None) -> W
 
 def _refusal(ref: str, exc: CrmError, record_id: str | None = None) -> WriteResult:
     """A per-record failure from Autotask's answer: a request that could not get through (unavailable or
-    rate limited after the retries) comes back ``not_sent``; auth and quota errors are raised instead (they
-    are not about this record, and every other record would fail the same way)."""
+    rate limited after the retries) comes back ``not_sent``; a refusal's reason is a sentence naming the
+    fields Autotask blamed (:func:`~leadsync.agent.connectors.autotask.errors.refusal_of`) with its body as
+    ``detail``; auth and quota errors are raised instead (they are not about this record, and every other
+    record would fail the same way)."""
     if is_transient(exc):
         return not_sent(WriteInput(ref=ref, properties={}, id=record_id), exc)
     if isinstance(exc, CrmAuthError | CrmRateLimitedError | CrmUnavailableError):
         raise exc
-    return _failed(ref, exc.message, exc.category or f"HTTP_{exc.status}", record_id)
+    return WriteResult(ref=ref, ok=False, id=record_id, error=refusal_of(exc), error_code=exc.category or
+                       f"HTTP_{exc.status}", detail=raw_detail({"status": exc.status, **(exc.data or {})}))
 
 
 DUPLICATE_EMAIL: Final = re.compile(r"e-?mail address\b.*\balready exists|duplicate e-?mail", re.IGNORECASE)

@@ -22,6 +22,7 @@ import httpx
 import msgspec
 
 from leadsync.agent.connectors.http import error_for_status
+from leadsync.agent.connectors.refusals import refusal_reason
 from leadsync.common.errors import CrmError
 
 CRM: Final = "autotask"
@@ -60,3 +61,11 @@ def autotask_error(response: httpx.Response) -> CrmError:
         return CrmError(message, crm=CRM, status=status, category="AUTOTASK_REFUSED", data=data)
     return error_for_status(status, message, crm=CRM, data=data, policy=HOURLY if status == 429 else None,
                             category="METHOD_NOT_ALLOWED" if status == 405 else None)
+
+
+def refusal_of(error: CrmError) -> str:
+    """The sentence for a write Autotask refused with ``error``: ``"Autotask refused the record: the email
+    address 'x' is not valid"`` (its reasons from ``data["errors"]``, else its message)."""
+    messages = error.data.get("errors") if isinstance(error.data, dict) else None
+    text = "; ".join(m for m in messages if isinstance(m, str)) if isinstance(messages, list) else ""
+    return refusal_reason("Autotask", text or error.message)

@@ -16,6 +16,7 @@ import httpx
 import msgspec
 
 from leadsync.agent.connectors.http import error_for_status
+from leadsync.agent.connectors.refusals import refusal_reason
 from leadsync.common.errors import CrmError
 
 CRM = "hubspot"
@@ -59,20 +60,34 @@ def hubspot_error(response: httpx.Response) -> CrmError:
 
 
 def item_error_reason(item: Mapping[str, Any]) -> tuple[str, str | None]:
-    """``(message, category)`` of one batch error item, e.g. a 207 ``errors[]`` entry.
+    """``(reason, category)`` of one batch error item, e.g. a 207 ``errors[]`` entry.
 
-    The message includes the item's detail messages when HubSpot gives them (``errors[].message``).
+    The reason is a sentence (:func:`~leadsync.agent.connectors.refusals.refusal_reason`) naming the
+    properties HubSpot blamed (``errors[].context.propertyName``, else ``context.propertyName``) with their
+    detail messages (``errors[].message``), else the item's ``message``: ``"HubSpot refused the email: email
+    address not-an-email is invalid"``.
     """
+    details = [d for d in item.get("errors") or () if isinstance(d, dict)] \
+        if isinstance(item.get("errors"), list) else []
+    fields = [name for d in details for name in _property_names(d.get("context"))] \
+        or _property_names(item.get("context"))
+    messages = list(dict.fromkeys(d["message"] for d in details if isinstance(d.get("message"), str) and d["message"]))
     message = item.get("message")
-    text = message if isinstance(message, str) and message else "HubSpot refused the record"
-    details = item.get("errors")
-    if isinstance(details, list):
-        extra = [d["message"] for d in details
-                 if isinstance(d, dict) and isinstance(d.get("message"), str) and d["message"] not in text]
-        if extra:
-            text = f"{text} ({'; '.join(extra)})"
+    text = "; ".join(messages) if messages else message if isinstance(message, str) and message else ""
     category = item.get("category")
-    return text, category if isinstance(category, str) else None
+    return refusal_reason("HubSpot", text, fields), category if isinstance(category, str) else None
+
+
+def _property_names(context: Any) -> list[str]:
+    names = context.get("propertyName") if isinstance(context, dict) else None
+    return [str(n) for n in names if isinstance(n, str)] if isinstance(names, list) else []
+
+
+def error_reason(error: CrmError) -> tuple[str, str | None]:
+    """``(reason, category)`` of a request HubSpot refused for the sake of one record (its body's
+    ``errors`` and ``context`` are in ``error.data``), as :func:`item_error_reason` words it."""
+    data = error.data if isinstance(error.data, dict) else {}
+    return item_error_reason({**data, "message": error.message, "category": error.category})
 
 
 def item_error_keys(item: Mapping[str, Any]) -> set[str]:

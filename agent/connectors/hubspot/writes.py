@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from leadsync.agent.connectors.base import ObjectType, WriteInput, WriteResult, not_sent
-from leadsync.agent.connectors.hubspot.errors import item_error_keys, item_error_reason
+from leadsync.agent.connectors.hubspot.errors import error_reason, item_error_keys, item_error_reason
 from leadsync.agent.connectors.hubspot.wire import EMAIL_PROPERTY, null_properties, record_from_wire
+from leadsync.agent.connectors.refusals import raw_detail
 from leadsync.common.emails import normalize_email
 from leadsync.common.errors import CrmError, CrmNotFoundError, CrmProtocolError, is_transient
 
@@ -50,9 +51,16 @@ class Prepared:
     position: int = 0
 
 
-def failed(inp: WriteInput, reason: str, code: str | None) -> WriteResult:
-    """A refusal for ``inp`` with a reason a person can read."""
-    return WriteResult(ref=inp.ref, ok=False, id=inp.id, error=reason, error_code=code)
+def failed(inp: WriteInput, reason: str, code: str | None, detail: Any = None) -> WriteResult:
+    """A refusal for ``inp`` with a reason a person can read and HubSpot's raw answer (``detail``)."""
+    return WriteResult(ref=inp.ref, ok=False, id=inp.id, error=reason, error_code=code, detail=raw_detail(detail))
+
+
+def refused_by(inp: WriteInput, error: CrmError) -> WriteResult:
+    """``inp`` refused by a whole request HubSpot answered with ``error``."""
+    reason, code = error_reason(error)
+    return failed(inp, reason, code, {"status": error.status, "message": error.message,
+                                      **(error.data if isinstance(error.data, dict) else {})})
 
 
 def prepare(inputs: Sequence[WriteInput], wire: WireInput, keys: InputKeys) -> tuple[list[Prepared],
@@ -192,7 +200,7 @@ def parse_answer(
         keys = _error_keys(item)
         matched = False
         while (position := claim(keys)) is not None:
-            outcome[position] = failed(batch[position].inp, reason, code)
+            outcome[position] = failed(batch[position].inp, reason, code, item)
             matched = True
         if not matched:
             loose_errors.append(item)
@@ -200,14 +208,14 @@ def parse_answer(
     missing = [p for p in range(len(batch)) if p not in outcome]
     if len(missing) == 1 and len(loose_errors) == 1:
         reason, code = item_error_reason(loose_errors[0])
-        outcome[missing[0]] = failed(batch[missing[0]].inp, reason, code)
+        outcome[missing[0]] = failed(batch[missing[0]].inp, reason, code, loose_errors[0])
     else:
         reasons = list(dict.fromkeys(item_error_reason(item)[0] for item in loose_errors))
         reason = "HubSpot returned no result for this record"
         if reasons:
             reason += f"; its batch reported: {' | '.join(reasons)}"
         for position in missing:
-            outcome[position] = failed(batch[position].inp, reason, "NO_RESULT")
+            outcome[position] = failed(batch[position].inp, reason, "NO_RESULT", loose_errors or None)
     return [outcome[p] for p in range(len(batch))]
 
 
@@ -251,7 +259,7 @@ async def _write(
         if not _is_isolatable(error):
             raise
         if len(batch) == 1:
-            return [failed(batch[0].inp, error.message, error.category)]
+            return [refused_by(batch[0].inp, error)]
         outcome: dict[int, WriteResult] = {}
         named = _named(error, batch) if trust_context else []
         if named and len(named) < len(batch):
@@ -262,7 +270,7 @@ async def _write(
             groups = [(list(range(middle)), True), (list(range(middle, len(batch))), True)]
         for positions, send in groups:
             if not send:  # the one input the error named: its reason is the error's
-                outcome[positions[0]] = failed(batch[positions[0]].inp, error.message, error.category)
+                outcome[positions[0]] = refused_by(batch[positions[0]].inp, error)
                 continue
             part = [batch[n] for n in positions]
             results = await _write(post, part, object_type, created_by_default, trust_context=True)

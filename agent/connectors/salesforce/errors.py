@@ -23,6 +23,7 @@ import httpx
 import msgspec
 
 from leadsync.agent.connectors.http import error_for_status
+from leadsync.agent.connectors.refusals import refusal_reason
 from leadsync.common.errors import CrmError, CrmQuotaExhaustedError, CrmRateLimitedError
 
 CRM: Final = "salesforce"
@@ -82,19 +83,23 @@ def salesforce_error(response: httpx.Response) -> CrmError:
 
 
 def record_error_reason(errors: Any) -> tuple[str, str | None]:
-    """``(reason, statusCode)`` of one sObject Collections result's ``errors`` list.
+    """``(reason, statusCode)`` of one sObject Collections result's ``errors`` list (or an error body's items).
 
-    The reason joins every error's message, naming its fields: ``"Required fields are missing:
-    [Company] (fields: Company)"``; the code is the first ``statusCode``.
+    The reason is a sentence (:func:`~leadsync.agent.connectors.refusals.refusal_reason`) naming every
+    field blamed with every message: ``"Salesforce refused the Company: required fields are missing:
+    [Company]"``; the code is the first ``statusCode``.
     """
     items = error_items(errors)
-    parts: list[str] = []
-    for item in items:
-        message = _message(item) or "Salesforce refused the record"
-        fields = item.get("fields")
-        names = [f for f in fields if isinstance(f, str)] if isinstance(fields, list) else []
-        if names and not all(name in message for name in names):
-            message = f"{message} (fields: {', '.join(names)})"
-        parts.append(message)
+    fields = [f for item in items if isinstance(item.get("fields"), list) for f in item["fields"] if isinstance(f, str)]
+    messages = list(dict.fromkeys(m for item in items if (m := _message(item)) is not None))
     code = next((c for item in items if (c := _code(item)) is not None), None)
-    return ("; ".join(dict.fromkeys(parts)) or "Salesforce refused the record without a reason"), code
+    return refusal_reason("Salesforce", "; ".join(messages) or "no reason given", fields), code
+
+
+def error_reason(error: CrmError) -> tuple[str, str | None]:
+    """``(reason, code)`` of a request Salesforce refused for the sake of one record (its items are in
+    ``error.data["errors"]``), as :func:`record_error_reason` words it."""
+    items = error.data.get("errors") if isinstance(error.data, dict) else None
+    if not items:
+        return refusal_reason("Salesforce", error.message), error.category
+    return record_error_reason(items)

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from leadsync.agent.connectors.base import ObjectType, WriteInput, WriteResult, not_sent
-from leadsync.agent.connectors.salesforce.errors import record_error_reason
+from leadsync.agent.connectors.refusals import raw_detail
+from leadsync.agent.connectors.salesforce.errors import error_reason, record_error_reason
 from leadsync.agent.connectors.salesforce.wire import ID, wire_value
 from leadsync.common.errors import CrmError, is_transient
 
@@ -125,7 +126,8 @@ def parse_results(answer: Any, batch: Sequence[Prepared], *, created: bool) -> l
             reason, code = record_error_reason(outcome.get("errors"))
             existing, existing_type = duplicate_match(outcome.get("errors")) or (None, None)
             results.append(WriteResult(ref=item.inp.ref, ok=False, id=record_id, error=reason, error_code=code,
-                                       existing_id=existing, existing_type=existing_type))
+                                       existing_id=existing, existing_type=existing_type,
+                                       detail=raw_detail(outcome.get("errors"))))
     return results
 
 
@@ -176,7 +178,10 @@ async def _write_isolating(send: Send, batch: list[Prepared], *, created: bool) 
         if not _isolatable(error):
             raise
         if len(batch) == 1:
-            return [failed(batch[0].inp, error.message, error.category)]
+            reason, code = error_reason(error)
+            return [WriteResult(ref=batch[0].inp.ref, ok=False, id=batch[0].inp.id, error=reason, error_code=code,
+                                detail=raw_detail({"status": error.status, "message": error.message,
+                                                   **(error.data if isinstance(error.data, dict) else {})}))]
         middle = len(batch) // 2
         return [*await _write_isolating(send, batch[:middle], created=created),
                 *await _write_isolating(send, batch[middle:], created=created)]

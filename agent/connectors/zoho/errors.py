@@ -25,9 +25,11 @@ import msgspec
 
 from leadsync.agent.connectors.base import ObjectType
 from leadsync.agent.connectors.http import error_for_status
+from leadsync.agent.connectors.refusals import refusal_reason
 from leadsync.common.errors import CrmError, CrmQuotaExhaustedError, CrmRateLimitedError
 
 CRM: Final = "zoho"
+DISPLAY_NAME: Final = "Zoho CRM"
 INVALID_TOKEN: Final = "INVALID_TOKEN"
 TOO_MANY_REQUESTS: Final = "TOO_MANY_REQUESTS"
 _QUOTA_WORDS: Final = ("credit", "per day", "daily", "24 hours")
@@ -74,20 +76,33 @@ def zoho_error(response: httpx.Response) -> CrmError:
 def result_reason(result: Mapping[str, Any]) -> tuple[str, str | None]:
     """``(reason, code)`` of one failed record result ``{code, details, message, status: "error"}``.
 
-    The reason names the field Zoho blames (``details.api_name``) and, for a type error, the type it
-    expected: ``"invalid data (field: Email, expected: email)"``; ``MANDATORY_NOT_FOUND`` reads
-    ``"required field not found (field: Last_Name)"`` (case S13).
+    The reason is a sentence (:func:`~leadsync.agent.connectors.refusals.refusal_reason`) naming the field
+    Zoho blames (``details.api_name``) and, for a type error, the type it expected: ``"Zoho CRM refused the
+    Email: invalid data (expected: email)"``; ``MANDATORY_NOT_FOUND`` reads ``"Zoho CRM refused the
+    Last_Name: required field not found"`` (case S13).
     """
     code = _text(result.get("code"))
-    message = _text(result.get("message")) or "Zoho refused the record"
+    message = _text(result.get("message")) or "no reason given"
     details = result.get("details")
-    notes: list[str] = []
+    fields: list[str] = []
     if isinstance(details, dict):
         if field := _text(details.get("api_name")):
-            notes.append(f"field: {field}")
+            fields.append(field)
         if expected := _text(details.get("expected_data_type")):
-            notes.append(f"expected: {expected}")
-    return (f"{message} ({', '.join(notes)})" if notes else message), code
+            message = f"{message.rstrip('. ')} (expected: {expected})"
+    return refusal_reason(DISPLAY_NAME, message, fields), code
+
+
+def error_reason(error: CrmError) -> tuple[str, str | None]:
+    """``(reason, code)`` of a request Zoho refused for the sake of one record, as :func:`result_reason`
+    words it (from the body's record result or error object in ``error.data``)."""
+    body = error.data if isinstance(error.data, dict) else {}
+    records = body.get("data")
+    item = records[0] if isinstance(records, list) and records and isinstance(records[0], dict) else body
+    if not item:
+        return refusal_reason(DISPLAY_NAME, error.message), error.category
+    reason, code = result_reason(item)
+    return reason, code or error.category
 
 
 MODULE_TYPES: Final[dict[str, ObjectType]] = {"Leads": "lead", "Contacts": "contact"}

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from leadsync.agent.connectors.base import WriteInput, WriteResult, not_sent
-from leadsync.agent.connectors.zoho.errors import duplicate_of, result_reason
+from leadsync.agent.connectors.refusals import raw_detail
+from leadsync.agent.connectors.zoho.errors import duplicate_of, error_reason, result_reason
 from leadsync.agent.connectors.zoho.wire import ID, text_value, wire_value
 from leadsync.common.errors import CrmError, is_transient
 
@@ -121,7 +122,8 @@ def read_results(answer: Any, batch: Sequence[Outgoing], *, created: bool) -> li
         reason, code = result_reason(result)
         existing, existing_type = duplicate_of(result) or (None, None)
         results.append(WriteResult(ref=item.inp.ref, ok=False, id=item.inp.id, error=reason, error_code=code,
-                                   existing_id=existing, existing_type=existing_type))
+                                   existing_id=existing, existing_type=existing_type,
+                                   detail=raw_detail(result)))
     return results
 
 
@@ -139,7 +141,10 @@ async def send_batch(send: Send, batch: list[Outgoing], *, created: bool) -> lis
             answer = error.data
             if read_results(answer, part, created=created) is None:
                 if len(part) == 1:
-                    done[part[0].position] = refusal(part[0].inp, error.message, error.category)
+                    reason, code = error_reason(error)
+                    done[part[0].position] = WriteResult(
+                        ref=part[0].inp.ref, ok=False, id=part[0].inp.id, error=reason, error_code=code,
+                        detail=raw_detail({"status": error.status, "message": error.message, "body": error.data}))
                 else:
                     pending += [part[len(part) // 2:], part[:len(part) // 2]]
                 continue

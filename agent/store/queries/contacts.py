@@ -187,10 +187,12 @@ async def mark_merged(db: aiosqlite.Connection, duplicate: int, survivor: int, n
 PENDING_SQL = (
     "c.local_rev > c.synced_rev AND (c.crm_state = 'linked' OR (c.crm_state = 'none' AND c.push_wanted = 1)) "
     "AND NOT EXISTS (SELECT 1 FROM sync_errors e WHERE e.contact_id = c.id AND e.resolved_at IS NULL "
-    "                AND e.local_rev = c.local_rev)"
+    "                AND e.local_rev = c.local_rev "
+    "                AND (e.next_retry_at IS NULL OR e.next_retry_at > leadsync_now_ms()))"
 )
 """The condition (on ``contacts c``) of a contact waiting for a push: ahead of what the CRM confirmed, linked
-or marked for push, and not failed already at this revision (retried once it changes, or on request)."""
+or marked for push, and not failed already at this revision (retried once it changes, on request, or when
+its automatic retry is due by the store's clock: ``next_retry_at``)."""
 
 
 class PushCandidate(ContactValues, kw_only=True):

@@ -62,3 +62,13 @@ async def move_link(db: aiosqlite.Connection, contact_id: int, crm_id: str, obje
 async def unlink(db: aiosqlite.Connection, contact_id: int) -> None:
     """Remove ``contact_id``'s link."""
     await db.execute("DELETE FROM crm_links WHERE contact_id = ?", (contact_id,))
+
+
+async def object_types_of(db: aiosqlite.Connection, crm: str, crm_ids: Sequence[str]) -> dict[str, str]:
+    """The object type each of ``crm``'s records ``crm_ids`` is linked as, by CRM id (records not linked are
+    left out)."""
+    if not crm_ids:
+        return {}
+    async with db.execute(f"SELECT crm_id, object_type FROM crm_links WHERE +crm = ? AND crm_id IN "
+                          f"({','.join('?' * len(crm_ids))})", [crm, *crm_ids]) as cur:
+        return {str(r[0]): str(r[1]) for r in await cur.fetchall()}
