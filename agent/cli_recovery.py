@@ -96,6 +96,10 @@ def cmd_undo(args: argparse.Namespace) -> int:
           f"properties; {counts['changed_since']} changed since (left as they are); {counts['archive']} created "
           f"records {'to archive' if answer['dry_run'] else 'archived'}" + (f"; {counts['failed']} failed"
                                                                             if counts.get("failed") else ""))
+    kept = sum(not c["archive"] for c in answer["created"])
+    if kept:
+        print(f"  {kept} records the run created in the CRM are kept" + ("" if args.archive_created else
+                                                                      " (--archive-created archives them)"))
     for item in answer["restore"][:50]:
         print(f"  contact {item['contact_id']} {item['field']}: {item['run_value']!r} -> {item['before']!r} "
               f"({', '.join(item['sides'])})")

@@ -36,6 +36,22 @@ log = logging.getLogger("leadsync.rpc")
 Handler = Callable[[Any, "Session"], Awaitable[Any]]
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def out_of_range(value: Any, where: str = "$") -> str | None:
+    """The path (``$.ids[0]``) of the first integer in decoded JSON ``value`` that SQLite cannot store
+    (outside -2**63..2**63-1), or None."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return where if not INT64_MIN <= value <= INT64_MAX else None
+    items: Iterable[tuple[str, Any]] = ()
+    if isinstance(value, dict):
+        items = ((f"{where}.{k}", v) for k, v in value.items())
+    elif isinstance(value, list):
+        items = ((f"{where}[{i}]", v) for i, v in enumerate(value))
+    return next((found for path, item in items if (found := out_of_range(item, path)) is not None), None)
+
+
 class NoParams(msgspec.Struct, forbid_unknown_fields=True):
     """For methods that take no params."""
 
@@ -317,6 +333,9 @@ class RpcServer:
             params = msgspec.convert(raw, method.params)
         except msgspec.ValidationError as exc:
             return error(RpcCode.INVALID_PARAMS, f"invalid params for {name}: {exc}", msg_id)
+        if (where := out_of_range(raw)) is not None:
+            return error(RpcCode.INVALID_PARAMS, f"invalid params for {name}: the number at `{where}` is outside "
+                                                 "the 64-bit integer range", msg_id)
         try:
             result = await method.handler(params, session)
         except LeadsyncError as exc:

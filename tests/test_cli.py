@@ -119,3 +119,21 @@ async def test_undo_shows_the_plan_then_undoes(synced_agent: Any, world_client: 
     out = capsys.readouterr().out
     assert "put back 1 local fields" in out and "undo run #" in out and " ok" in out
     assert (await world_client.call("contacts.get", {"id": contact["id"]}))["job_title"] == contact["job_title"]
+
+
+async def test_undo_says_the_records_a_run_created_are_kept_unless_archived(
+        synced_agent: Any, world_client: RpcClient, capsys: pytest.CaptureFixture[str]) -> None:
+    sock = str(synced_agent.agent.socket_path)
+    owner = (await world_client.call("users.list"))["unmatched_owners"][0]
+    user = await world_client.call("users.create", {"email": owner["email"]})
+    await world_client.call("contacts.create", {"created_by": user["id"], "fields": {"email": "made@example.org"}})
+    run = await world_client.call("sync.run", {"wait": True})
+    assert run["created_crm"] == 1
+    assert await asyncio.to_thread(main, ["undo", str(run["id"]), "--dry-run", "--socket", sock]) == 0
+    out = capsys.readouterr().out
+    assert "0 created records to archive" in out
+    assert "1 records the run created in the CRM are kept (--archive-created archives them)" in out
+    assert await asyncio.to_thread(main, ["undo", str(run["id"]), "--dry-run", "--archive-created",
+                                          "--socket", sock]) == 0
+    out = capsys.readouterr().out
+    assert "1 created records to archive" in out and "are kept" not in out

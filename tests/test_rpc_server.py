@@ -76,6 +76,19 @@ async def test_invalid_params_message_names_the_field(client: RpcClient) -> None
     assert "id" in err.value.message
 
 
+@pytest.mark.parametrize(("method", "params", "where"), [
+    ("sync.undo", {"run": 2**63}, "$.run"),
+    ("errors.retry", {"ids": [1, 10**23]}, "$.ids[1]"),
+    ("contacts.get", {"id": -(2**63) - 1}, "$.id"),
+])
+async def test_an_integer_sqlite_cannot_hold_is_invalid_params_naming_it(client: RpcClient, method: str,
+                                                                        params: dict[str, object], where: str) -> None:
+    with pytest.raises(RpcError) as err:
+        await client.call(method, params)
+    assert err.value.code == RpcCode.INVALID_PARAMS
+    assert f"`{where}` is outside the 64-bit integer range" in err.value.message
+
+
 async def test_oversize_frame_is_refused_and_agent_survives(agent: Agent) -> None:
     payload = b'{"jsonrpc": "2.0", "id": 1, "method": "agent.status", "params": {"x": "' + b"a" * (
         MAX_FRAME_BYTES + 10) + b'"}}\n'
