@@ -258,6 +258,13 @@ async def mark_linked(db: aiosqlite.Connection, contact_ids: Iterable[int]) -> N
     await db.executemany("UPDATE contacts SET crm_state = 'linked' WHERE id = ?", [(c,) for c in contact_ids])
 
 
+async def ask_owner_push(db: aiosqlite.Connection, contact_id: int, owner_id: str, stamp: int) -> None:
+    """Ask the push to write ``owner_id`` as the owner of ``contact_id`` (a local edit at ``stamp``)."""
+    await db.execute(
+        "UPDATE contacts SET owner_push = ?, push_wanted = 1, local_rev = local_rev + 1, updated_at = ? "
+        "WHERE id = ?", (owner_id, stamp, contact_id))
+
+
 async def clear_owner_push(db: aiosqlite.Connection, sent: Iterable[tuple[int, str]]) -> None:
     """Each ``(contact id, owner)`` sent to the CRM no longer waits (unless a newer owner is asked for)."""
     await db.executemany("UPDATE contacts SET owner_push = NULL WHERE id = ? AND owner_push = ?", list(sent))
