@@ -326,3 +326,16 @@ async def holds_custom_field(store: Store, name: str) -> bool:
     """Whether some contact holds custom field ``name`` (stops at the first one)."""
     return await store.fetchone("SELECT 1 FROM contacts WHERE json_type(fields, ?) IS NOT NULL LIMIT 1",
                                 (f'$."{name}"',)) is not None
+
+
+async def distinct_values(store: Store, field: str, *, limit: int = 1000) -> list[Any]:
+    """Up to ``limit`` distinct values (as stored: a list is its JSON text) contacts hold in ``field``
+    (a standard field's column, else the custom field in ``fields``), None excluded."""
+    if field in _STD:
+        rows = await store.fetchall(f"SELECT DISTINCT {field} FROM contacts WHERE {field} IS NOT NULL LIMIT ?",
+                                    (limit,))
+    else:
+        rows = await store.fetchall("SELECT DISTINCT json_extract(fields, ?) FROM contacts "
+                                    "WHERE json_extract(fields, ?) IS NOT NULL LIMIT ?",
+                                    (f"$.{field}", f"$.{field}", limit))
+    return [row[0] for row in rows]
