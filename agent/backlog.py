@@ -14,9 +14,8 @@ import msgspec
 
 from leadsync.agent.connectors.base import Connector
 from leadsync.agent.store.queries.contacts import pending_push
+from leadsync.agent.store.queries.sync_runs import recent_push_totals
 from leadsync.agent.store.store import Store
-
-_PUSHED = "created_crm + updated_crm + linked + failed"
 
 
 class PushRate:
@@ -65,10 +64,8 @@ async def drain_estimate(store: Store, connector: Connector | None, rate: PushRa
     live = rate.per_second()
     if live is not None:
         return round(pending / live, 1)
-    row = await store.fetchone(
-        f"SELECT sum({_PUSHED}), sum(finished_at - started_at), sum(api_calls) FROM (SELECT * FROM sync_runs "
-        "WHERE finished_at IS NOT NULL AND api_calls > 0 ORDER BY id DESC LIMIT 20)")
-    pushed, elapsed_ms, calls = (row[0], row[1], row[2]) if row is not None else (None, None, None)
+    totals = await recent_push_totals(store)
+    pushed, elapsed_ms, calls = totals.pushed, totals.elapsed_ms, totals.api_calls
     if pushed and pushed >= connector.capabilities.batch_size and elapsed_ms:
         return round(float(pending * elapsed_ms / 1000 / pushed), 1)
     batches = -(-pending // connector.capabilities.batch_size)

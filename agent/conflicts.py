@@ -3,12 +3,13 @@ recorded with both values; a person can keep the winner or restore the losing va
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
-import msgspec
+from typing import Literal
 
 from leadsync.agent.contacts import update_contact
-from leadsync.agent.store.store import Store, dumps, loads
+from leadsync.agent.store.queries import base_values
+from leadsync.agent.store.queries import conflicts as conflict_rows
+from leadsync.agent.store.queries import contacts as contact_rows
+from leadsync.agent.store.store import Store
 from leadsync.common.answers import Conflict
 from leadsync.common.errors import NotFoundError, ValidationError
 from leadsync.common.instants import now_ms
@@ -16,31 +17,20 @@ from leadsync.common.instants import now_ms
 Choice = Literal["keep", "restore", "local", "crm"]
 
 
-def _conflict(row: Any) -> Conflict:
-    data = {k: row[k] for k in row.keys()}
-    for key in ("base_value", "local_value", "crm_value"):
-        data[key] = loads(data[key])
-    return msgspec.convert(data, Conflict)
-
-
 async def list_conflicts(store: Store, *, contact_id: int | None = None, include_resolved: bool = False,
                          limit: int = 100) -> list[Conflict]:
-    where: list[str] = ["1=1"] if include_resolved else ["resolved_at IS NULL"]
-    params: list[Any] = []
-    if contact_id is not None:
-        where.append("contact_id = ?")
-        params.append(contact_id)
-    rows = await store.fetchall(f"SELECT * FROM conflicts WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
-                                [*params, limit])
-    return [_conflict(r) for r in rows]
+    """Up to ``limit`` conflicts (open ones unless ``include_resolved``; all, or those of ``contact_id``),
+    newest first."""
+    return await conflict_rows.list_conflicts(store, contact_id=contact_id, include_resolved=include_resolved,
+                                              limit=limit)
 
 
 async def get_conflict(store: Store, conflict_id: int) -> Conflict:
     """One conflict by id; raises NotFoundError."""
-    row = await store.fetchone("SELECT * FROM conflicts WHERE id = ?", (conflict_id,))
-    if row is None:
+    conflict = await conflict_rows.conflict_by_id(store, conflict_id)
+    if conflict is None:
         raise NotFoundError(f"no conflict with id {conflict_id}")
-    return _conflict(row)
+    return conflict
 
 
 async def resolve_conflict(store: Store, conflict_id: int, choice: Choice) -> Conflict:
@@ -65,12 +55,10 @@ async def resolve_conflict(store: Store, conflict_id: int, choice: Choice) -> Co
     stamp = now_ms()
     async with store.transaction() as db:
         # the CRM's value is now the common ground: only a local value that differs from it is pushed
-        await db.execute("UPDATE base_values SET vals = json_set(vals, ?, json(?)) WHERE contact_id = ?",
-                         (f"$.{conflict.field}", dumps(conflict.crm_value), conflict.contact_id))
-        await db.execute("UPDATE conflicts SET resolved_at = ?, resolution = ? WHERE id = ?",
-                         (stamp, choice, conflict_id))
+        await base_values.set_base_field(db, conflict.contact_id, conflict.field, conflict.crm_value)
+        await conflict_rows.mark_resolved(db, conflict_id, choice, stamp)
     # a person chose this value: a lifecycle stage it sets back is deliberate
     await update_contact(store, conflict.contact_id, {conflict.field: value}, source="conflict", force=True)
     async with store.transaction() as db:
-        await db.execute("UPDATE contacts SET local_rev = local_rev + 1 WHERE id = ?", (conflict.contact_id,))
+        await contact_rows.bump_local_rev(db, conflict.contact_id)
     return await get_conflict(store, conflict_id)

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Collection, Mapping
-from typing import Any
 
 import msgspec
 
 from leadsync.agent.connectors.base import Connector, PropertyMeta
 from leadsync.agent.connectors.registry import DEFAULT_MAPPINGS
 from leadsync.agent.field_rules import is_owner_name
-from leadsync.agent.store.queries.contacts import custom_field_names
-from leadsync.agent.store.store import Store, dumps, loads
+from leadsync.agent.store.queries.contacts import custom_field_names, distinct_values
+from leadsync.agent.store.queries.field_mappings import replace_mappings, saved_mappings
+from leadsync.agent.store.store import Store, loads
 from leadsync.common.answers import DIRECTIONS, POLICIES, FieldMapping, MappingCheck, MappingProblem
 from leadsync.common.errors import NotFoundError, ValidationError
-from leadsync.common.models import FIELD_NAME, RESERVED_FIELDS, STANDARD_FIELDS
+from leadsync.common.models import FIELD_NAME, RESERVED_FIELDS
 
 # what each standard local field holds, to compare with the CRM property's type
 LOCAL_TYPES: dict[str, tuple[str, ...]] = {
@@ -47,15 +47,8 @@ class MappingUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 async def load_mappings(store: Store, crm: str) -> tuple[FieldMapping, ...]:
     """The configured mappings, or the CRM's defaults when none were saved."""
-    rows = await store.fetchall("SELECT * FROM field_mappings ORDER BY rowid")
-    if not rows:
-        return DEFAULT_MAPPINGS.get(crm, ())
-    return tuple(
-        msgspec.convert({"local": r["local"], "crm": r["crm"], "direction": r["direction"], "policy": r["policy"],
-                         "skew_ms": r["skew_ms"], "value_map": loads(r["value_map"]) or {},
-                         "default_value": loads(r["default_value"]),
-                         "crm_by_object": loads(r["crm_by_object"]) or {}}, FieldMapping)
-        for r in rows)
+    saved = await saved_mappings(store)
+    return tuple(saved) if saved else DEFAULT_MAPPINGS.get(crm, ())
 
 
 async def crm_properties(connector: Connector, cached: Mapping[str, PropertyMeta]) -> dict[str, PropertyMeta]:
@@ -126,12 +119,7 @@ async def update_mapping(store: Store, crm: str, change: MappingUpdate, *, owner
         if properties is not None:
             _require_properties(current[change.local], properties, crm)
     async with store.transaction() as db:
-        await db.execute("DELETE FROM field_mappings")
-        await db.executemany(
-            "INSERT INTO field_mappings(local, crm, direction, policy, skew_ms, value_map, default_value, "
-            "crm_by_object) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(m.local, m.crm, m.direction, m.policy, m.skew_ms, dumps(m.value_map), dumps(m.default_value),
-              dumps(m.crm_by_object)) for m in current.values()])
+        await replace_mappings(db, list(current.values()))
     return tuple(current.values())
 
 
@@ -208,16 +196,8 @@ async def _unmapped_fields(store: Store, mappings: tuple[FieldMapping, ...], crm
 
 
 async def _unmatched_values(store: Store, mapping: FieldMapping, options: set[str]) -> list[str]:
-    if mapping.local in STANDARD_FIELDS:
-        rows = await store.fetchall(f"SELECT DISTINCT {mapping.local} FROM contacts WHERE {mapping.local} IS NOT NULL "
-                                    "LIMIT 1000")
-    else:
-        rows = await store.fetchall("SELECT DISTINCT json_extract(fields, ?) FROM contacts "
-                                    "WHERE json_extract(fields, ?) IS NOT NULL LIMIT 1000",
-                                    (f"$.{mapping.local}", f"$.{mapping.local}"))
     values: set[str] = set()
-    for row in rows:
-        raw: Any = row[0]
+    for raw in await distinct_values(store, mapping.local):
         if isinstance(raw, str) and raw.startswith("["):
             values.update(str(v) for v in loads(raw))
         else:

@@ -62,7 +62,7 @@ async def _watchdog(agent: Agent, interval_s: float) -> None:
     """Ping WATCHDOG=1 every ``interval_s`` while the store still answers (within the interval)."""
     while True:
         try:
-            await asyncio.wait_for(agent.store.fetchone("SELECT 1"), timeout=interval_s)
+            await asyncio.wait_for(agent.store.ping(), timeout=interval_s)
         except Exception as exc:  # TimeoutError included. No ping: systemd restarts a wedged agent
             log.warning("watchdog: the store did not answer (%s); not pinging", type(exc).__name__)
         else:

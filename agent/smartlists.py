@@ -7,21 +7,21 @@ from typing import Any
 
 import msgspec
 
-from leadsync.agent.contacts import filter_sql
-from leadsync.agent.store.store import Store, dumps, loads
+from leadsync.agent.store.queries import smart_lists as list_rows
+from leadsync.agent.store.queries import users as user_rows
+from leadsync.agent.store.queries.contact_filter import filter_sql
+from leadsync.agent.store.store import Store
 from leadsync.common.answers import ContactFilter, SmartList
 from leadsync.common.errors import NotFoundError, ValidationError
 from leadsync.common.instants import now_ms
 
 
 async def get_smart_list(store: Store, list_id: int) -> SmartList:
-    row = await store.fetchone("SELECT * FROM smart_lists WHERE id = ?", (list_id,))
-    if row is None:
+    """One smart list with the users it is shared to; raises NotFoundError."""
+    found = await list_rows.smart_list(store, list_id)
+    if found is None:
         raise NotFoundError(f"no smart list with id {list_id}")
-    shares = await store.fetchall("SELECT user_id FROM smart_list_shares WHERE smart_list_id = ? ORDER BY user_id",
-                                  (list_id,))
-    return SmartList(id=row["id"], name=row["name"], filter=msgspec.convert(loads(row["filter"]), ContactFilter),
-                     created_by=row["created_by"], shared_with=[r[0] for r in shares], created_at=row["created_at"])
+    return found
 
 
 async def narrowed_filter(store: Store, list_id: int, flt: ContactFilter) -> ContactFilter:
@@ -31,7 +31,8 @@ async def narrowed_filter(store: Store, list_id: int, flt: ContactFilter) -> Con
 
 
 async def list_smart_lists(store: Store) -> list[SmartList]:
-    return [await get_smart_list(store, r[0]) for r in await store.fetchall("SELECT id FROM smart_lists ORDER BY id")]
+    """Every smart list, by id."""
+    return [await get_smart_list(store, list_id) for list_id in await list_rows.smart_list_ids(store)]
 
 
 async def save_smart_list(store: Store, *, list_id: int | None, name: str | None, flt: ContactFilter | None,
@@ -42,39 +43,28 @@ async def save_smart_list(store: Store, *, list_id: int | None, name: str | None
     if list_id is None and not (name or "").strip():
         raise ValidationError("name: a smart list needs a name")
     async with store.transaction() as db:
-        if created_by is not None:
-            async with db.execute("SELECT 1 FROM users WHERE id = ?", (created_by,)) as cur:
-                if await cur.fetchone() is None:
-                    raise ValidationError(f"created_by: no user with id {created_by}")
+        if created_by is not None and not await user_rows.user_exists(db, created_by):
+            raise ValidationError(f"created_by: no user with id {created_by}")
         if list_id is None:
-            async with db.execute(
-                "INSERT INTO smart_lists(name, filter, created_by, created_at) VALUES (?, ?, ?, ?)",
-                ((name or "").strip(), dumps(flt or ContactFilter()), created_by, now_ms()),
-            ) as cur:
-                list_id = cur.lastrowid
+            list_id = await list_rows.insert_smart_list(db, name=(name or "").strip(), flt=flt or ContactFilter(),
+                                                        created_by=created_by, created_at=now_ms())
         else:
-            async with db.execute("SELECT 1 FROM smart_lists WHERE id = ?", (list_id,)) as cur:
-                if await cur.fetchone() is None:
-                    raise NotFoundError(f"no smart list with id {list_id}")
+            if not await list_rows.smart_list_exists(db, list_id):
+                raise NotFoundError(f"no smart list with id {list_id}")
             if name is not None:
-                await db.execute("UPDATE smart_lists SET name = ? WHERE id = ?", (name.strip(), list_id))
+                await list_rows.rename(db, list_id, name.strip())
             if flt is not None:
-                await db.execute("UPDATE smart_lists SET filter = ? WHERE id = ?", (dumps(flt), list_id))
+                await list_rows.set_filter(db, list_id, flt)
         if shared_with is not None:
-            async with db.execute(f"SELECT count(*) FROM users WHERE id IN ({','.join('?' * len(shared_with))})",
-                                  shared_with) as cur:
-                row = await cur.fetchone()
-            if row is None or row[0] != len(set(shared_with)):
+            if await user_rows.count_users(db, shared_with) != len(set(shared_with)):
                 raise ValidationError("shared_with: every entry must be an existing user id")
-            await db.execute("DELETE FROM smart_list_shares WHERE smart_list_id = ?", (list_id,))
-            await db.executemany("INSERT INTO smart_list_shares(smart_list_id, user_id) VALUES (?, ?)",
-                                 [(list_id, u) for u in set(shared_with)])
-    assert list_id is not None
+            await list_rows.replace_shares(db, list_id, set(shared_with))
     return await get_smart_list(store, list_id)
 
 
 async def delete_smart_list(store: Store, list_id: int) -> dict[str, Any]:
-    async with store.transaction() as db, db.execute("DELETE FROM smart_lists WHERE id = ?", (list_id,)) as cur:
-        if cur.rowcount == 0:
+    """Delete a smart list (and its shares); raises NotFoundError."""
+    async with store.transaction() as db:
+        if not await list_rows.delete_smart_list(db, list_id):
             raise NotFoundError(f"no smart list with id {list_id}")
     return {"deleted": list_id}

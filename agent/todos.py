@@ -3,9 +3,9 @@ owner to the CRM (the one exception to "ownership comes from the CRM")."""
 
 from __future__ import annotations
 
-import msgspec
-
 from leadsync.agent.contacts import get_contact
+from leadsync.agent.store.queries import contacts as contact_rows
+from leadsync.agent.store.queries import todos as todo_rows
 from leadsync.agent.store.store import Store
 from leadsync.agent.users import find_user
 from leadsync.agent.validation import clean_text
@@ -32,27 +32,13 @@ async def assign_todo(store: Store, contact_id: int, assignee_ref: int | str, ti
             "owned by them in the CRM; add the user in the CRM (or fix the email) and sync first")
     stamp = now_ms()
     async with store.transaction() as db:
-        async with db.execute(
-            "INSERT INTO todos(contact_id, assignee, title, due, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (contact_id, assignee.id, clean_title, due, creator.id if creator else None, stamp),
-        ) as cur:
-            todo_id = cur.lastrowid
-        await db.execute(
-            "UPDATE contacts SET owner_push = ?, push_wanted = 1, local_rev = local_rev + 1, updated_at = ? "
-            "WHERE id = ?", (assignee.crm_owner_id, stamp, contact_id))
-    assert todo_id is not None
+        todo_id = await todo_rows.insert_todo(db, contact_id=contact_id, assignee=assignee.id, title=clean_title,
+                                              due=due, created_by=creator.id if creator else None, created_at=stamp)
+        await contact_rows.ask_owner_push(db, contact_id, assignee.crm_owner_id, stamp)
     return Todo(id=todo_id, contact_id=contact_id, assignee=assignee.id, title=clean_title, due=due, done=False,
                 created_by=creator.id if creator else None, created_at=stamp)
 
 
 async def list_todos(store: Store, *, assignee: int | None = None, contact_id: int | None = None) -> list[Todo]:
-    where: list[str] = ["1=1"]
-    params: list[int] = []
-    if assignee is not None:
-        where.append("assignee = ?")
-        params.append(assignee)
-    if contact_id is not None:
-        where.append("contact_id = ?")
-        params.append(contact_id)
-    rows = await store.fetchall(f"SELECT * FROM todos WHERE {' AND '.join(where)} ORDER BY id", params)
-    return [msgspec.convert({k: (bool(r[k]) if k == "done" else r[k]) for k in r.keys()}, Todo) for r in rows]
+    """The to-dos (all, or those of ``assignee`` and/or on ``contact_id``), by id."""
+    return await todo_rows.list_todos(store, assignee=assignee, contact_id=contact_id)

@@ -30,14 +30,15 @@ from leadsync.agent.importing.owners import OwnerIndex
 from leadsync.agent.importing.values import ParsedRow, RowReader, split_list
 from leadsync.agent.pushes import score_changed
 from leadsync.agent.runtime import Runtime
-from leadsync.agent.store.store import Store, dumps, loads
+from leadsync.agent.store.queries import contacts_local as local_rows
+from leadsync.agent.store.queries.contacts_local import ImportMatch
+from leadsync.agent.store.store import Store
 from leadsync.agent.users import find_user
 from leadsync.common.csvio import ImportRow
 from leadsync.common.importfile import dates
 from leadsync.common.importfile.columns import decide_orders, plan_columns
 from leadsync.common.importfile.report import ImportReport, Problem, RowError
 from leadsync.common.instants import now_ms
-from leadsync.common.models import STANDARD_FIELDS
 
 FILE_STATE_IDLE_S = 3600.0
 # per store: import_id -> (email key -> first line, last used monotonic s)
@@ -110,7 +111,7 @@ async def _write(store: Store, parsed: list[ParsedRow], importer_id: int, owners
     scores: list[tuple[int, int | None, int | None]] = []
     stamp = now_ms()
     async with store.transaction() as db:
-        existing = await _existing(db, [p.key for p in parsed])
+        existing = await local_rows.contacts_by_email_keys(db, [p.key for p in parsed])
         for item in parsed:
             found = existing.get(item.key)
             if found is None:
@@ -121,21 +122,10 @@ async def _write(store: Store, parsed: list[ParsedRow], importer_id: int, owners
             elif await _update(db, item, found, owners, report, stamp):
                 report.updated += 1
                 if "lead_score" in item.standard:
-                    scores.append((found["id"], found["lead_score"], item.standard["lead_score"]))
+                    scores.append((found.id, found.standard["lead_score"], item.standard["lead_score"]))
             else:
                 report.unchanged += 1
     return scores
-
-
-async def _existing(db: aiosqlite.Connection, keys: list[str]) -> dict[str, aiosqlite.Row]:
-    found: dict[str, aiosqlite.Row] = {}
-    for start in range(0, len(keys), 500):
-        part = keys[start:start + 500]
-        async with db.execute(f"SELECT id, email_norm, owner_id, {', '.join(STANDARD_FIELDS)}, fields FROM contacts "
-                              f"WHERE email_norm IN ({', '.join('?' * len(part))})", part) as cur:
-            for row in await cur.fetchall():
-                found[row["email_norm"]] = row
-    return found
 
 
 def _owner_problem(item: ParsedRow, kind: str, message: str) -> Problem:
@@ -149,14 +139,10 @@ async def _create(db: aiosqlite.Connection, item: ParsedRow, importer_id: int, o
         if item.owner.problem is not None:
             report.warnings.append(_owner_problem(item, *item.owner.problem))
         creator = item.owner.user_id or importer_id
-    std = {"lifecycle_stage": "lead", **item.standard}
-    cols = list(std)
-    async with db.execute(
-            f"INSERT INTO contacts({', '.join(cols)}, email_norm, owner_id, created_by, source, fields, created_at, "
-            f"updated_at, push_wanted) VALUES ({', '.join('?' * len(cols))}, ?, ?, ?, 'import', ?, ?, ?, 1)",
-            [*std.values(), item.key, owners.owner_for(creator), creator, dumps(item.custom), stamp, stamp]) as cur:
-        assert cur.lastrowid is not None
-        return cur.lastrowid
+    return await local_rows.insert_contact(db, local_rows.NewContact(
+        standard={"lifecycle_stage": "lead", **item.standard}, email_norm=item.key,
+        owner_id=owners.owner_for(creator), created_by=creator, source="import", fields=item.custom, stamp=stamp,
+        push=True))
 
 
 def _stage_kept(item: ParsedRow, current: str, refused: str, report: ImportReport) -> Problem:
@@ -170,25 +156,24 @@ def _same(stored: Any, new: Any) -> bool:
     return bool(stored == new or (stored is not None and plain_text(stored) == plain_text(new)))
 
 
-async def _update(db: aiosqlite.Connection, item: ParsedRow, found: aiosqlite.Row, owners: OwnerIndex,
+async def _update(db: aiosqlite.Connection, item: ParsedRow, found: ImportMatch, owners: OwnerIndex,
                   report: ImportReport, stamp: int) -> bool:
     """Apply a row to an existing contact; False when nothing changed."""
-    if item.owner is not None and item.owner.owner_id != found["owner_id"]:
+    if item.owner is not None and item.owner.owner_id != found.owner_id:
         report.warnings.append(_owner_problem(item, "owner_not_changed", (
-            f"the contact's owner stays {found['owner_id'] or 'unassigned'}: ownership comes from the CRM "
+            f"the contact's owner stays {found.owner_id or 'unassigned'}: ownership comes from the CRM "
             "(change it there)")))
-    changed = {f: v for f, v in item.standard.items() if f != "email" and not _same(found[f], v)}
-    if lifecycle.is_demotion(found[lifecycle.FIELD], changed.get(lifecycle.FIELD)):
-        report.warnings.append(_stage_kept(item, found[lifecycle.FIELD], changed.pop(lifecycle.FIELD), report))
-    extra: dict[str, Any] = loads(found["fields"]) or {}
+    stored = found.standard
+    changed = {f: v for f, v in item.standard.items() if f != "email" and not _same(stored[f], v)}
+    if lifecycle.is_demotion(stored[lifecycle.FIELD], changed.get(lifecycle.FIELD)):
+        report.warnings.append(_stage_kept(item, stored[lifecycle.FIELD], changed.pop(lifecycle.FIELD), report))
+    extra = found.fields
     custom = {f: split_list(v) if isinstance(extra.get(f), list) and isinstance(v, str) else v
               for f, v in item.custom.items()}
     extra_changed = {f: v for f, v in custom.items() if not _same(extra.get(f), v)}
     if not changed and not extra_changed:
         return False
-    sets = [f"{f} = ?" for f in changed] + ["fields = json_patch(fields, ?)", "updated_at = ?"]
-    await db.execute(f"UPDATE contacts SET {', '.join(sets)}, local_rev = local_rev + 1 WHERE id = ?",
-                     [*changed.values(), dumps(extra_changed), stamp, found["id"]])
-    previous = {f: found[f] for f in changed} | {f: extra.get(f) for f in extra_changed}
-    await record_provenance(db, found["id"], previous, "import", None, stamp)
+    await local_rows.edit_contact(db, found.id, changed, fields_patch=extra_changed, stamp=stamp)
+    previous = {f: stored[f] for f in changed} | {f: extra.get(f) for f in extra_changed}
+    await record_provenance(db, found.id, previous, "import", None, stamp)
     return True

@@ -17,6 +17,8 @@ from collections import defaultdict
 
 import msgspec
 
+from leadsync.agent.store.queries.owners import owner_rows
+from leadsync.agent.store.queries.users import user_keys
 from leadsync.agent.store.store import Store
 from leadsync.common.emails import normalize_email
 
@@ -62,20 +64,20 @@ class OwnerIndex:
     @classmethod
     async def load(cls, store: Store) -> OwnerIndex:
         index = cls()
-        for user in await store.fetchall("SELECT id, email_norm, name FROM users"):
-            index.user_by_email[user["email_norm"]] = user["id"]
-            if user["name"].strip():
-                index.users_by_name[_name_key(user["name"])].add(user["id"])
-        for owner in await store.fetchall("SELECT crm_id, email_norm, first_name, last_name, active FROM owners"):
-            entry = (owner["crm_id"], owner["email_norm"], bool(owner["active"]))
-            for key in [*_id_keys(owner["crm_id"]), owner["email_norm"]]:
+        for user in await user_keys(store):
+            index.user_by_email[user.email_norm] = user.id
+            if user.name.strip():
+                index.users_by_name[_name_key(user.name)].add(user.id)
+        for owner in await owner_rows(store):
+            entry = (owner.crm_id, owner.email_norm, owner.active)
+            for key in [*_id_keys(owner.crm_id), owner.email_norm]:
                 index.owner_by_key.setdefault(key, entry)
-            name = _name_key(f"{owner['first_name']} {owner['last_name']}")
+            name = _name_key(f"{owner.first_name} {owner.last_name}")
             if name:
-                index.owners_by_name[name].add(owner["crm_id"])
-            user_id = index.user_by_email.get(owner["email_norm"])
+                index.owners_by_name[name].add(owner.crm_id)
+            user_id = index.user_by_email.get(owner.email_norm)
             if user_id is not None:
-                index.owner_of_user[user_id] = (owner["crm_id"], bool(owner["active"]))
+                index.owner_of_user[user_id] = (owner.crm_id, owner.active)
         return index
 
     def owner_for(self, user_id: int) -> str | None:

@@ -113,6 +113,10 @@ class Store:
         row = await self.fetchone(sql, params)
         return None if row is None else row[0]
 
+    async def ping(self) -> None:
+        """Run a no-op statement on the reader: returns once the store answers (a watchdog's check)."""
+        await self.fetchone("SELECT 1")
+
     # settings ---------------------------------------------------------------------------------
 
     async def get_settings(self) -> dict[str, Any]:

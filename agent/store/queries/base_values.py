@@ -36,3 +36,9 @@ async def base_of(db: aiosqlite.Connection, contact_id: int) -> dict[str, Any] |
     async with db.execute("SELECT vals FROM base_values WHERE contact_id = ?", (contact_id,)) as cur:
         row = await cur.fetchone()
     return None if row is None else loads(str(row[0]))
+
+
+async def set_base_field(db: aiosqlite.Connection, contact_id: int, field: str, value: Any) -> None:
+    """Set ``field`` of the base of ``contact_id`` to ``value`` (a contact without a base keeps none)."""
+    await db.execute("UPDATE base_values SET vals = json_set(vals, ?, json(?)) WHERE contact_id = ?",
+                     (f"$.{field}", dumps(value), contact_id))

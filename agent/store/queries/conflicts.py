@@ -1,7 +1,7 @@
 """``conflicts``: fields changed on both sides since the last sync, with both values and the decision.
 
-These are the sync engine's statements (a pull records conflicts; a pull and a push skip the fields a
-person still has to decide)."""
+The sync engine records conflicts (a pull) and skips the fields a person still has to decide (a pull and a
+push); a person lists and resolves them (``leadsync.agent.conflicts``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from typing import Any
 import aiosqlite
 import msgspec
 
-from leadsync.agent.store.store import dumps
+from leadsync.agent.store.store import Store, dumps, loads
+from leadsync.common.answers import Conflict
 
 
 class NewConflict(msgspec.Struct, frozen=True):
@@ -50,3 +51,35 @@ async def undecided_fields(db: aiosqlite.Connection, contact_ids: Sequence[int])
                           f"({','.join('?' * len(contact_ids))}) AND resolved_at IS NULL AND winner = 'none'",
                           list(contact_ids)) as cur:
         return {(r[0], r[1]) for r in await cur.fetchall()}
+
+
+def _conflict(row: aiosqlite.Row) -> Conflict:
+    data = {k: row[k] for k in row.keys()}
+    for key in ("base_value", "local_value", "crm_value"):
+        data[key] = loads(data[key])
+    return msgspec.convert(data, Conflict)
+
+
+async def list_conflicts(store: Store, *, contact_id: int | None, include_resolved: bool, limit: int) -> list[Conflict]:
+    """Up to ``limit`` conflicts (open ones unless ``include_resolved``; all, or those of ``contact_id``),
+    newest first."""
+    where: list[str] = ["1=1"] if include_resolved else ["resolved_at IS NULL"]
+    params: list[Any] = []
+    if contact_id is not None:
+        where.append("contact_id = ?")
+        params.append(contact_id)
+    rows = await store.fetchall(f"SELECT * FROM conflicts WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
+                                [*params, limit])
+    return [_conflict(r) for r in rows]
+
+
+async def conflict_by_id(store: Store, conflict_id: int) -> Conflict | None:
+    """Conflict ``conflict_id``, or None when there is none."""
+    row = await store.fetchone("SELECT * FROM conflicts WHERE id = ?", (conflict_id,))
+    return None if row is None else _conflict(row)
+
+
+async def mark_resolved(db: aiosqlite.Connection, conflict_id: int, resolution: str, stamp: int) -> None:
+    """Conflict ``conflict_id`` was resolved by ``resolution`` (the person's choice) at ``stamp`` (epoch ms UTC)."""
+    await db.execute("UPDATE conflicts SET resolved_at = ?, resolution = ? WHERE id = ?",
+                     (stamp, resolution, conflict_id))

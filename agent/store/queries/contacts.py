@@ -258,6 +258,13 @@ async def mark_linked(db: aiosqlite.Connection, contact_ids: Iterable[int]) -> N
     await db.executemany("UPDATE contacts SET crm_state = 'linked' WHERE id = ?", [(c,) for c in contact_ids])
 
 
+async def ask_owner_push(db: aiosqlite.Connection, contact_id: int, owner_id: str, stamp: int) -> None:
+    """Ask the push to write ``owner_id`` as the owner of ``contact_id`` (a local edit at ``stamp``)."""
+    await db.execute(
+        "UPDATE contacts SET owner_push = ?, push_wanted = 1, local_rev = local_rev + 1, updated_at = ? "
+        "WHERE id = ?", (owner_id, stamp, contact_id))
+
+
 async def clear_owner_push(db: aiosqlite.Connection, sent: Iterable[tuple[int, str]]) -> None:
     """Each ``(contact id, owner)`` sent to the CRM no longer waits (unless a newer owner is asked for)."""
     await db.executemany("UPDATE contacts SET owner_push = NULL WHERE id = ? AND owner_push = ?", list(sent))
@@ -319,3 +326,16 @@ async def holds_custom_field(store: Store, name: str) -> bool:
     """Whether some contact holds custom field ``name`` (stops at the first one)."""
     return await store.fetchone("SELECT 1 FROM contacts WHERE json_type(fields, ?) IS NOT NULL LIMIT 1",
                                 (f'$."{name}"',)) is not None
+
+
+async def distinct_values(store: Store, field: str, *, limit: int = 1000) -> list[Any]:
+    """Up to ``limit`` distinct values (as stored: a list is its JSON text) contacts hold in ``field``
+    (a standard field's column, else the custom field in ``fields``), None excluded."""
+    if field in _STD:
+        rows = await store.fetchall(f"SELECT DISTINCT {field} FROM contacts WHERE {field} IS NOT NULL LIMIT ?",
+                                    (limit,))
+    else:
+        rows = await store.fetchall("SELECT DISTINCT json_extract(fields, ?) FROM contacts "
+                                    "WHERE json_extract(fields, ?) IS NOT NULL LIMIT ?",
+                                    (f"$.{field}", f"$.{field}", limit))
+    return [row[0] for row in rows]

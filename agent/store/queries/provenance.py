@@ -9,7 +9,7 @@ from typing import Any
 import aiosqlite
 import msgspec
 
-from leadsync.agent.store.store import dumps
+from leadsync.agent.store.store import Store, dumps, loads
 
 
 class FieldChange(msgspec.Struct, frozen=True):
@@ -43,3 +43,11 @@ async def local_edit_times(db: aiosqlite.Connection, contact_ids: Sequence[int])
     async with db.execute(f"SELECT contact_id, field, changed_at FROM provenance WHERE contact_id IN ({marks}) "
                           "AND source != 'crm'", list(contact_ids)) as cur:
         return {(r[0], r[1]): r[2] for r in await cur.fetchall()}
+
+
+async def for_contact(store: Store, contact_id: int) -> list[FieldChange]:
+    """The provenance of each field of ``contact_id`` changed since leadsync knew it, by field name."""
+    rows = await store.fetchall("SELECT * FROM provenance WHERE contact_id = ? ORDER BY field", (contact_id,))
+    return [FieldChange(contact_id=r["contact_id"], field=r["field"], source=r["source"],
+                        sync_run_id=r["sync_run_id"], changed_at=r["changed_at"], previous=loads(r["previous"]))
+            for r in rows]

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import aiosqlite
+import msgspec
 
 from leadsync.agent.store.queries.rows import to_struct
 from leadsync.agent.store.store import Store
@@ -68,3 +69,21 @@ async def history(store: Store, *, before: int | None, limit: int) -> list[SyncR
     rows = await store.fetchall("SELECT * FROM sync_runs WHERE id < ? ORDER BY id DESC LIMIT ?",
                                 (before or 2**62, limit))
     return [to_struct(r, SyncRun) for r in rows]
+
+
+class PushTotals(msgspec.Struct, frozen=True):
+    """Totals over recent finished runs that called the CRM: contacts pushed (created, updated, linked or
+    failed in the CRM), milliseconds elapsed and API calls; each None when no run qualifies."""
+
+    pushed: int | None
+    elapsed_ms: int | None
+    api_calls: int | None
+
+
+async def recent_push_totals(store: Store, runs: int = 20) -> PushTotals:
+    """:class:`PushTotals` of the newest ``runs`` finished runs with at least one API call."""
+    row = await store.fetchone(
+        "SELECT sum(created_crm + updated_crm + linked + failed), sum(finished_at - started_at), sum(api_calls) "
+        "FROM (SELECT * FROM sync_runs WHERE finished_at IS NOT NULL AND api_calls > 0 ORDER BY id DESC LIMIT ?)",
+        (runs,))
+    return PushTotals(None, None, None) if row is None else PushTotals(row[0], row[1], row[2])
