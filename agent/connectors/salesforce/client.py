@@ -37,6 +37,7 @@ from leadsync.agent.connectors.base import (
 )
 from leadsync.agent.connectors.http import Clock, HttpClient, RateLimit, RetryPolicy, Sleep, check_token
 from leadsync.agent.connectors.incremental import DEFAULT_OVERLAP_MS
+from leadsync.agent.connectors.salesforce import directory
 from leadsync.agent.connectors.salesforce.errors import CRM, salesforce_error
 from leadsync.agent.connectors.salesforce.oauth import (
     DEFAULT_SESSION_TIMEOUT_S,
@@ -47,8 +48,9 @@ from leadsync.agent.connectors.salesforce.oauth import (
     is_oauth,
 )
 from leadsync.agent.connectors.salesforce.pull import DEFAULT_WINDOW, IncrementalPull, PullSettings
+from leadsync.agent.connectors.salesforce.query import Queries
 from leadsync.agent.connectors.salesforce.sobject_collections import COLLECTION_SIZE
-from leadsync.agent.connectors.salesforce.soql import datetime_literal, field_list, in_list, quote
+from leadsync.agent.connectors.salesforce.soql import datetime_literal, field_list, in_list
 from leadsync.agent.connectors.salesforce.wire import (
     EMAIL,
     IS_CONVERTED,
@@ -57,13 +59,9 @@ from leadsync.agent.connectors.salesforce.wire import (
     OWNER,
     SYSTEM_FIELDS,
     chunked,
-    field_types,
-    owner_from_wire,
     parse_instant_ms,
-    property_from_wire,
     record_email,
     record_from_wire,
-    records_of,
     sobject,
 )
 from leadsync.agent.connectors.salesforce.writes import RecordWrites
@@ -79,9 +77,6 @@ DEFAULT_API_VERSION: Final = "v60.0"
 EMAIL_CHUNK: Final = 100
 """Email addresses per lookup query (keeps the GET URL far below Salesforce's 16 KB limit)."""
 ID_CHUNK: Final = 200
-ADMIN_PROFILE: Final = "System Administrator"
-OWNER_FIELDS: Final = ("Id", "Email", "FirstName", "LastName", "IsActive", "UserRoleId", "UserRole.Name",
-                       "Profile.Name")
 _USAGE: Final = re.compile(r"api-usage=(\d+)/(\d+)")
 _RECORD_ID: Final = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
 _VERSION: Final = re.compile(r"v?(\d{2,3}\.\d)")
@@ -192,6 +187,7 @@ class SalesforceConnector:
         else:
             self._static_instance = check_instance_url(creds.get("instance_url") or self.base_url, self.base_url)
         self._describe: dict[ObjectType, dict[str, Mapping[str, Any]]] = {}
+        self._queries = Queries(call=self._call, instance_url=self.instance_url, data=self._data)
         self._writes = RecordWrites(call=self._call, data=self._data, fields=self._fields,
                                     find_by_email=self.find_by_email, read=self.read)
         self.api_usage: tuple[int, int] | None = None
@@ -251,113 +247,31 @@ class SalesforceConnector:
         elif limit and used < 0.8 * limit:
             self._usage_warned = False
 
-    async def _query_first(self, soql: str, *, include_deleted: bool = False) -> Mapping[str, Any]:
-        endpoint = "/queryAll" if include_deleted else "/query"
-        page = await self._call("GET", await self._data(endpoint), params={"q": soql})
-        if not isinstance(page, dict):
-            raise CrmProtocolError("Salesforce answered a query without a JSON object", crm=CRM)
-        return page
-
-    async def _query_more(self, next_records_url: str) -> Mapping[str, Any]:
-        """The page at ``nextRecordsUrl``, fetched exactly as given (relative to the instance URL)."""
-        instance = await self.instance_url()
-        if next_records_url.startswith("/") and not next_records_url.startswith("//"):
-            url = instance + next_records_url
-        else:
-            given, ours = urlsplit(next_records_url), urlsplit(instance)
-            if (given.scheme, given.netloc) != (ours.scheme, ours.netloc):
-                raise CrmProtocolError(f"Salesforce sent a nextRecordsUrl outside the instance: {next_records_url}",
-                                       crm=CRM)
-            url = next_records_url
-        page = await self._call("GET", url)
-        if not isinstance(page, dict):
-            raise CrmProtocolError("Salesforce answered a query page without a JSON object", crm=CRM)
-        return page
-
-    async def query_pages(self, soql: str, *, include_deleted: bool = False) -> AsyncIterator[list[Mapping[str, Any]]]:
-        """Every page of rows of ``soql`` (built with :mod:`~.soql`), following ``nextRecordsUrl`` until
-        ``done``; CrmProtocolError for a page with ``done: false`` and no ``nextRecordsUrl`` (case B03)."""
-        page = await self._query_first(soql, include_deleted=include_deleted)
-        seen: set[str] = set()
-        while True:
-            yield records_of(page)
-            if page.get("done") is True:
-                return
-            url = page.get("nextRecordsUrl")
-            if page.get("done") is not False or not isinstance(url, str) or not url or url in seen:
-                raise CrmProtocolError("Salesforce said more query results follow (done: false) but gave no "
-                                       "usable nextRecordsUrl; stopping instead of ending quietly", crm=CRM)
-            seen.add(url)
-            page = await self._query_more(url)
-
-    async def _query_all(self, soql: str, *, include_deleted: bool = False) -> list[Mapping[str, Any]]:
-        return [row async for page in self.query_pages(soql, include_deleted=include_deleted) for row in page]
+    def query_pages(self, soql: str, *, include_deleted: bool = False) -> AsyncIterator[list[Mapping[str, Any]]]:
+        """Every page of rows of ``soql`` (built with :mod:`~.soql`): see :meth:`.query.Queries.pages`."""
+        return self._queries.pages(soql, include_deleted=include_deleted)
 
     async def _fields(self, object_type: ObjectType) -> dict[str, Mapping[str, Any]]:
         if object_type not in self._describe:
             await self.list_properties(object_type)
         return self._describe[object_type]
 
-    # -- account -------------------------------------------------------------------------------------
+    # -- account (see :mod:`~.directory`) -----------------------------------------------------------
 
     async def connection_info(self) -> ConnectionInfo:
-        """Who the session belongs to and whether they administer the org.
-
-        ``GET {instance}/services/oauth2/userinfo`` (OpenID Connect UserInfo endpoint) gives ``user_id``,
-        ``organization_id`` and ``email``; ``SELECT Profile.Name, Profile.PermissionsModifyAllData,
-        Profile.PermissionsViewAllData FROM User WHERE Id = '...'`` gives the profile. ``is_admin`` is
-        True for the "System Administrator" profile or "Modify All Data"; a user with only "View All
-        Data" is not an admin but sees every record (said in ``note``). Raises CrmAuthError for a bad
-        session. Permission sets granting Modify All Data are not looked at.
-        """
-        instance = await self.instance_url()
-        info = await self._call("GET", f"{instance}/services/oauth2/userinfo")
-        if not isinstance(info, dict):
-            raise CrmProtocolError("Salesforce answered userinfo without a JSON object", crm=CRM)
-        user_id = info.get("user_id")
-        org_id = info.get("organization_id")
-        is_admin, view_all = False, False
-        if isinstance(user_id, str) and user_id:
-            rows = await self._query_all(
-                "SELECT Id, Profile.Name, Profile.PermissionsModifyAllData, Profile.PermissionsViewAllData "
-                f"FROM User WHERE Id = {quote(user_id)}")
-            profile = rows[0].get("Profile") if rows else None
-            if isinstance(profile, dict):
-                is_admin = profile.get("Name") == ADMIN_PROFILE or profile.get("PermissionsModifyAllData") is True
-                view_all = profile.get("PermissionsViewAllData") is True
-        note = None
-        if not is_admin:
-            note = ("connected as a user without View All Data: leadsync sees only the records this user can see"
-                    if not view_all else "connected as a non-admin user who can view all data")
-        return ConnectionInfo(
-            user_email=str(info.get("email") or "").strip(),
-            user_id=user_id if isinstance(user_id, str) else None,
-            is_admin=is_admin,
-            account_id=org_id if isinstance(org_id, str) else None,
-            note=note,
-        )
+        """Who the session belongs to and whether they administer the org: see
+        :func:`.directory.connection_info`. Raises CrmAuthError for a bad session."""
+        return await directory.connection_info(self._queries)
 
     async def list_owners(self) -> list[CrmOwner]:
-        """Every User, active or not: ``SELECT Id, Email, FirstName, LastName, IsActive, UserRoleId,
-        UserRole.Name, Profile.Name FROM User ORDER BY Id``, all pages.
-
-        Inactive users keep owning their records and come back ``active=False``; the role is the owner's
-        one team. Records can also be owned by a Queue (an ``OwnerId`` starting ``00G``), which is no
-        User and so not listed.
-        """
-        rows = await self._query_all(f"SELECT {', '.join(OWNER_FIELDS)} FROM User ORDER BY Id ASC")
-        return [owner_from_wire(row) for row in rows]
+        """Every User, active or not: see :func:`.directory.list_owners`."""
+        return await directory.list_owners(self._queries)
 
     async def list_properties(self, object_type: ObjectType) -> list[PropertyMeta]:
-        """The object's fields: ``GET /sobjects/{Lead|Contact}/describe`` ("sObject Describe"), each
-        ``fields[]`` entry as a :class:`PropertyMeta` (see
-        :func:`~leadsync.agent.connectors.salesforce.wire.property_from_wire`). Also refreshes the field
+        """The object's fields from its describe (see :func:`.directory.describe`). Also refreshes the field
         types writes are converted with."""
-        describe = await self._call("GET", await self._data(f"/sobjects/{sobject(object_type)}/describe"))
-        if not isinstance(describe, dict):
-            raise CrmProtocolError("Salesforce answered a describe without a JSON object", crm=CRM)
-        self._describe[object_type] = field_types(describe)
-        return [property_from_wire(f) for f in describe.get("fields") or () if isinstance(f, dict)]
+        self._describe[object_type], properties = await directory.describe(self._queries, object_type)
+        return properties
 
     # -- reads ---------------------------------------------------------------------------------------
 
@@ -373,8 +287,8 @@ class SalesforceConnector:
         spelling of each field name.
         """
         pull = IncrementalPull(object_type, properties=properties, now_ms=self._now_ms, settings=self._pull_settings,
-                               query=lambda soql: self._query_first(soql, include_deleted=True),
-                               more=self._query_more)
+                               query=lambda soql: self._queries.first(soql, include_deleted=True),
+                               more=self._queries.more)
         return pull.pages(cursor)
 
     async def list_archived(
@@ -418,7 +332,7 @@ class SalesforceConnector:
         by_prefix = {i[:15]: i for i in valid}
         for chunk in chunked(valid, ID_CHUNK):
             soql = f"SELECT {', '.join(fields)} FROM {sobject(object_type)} WHERE Id IN {in_list(chunk)}"
-            for row in await self._query_all(soql):
+            for row in await self._queries.all(soql):
                 record = record_from_wire(row, object_type)
                 asked = by_prefix.get(record.id[:15])
                 if asked is not None:
@@ -444,7 +358,7 @@ class SalesforceConnector:
         for chunk in chunked(keys, EMAIL_CHUNK):
             soql = (f"SELECT {', '.join(fields)} FROM {sobject(object_type)} WHERE {EMAIL} IN {in_list(chunk)} "
                     f"ORDER BY {order}")
-            for row in await self._query_all(soql):
+            for row in await self._queries.all(soql):
                 record = record_from_wire(row, object_type)
                 email = record_email(record)
                 if email is not None:
