@@ -20,6 +20,8 @@ from leadsync.common.errors import LeadsyncError
 from leadsync.common.paths import data_dir, socket_path
 from leadsync.common.rpc import AgentUnavailableError, RpcError, call_once
 
+_Subparsers = argparse._SubParsersAction  # the type of ``ArgumentParser.add_subparsers()``'s answer
+
 
 def _print_json(value: Any) -> None:
     print(json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False))
@@ -199,7 +201,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--socket", help="agent socket (default: $LEADSYNC_SOCKET or the user runtime dir)")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for an answer")
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_process_verbs(sub)
+    _add_agent_call_verbs(sub)
+    _add_contact_verbs(sub)
+    _add_local_verbs(sub)
+    add_recovery_parsers(sub)
+    for name, client in sub.choices.items():  # `leadsync tui --socket X` works as well as `leadsync --socket X tui`
+        if name not in ("agent", "sandbox", "demo"):
+            client.add_argument("--socket", default=argparse.SUPPRESS, help="agent socket (same as the global one)")
+    return parser
 
+
+def _add_process_verbs(sub: _Subparsers[argparse.ArgumentParser]) -> None:
+    """``agent`` and ``sandbox``: the long-running processes."""
     p = sub.add_parser("agent", help="run the agent (the long-running daemon)")
     p.add_argument("--data-dir", help="store and secrets (default: $LEADSYNC_DATA_DIR or the user data dir)")
     p.add_argument("--socket-mode", default="600", help="octal mode of the socket (660 for a group)")
@@ -221,6 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--token", default="sandbox-token")
     p.set_defaults(func=cmd_sandbox)
 
+
+def _add_agent_call_verbs(sub: _Subparsers[argparse.ArgumentParser]) -> None:
+    """``call``, ``status`` and ``sync``: ask the running agent."""
     p = sub.add_parser("call", help="call one API method and print the JSON result")
     p.add_argument("method")
     p.add_argument("params", nargs="?", help="params as a JSON object; - reads them from stdin, @FILE from a file "
@@ -236,6 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_sync)
 
+
+def _add_contact_verbs(sub: _Subparsers[argparse.ArgumentParser]) -> None:
+    """``contacts``, ``import`` and ``export``: list contacts, bring them in from a file, write them out."""
     p = sub.add_parser("contacts", help="list contacts")
     p.add_argument("--owner")
     p.add_argument("--search", "-q")
@@ -269,6 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stage")
     p.set_defaults(func=cmd_export)
 
+
+def _add_local_verbs(sub: _Subparsers[argparse.ArgumentParser]) -> None:
+    """``tui`` and ``demo``: the dashboard and the throwaway demo."""
     p = sub.add_parser("tui", help="open the terminal dashboard")
     p.set_defaults(func=cmd_tui)
 
@@ -279,11 +302,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep", action="store_true", help="keep the data dir")
     p.add_argument("--crm", default="hubspot", choices=SANDBOX_CRMS, help="which CRM's sandbox")
     p.set_defaults(func=cmd_demo)
-    add_recovery_parsers(sub)
-    for name, client in sub.choices.items():  # `leadsync tui --socket X` works as well as `leadsync --socket X tui`
-        if name not in ("agent", "sandbox", "demo"):
-            client.add_argument("--socket", default=argparse.SUPPRESS, help="agent socket (same as the global one)")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import fcntl
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import msgspec
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -20,9 +19,11 @@ from leadsync.agent.connectors.base import Connector, PropertyMeta
 from leadsync.agent.connectors.registry import DEFAULT_MAPPINGS, make_connector
 from leadsync.agent.engine.planning import PlanningConnector, PlanRecorder
 from leadsync.agent.engine.runner import Directory, execute_run, get_run, start_run
+from leadsync.agent.instance_lock import AgentAlreadyRunningError, hold_instance_lock, refuse_live_socket
 from leadsync.agent.mappings import load_mappings
 from leadsync.agent.retries import AutoRetry
 from leadsync.agent.rpc_server import RpcServer
+from leadsync.agent.run_queue import RunQueue, RunRequest
 from leadsync.agent.runtime import ConnectorFactory, Job
 from leadsync.agent.secrets import SecretStore
 from leadsync.agent.settings import Settings, load
@@ -42,7 +43,6 @@ from leadsync.common.paths import db_path
 log = logging.getLogger("leadsync.agent")
 INTERVAL_JOB = "interval-sync"
 DIRECTORY_TTL_MS = 10 * 60 * 1000
-URGENT_TRIGGERS = frozenset({"manual", "threshold", "todo"})
 
 
 class Agent:
@@ -72,8 +72,7 @@ class Agent:
         self.connector: Connector | None = None
         self.server: RpcServer
         self.current_run: int | None = None
-        self._queue: list[_Request] = []
-        self._running_request: _Request | None = None
+        self._queue = RunQueue()
         self._worker: asyncio.Task[None] | None = None
         self.scheduler = AsyncIOScheduler(timezone=dt.UTC)
         self.auto_retry = AutoRetry(self, self.scheduler)
@@ -122,11 +121,7 @@ class Agent:
                 pass
         if cut_short is not None:  # the engine records a cancelled run with its own status: correct it
             await self._mark_interrupted(cut_short)
-        for queued in self._queue:  # requests that never ran: their waiters must not wait forever
-            if not queued.future.done():
-                queued.future.set_exception(LeadsyncError("the agent stopped before this sync could run"))
-                queued.future.exception()
-        self._queue.clear()
+        self._queue.fail_waiting("the agent stopped before this sync could run")  # requests that never ran
         if self.connector is not None:
             await self.connector.aclose()
         await self._recover_interrupted_runs()
@@ -197,20 +192,7 @@ class Agent:
                 raise PushDisabledError("push is disabled (settings push_enabled=false): nothing was sent")
             push = False
         ids = None if contact_ids is None else frozenset(contact_ids)
-        key = (trigger, pull, push, ids)
-        running = self._running_request
-        if running is not None and running.covers(key):
-            future = running.future
-        else:
-            queued = next((r for r in self._queue if r.key == key and r.job is None), None)
-            if queued is None:
-                queued = _Request(key, asyncio.get_running_loop().create_future())
-                if queued.urgent:
-                    position = sum(1 for r in self._queue if r.urgent)
-                    self._queue.insert(position, queued)
-                else:
-                    self._queue.append(queued)
-            future = queued.future
+        future = self._queue.add_sync((trigger, pull, push, ids))
         if self._worker is None or self._worker.done():
             self._worker = asyncio.create_task(self._work(connector))
         if wait:
@@ -226,34 +208,29 @@ class Agent:
         run, records its outcome and returns it. Returns the finished run when ``wait``, else the run as
         started or queued. CrmNotConnectedError without a CRM."""
         connector = self.require_connector()
-        request = _Request((trigger, False, False, None), asyncio.get_running_loop().create_future(), job=job)
-        self._queue.append(request)
+        future = self._queue.add_job(trigger, job)
         if self._worker is None or self._worker.done():
             self._worker = asyncio.create_task(self._work(connector))
         if wait:
-            return await asyncio.shield(request.future)
+            return await asyncio.shield(future)
         await asyncio.sleep(0)
         if self.current_run is not None:
             return await get_run(self.store, self.current_run)
         return SyncRun(id=0, trigger=trigger, status="queued", started_at=0, finished_at=None)
 
     async def _work(self, connector: Connector) -> None:
-        while self._queue:
-            await self._execute(self._queue.pop(0), connector)
+        while (request := self._queue.pop()) is not None:
+            await self._execute(request, connector)
 
     async def _run_urgent(self) -> None:
         """Between pages and batches of a run: run the urgent pushes waiting in the queue."""
         connector = self.connector
-        while connector is not None:
-            urgent = next((r for r in self._queue if r.urgent), None)
-            if urgent is None:
-                return
-            self._queue.remove(urgent)
+        while connector is not None and (urgent := self._queue.pop_urgent()) is not None:
             await self._execute(urgent, connector)
 
-    async def _execute(self, request: _Request, connector: Connector) -> None:
-        outer_run, outer_request = self.current_run, self._running_request
-        self._running_request = request
+    async def _execute(self, request: RunRequest, connector: Connector) -> None:
+        outer_run, outer_request = self.current_run, self._queue.running
+        self._queue.running = request
         trigger, pull, push, ids = request.key
         try:
             run_id = await start_run(self.store, trigger)
@@ -279,7 +256,7 @@ class Agent:
             if isinstance(exc, asyncio.CancelledError):
                 raise
         finally:
-            self.current_run, self._running_request = outer_run, outer_request
+            self.current_run, self._queue.running = outer_run, outer_request
 
     def _directory(self, connector: Connector, trigger: str) -> Directory:
         """The CRM directory a run of ``trigger`` uses: one cache per connection, shared by every run.
@@ -385,60 +362,8 @@ class Agent:
 
     def queue_status(self) -> list[dict[str, Any]]:
         """The queued sync requests: trigger, pull, push, contacts (count, None for all), urgent."""
-        return [{"trigger": r.key[0], "pull": r.key[1], "push": r.key[2],
-                 "contacts": None if r.key[3] is None else len(r.key[3]), "urgent": r.urgent} for r in self._queue]
+        return self._queue.status()
 
 
 def _utc(epoch_ms: int) -> str:
     return dt.datetime.fromtimestamp(epoch_ms / 1000, tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-class AgentAlreadyRunningError(LeadsyncError):
-    """Another agent uses this data dir or socket."""
-
-
-def hold_instance_lock(data_dir: Path) -> IO[bytes]:
-    """An exclusive, non-blocking lock on ``<data dir>/agent.lock``, held for the agent's life (the
-    kernel drops it if the process dies, so a crash never leaves a stale lock)."""
-    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    handle = open(data_dir / "agent.lock", "ab")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise AgentAlreadyRunningError(f"another leadsync agent is using {data_dir}") from None
-    return handle
-
-
-async def refuse_live_socket(path: Path) -> None:
-    """Raise AgentAlreadyRunningError if something answers on ``path``; a stale socket file is fine."""
-    try:
-        _, writer = await asyncio.open_unix_connection(str(path))
-    except (FileNotFoundError, ConnectionRefusedError, OSError):
-        return
-    writer.close()
-    raise AgentAlreadyRunningError(f"an agent is already listening on {path}; stop it first or use another --socket")
-
-
-class _Request:
-    """A queued sync request: (trigger, pull, push, contact ids or None for all), the job that runs instead
-    of a sync (None: a sync) and its outcome."""
-
-    def __init__(self, key: tuple[str, bool, bool, frozenset[int] | None], future: asyncio.Future[SyncRun], *,
-                 job: Job | None = None) -> None:
-        self.key = key
-        self.future = future
-        self.job = job
-
-    @property
-    def urgent(self) -> bool:
-        """Pushes of given contacts asked for by a person or an event, not bulk work."""
-        return self.key[0] in URGENT_TRIGGERS and self.key[3] is not None
-
-    def covers(self, key: tuple[str, bool, bool, frozenset[int] | None]) -> bool:
-        """True when running this request also does everything ``key`` asks for (a job never does)."""
-        if self.job is not None:
-            return False
-        _, pull, push, ids = self.key
-        _, want_pull, want_push, want_ids = key
-        return (pull or not want_pull) and (push or not want_push) and ids is None and want_ids is None

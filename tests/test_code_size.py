@@ -2,8 +2,7 @@
 docstring has a line ``Long module: <why>``.
 
 A function's length counts from its ``def`` line to its last line (docstring, comments and nested functions
-included; decorators not). A module's length is its number of lines. ``PENDING_SPLIT`` names the findings
-known today in files other work is changing; each entry must still be a finding, so a split removes it.
+included; decorators not). A module's length is its number of lines.
 """
 
 from __future__ import annotations
@@ -16,16 +15,6 @@ PRODUCT_DIRS = ("agent", "common", "tui")
 MAX_FUNCTION_LINES = 80
 MAX_MODULE_LINES = 400
 LONG_MODULE_MARK = "Long module:"
-
-PENDING_SPLIT: dict[str, str] = {
-    "agent/cli.py::build_parser": "issue 18 is changing the CLI: split the subcommands after it lands",
-    "agent/daemon.py": "issue 18 is changing the daemon (retry, undo, health)",
-    "agent/connectors/autotask/client.py": "issue 18 is changing the connectors' write paths",
-    "agent/connectors/hubspot/client.py": "issue 18 is changing the connectors' write paths",
-    "agent/connectors/salesforce/client.py": "issue 18 is changing the connectors' write paths",
-    "agent/connectors/zoho/client.py": "issue 18 is changing the connectors' write paths",
-}
-"""Findings skipped for now, ``"path"`` (a long module) or ``"path::function"`` -> why and until when."""
 
 
 def _function_findings(tree: ast.Module, path: str) -> dict[str, str]:
@@ -63,11 +52,8 @@ def size_findings(root: Path, dirs: tuple[str, ...] = PRODUCT_DIRS) -> dict[str,
 
 def test_product_code_stays_within_the_size_limits() -> None:
     findings = size_findings(ROOT)
-    over = {key: what for key, what in findings.items() if key not in PENDING_SPLIT}
-    assert not over, "split these (or give a long module its reason):\n" + "\n".join(
-        f"  {key}: {what}" for key, what in sorted(over.items()))
-    stale = sorted(set(PENDING_SPLIT) - set(findings))
-    assert not stale, f"within the limits now: remove from PENDING_SPLIT: {stale}"
+    assert not findings, "split these (or give a long module its reason):\n" + "\n".join(
+        f"  {key}: {what}" for key, what in sorted(findings.items()))
 
 
 def _function(name: str, body_lines: int) -> str:

@@ -112,7 +112,7 @@ async def test_notification_without_id_gets_no_answer(agent: Agent) -> None:
 
 
 async def test_a_second_agent_on_the_same_socket_or_store_is_refused(agent: Agent) -> None:
-    from leadsync.agent.daemon import AgentAlreadyRunningError
+    from leadsync.agent.instance_lock import AgentAlreadyRunningError
 
     same_socket = Agent(agent.data_dir.parent / "other", agent.socket_path)
     with pytest.raises(AgentAlreadyRunningError, match="already listening"):

@@ -196,7 +196,7 @@ async def test_a_create_for_a_converted_leads_email_points_at_the_conversion(mak
 
 
 def test_duplicate_rule_matches_name_the_existing_record() -> None:
-    from leadsync.agent.connectors.salesforce.writes import Prepared, parse_results
+    from leadsync.agent.connectors.salesforce.sobject_collections import Prepared, parse_results
 
     answer = [{"success": False, "errors": [{"statusCode": "DUPLICATES_DETECTED", "message": "Use one of these?",
                                              "fields": [], "duplicateResult": {"matchResults": [

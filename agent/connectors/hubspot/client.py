@@ -9,7 +9,6 @@ rate limits: 100 requests per 10 s by default and 4 searches per second), and ra
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
@@ -30,41 +29,38 @@ from leadsync.agent.connectors.base import (
     WriteResult,
 )
 from leadsync.agent.connectors.http import Clock, HttpClient, RateLimit, RetryPolicy, Secret, Sleep, check_token
+from leadsync.agent.connectors.hubspot import directory
 from leadsync.agent.connectors.hubspot.errors import CRM, hubspot_error, item_error_keys
 from leadsync.agent.connectors.hubspot.oauth import OAuthSession, SaveCredentials, StatusHook
 from leadsync.agent.connectors.hubspot.pull import IncrementalPull, PullSettings
 from leadsync.agent.connectors.hubspot.wire import (
     ADDITIONAL_EMAILS_PROPERTY,
+    CONTACTS,
     EMAIL_PROPERTY,
     create_input,
     input_keys,
-    owner_from_wire,
+    next_after,
     properties_param,
-    property_from_wire,
     record_email,
     record_from_wire,
+    results_of,
     split_ids,
     update_input,
     upsert_input,
 )
-from leadsync.agent.connectors.hubspot.writes import BATCH_SIZE, PostBatch, write_all
+from leadsync.agent.connectors.hubspot.writes import BATCH_SIZE, poster, with_existing_id, write_all
 from leadsync.agent.connectors.incremental import DEFAULT_OVERLAP_MS
 from leadsync.common import instants
 from leadsync.common.emails import normalize_email
-from leadsync.common.errors import CrmAuthError, CrmError, CrmNotFoundError, CrmProtocolError, ValidationError
+from leadsync.common.errors import ValidationError
 from leadsync.common.instants import NowMs
 
 DEFAULT_BASE_URL: Final = "https://api.hubapi.com"
-CONTACTS: Final = "/crm/v3/objects/contacts"
-OWNERS_PAGE: Final = 500
 FULL_PULL_SEARCH_MAX_PER_10S: Final = 1_000
 """Up to this request budget (HubSpot grants 100 to 250 per 10 s) a full pull adds the search walker: one
 request in flight on the list endpoint leaves most of the budget idle, and search pages hold 200. With the
 budget lifted (a sandbox without limits) the list alone is not held back by it, and the searches (capped at
 5 a second) would add little."""
-PRIVATE_APP_NOTE: Final = ("connected with a private-app token: HubSpot does not say which user created it; "
-                           "a private app sees every record its scopes allow, like an admin")
-
 CAPABILITIES: Final = Capabilities(
     batch_size=BATCH_SIZE,
     page_size=200,
@@ -79,34 +75,6 @@ CAPABILITIES: Final = Capabilities(
     forward_only=("lifecyclestage",),  # a stage set back through the API must be cleared first
 )
 """HubSpot's capabilities: batches of 100, search pages of 200 (list pages are 100)."""
-
-
-_EXISTING_ID = re.compile(r"Existing ID: (\d+)")
-
-
-def _with_existing_id(result: WriteResult) -> WriteResult:
-    """HubSpot refuses a create whose email is taken with CONFLICT "Contact already exists. Existing ID:
-    N" (CRM API v3, batch create errors): surface N so the engine links instead of duplicating."""
-    if result.ok or result.error_code != "CONFLICT" or not result.error:
-        return result
-    found = _EXISTING_ID.search(result.error)
-    return msgspec.structs.replace(result, existing_id=found.group(1)) if found else result
-
-
-def _results(page: Any) -> list[Mapping[str, Any]]:
-    if not isinstance(page, dict) or not isinstance(page.get("results"), list):
-        raise CrmProtocolError("HubSpot answered without 'results'", crm=CRM)
-    return [r for r in page["results"] if isinstance(r, dict)]
-
-
-def _next_after(page: Mapping[str, Any]) -> str | None:
-    nxt = (page.get("paging") or {}).get("next")
-    if not isinstance(nxt, dict):
-        return None
-    after = nxt.get("after")
-    if after is None or after == "":
-        raise CrmProtocolError("HubSpot said more results follow but gave no 'after'", crm=CRM)
-    return str(after)
 
 
 class HubSpotConnector:
@@ -202,85 +170,21 @@ class HubSpotConnector:
         """Close the HTTP connection pool."""
         await self._http.aclose()
 
-    # -- account -----------------------------------------------------------------------------------
+    # -- account (see :mod:`~.directory`) ---------------------------------------------------------
 
     async def connection_info(self) -> ConnectionInfo:
-        """Who the token belongs to and whether they are a super admin.
-
-        ``GET /oauth/v1/access-tokens/{token}`` gives ``user`` (email), ``user_id`` and ``hub_id``
-        (the token sits in that path: every log line and error redacts it); ``GET
-        /settings/v3/users/{userId}`` gives ``superAdmin``. Without the ``settings.users.read``
-        scope (403) or the user (404), ``is_admin`` is False. Raises CrmAuthError for a bad token.
-
-        Private-app tokens (``pat-...``) are not OAuth tokens: the token lookup refuses them with 400
-        ("The access token must have the correct format"). Whenever the lookup answers 400 or 404,
-        ``GET /account-info/v3/details`` (which needs a valid token) gives the portal instead; the user is
-        unknown (``user_email`` ""), and ``is_admin`` is True with a ``note``: a private app sees every
-        record its scopes allow, whoever created it.
-        """
+        """Who the token belongs to and whether they are a super admin: see
+        :func:`.directory.connection_info`. Raises CrmAuthError for a bad token."""
         token = await self.oauth.access_token() if self.oauth is not None else self._token.reveal()
-        path = f"/oauth/v1/access-tokens/{quote(token, safe='')}"
-        try:
-            info = await self._http.request_json("GET", path)
-        except CrmError as exc:
-            if exc.status not in (400, 404):
-                raise
-            return await self._private_app_info()
-        if not isinstance(info, dict):
-            raise CrmProtocolError("HubSpot answered the token lookup without an object", crm=CRM)
-        user_id = info.get("user_id")
-        hub_id = info.get("hub_id")
-        is_admin = False
-        if user_id is not None:
-            try:
-                user = await self._http.request_json("GET", f"/settings/v3/users/{user_id}")
-            except (CrmAuthError, CrmNotFoundError) as exc:
-                if exc.status == 401:
-                    raise
-            else:
-                is_admin = isinstance(user, dict) and user.get("superAdmin") is True
-        return ConnectionInfo(
-            user_email=str(info.get("user") or "").strip(),
-            user_id=None if user_id is None else str(user_id),
-            is_admin=is_admin,
-            account_id=None if hub_id is None else str(hub_id),
-        )
-
-    async def _private_app_info(self) -> ConnectionInfo:
-        details = await self._http.request_json("GET", "/account-info/v3/details")
-        if not isinstance(details, dict):
-            raise CrmProtocolError("HubSpot answered the account details without an object", crm=CRM)
-        portal = details.get("portalId")
-        return ConnectionInfo(user_email="", user_id=None, is_admin=True,
-                              account_id=None if portal is None else str(portal), note=PRIVATE_APP_NOTE)
+        return await directory.connection_info(self._http, token)
 
     async def list_owners(self) -> list[CrmOwner]:
-        """Every owner: ``GET /crm/v3/owners?limit=500`` paged, with ``archived=false`` then ``true``.
-
-        Deactivated users appear only in the archived listing and come back ``active=False``
-        (case B17); teams are kept. An id listed in both keeps its active entry.
-        """
-        owners: dict[str, CrmOwner] = {}
-        for archived in (False, True):
-            after: str | None = None
-            while True:
-                params: dict[str, str | int] = {"limit": OWNERS_PAGE,
-                                                "archived": "true" if archived else "false"}
-                if after is not None:
-                    params["after"] = after
-                page = await self._http.request_json("GET", "/crm/v3/owners", params=params)
-                for obj in _results(page):
-                    owner = owner_from_wire(obj, archived=archived)
-                    owners.setdefault(owner.id, owner)
-                after = _next_after(page)
-                if after is None:
-                    break
-        return list(owners.values())
+        """Every owner, deactivated ones ``active=False``: see :func:`.directory.list_owners`."""
+        return await directory.list_owners(self._http)
 
     async def list_properties(self, object_type: ObjectType) -> list[PropertyMeta]:
         """The contacts object's properties: ``GET /crm/v3/properties/contacts``."""
-        page = await self._http.request_json("GET", "/crm/v3/properties/contacts")
-        return [property_from_wire(obj) for obj in _results(page)]
+        return await directory.list_properties(self._http)
 
     # -- reads ---------------------------------------------------------------------------------------
 
@@ -327,8 +231,8 @@ class HubSpotConnector:
         after: str | None = None
         while True:
             page = await self._list_page(after, wanted, archived=True)
-            yield [record_from_wire(obj, object_type) for obj in _results(page)]
-            after = _next_after(page)
+            yield [record_from_wire(obj, object_type) for obj in results_of(page)]
+            after = next_after(page)
             if after is None:
                 return
 
@@ -352,7 +256,7 @@ class HubSpotConnector:
             answer = await self._http.request_json("POST", f"{CONTACTS}/batch/read", json=body)
             not_found = {key for item in answer.get("errors") or () if isinstance(item, dict)
                          for key in item_error_keys(item)} if isinstance(answer, dict) else set()
-            for obj in _results(answer):
+            for obj in results_of(answer):
                 record = record_from_wire(obj, object_type)
                 if record.id in found:
                     found[record.id] = record
@@ -380,7 +284,7 @@ class HubSpotConnector:
             chunk = keys[start:start + BATCH_SIZE]
             body = {"idProperty": EMAIL_PROPERTY, "inputs": [{"id": k} for k in chunk], "properties": wanted}
             answer = await self._http.request_json("POST", f"{CONTACTS}/batch/read", json=body)
-            records = [record_from_wire(obj, object_type) for obj in _results(answer)]
+            records = [record_from_wire(obj, object_type) for obj in results_of(answer)]
             for record in records:  # primary addresses first, then addresses merged into a record
                 email = record_email(record)
                 if email is not None and normalize_email(email) in chunk:
@@ -393,16 +297,6 @@ class HubSpotConnector:
 
     # -- writes -------------------------------------------------------------------------------------
 
-    def _poster(self, op: str) -> PostBatch:
-        # a create has no idempotency key: never replay one HubSpot may have carried out
-        replay_safe = op != "create"
-
-        async def post(inputs: list[dict[str, Any]]) -> Any:
-            return await self._http.request_json("POST", f"{CONTACTS}/batch/{op}", json={"inputs": inputs},
-                                                 replay_safe=replay_safe)
-
-        return post
-
     async def create(self, object_type: ObjectType, inputs: Sequence[WriteInput]) -> list[WriteResult]:
         """Create records: ``POST /crm/v3/objects/contacts/batch/create``, 100 a batch.
 
@@ -412,9 +306,9 @@ class HubSpotConnector:
         retried only when HubSpot surely did not act (429, 503, no connection), so a timeout cannot
         make duplicates; prefer :meth:`upsert`, which is safe to replay.
         """
-        results = await write_all(self._poster("create"), inputs, create_input, input_keys, object_type,
+        results = await write_all(poster(self._http, "create"), inputs, create_input, input_keys, object_type,
                                   created_by_default=True)
-        return [_with_existing_id(r) for r in results]
+        return [with_existing_id(r) for r in results]
 
     async def update(self, object_type: ObjectType, inputs: Sequence[WriteInput]) -> list[WriteResult]:
         """Update records by id: ``POST /crm/v3/objects/contacts/batch/update``, 100 a batch.
@@ -428,7 +322,7 @@ class HubSpotConnector:
         API unless cleared, and a batch does not apply its inputs in order, so the clear cannot share the
         request. When the clear is refused, the input fails with that reason and is not written.
         """
-        post = self._poster("update")
+        post = poster(self._http, "update")
         clears = [WriteInput(ref=i.ref, id=i.id, properties=dict.fromkeys(i.clear_first, ""))
                   for i in inputs if i.clear_first]
         refused = {r.ref: msgspec.structs.replace(r, error=f"clearing {', '.join(clears[n].properties)} before "
@@ -447,7 +341,7 @@ class HubSpotConnector:
         The key is the input's ``email`` property, trimmed and lower-cased; ``created`` is HubSpot's
         ``new``. An input without an email fails alone.
         """
-        return await write_all(self._poster("upsert"), inputs, upsert_input, input_keys, object_type,
+        return await write_all(poster(self._http, "upsert"), inputs, upsert_input, input_keys, object_type,
                                created_by_default=False)
 
     async def archive(self, object_type: ObjectType, ids: Sequence[str]) -> list[WriteResult]:

@@ -23,6 +23,7 @@ from leadsync.agent.connectors.base import (
     PropertyType,
     WriteInput,
 )
+from leadsync.agent.connectors.hubspot.errors import CRM
 from leadsync.common import instants
 from leadsync.common.emails import normalize_email
 from leadsync.common.errors import CrmProtocolError
@@ -34,6 +35,8 @@ EMAIL_PROPERTY: Final = "email"
 ADDITIONAL_EMAILS_PROPERTY: Final = "hs_additional_emails"
 OWNER_PROPERTY: Final = "hubspot_owner_id"
 CREATED_PROPERTY: Final = "createdate"
+CONTACTS: Final = "/crm/v3/objects/contacts"
+"""The contacts object's API path."""
 
 SYSTEM_PROPERTIES: Final = (MODIFIED_PROPERTY, ID_PROPERTY, MERGED_IDS_PROPERTY, EMAIL_PROPERTY)
 """Properties every read asks for: the cursor, the keyset tie-break, merges, matching."""
@@ -236,3 +239,22 @@ def input_keys(inp: WriteInput) -> set[str]:
 def properties_param(properties: Sequence[str]) -> list[str]:
     """The properties to ask for: the caller's plus :data:`SYSTEM_PROPERTIES`, each once, in order."""
     return list(dict.fromkeys([*properties, *SYSTEM_PROPERTIES]))
+
+
+def results_of(page: Any) -> list[Mapping[str, Any]]:
+    """The objects of a list or batch answer's ``results`` (CrmProtocolError without them)."""
+    if not isinstance(page, dict) or not isinstance(page.get("results"), list):
+        raise CrmProtocolError("HubSpot answered without 'results'", crm=CRM)
+    return [r for r in page["results"] if isinstance(r, dict)]
+
+
+def next_after(page: Mapping[str, Any]) -> str | None:
+    """The ``paging.next.after`` cursor of a page; None on the last page (CrmProtocolError when more
+    follow without one)."""
+    nxt = (page.get("paging") or {}).get("next")
+    if not isinstance(nxt, dict):
+        return None
+    after = nxt.get("after")
+    if after is None or after == "":
+        raise CrmProtocolError("HubSpot said more results follow but gave no 'after'", crm=CRM)
+    return str(after)

@@ -13,13 +13,17 @@ the rest go through.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+import msgspec
+
 from leadsync.agent.connectors.base import ObjectType, WriteInput, WriteResult, not_sent
+from leadsync.agent.connectors.http import HttpClient
 from leadsync.agent.connectors.hubspot.errors import error_reason, item_error_keys, item_error_reason
-from leadsync.agent.connectors.hubspot.wire import EMAIL_PROPERTY, null_properties, record_from_wire
+from leadsync.agent.connectors.hubspot.wire import CONTACTS, EMAIL_PROPERTY, null_properties, record_from_wire
 from leadsync.agent.connectors.refusals import raw_detail
 from leadsync.common.emails import normalize_email
 from leadsync.common.errors import CrmError, CrmNotFoundError, CrmProtocolError, is_transient
@@ -32,6 +36,31 @@ _ISOLATE_STATUSES: Final = frozenset({400, 409, 422})
 
 PostBatch = Callable[[list[dict[str, Any]]], Awaitable[Any]]
 """``await post(inputs)`` -> the decoded answer of one batch request (raises CrmError)."""
+
+
+def poster(http: HttpClient, op: str) -> PostBatch:
+    """The sender of ``POST /crm/v3/objects/contacts/batch/{op}`` batches (``op``: create, update, upsert).
+
+    A create has no idempotency key: it is never replayed once HubSpot may have carried it out."""
+    replay_safe = op != "create"
+
+    async def post(inputs: list[dict[str, Any]]) -> Any:
+        return await http.request_json("POST", f"{CONTACTS}/batch/{op}", json={"inputs": inputs},
+                                       replay_safe=replay_safe)
+
+    return post
+
+
+_EXISTING_ID = re.compile(r"Existing ID: (\d+)")
+
+
+def with_existing_id(result: WriteResult) -> WriteResult:
+    """HubSpot refuses a create whose email is taken with CONFLICT "Contact already exists. Existing ID:
+    N" (CRM API v3, batch create errors): surface N so the engine links instead of duplicating."""
+    if result.ok or result.error_code != "CONFLICT" or not result.error:
+        return result
+    found = _EXISTING_ID.search(result.error)
+    return msgspec.structs.replace(result, existing_id=found.group(1)) if found else result
 
 
 WireInput = Callable[[WriteInput], "dict[str, Any] | str"]

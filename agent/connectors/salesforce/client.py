@@ -37,6 +37,7 @@ from leadsync.agent.connectors.base import (
 )
 from leadsync.agent.connectors.http import Clock, HttpClient, RateLimit, RetryPolicy, Sleep, check_token
 from leadsync.agent.connectors.incremental import DEFAULT_OVERLAP_MS
+from leadsync.agent.connectors.salesforce import directory
 from leadsync.agent.connectors.salesforce.errors import CRM, salesforce_error
 from leadsync.agent.connectors.salesforce.oauth import (
     DEFAULT_SESSION_TIMEOUT_S,
@@ -47,9 +48,10 @@ from leadsync.agent.connectors.salesforce.oauth import (
     is_oauth,
 )
 from leadsync.agent.connectors.salesforce.pull import DEFAULT_WINDOW, IncrementalPull, PullSettings
-from leadsync.agent.connectors.salesforce.soql import datetime_literal, field_list, in_list, quote
+from leadsync.agent.connectors.salesforce.query import Queries
+from leadsync.agent.connectors.salesforce.sobject_collections import COLLECTION_SIZE
+from leadsync.agent.connectors.salesforce.soql import datetime_literal, field_list, in_list
 from leadsync.agent.connectors.salesforce.wire import (
-    CONVERTED_CONTACT,
     EMAIL,
     IS_CONVERTED,
     IS_DELETED,
@@ -57,23 +59,12 @@ from leadsync.agent.connectors.salesforce.wire import (
     OWNER,
     SYSTEM_FIELDS,
     chunked,
-    field_types,
-    owner_from_wire,
     parse_instant_ms,
-    property_from_wire,
     record_email,
     record_from_wire,
-    records_of,
     sobject,
 )
-from leadsync.agent.connectors.salesforce.writes import (
-    COLLECTION_SIZE,
-    Send,
-    delete_results,
-    failed,
-    prepare,
-    write_all,
-)
+from leadsync.agent.connectors.salesforce.writes import RecordWrites
 from leadsync.common import instants
 from leadsync.common.emails import normalize_email
 from leadsync.common.errors import CrmProtocolError, ValidationError
@@ -86,12 +77,6 @@ DEFAULT_API_VERSION: Final = "v60.0"
 EMAIL_CHUNK: Final = 100
 """Email addresses per lookup query (keeps the GET URL far below Salesforce's 16 KB limit)."""
 ID_CHUNK: Final = 200
-ADMIN_PROFILE: Final = "System Administrator"
-OWNER_FIELDS: Final = ("Id", "Email", "FirstName", "LastName", "IsActive", "UserRoleId", "UserRole.Name",
-                       "Profile.Name")
-CONVERTED_LEAD: Final = "CONVERTED_LEAD"
-CANNOT_UPDATE_CONVERTED_LEAD: Final = "CANNOT_UPDATE_CONVERTED_LEAD"
-DUPLICATES_DETECTED: Final = "DUPLICATES_DETECTED"
 _USAGE: Final = re.compile(r"api-usage=(\d+)/(\d+)")
 _RECORD_ID: Final = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
 _VERSION: Final = re.compile(r"v?(\d{2,3}\.\d)")
@@ -202,6 +187,9 @@ class SalesforceConnector:
         else:
             self._static_instance = check_instance_url(creds.get("instance_url") or self.base_url, self.base_url)
         self._describe: dict[ObjectType, dict[str, Mapping[str, Any]]] = {}
+        self._queries = Queries(call=self._call, instance_url=self.instance_url, data=self._data)
+        self._writes = RecordWrites(call=self._call, data=self._data, fields=self._fields,
+                                    find_by_email=self.find_by_email, read=self.read)
         self.api_usage: tuple[int, int] | None = None
         self._usage_warned = False
 
@@ -259,113 +247,31 @@ class SalesforceConnector:
         elif limit and used < 0.8 * limit:
             self._usage_warned = False
 
-    async def _query_first(self, soql: str, *, include_deleted: bool = False) -> Mapping[str, Any]:
-        endpoint = "/queryAll" if include_deleted else "/query"
-        page = await self._call("GET", await self._data(endpoint), params={"q": soql})
-        if not isinstance(page, dict):
-            raise CrmProtocolError("Salesforce answered a query without a JSON object", crm=CRM)
-        return page
-
-    async def _query_more(self, next_records_url: str) -> Mapping[str, Any]:
-        """The page at ``nextRecordsUrl``, fetched exactly as given (relative to the instance URL)."""
-        instance = await self.instance_url()
-        if next_records_url.startswith("/") and not next_records_url.startswith("//"):
-            url = instance + next_records_url
-        else:
-            given, ours = urlsplit(next_records_url), urlsplit(instance)
-            if (given.scheme, given.netloc) != (ours.scheme, ours.netloc):
-                raise CrmProtocolError(f"Salesforce sent a nextRecordsUrl outside the instance: {next_records_url}",
-                                       crm=CRM)
-            url = next_records_url
-        page = await self._call("GET", url)
-        if not isinstance(page, dict):
-            raise CrmProtocolError("Salesforce answered a query page without a JSON object", crm=CRM)
-        return page
-
-    async def query_pages(self, soql: str, *, include_deleted: bool = False) -> AsyncIterator[list[Mapping[str, Any]]]:
-        """Every page of rows of ``soql`` (built with :mod:`~.soql`), following ``nextRecordsUrl`` until
-        ``done``; CrmProtocolError for a page with ``done: false`` and no ``nextRecordsUrl`` (case B03)."""
-        page = await self._query_first(soql, include_deleted=include_deleted)
-        seen: set[str] = set()
-        while True:
-            yield records_of(page)
-            if page.get("done") is True:
-                return
-            url = page.get("nextRecordsUrl")
-            if page.get("done") is not False or not isinstance(url, str) or not url or url in seen:
-                raise CrmProtocolError("Salesforce said more query results follow (done: false) but gave no "
-                                       "usable nextRecordsUrl; stopping instead of ending quietly", crm=CRM)
-            seen.add(url)
-            page = await self._query_more(url)
-
-    async def _query_all(self, soql: str, *, include_deleted: bool = False) -> list[Mapping[str, Any]]:
-        return [row async for page in self.query_pages(soql, include_deleted=include_deleted) for row in page]
+    def query_pages(self, soql: str, *, include_deleted: bool = False) -> AsyncIterator[list[Mapping[str, Any]]]:
+        """Every page of rows of ``soql`` (built with :mod:`~.soql`): see :meth:`.query.Queries.pages`."""
+        return self._queries.pages(soql, include_deleted=include_deleted)
 
     async def _fields(self, object_type: ObjectType) -> dict[str, Mapping[str, Any]]:
         if object_type not in self._describe:
             await self.list_properties(object_type)
         return self._describe[object_type]
 
-    # -- account -------------------------------------------------------------------------------------
+    # -- account (see :mod:`~.directory`) -----------------------------------------------------------
 
     async def connection_info(self) -> ConnectionInfo:
-        """Who the session belongs to and whether they administer the org.
-
-        ``GET {instance}/services/oauth2/userinfo`` (OpenID Connect UserInfo endpoint) gives ``user_id``,
-        ``organization_id`` and ``email``; ``SELECT Profile.Name, Profile.PermissionsModifyAllData,
-        Profile.PermissionsViewAllData FROM User WHERE Id = '...'`` gives the profile. ``is_admin`` is
-        True for the "System Administrator" profile or "Modify All Data"; a user with only "View All
-        Data" is not an admin but sees every record (said in ``note``). Raises CrmAuthError for a bad
-        session. Permission sets granting Modify All Data are not looked at.
-        """
-        instance = await self.instance_url()
-        info = await self._call("GET", f"{instance}/services/oauth2/userinfo")
-        if not isinstance(info, dict):
-            raise CrmProtocolError("Salesforce answered userinfo without a JSON object", crm=CRM)
-        user_id = info.get("user_id")
-        org_id = info.get("organization_id")
-        is_admin, view_all = False, False
-        if isinstance(user_id, str) and user_id:
-            rows = await self._query_all(
-                "SELECT Id, Profile.Name, Profile.PermissionsModifyAllData, Profile.PermissionsViewAllData "
-                f"FROM User WHERE Id = {quote(user_id)}")
-            profile = rows[0].get("Profile") if rows else None
-            if isinstance(profile, dict):
-                is_admin = profile.get("Name") == ADMIN_PROFILE or profile.get("PermissionsModifyAllData") is True
-                view_all = profile.get("PermissionsViewAllData") is True
-        note = None
-        if not is_admin:
-            note = ("connected as a user without View All Data: leadsync sees only the records this user can see"
-                    if not view_all else "connected as a non-admin user who can view all data")
-        return ConnectionInfo(
-            user_email=str(info.get("email") or "").strip(),
-            user_id=user_id if isinstance(user_id, str) else None,
-            is_admin=is_admin,
-            account_id=org_id if isinstance(org_id, str) else None,
-            note=note,
-        )
+        """Who the session belongs to and whether they administer the org: see
+        :func:`.directory.connection_info`. Raises CrmAuthError for a bad session."""
+        return await directory.connection_info(self._queries)
 
     async def list_owners(self) -> list[CrmOwner]:
-        """Every User, active or not: ``SELECT Id, Email, FirstName, LastName, IsActive, UserRoleId,
-        UserRole.Name, Profile.Name FROM User ORDER BY Id``, all pages.
-
-        Inactive users keep owning their records and come back ``active=False``; the role is the owner's
-        one team. Records can also be owned by a Queue (an ``OwnerId`` starting ``00G``), which is no
-        User and so not listed.
-        """
-        rows = await self._query_all(f"SELECT {', '.join(OWNER_FIELDS)} FROM User ORDER BY Id ASC")
-        return [owner_from_wire(row) for row in rows]
+        """Every User, active or not: see :func:`.directory.list_owners`."""
+        return await directory.list_owners(self._queries)
 
     async def list_properties(self, object_type: ObjectType) -> list[PropertyMeta]:
-        """The object's fields: ``GET /sobjects/{Lead|Contact}/describe`` ("sObject Describe"), each
-        ``fields[]`` entry as a :class:`PropertyMeta` (see
-        :func:`~leadsync.agent.connectors.salesforce.wire.property_from_wire`). Also refreshes the field
+        """The object's fields from its describe (see :func:`.directory.describe`). Also refreshes the field
         types writes are converted with."""
-        describe = await self._call("GET", await self._data(f"/sobjects/{sobject(object_type)}/describe"))
-        if not isinstance(describe, dict):
-            raise CrmProtocolError("Salesforce answered a describe without a JSON object", crm=CRM)
-        self._describe[object_type] = field_types(describe)
-        return [property_from_wire(f) for f in describe.get("fields") or () if isinstance(f, dict)]
+        self._describe[object_type], properties = await directory.describe(self._queries, object_type)
+        return properties
 
     # -- reads ---------------------------------------------------------------------------------------
 
@@ -381,8 +287,8 @@ class SalesforceConnector:
         spelling of each field name.
         """
         pull = IncrementalPull(object_type, properties=properties, now_ms=self._now_ms, settings=self._pull_settings,
-                               query=lambda soql: self._query_first(soql, include_deleted=True),
-                               more=self._query_more)
+                               query=lambda soql: self._queries.first(soql, include_deleted=True),
+                               more=self._queries.more)
         return pull.pages(cursor)
 
     async def list_archived(
@@ -426,7 +332,7 @@ class SalesforceConnector:
         by_prefix = {i[:15]: i for i in valid}
         for chunk in chunked(valid, ID_CHUNK):
             soql = f"SELECT {', '.join(fields)} FROM {sobject(object_type)} WHERE Id IN {in_list(chunk)}"
-            for row in await self._query_all(soql):
+            for row in await self._queries.all(soql):
                 record = record_from_wire(row, object_type)
                 asked = by_prefix.get(record.id[:15])
                 if asked is not None:
@@ -452,188 +358,31 @@ class SalesforceConnector:
         for chunk in chunked(keys, EMAIL_CHUNK):
             soql = (f"SELECT {', '.join(fields)} FROM {sobject(object_type)} WHERE {EMAIL} IN {in_list(chunk)} "
                     f"ORDER BY {order}")
-            for row in await self._query_all(soql):
+            for row in await self._queries.all(soql):
                 record = record_from_wire(row, object_type)
                 email = record_email(record)
                 if email is not None:
                     by_key.setdefault(normalize_email(email), record)
         return {e: by_key[normalize_email(e)] for e in emails if normalize_email(e) in by_key}
 
-    # -- writes --------------------------------------------------------------------------------------
 
-    def _sender(self, method: str) -> Send:
-        # a create has no idempotency key: never replay one Salesforce may have carried out
-        replay_safe = method != "POST"
-
-        async def send(records: list[dict[str, Any]]) -> Any:
-            return await self._call(method, await self._data("/composite/sobjects"),
-                                    json={"allOrNone": False, "records": records}, replay_safe=replay_safe)
-
-        return send
+    # -- writes (see :mod:`~.writes`) ---------------------------------------------------------------
 
     async def create(self, object_type: ObjectType, inputs: Sequence[WriteInput]) -> list[WriteResult]:
-        """Create records: ``POST /composite/sobjects`` with ``allOrNone: false``, 200 a request; never
-        a second record for an email.
-
-        Salesforce itself lets many records share an email, so the addresses are looked up first
-        (:meth:`find_by_email`): an input whose email a record of the object already has is not sent and
-        comes back ``ok=False`` with ``existing_id`` (``DUPLICATES_DETECTED``; ``CONVERTED_LEAD`` when that
-        record is a converted Lead, whose ``ConvertedContactId`` is in ``record``), so the engine links to
-        it and a replay after a crash creates nothing twice. Inputs sharing an email in one call are
-        created once; the later ones get the first one's ``existing_id``. A refusal of Salesforce's own
-        duplicate rules (``DUPLICATES_DETECTED`` with ``duplicateResult``) names its match the same way.
-
-        One result per input, in input order, ``created=True`` on success; a refused record (e.g.
-        ``REQUIRED_FIELD_MISSING`` "Required fields are missing: [Company]", case S13;
-        ``INVALID_EMAIL_ADDRESS``) fails alone with Salesforce's reason (case B23 c). Bodies hold exactly
-        the given fields, converted to their JSON types (see :mod:`~.wire`); nothing is invented for
-        missing required fields. The POST is retried only when Salesforce surely did not act (429, 503,
-        no connection).
-        """
-        outcome: dict[int, WriteResult] = {}
-        for batch in _rounds(inputs, outcome, require_email=False):
-            keys = [key for _, _, key in batch if key]
-            found = await self.find_by_email(object_type, keys, properties=()) if keys else {}
-            fresh: list[tuple[int, WriteInput]] = []
-            for n, inp, key in batch:
-                record = found.get(key) if key else None
-                if record is None:
-                    fresh.append((n, inp))
-                else:
-                    outcome[n] = _already_there(inp, record, object_type, key)
-            outcome.update(await self._create_now(object_type, fresh))
-        return [outcome[n] for n in range(len(inputs))]
-
-    async def _create_now(self, object_type: ObjectType,
-                          inputs: Sequence[tuple[int, WriteInput]]) -> dict[int, WriteResult]:
-        if not inputs:
-            return {}
-        fields = await self._fields(object_type)
-        items = [inp for _, inp in inputs]
-        prepared, refused = prepare(items, sobject(object_type), fields, with_id=False)
-        results = await write_all(self._sender("POST"), items, prepared, refused, created=True)
-        return {n: result for (n, _), result in zip(inputs, results, strict=True)}
+        """Create records, never a second record for an email: see :meth:`.writes.RecordWrites.create`."""
+        return await self._writes.create(object_type, inputs)
 
     async def update(self, object_type: ObjectType, inputs: Sequence[WriteInput]) -> list[WriteResult]:
-        """Update records by id: ``PATCH /composite/sobjects`` (each record with its ``Id``), 200 a request.
-
-        Only the given fields change; ``""`` clears one. A deleted record fails with
-        ``ENTITY_IS_DELETED``. A converted Lead cannot be updated: it fails with
-        ``CANNOT_UPDATE_CONVERTED_LEAD``, and its result's ``record`` is the Lead read again, whose
-        ``ConvertedContactId`` names the Contact the update belongs to.
-        """
-        fields = await self._fields(object_type)
-        prepared, refused = prepare(inputs, sobject(object_type), fields, with_id=True)
-        results = await write_all(self._sender("PATCH"), inputs, prepared, refused, created=False)
-        if object_type == "lead":
-            results = await self._explain_conversions(results)
-        return results
-
-    async def _explain_conversions(self, results: list[WriteResult]) -> list[WriteResult]:
-        converted = [r.id for r in results if not r.ok and r.error_code == CANNOT_UPDATE_CONVERTED_LEAD and r.id]
-        if not converted:
-            return results
-        leads = await self.read("lead", converted, properties=())
-        out: list[WriteResult] = []
-        for result in results:
-            lead = leads.get(result.id or "") if result.error_code == CANNOT_UPDATE_CONVERTED_LEAD else None
-            contact = lead.properties.get(CONVERTED_CONTACT) if lead is not None else None
-            if lead is not None and contact:
-                result = WriteResult(ref=result.ref, ok=False, id=result.id, record=lead,
-                                     error=f"Lead {result.id} was converted to Contact {contact}; "
-                                           "write to the Contact instead",
-                                     error_code=CANNOT_UPDATE_CONVERTED_LEAD)
-            out.append(result)
-        return out
+        """Update records by id: see :meth:`.writes.RecordWrites.update`."""
+        return await self._writes.update(object_type, inputs)
 
     async def upsert(self, object_type: ObjectType, inputs: Sequence[WriteInput]) -> list[WriteResult]:
-        """Create or update keyed by ``Email``; idempotent, so a replay after a crash makes no duplicate.
-
-        Salesforce has no email upsert key (``PATCH /sobjects/{Object}/{ExternalIdField}/{value}`` needs
-        an External ID field), so: look the addresses up with :meth:`find_by_email` (escaped SOQL, case
-        B13), :meth:`update` the records found (``created=False``), create the others (``created=True``).
-        A replay finds what the first attempt created and updates it. Inputs sharing an address are
-        applied one after the other, never creating two records. An input without an ``Email`` fails
-        alone (``MISSING_EMAIL``); a Lead address that only a converted Lead has fails alone with
-        ``CONVERTED_LEAD``, that Lead as ``record`` and its id as ``existing_id`` (its ``ConvertedContactId``
-        names the Contact to write instead) rather than creating a duplicate Lead.
-        """
-        outcome: dict[int, WriteResult] = {}
-        for batch in _rounds(inputs, outcome, require_email=True):
-            found = await self.find_by_email(object_type, [key for _, _, key in batch], properties=())
-            creates: list[tuple[int, WriteInput]] = []
-            updates: list[tuple[int, WriteInput]] = []
-            for n, inp, key in batch:
-                record = found.get(key)
-                if record is None:
-                    creates.append((n, inp))
-                elif _is_converted(record, object_type):
-                    outcome[n] = _already_there(inp, record, object_type, key)
-                else:
-                    updates.append((n, WriteInput(ref=inp.ref, properties=inp.properties, id=record.id)))
-            if updates:
-                results = await self.update(object_type, [inp for _, inp in updates])
-                outcome.update((n, result) for (n, _), result in zip(updates, results, strict=True))
-            outcome.update(await self._create_now(object_type, creates))
-        return [outcome[n] for n in range(len(inputs))]
+        """Create or update keyed by ``Email``: see :meth:`.writes.RecordWrites.upsert`."""
+        return await self._writes.upsert(object_type, inputs)
 
     async def archive(self, object_type: ObjectType, ids: Sequence[str]) -> list[WriteResult]:
-        """Delete records (to the Recycle Bin): ``DELETE /composite/sobjects?ids=...&allOrNone=false``,
-        200 ids a request; each result's ``ref`` is the id. An id already deleted counts as done."""
-        results: list[WriteResult] = []
-        for chunk in chunked(list(dict.fromkeys(str(i) for i in ids)), COLLECTION_SIZE):
-            valid = [i for i in chunk if _RECORD_ID.fullmatch(i)]
-            answer = await self._call("DELETE", await self._data("/composite/sobjects"),
-                                      params={"ids": ",".join(valid), "allOrNone": "false"}) if valid else []
-            by_id = {r.ref: r for r in delete_results(answer, valid)}
-            for record_id in chunk:
-                results.append(by_id.get(record_id) or WriteResult(
-                    ref=record_id, ok=False, id=record_id, error=f"{record_id!r} is not a Salesforce id",
-                    error_code="MALFORMED_ID"))
-        return results
-
-
-def _email_key(inp: WriteInput) -> str:
-    email = next((v for k, v in inp.properties.items() if str(k).lower() == EMAIL.lower()), None)
-    return normalize_email(email) if isinstance(email, str) else ""
-
-
-def _rounds(inputs: Sequence[WriteInput], outcome: dict[int, WriteResult], *,
-            require_email: bool) -> list[list[tuple[int, WriteInput, str]]]:
-    """Inputs as ``(position, input, email key)`` in rounds where no email repeats (the n-th input with an
-    address goes to round n), so each round's lookup sees what the rounds before it wrote. Inputs without
-    an email go to the first round, or fail with ``MISSING_EMAIL`` into ``outcome`` when one is required."""
-    rounds: list[list[tuple[int, WriteInput, str]]] = []
-    seen: dict[str, int] = {}
-    for n, inp in enumerate(inputs):
-        key = _email_key(inp)
-        if not key and require_email:
-            outcome[n] = failed(inp, f"an upsert needs the {EMAIL} field", "MISSING_EMAIL")
-            continue
-        depth = seen.get(key, 0) if key else 0
-        if key:
-            seen[key] = depth + 1
-        while depth >= len(rounds):
-            rounds.append([])
-        rounds[depth].append((n, inp, key))
-    return rounds
-
-
-def _is_converted(record: CrmRecord, object_type: ObjectType) -> bool:
-    return object_type == "lead" and record.properties.get(IS_CONVERTED) == "true"
-
-
-def _already_there(inp: WriteInput, record: CrmRecord, object_type: ObjectType, key: str) -> WriteResult:
-    """The refusal of a create (or upsert) whose email ``record`` already has: link to it instead."""
-    name = sobject(object_type)
-    if _is_converted(record, object_type):
-        contact = record.properties.get(CONVERTED_CONTACT) or "?"
-        return WriteResult(ref=inp.ref, ok=False, existing_id=record.id, record=record,
-                           error=f"{key} belongs to Lead {record.id}, converted to Contact {contact}; "
-                                 "write to the Contact instead", error_code=CONVERTED_LEAD)
-    return WriteResult(ref=inp.ref, ok=False, existing_id=record.id, record=record,
-                       error=f"a {name} with the email {key} already exists: {record.id}",
-                       error_code=DUPLICATES_DETECTED)
+        """Delete records (to the Recycle Bin): see :meth:`.writes.RecordWrites.archive`."""
+        return await self._writes.archive(object_type, ids)
 
 
 if TYPE_CHECKING:

@@ -34,6 +34,7 @@ from leadsync.agent.connectors.base import (
 )
 from leadsync.agent.connectors.http import Clock, HttpClient, RateLimit, RetryPolicy, Sleep
 from leadsync.agent.connectors.incremental import DEFAULT_OVERLAP_MS
+from leadsync.agent.connectors.zoho import directory
 from leadsync.agent.connectors.zoho.errors import CRM, zoho_error
 from leadsync.agent.connectors.zoho.headers import HeaderTransport, extra_headers
 from leadsync.agent.connectors.zoho.oauth import ACCOUNTS_URLS, SaveCredentials, StatusHook, ZohoSession
@@ -47,28 +48,24 @@ from leadsync.agent.connectors.zoho.wire import (
     data_of,
     email_criteria,
     is_converted,
+    is_record_id,
     module,
     more_records,
-    owner_from_wire,
+    nonempty_text,
     parse_instant_ms,
-    property_from_wire,
     record_email,
     record_from_wire,
 )
-from leadsync.agent.connectors.zoho.writes import BATCH_SIZE, Outgoing, prepare, refusal, write_all
+from leadsync.agent.connectors.zoho.writes import BATCH_SIZE, Outgoing, RecordWrites
 from leadsync.common import instants
 from leadsync.common.emails import normalize_email
-from leadsync.common.errors import CrmError, CrmProtocolError, ValidationError
+from leadsync.common.errors import ValidationError
 from leadsync.common.instants import NowMs
 
 DEFAULT_ACCOUNTS_URL: Final = ACCOUNTS_URLS["us"]
 DEFAULT_API_VERSION: Final = "v8"
 SEARCH_TERMS: Final = 10
 """Criteria terms Zoho takes in one search."""
-ADMIN_PROFILE: Final = "Administrator"
-CONVERTED_LEAD: Final = "CONVERTED_LEAD"
-DUPLICATE_DATA: Final = "DUPLICATE_DATA"
-INVALID_DATA: Final = "INVALID_DATA"
 
 CAPABILITIES: Final = Capabilities(
     batch_size=BATCH_SIZE,
@@ -85,10 +82,6 @@ CAPABILITIES: Final = Capabilities(
            "429 TOO_MANY_REQUESTS",
 )
 """Zoho CRM's capabilities: writes of 100 records, lists of 200."""
-
-
-def _is_id(value: str) -> bool:
-    return value.isdigit() and len(value) <= 25
 
 
 class ZohoConnector:
@@ -149,6 +142,10 @@ class ZohoConnector:
                                    now_ms=self._now_ms, save_credentials=save_credentials, on_status=on_status)
         self._http.auth = self.session
         self._fields_of: dict[ObjectType, dict[str, Mapping[str, Any]]] = {}
+        self._writes = RecordWrites(
+            call=self._call, fields=self._fields,
+            find_by_email=lambda object_type, emails: self.find_by_email(object_type, emails, properties=()),
+            read=lambda object_type, ids: self.read(object_type, ids, properties=()))
 
     def __repr__(self) -> str:
         return f"ZohoConnector(base_url={self.base_url!r}, api_calls={self.api_calls})"
@@ -190,54 +187,21 @@ class ZohoConnector:
         wanted = (lowered.get(str(p).lower()) for p in properties if str(p).lower() != ID)
         return list(dict.fromkeys([*SYSTEM_FIELDS, *(name for name in wanted if name)]))
 
-    # -- account -------------------------------------------------------------------------------------
+    # -- account (see :mod:`~.directory`) -----------------------------------------------------------
 
     async def connection_info(self) -> ConnectionInfo:
-        """The connected user: ``GET /users?type=CurrentUser`` and the organisation ``GET /org``.
-
-        ``is_admin`` when the user's profile is ``Administrator`` (then every record is visible)."""
-        users = data_of(await self._call("GET", "/users", params={"type": "CurrentUser"}), "users")
-        if not users:
-            raise CrmProtocolError("Zoho answered users?type=CurrentUser without the current user", crm=CRM)
-        user = users[0]
-        org = data_of(await self._call("GET", "/org"), "org")
-        profile = user.get("profile")
-        is_admin = isinstance(profile, dict) and profile.get("name") == ADMIN_PROFILE
-        return ConnectionInfo(
-            user_email=str(user.get("email") or "").strip(),
-            user_id=str(user.get(ID)) if user.get(ID) else None,
-            is_admin=is_admin,
-            account_id=str(org[0].get(ID)) if org and org[0].get(ID) else None,
-            note=None if is_admin else "connected as a user without the Administrator profile: leadsync sees "
-                                       "only the records this user's role and sharing rules show",
-        )
+        """The connected user and organisation: see :func:`.directory.connection_info`."""
+        return await directory.connection_info(self._call)
 
     async def list_owners(self) -> list[CrmOwner]:
-        """Every user, active or not: ``GET /users?type=ActiveUsers`` then ``type=DeactiveUsers``, 200 a
-        page (``page=N`` while ``info.more_records``). Deactivated users keep owning their records and come
-        back ``active=False``. Match them to leadsync users by email."""
-        owners: dict[str, CrmOwner] = {}
-        for kind, active in (("ActiveUsers", True), ("DeactiveUsers", False)):
-            page = 1
-            while True:
-                answer = await self._call("GET", "/users", params={"type": kind, "page": str(page),
-                                                                   "per_page": str(PAGE_SIZE)})
-                for user in data_of(answer, "users"):
-                    owner = owner_from_wire(user, active=active)
-                    owners.setdefault(owner.id, owner)
-                if not more_records(answer)[0]:
-                    break
-                page += 1
-        return list(owners.values())
+        """Every user, active or not: see :func:`.directory.list_owners`."""
+        return await directory.list_owners(self._call)
 
     async def list_properties(self, object_type: ObjectType) -> list[PropertyMeta]:
-        """The module's fields: ``GET /settings/fields?module=Leads`` ("Fields Metadata"), each as a
-        :class:`PropertyMeta` (see :func:`~.wire.property_from_wire`). Also refreshes the field types that
+        """The module's fields (see :func:`.directory.module_fields`). Also refreshes the field types that
         writes are converted with and the field list reads are filtered to."""
-        answer = await self._call("GET", "/settings/fields", params={"module": module(object_type)})
-        fields = data_of(answer, "fields")
-        self._fields_of[object_type] = {str(f["api_name"]): f for f in fields if isinstance(f.get("api_name"), str)}
-        return [property_from_wire(f) for f in fields if isinstance(f.get("api_name"), str)]
+        self._fields_of[object_type], properties = await directory.module_fields(self._call, object_type)
+        return properties
 
     # -- reads ---------------------------------------------------------------------------------------
 
@@ -296,8 +260,8 @@ class ZohoConnector:
                     continue
                 batch.append(CrmRecord(object_type=object_type, id=str(record_id), archived=True,
                                        updated_at_ms=parse_instant_ms(row.get("deleted_time")) or 0,
-                                       properties={"display_name": _text(row.get("display_name")),
-                                                   "deleted_type": _text(row.get("type"))}))
+                                       properties={"display_name": nonempty_text(row.get("display_name")),
+                                                   "deleted_type": nonempty_text(row.get("type"))}))
             if batch:
                 yield batch
             if not more_records(answer)[0]:
@@ -313,7 +277,7 @@ class ZohoConnector:
         unique = list(dict.fromkeys(str(i) for i in ids))
         found: dict[str, CrmRecord | None] = dict.fromkeys(unique)
         fields = ",".join(await self._field_names(object_type, properties))
-        for chunk in chunked([i for i in unique if _is_id(i)], BATCH_SIZE):
+        for chunk in chunked([i for i in unique if is_record_id(i)], BATCH_SIZE):
             params = {"ids": ",".join(chunk), "fields": fields}
             if object_type == "lead":
                 params["converted"] = "both"
@@ -349,7 +313,8 @@ class ZohoConnector:
                 if not more_records(answer)[0]:
                     break
                 page += 1
-            candidates.sort(key=lambda r: (is_converted(r), r.created_at_ms or 0, int(r.id) if _is_id(r.id) else 0))
+            candidates.sort(key=lambda r: (is_converted(r), r.created_at_ms or 0,
+                                           int(r.id) if is_record_id(r.id) else 0))
             for record in candidates:
                 email = record_email(record)
                 if email and normalize_email(email) in chunk:
@@ -358,158 +323,24 @@ class ZohoConnector:
         by_key = {normalize_email(record_email(r) or ""): r for r in chosen}
         return {e: by_key[normalize_email(e)] for e in emails if normalize_email(e) in by_key}
 
-    # -- writes --------------------------------------------------------------------------------------
 
-    def _sender(self, method: str, path: str, **extra: Any) -> Any:
-        async def send(records: list[dict[str, Any]]) -> Any:
-            # an insert has no idempotency key: never replay one Zoho may have carried out
-            return await self._call(method, path, json={"data": records, "trigger": [], **extra},
-                                    replay_safe=method != "POST" or path.endswith("/upsert"))
-        return send
-
-    async def _write(self, object_type: ObjectType, inputs: Sequence[WriteInput], *, method: str, suffix: str = "",
-                     with_id: bool, created: bool, **extra: Any) -> list[WriteResult]:
-        name = module(object_type)
-        ready, refused = prepare(inputs, name, await self._fields(object_type), with_id=with_id)
-        return await write_all(self._sender(method, f"/{name}{suffix}", **extra), len(inputs), ready, refused,
-                               created=created)
+    # -- writes (see :mod:`~.writes`) ---------------------------------------------------------------
 
     async def create(self, object_type: ObjectType, inputs: Sequence[WriteInput]) -> list[WriteResult]:
-        """Insert records: ``POST /{Module}`` with up to 100 records a request; never a second record for an email.
-
-        Zoho itself lets many records share an email (unless the field is set unique), so the addresses are
-        looked up first (:meth:`find_by_email`): an input whose email a record already has is not sent and
-        comes back ``ok=False`` with ``existing_id`` (``DUPLICATE_DATA``; ``CONVERTED_LEAD`` when that record
-        is a converted Lead, whose Contact is its ``converted_to_id``), so the engine links to it and a
-        replay after a crash creates nothing twice. Inputs sharing an email in one call are created once; the
-        later ones name the first. Zoho's own ``DUPLICATE_DATA`` refusal names its record the same way.
-
-        One result per input, in input order, ``created=True`` on success; a refused record
-        (``MANDATORY_NOT_FOUND`` "required field not found (field: Last_Name)", case S13; ``INVALID_DATA``)
-        fails alone with Zoho's reason (case B23). Nothing is invented for missing required fields. The POST
-        is retried only when Zoho surely did not act (429, 503, no connection).
-        """
-        outcome: dict[int, WriteResult] = {}
-        for round_ in _rounds(inputs, outcome, require_email=False):
-            keys = [key for _, _, key in round_ if key]
-            found = await self.find_by_email(object_type, keys, properties=()) if keys else {}
-            fresh: list[tuple[int, WriteInput]] = []
-            for n, inp, key in round_:
-                record = found.get(key) if key else None
-                if record is None:
-                    fresh.append((n, inp))
-                else:
-                    outcome[n] = _already_there(inp, record, key)
-            results = await self._write(object_type, [inp for _, inp in fresh], method="POST", with_id=False,
-                                        created=True)
-            outcome.update((n, result) for (n, _), result in zip(fresh, results, strict=True))
-        return [outcome[n] for n in range(len(inputs))]
+        """Insert records, never a second record for an email: see :meth:`.writes.RecordWrites.create`."""
+        return await self._writes.create(object_type, inputs)
 
     async def update(self, object_type: ObjectType, inputs: Sequence[WriteInput]) -> list[WriteResult]:
-        """Update records by id: ``PUT /{Module}`` (each record with its ``id``), 100 a request.
-
-        Only the given fields change; ``""`` clears one. A deleted or unknown id fails with ``INVALID_DATA``.
-        A converted Lead cannot be updated any more: it fails with ``CONVERTED_LEAD``, its result's
-        ``record`` being the Lead read again, whose ``converted_to_id`` names the Contact the update belongs to.
-        """
-        results = await self._write(object_type, inputs, method="PUT", with_id=True, created=False)
-        if object_type != "lead":
-            return results
-        suspects = [r.id for r in results if not r.ok and r.error_code == INVALID_DATA and r.id]
-        if not suspects:
-            return results
-        leads = await self.read("lead", suspects, properties=())
-        out: list[WriteResult] = []
-        for result in results:
-            lead = leads.get(result.id or "") if result.error_code == INVALID_DATA else None
-            if lead is not None and lead.converted_to_id:
-                result = WriteResult(ref=result.ref, ok=False, id=result.id, record=lead, error_code=CONVERTED_LEAD,
-                                     error=f"Lead {result.id} was converted to Contact {lead.converted_to_id}; "
-                                           "write to the Contact instead")
-            out.append(result)
-        return out
+        """Update records by id: see :meth:`.writes.RecordWrites.update`."""
+        return await self._writes.update(object_type, inputs)
 
     async def upsert(self, object_type: ObjectType, inputs: Sequence[WriteInput]) -> list[WriteResult]:
-        """Create or update keyed by ``Email``: ``POST /{Module}/upsert`` with ``duplicate_check_fields:
-        ["Email"]``, 100 a request; each result's ``action`` (``insert``/``update``) sets ``created``.
-        Idempotent: a replay finds what the first attempt created. Inputs sharing an address go in separate
-        requests, one after the other, never creating two records. An input without ``Email`` fails alone
-        (``MISSING_EMAIL``). Zoho matches only unconverted Leads: a converted Lead's address makes a new Lead.
-        """
-        outcome: dict[int, WriteResult] = {}
-        for round_ in _rounds(inputs, outcome, require_email=True):
-            results = await self._write(object_type, [inp for _, inp, _ in round_], method="POST", suffix="/upsert",
-                                        with_id=False, created=True, duplicate_check_fields=[EMAIL])
-            outcome.update((n, result) for (n, _, _), result in zip(round_, results, strict=True))
-        return [outcome[n] for n in range(len(inputs))]
+        """Create or update keyed by ``Email``: see :meth:`.writes.RecordWrites.upsert`."""
+        return await self._writes.upsert(object_type, inputs)
 
     async def archive(self, object_type: ObjectType, ids: Sequence[str]) -> list[WriteResult]:
-        """Delete records (to the recycle bin): ``DELETE /{Module}?ids=a,b,...``, 100 ids a request; each
-        result's ``ref`` is the id. An id Zoho no longer knows (``INVALID_DATA``: already deleted) counts as
-        done, so deleting is idempotent; a non-numeric id fails with ``MALFORMED_ID`` without being sent."""
-        results: dict[str, WriteResult] = {}
-        unique = list(dict.fromkeys(str(i) for i in ids))
-        for record_id in unique:
-            if not _is_id(record_id):
-                results[record_id] = WriteResult(ref=record_id, ok=False, id=record_id, error_code="MALFORMED_ID",
-                                                 error=f"{record_id!r} is not a Zoho record id")
-        path = f"/{module(object_type)}"
-        for chunk in chunked([i for i in unique if i not in results], BATCH_SIZE):
-            try:
-                answer = await self._call("DELETE", path, params={"ids": ",".join(chunk)})
-            except CrmError as error:  # every id refused: 400 with one result per id
-                if type(error) is not CrmError or error.status != 400 or not isinstance(error.data, dict):
-                    raise
-                answer = error.data
-            items = data_of(answer)
-            if len(items) != len(chunk):
-                raise CrmProtocolError("Zoho answered a delete without one result per id", crm=CRM)
-            for record_id, item in zip(chunk, items, strict=True):
-                ok = item.get("status") == "success" or item.get("code") == INVALID_DATA
-                results[record_id] = WriteResult(ref=record_id, ok=True, id=record_id) if ok else WriteResult(
-                    ref=record_id, ok=False, id=record_id, error=str(item.get("message") or "not deleted"),
-                    error_code=_text(item.get("code")))
-        return [results[i] for i in unique]
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _email_key(inp: WriteInput) -> str:
-    email = next((v for k, v in inp.properties.items() if str(k).lower() == EMAIL.lower()), None)
-    return normalize_email(email) if isinstance(email, str) else ""
-
-
-def _rounds(inputs: Sequence[WriteInput], outcome: dict[int, WriteResult], *,
-            require_email: bool) -> list[list[tuple[int, WriteInput, str]]]:
-    """Inputs as ``(position, input, email key)`` in rounds in which no email repeats (the n-th input with
-    an address goes to round n), so each round sees what the rounds before it wrote. Inputs without an email
-    join the first round, or fail with ``MISSING_EMAIL`` into ``outcome`` when one is required."""
-    rounds: list[list[tuple[int, WriteInput, str]]] = []
-    depth_of: dict[str, int] = {}
-    for n, inp in enumerate(inputs):
-        key = _email_key(inp)
-        if require_email and not key:
-            outcome[n] = refusal(inp, f"an upsert needs the {EMAIL} field", "MISSING_EMAIL")
-            continue
-        depth = depth_of.get(key, 0) if key else 0
-        if key:
-            depth_of[key] = depth + 1
-        rounds.extend([] for _ in range(depth + 1 - len(rounds)))
-        rounds[depth].append((n, inp, key))
-    return rounds
-
-
-def _already_there(inp: WriteInput, record: CrmRecord, key: str) -> WriteResult:
-    """The refusal of a create whose email ``record`` already has: link to it instead."""
-    if record.converted_to_id:
-        return WriteResult(ref=inp.ref, ok=False, existing_id=record.id, record=record, error_code=CONVERTED_LEAD,
-                           error=f"{key} belongs to Lead {record.id}, converted to Contact "
-                                 f"{record.converted_to_id}; write to the Contact instead")
-    kind = "Lead" if record.object_type == "lead" else "Contact"
-    return WriteResult(ref=inp.ref, ok=False, existing_id=record.id, record=record, error_code=DUPLICATE_DATA,
-                       error=f"a {kind} with the email {key} already exists: {record.id}")
+        """Delete records (to the recycle bin), idempotently: see :meth:`.writes.RecordWrites.archive`."""
+        return await self._writes.archive(object_type, ids)
 
 
 if TYPE_CHECKING:

@@ -301,3 +301,13 @@ def more_records(answer: Any) -> tuple[bool, str | None]:
 def chunked(items: Sequence[str], size: int) -> list[list[str]]:
     """``items`` in lists of at most ``size``."""
     return [list(items[n:n + size]) for n in range(0, len(items), size)]
+
+
+def is_record_id(value: str) -> bool:
+    """True for text that can be a Zoho record id (digits, at most 25)."""
+    return value.isdigit() and len(value) <= 25
+
+
+def nonempty_text(value: Any) -> str | None:
+    """``value`` when it is a non-empty string, else None."""
+    return value if isinstance(value, str) and value else None
