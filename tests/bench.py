@@ -869,7 +869,9 @@ async def phase_import(bench: Bench) -> None:
                   agent=AGENT_CLI, records=size, seconds=figures["seconds"], peak_rss_mb=figures["agent_peak_rss_mb"],
                   notes=f"importing side peak {figures['client_peak_mb']:.1f} MB "
                         f"({figures['client_peak_mb_tenth_size']:.1f} MB at a tenth the size: streamed); "
-                        f"file {figures['file_mb']:.1f} MB", figures=figures))
+                        f"file {figures['file_mb']:.1f} MB; agent RSS after two previews "
+                        f"{' / '.join(f'{mb:.0f}' for mb in figures['agent_rss_mb_after_previews'])} MB, "
+                        f"after the import {figures['agent_rss_mb_after_import']:.0f} MB", figures=figures))
 
 
 async def run(bench: Bench) -> None:

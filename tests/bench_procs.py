@@ -47,23 +47,26 @@ _TICKS = os.sysconf("SC_CLK_TCK")
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """A process's CPU seconds (user + system, all threads) and peak resident set (MB) so far."""
+    """A process's CPU seconds (user + system, all threads), peak resident set (MB) so far and resident
+    set now (MB)."""
 
     cpu_s: float
     peak_rss_mb: float
+    rss_mb: float = 0.0
 
 
 def usage(pid: int) -> Usage:
-    """Read ``/proc/PID/stat`` (utime, stime) and ``/proc/PID/status`` (VmHWM) of a live process."""
+    """Read ``/proc/PID/stat`` (utime, stime) and ``/proc/PID/status`` (VmHWM, VmRSS) of a live process."""
     with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
         fields = handle.read().rsplit(")", 1)[1].split()
     cpu = (int(fields[11]) + int(fields[12])) / _TICKS  # fields 14 and 15 of proc(5), after "pid (comm)"
-    peak_kb = 0
+    kb = {"VmHWM:": 0, "VmRSS:": 0}
     with open(f"/proc/{pid}/status", encoding="ascii") as handle:
         for line in handle:
-            if line.startswith("VmHWM:"):
-                peak_kb = int(line.split()[1])
-    return Usage(cpu_s=cpu, peak_rss_mb=peak_kb / 1024)
+            name = line.split(maxsplit=1)[0]
+            if name in kb:
+                kb[name] = int(line.split()[1])
+    return Usage(cpu_s=cpu, peak_rss_mb=kb["VmHWM:"] / 1024, rss_mb=kb["VmRSS:"] / 1024)
 
 
 class Child:

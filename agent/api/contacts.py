@@ -79,6 +79,7 @@ class ContactsImport(Params):
     skip: list[str] | None = None
     date_format: str | None = None
     date_columns: dict[str, str] | None = None
+    last: bool = False
 
 
 @method("contacts.list", ContactsList)
@@ -192,5 +193,6 @@ async def contacts_score(ctx: ApiContext, p: ContactScore) -> dict[str, Any]:
 @method("contacts.import", ContactsImport)
 async def contacts_import(ctx: ApiContext, p: ContactsImport) -> ImportReport:
     """Import CSV rows ([line, values] under a header) owned by as_user (or the owner a row names); bad rows
-    come back in failed, rows to review in warnings (line, column, value, message); dry_run writes nothing."""
+    come back in failed, rows to review in warnings (line, column, value, message); dry_run writes nothing.
+    A file sent in chunks shares import_id; last: true on its final chunk frees what the agent kept for it."""
     return await import_contacts(ctx.agent, **msgspec.structs.asdict(p))

@@ -7,7 +7,8 @@ exported ``42`` against a stored number 42) is no change. New contacts are creat
 file names when it matches a user (:mod:`.owners`), else as the importing user, and marked for push
 as leads. Owners of existing contacts are never changed (the CRM decides them). A file sent in
 chunks shares an ``import_id``, so an email on two lines of one file is found across chunks: the
-first line wins and the later one is reported in ``duplicates``. A lead score reaching the
+first line wins and the later one is reported in ``duplicates`` (a chunk sent again is not its own
+duplicate). A lead score reaching the
 threshold triggers the same urgent push as ``contacts.score`` (:func:`leadsync.agent.pushes.score_changed`).
 A row that would move an existing contact's lifecycle stage backwards (a customer back to lead) leaves
 the stage as it is, with a ``stage_not_demoted`` warning for that line; the rest of the row is imported
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-import weakref
 from typing import Any
 
 import aiosqlite
@@ -31,6 +31,7 @@ from leadsync.agent.importing.values import ParsedRow, RowReader, split_list
 from leadsync.agent.pushes import score_changed
 from leadsync.agent.runtime import Runtime
 from leadsync.agent.store.queries import contacts_local as local_rows
+from leadsync.agent.store.queries import import_lines
 from leadsync.agent.store.queries.contacts_local import ImportMatch
 from leadsync.agent.store.store import Store
 from leadsync.agent.users import find_user
@@ -40,32 +41,33 @@ from leadsync.common.importfile.columns import decide_orders, plan_columns
 from leadsync.common.importfile.report import ImportReport, Problem, RowError
 from leadsync.common.instants import now_ms
 
-FILE_STATE_IDLE_S = 3600.0
-# per store: import_id -> (email key -> first line, last used monotonic s)
-_files: weakref.WeakKeyDictionary[Store, dict[str, tuple[dict[str, int], float]]] = weakref.WeakKeyDictionary()
 
-
-def _seen_lines(store: Store, import_id: str | None) -> dict[str, int]:
+async def _first_lines(store: Store, import_id: str | None, parsed: list[ParsedRow], last: bool) -> dict[str, int]:
+    """Email key -> the first line it is on in the file (across the chunks of ``import_id``, else in
+    this chunk); with ``last`` the file's keys are forgotten once read."""
     if import_id is None:
-        return {}
-    files = _files.setdefault(store, {})
-    now = time.monotonic()
-    for stale in [k for k, (_, used) in files.items() if now - used > FILE_STATE_IDLE_S]:
-        del files[stale]
-    seen = files[import_id][0] if import_id in files else {}
-    files[import_id] = (seen, now)
-    return seen
+        first: dict[str, int] = {}
+        for item in parsed:
+            first.setdefault(item.key, item.line)
+        return first
+    async with store.transaction() as db:
+        first = await import_lines.claim_lines(db, import_id, [(p.key, p.line) for p in parsed], time.monotonic())
+        if last:
+            await import_lines.forget_file(db, import_id)
+    return first
 
 
 async def import_contacts(agent: Runtime, *, as_user: int | str, header: list[str], rows: list[ImportRow],
                           dry_run: bool = False, import_id: str | None = None, mapping: dict[str, str] | None = None,
                           skip: list[str] | None = None, date_format: str | None = None,
-                          date_columns: dict[str, str] | None = None) -> ImportReport:
+                          date_columns: dict[str, str] | None = None, last: bool = False) -> ImportReport:
     """Import (or preview) one batch of rows as user ``as_user`` (id or email).
 
     ``mapping``/``skip``: see :func:`.columns.plan_columns`. ``date_format``: DMY, MDY or YMD for
     columns no row decides. ``date_columns``: column -> order decided over the whole file (the CLI
-    sends it); without it the date columns and their orders are decided from these rows.
+    sends it); without it the date columns and their orders are decided from these rows. ``import_id``:
+    the file's chunks share it, so an email on two lines is found across chunks (kept on disk, see
+    :mod:`~leadsync.agent.store.queries.import_lines`); ``last``: this is its final chunk.
     Raises ValidationError for a header or option that cannot be imported (nothing is written) and
     NotFoundError for an unknown user; bad rows come back in ``failed``."""
     store = agent.store
@@ -79,20 +81,21 @@ async def import_contacts(agent: Runtime, *, as_user: int | str, header: list[st
                           unmapped_columns=[c.column for c in plan if c.field is None])
     owners = await OwnerIndex.load(store)
     reader = RowReader(plan, report, owners, date_orders=orders, zone=dates.time_zone(zone_name))
-    seen = _seen_lines(store, import_id)
-    parsed: list[ParsedRow] = []
+    read: list[ParsedRow] = []
     for row in rows:
         report.rows += 1
         item = reader.read(row)
-        if item is None:
-            continue
-        if item.key in seen:
+        if item is not None:
+            read.append(item)
+    first = await _first_lines(store, import_id, read, last)
+    parsed: list[ParsedRow] = []
+    for item in read:
+        if first[item.key] != item.line:
             report.duplicates.append(RowError(
                 line=item.line, column=reader.column_of.get("email"), value=item.key, kind="duplicate",
-                message=f"the same contact as line {seen[item.key]} (emails match trimmed and case-insensitively); "
-                        f"skipped: line {seen[item.key]} wins"))
+                message=f"the same contact as line {first[item.key]} (emails match trimmed and "
+                        f"case-insensitively); skipped: line {first[item.key]} wins"))
             continue
-        seen[item.key] = item.line
         parsed.append(item)
     report.skipped = len(report.duplicates)
     view = store.dry_run() if dry_run else contextlib.nullcontext(store)

@@ -65,13 +65,14 @@ def import_file(call: Call, path: str, *, as_user: int | str, dry_run: bool = Fa
                               "import_id": uuid.uuid4().hex, "mapping": mapping, "skip": skip,
                               "date_format": date_format, "date_columns": orders}
     total: dict[str, Any] | None = None
-    for batch in chunks(table.rows(), max_bytes=CHUNK_BYTES, max_rows=CHUNK_ROWS):
-        total = merge_answers(total, call("contacts.import", {**params, "rows": [[r.line, r.values] for r in batch]}))
+    for batch, last in _with_last(chunks(table.rows(), max_bytes=CHUNK_BYTES, max_rows=CHUNK_ROWS)):
+        total = merge_answers(total, call("contacts.import", {**params, "last": last,
+                                                             "rows": [[r.line, r.values] for r in batch]}))
         done += len(batch)
         if progress is not None:
             progress(done, rows)
     if total is None:  # a header and no rows: the agent still checks the header and shows the plan
-        total = call("contacts.import", {**params, "rows": []})
+        total = call("contacts.import", {**params, "rows": [], "last": True})
     total["skipped_lines"] = [*total.get("skipped_lines", []),
                               *({"line": p.line, "column": p.column, "value": p.value, "message": p.message,
                                  "kind": p.kind} for p in table.skipped)]
@@ -79,6 +80,15 @@ def import_file(call: Call, path: str, *, as_user: int | str, dry_run: bool = Fa
     total["file"] = {"name": table.path.name, "encoding": table.encoding, "delimiter": table.delimiter,
                      "header_line": table.header_line, "sheet": table.sheet}
     return total
+
+
+def _with_last(batches: Iterator[list[ImportRow]]) -> Iterator[tuple[list[ImportRow], bool]]:
+    """Each batch with whether it is the last one (one batch of lookahead)."""
+    current = next(batches, None)
+    while current is not None:
+        following = next(batches, None)
+        yield current, following is None
+        current = following
 
 
 def _counted(rows: Iterable[ImportRow], count: list[int]) -> Iterator[ImportRow]:

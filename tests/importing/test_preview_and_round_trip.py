@@ -14,6 +14,8 @@ import pytest
 from leadsync.agent.cli import main
 from leadsync.agent.daemon import Agent
 from leadsync.agent.exporting import escape_cell, write_contacts
+from leadsync.agent.importing import apply
+from leadsync.agent.store.queries import import_lines
 from leadsync.common.errors import ValidationError
 from leadsync.common.importfile import upload
 from leadsync.common.rpc import RpcClient
@@ -49,6 +51,36 @@ async def test_duplicates_are_found_across_chunks(agent: Agent, client: RpcClien
     answer = await run_import(agent, write(tmp_path / "in.csv", FILE))
     assert (answer["created"], answer["updated"], [d["line"] for d in answer["duplicates"]]) == (2, 0, [4])
     assert (await contact(client, "ada@example.org"))["first_name"] == "Ada"  # line 2 won
+
+
+async def test_the_agent_keeps_a_files_emails_on_disk_until_its_last_chunk(
+        agent: Agent, client: RpcClient, importer: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    header = ["Email", "First Name"]
+    params: dict[str, Any] = {"as_user": "importer@corp.com", "header": header, "import_id": "f1", "dry_run": True}
+    first = await client.call("contacts.import", {**params, "rows": [[2, ["ada@example.org", "Ada"]]]})
+    assert (first["created"], first["duplicates"]) == (1, [])
+    assert await import_lines.kept_keys(agent.store.writer) == 1  # the dry run's keys outlive its rollback
+    again = await client.call("contacts.import", {**params, "rows": [[2, ["ada@example.org", "Ada"]]]})
+    assert (again["created"], again["duplicates"]) == (1, [])  # a chunk sent again is not its own duplicate
+    later = await client.call("contacts.import", {**params, "last": True,
+                                                  "rows": [[9, ["ADA@example.org ", "Ada Again"]]]})
+    assert [(d["line"], d["kind"]) for d in later["duplicates"]] == [(9, "duplicate")]
+    assert await import_lines.kept_keys(agent.store.writer) == 0  # the last chunk freed the file's keys
+    clock = [1000.0]
+    monkeypatch.setattr(apply.time, "monotonic", lambda: clock[0])
+    await client.call("contacts.import", {**params, "import_id": "idle", "rows": [[2, ["bo@example.org", "Bo"]]]})
+    clock[0] += import_lines.IDLE_S + 1
+    await client.call("contacts.import", {**params, "import_id": "other", "rows": [[2, ["cy@example.org", "Cy"]]]})
+    assert await import_lines.kept_keys(agent.store.writer) == 1  # the idle file was forgotten, "other" kept
+
+
+async def test_the_cli_frees_the_files_keys_after_its_last_chunk(agent: Agent, importer: dict[str, Any],
+                                                                 tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(upload, "CHUNK_ROWS", 2)
+    answer = await run_import(agent, write(tmp_path / "in.csv", FILE))
+    assert [d["line"] for d in answer["duplicates"]] == [4]
+    assert await import_lines.kept_keys(agent.store.writer) == 0
 
 
 async def test_map_and_skip_decide_where_columns_go(agent: Agent, client: RpcClient, importer: dict[str, Any],
