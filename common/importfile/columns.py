@@ -121,8 +121,19 @@ def plan_columns(header: list[str], *, mapping: dict[str, str] | None = None,
                 f"(column {col.index + 1}); remove or rename one, or --skip or --map one, so no value is overwritten")
         seen[col.field] = col.column
     if "email" not in seen:
-        raise ValidationError(f"the header has no email column (found: {', '.join(header)}); --map one to email")
+        raise ValidationError(_no_email(header, plan, mapping, skip))
     return plan
+
+
+def _no_email(header: list[str], plan: list[ColumnInfo], mapping: dict[str, str], skip: list[str]) -> str:
+    """Why the plan has no email column: the one the header has was mapped or skipped away, or there is none."""
+    default = next((c.column for c in draft_plan(header) if c.field == "email"), None)
+    if default is not None:
+        given = next(c for c in plan if c.column == default)
+        how = "skipped by --skip" if default in skip else f"mapped to {given.field or 'nothing'} by --map"
+        return (f"column {default!r} holds the emails, but it is {how}; contacts are matched by email, so one "
+                f"column must be email: drop that option or --map another column to email")
+    return f"the header has no email column (found: {', '.join(header)}); --map one to email"
 
 
 def draft_plan(header: list[str], *, mapping: dict[str, str] | None = None,

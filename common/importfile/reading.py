@@ -102,14 +102,35 @@ def open_table(path: str | Path, *, sheet: str | None = None, encoding: str | No
             codecs.lookup(encoding)
         except LookupError:
             raise ValidationError(f"--encoding: {encoding!r} is not an encoding Python knows") from None
+    refuse_binary(path, sample)
     chosen = encoding or detect_encoding(sample, complete=len(sample) < SAMPLE_BYTES)
     text = sample.decode(chosen, errors="replace")
+    if _control_share(text) > BINARY_CONTROL_SHARE:
+        raise ValidationError(f"{path.name} is not a text file as {chosen} ({_control_share(text):.0%} of the first "
+                              f"characters are control characters): save it as CSV"
+                              + ("" if encoding else ", or give --encoding if it is text in another encoding"))
     delimiter = sniff_delimiter(text)
 
     def csv_records() -> Iterator[tuple[int, list[str]]]:
         return _csv_records(path, chosen, delimiter)
 
     return Table(path, csv_records, encoding=chosen, delimiter=delimiter)
+
+
+def refuse_binary(path: Path, sample: bytes) -> None:
+    """Raise ValidationError naming what ``sample`` (the first bytes of ``path``) is when its magic
+    number says it is a workbook, archive or document rather than text (a CSV that is really an
+    ``.xlsx`` saved under a ``.csv`` name is the usual case)."""
+    for magic, what in _BINARY_MAGIC:
+        if sample.startswith(magic):
+            raise ValidationError(f"{path.name} is {what}, not a CSV text file")
+
+
+def _control_share(text: str) -> float:
+    """The share of control characters (not tab, CR or LF) in ``text``."""
+    if not text:
+        return 0.0
+    return sum(1 for c in text if c < " " and c not in "\t\r\n") / len(text)
 
 
 def detect_encoding(sample: bytes, *, complete: bool = False) -> str:
@@ -145,6 +166,17 @@ def sniff_delimiter(text: str) -> str:
         if common and max(common) > best_score:
             best, best_score = candidate, max(common)
     return best
+
+
+BINARY_CONTROL_SHARE = 0.01
+_BINARY_MAGIC = (
+    (b"PK\x03\x04", "a zip archive (an Excel .xlsx workbook saved with another name?): if it is a workbook, "
+                     "rename it to .xlsx and import that (--sheet NAME picks a sheet), or save it as CSV"),
+    (b"\xd0\xcf\x11\xe0", "an old Excel .xls workbook (or another OLE2 document), which is not read: "
+                           "save it as .xlsx or CSV"),
+    (b"%PDF", "a PDF document: export the data as CSV or .xlsx"),
+    (b"\x1f\x8b", "gzip-compressed: unpack it first (gunzip)"),
+)
 
 
 def _csv_records(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from openpyxl import Workbook
 
 from leadsync.common.errors import ValidationError
 from leadsync.common.importfile import dates
-from leadsync.common.importfile.columns import custom_field_name
+from leadsync.common.importfile.columns import custom_field_name, plan_columns
 from leadsync.common.importfile.reading import open_table, sniff_delimiter
 from tests.importing.conftest import write
 
@@ -32,6 +33,36 @@ def test_a_totals_row_and_what_follows_a_footer_are_skipped(tmp_path: Path) -> N
 def test_an_empty_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="is empty"):
         open_table(write(tmp_path / "e.csv", "\n\n"))
+
+
+def test_a_workbook_or_binary_file_named_csv_is_refused_for_what_it_is(tmp_path: Path) -> None:
+    book = Workbook()
+    book.active.append(["Email", "Name"])
+    book.save(tmp_path / "real.xlsx")
+    renamed = tmp_path / "contacts.csv"
+    renamed.write_bytes((tmp_path / "real.xlsx").read_bytes())
+    with pytest.raises(ValidationError, match=r"contacts.csv is a zip archive .*rename it to .xlsx"):
+        open_table(renamed)
+    old_xls = tmp_path / "old.csv"
+    old_xls.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(500))
+    with pytest.raises(ValidationError, match=r"old Excel \.xls workbook"):
+        open_table(old_xls)
+    noise = tmp_path / "noise.csv"
+    noise.write_bytes(bytes(range(256)) * 8)
+    with pytest.raises(ValidationError, match=r"is not a text file as .*control characters\): save it as CSV"):
+        open_table(noise)
+    text_with_a_stray_tab = write(tmp_path / "ok.csv", "Email,Name\na@x.org,Ann\tLee\n")
+    assert [r.values for r in open_table(text_with_a_stray_tab).rows()] == [["a@x.org", "Ann\tLee"]]
+
+
+def test_an_email_column_mapped_or_skipped_away_is_named() -> None:
+    header = ["Email", "Name", "Owner"]
+    with pytest.raises(ValidationError, match="column 'Email' holds the emails, but it is mapped to owner"):
+        plan_columns(header, mapping={"Email": "owner"}, skip=["Owner"])
+    with pytest.raises(ValidationError, match="column 'Email' holds the emails, but it is skipped by --skip"):
+        plan_columns(header, skip=["Email"])
+    with pytest.raises(ValidationError, match="the header has no email column"):
+        plan_columns(["Name", "Owner"])
 
 
 @pytest.mark.parametrize(("text", "order", "local"), [
