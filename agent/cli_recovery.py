@@ -107,7 +107,9 @@ def cmd_undo(args: argparse.Namespace) -> int:
         print(f"  left: contact {item['contact_id']} {item['field']}: {item['note']}")
     if answer["undo_run"]:
         print(f"undo run #{answer['undo_run']['id']} {answer['undo_run']['status']}")
-    return 0 if answer["dry_run"] or answer["undo_run"]["status"] in ("ok", "partial") else 1
+    elif not answer["dry_run"]:
+        print("nothing to put back: no undo run was recorded")
+    return 0 if answer["undo_run"] is None or answer["undo_run"]["status"] in ("ok", "partial") else 1
 
 
 def add_parsers(sub: Any) -> None:

@@ -13,6 +13,7 @@ from leadsync.agent.engine.runner import get_run
 from leadsync.agent.engine.undo import apply_undo, plan_undo
 from leadsync.agent.runtime import Runtime
 from leadsync.agent.store.queries import sync_runs
+from leadsync.agent.store.store import Store
 from leadsync.common.errors import CrmError, NotFoundError, PushDisabledError, ValidationError
 from leadsync.common.instants import now_ms
 from leadsync.common.models import SyncRun
@@ -22,7 +23,9 @@ from leadsync.common.recovery import UndoAnswer
 async def undo_run(agent: Runtime, run_id: int, *, dry_run: bool, archive_created: bool) -> UndoAnswer:
     """Undo sync run ``run_id`` (or, ``dry_run``, answer the plan): see :mod:`leadsync.agent.engine.undo`.
 
-    Raises NotFoundError for an unknown run, ValidationError for a run still running, PushDisabledError when
+    With nothing to put back (every field changed since, or the run wrote nothing) no undo run is recorded
+    (``undo_run`` None). Raises NotFoundError for an unknown run, ValidationError for a run still running
+    or already undone (by an ``ok`` undo that was not undone in turn), PushDisabledError when
     push is disabled and the undo would write the CRM, CrmNotConnectedError without a CRM, the CRM's error
     when it cannot be read (the plan reads what the CRM holds now)."""
     connector = agent.require_connector()
@@ -31,10 +34,17 @@ async def undo_run(agent: Runtime, run_id: int, *, dry_run: bool, archive_create
         raise NotFoundError(f"no sync run {run_id}")
     if run.status == "running":
         raise ValidationError(f"sync run {run_id} is still running; undo it once it has finished")
+    standing = await standing_undo(agent.store, run_id)
+    if standing is not None:
+        raise ValidationError(f"sync run {run_id} was already undone by sync run {standing.id}; to put its "
+                              f"changes back, undo sync run {standing.id}")
     ctx = await records_context(connector, 0, agent.mappings(connector))
     plan = await plan_undo(agent.store, ctx, run_id, archive_created=archive_created)
     if dry_run:
         return plan.answer
+    if not any(plan.answer.counts[side] for side in ("local", "crm", "archive")):
+        plan.answer.dry_run = False
+        return plan.answer  # nothing to put back: no undo run is recorded
     if not agent.settings.push_enabled and (plan.answer.counts["crm"] or plan.answer.counts["archive"]):
         raise PushDisabledError("push is disabled (settings push_enabled=false): this undo would write the CRM; "
                                 "nothing was changed (dry_run shows the plan)")
@@ -65,3 +75,11 @@ async def undo_run(agent: Runtime, run_id: int, *, dry_run: bool, archive_create
     answer = done[0] if done else plan.answer
     answer.dry_run, answer.undo_run = False, finished
     return answer
+
+
+async def standing_undo(store: Store, run_id: int) -> SyncRun | None:
+    """The ``ok`` undo run of ``run_id`` that still stands (was not undone in turn), or None."""
+    for undo in await sync_runs.undos_of(store.reader, run_id):
+        if await standing_undo(store, undo.id) is None:
+            return undo
+    return None

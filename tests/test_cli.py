@@ -119,6 +119,11 @@ async def test_undo_shows_the_plan_then_undoes(synced_agent: Any, world_client: 
     out = capsys.readouterr().out
     assert "put back 1 local fields" in out and "undo run #" in out and " ok" in out
     assert (await world_client.call("contacts.get", {"id": contact["id"]}))["job_title"] == contact["job_title"]
+    assert await asyncio.to_thread(main, ["undo", str(run["id"]), "--socket", sock]) == 1  # the agent refuses
+    assert "was already undone by sync run" in capsys.readouterr().err
+    quiet = await world_client.call("sync.run", {"wait": True})
+    assert await asyncio.to_thread(main, ["undo", str(quiet["id"]), "--socket", sock]) == 0
+    assert "nothing to put back: no undo run was recorded" in capsys.readouterr().out
 
 
 async def test_undo_says_the_records_a_run_created_are_kept_unless_archived(

@@ -81,10 +81,19 @@ async def test_undo_restores_both_sides_and_leaves_a_field_changed_since(crm_syn
     assert await local(crm_client, pushed, text) == pushed[text]
     assert await local(crm_client, later, text) == "Changed in the CRM since"
 
+    with pytest.raises(RpcError, match=f"sync run {run['id']} was already undone by sync run "
+                                       f"{undone['undo_run']['id']}; to put its changes back, undo sync run"):
+        await crm_client.call("sync.undo", {"run": run["id"], "dry_run": True})
     redo = await crm_client.call("sync.undo", {"run": undone["undo_run"]["id"]})  # the undo undone
     assert redo["counts"]["crm"] == 2 and redo["undo_run"]["status"] == "ok"
     assert side.get(pushed["crm_id"])[text] == "Written by the run"
     assert await local(crm_client, pulled, "phone") == side.get(pulled["crm_id"])["phone"] == "+1 555 0177"
+    assert (await crm_client.call("sync.undo", {"run": run["id"], "dry_run": True}))["counts"]["crm"] == 2  # again
+    quiet = await sync(crm_client)
+    nothing = await crm_client.call("sync.undo", {"run": quiet["id"]})  # the run wrote nothing
+    assert (nothing["dry_run"], nothing["undo_run"], nothing["counts"]["local"] + nothing["counts"]["crm"]) == (
+        False, None, 0)
+    assert (await crm_client.call("sync.history", {"limit": 1}))[0]["id"] == quiet["id"]  # no empty undo run
 
 
 async def test_undo_archives_the_records_the_run_created_only_on_request(crm_synced: SideWorld,

@@ -39,6 +39,13 @@ async def run_by_id(db: aiosqlite.Connection, run_id: int) -> SyncRun | None:
     return None if row is None else run_from_row(row)
 
 
+async def undos_of(db: aiosqlite.Connection, run_id: int) -> list[SyncRun]:
+    """The undo runs that finished ``ok`` undoing sync run ``run_id``, newest first."""
+    async with db.execute("SELECT * FROM sync_runs WHERE undoes = ? AND status = 'ok' ORDER BY id DESC",
+                          (run_id,)) as cur:
+        return [run_from_row(row) for row in await cur.fetchall()]
+
+
 async def finish_run(db: aiosqlite.Connection, run_id: int, *, status: str, finished_at: int, error: str | None,
                      api_calls: int, counts: Mapping[str, int]) -> None:
     """Record the outcome of sync run ``run_id``: ``status``, when it finished (epoch ms UTC), the error (None:
