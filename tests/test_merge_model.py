@@ -41,7 +41,7 @@ from hypothesis.stateful import (
 
 from leadsync.agent.daemon import Agent
 from leadsync.agent.store.store import loads
-from leadsync.common.rpc import RpcClient
+from leadsync.common.rpc import RpcClient, RpcError
 from tests.conftest import connect_side
 from tests.crm_worlds import make_side
 
@@ -63,6 +63,7 @@ class MergeModel(RuleBasedStateMachine):
         self.edits: dict[tuple[int, str], list[tuple[str, Any]]] = {}
         self.leads: list[str] = []
         self.settles = 0
+        self.undone_by: dict[int, int] = {}  # run id -> the ok undo run that stands for it
         self.stand_in = STAND_INS.get(crm, {})
         self.fields = tuple(self.stand_in.get(f, f) for f in FIELDS)
 
@@ -159,9 +160,22 @@ class MergeModel(RuleBasedStateMachine):
         runs = [r for r in self.call("sync.history", {"limit": 5}) if r["status"] in ("ok", "partial")]
         run = runs[min(back, len(runs) - 1)]
         before = self.snapshot()
+        if run["id"] in self.undone_by:  # undone already, by an undo that was not undone in turn: refused
+            with pytest.raises(RpcError, match=f"already undone by sync run {self.undone_by[run['id']]}"):
+                self.call("sync.undo", {"run": run["id"]})
+            assert self.snapshot() == before
+            return
         answer = self.call("sync.undo", {"run": run["id"]})
         undo_run = answer["undo_run"]
+        if undo_run is None:  # nothing to put back: no run recorded, nothing moved
+            assert not any(answer["counts"][side] for side in ("local", "crm", "archive")), answer
+            assert self.snapshot() == before
+            return
         assert undo_run["status"] in ("ok", "partial") and undo_run["undoes"] == run["id"], undo_run
+        if undo_run["status"] == "ok":
+            self.undone_by[run["id"]] = undo_run["id"]
+        if run.get("undoes") is not None and undo_run["status"] == "ok":
+            self.undone_by.pop(run["undoes"], None)  # the undo it undid no longer stands
         refused = {e["contact_id"] for e in self.call("errors.list", {"limit": 1000})
                    if e["sync_run_id"] == undo_run["id"] and e["operation"] == "undo"}
         restored = {(i["contact_id"], i["field"]): i["before"] for i in answer["restore"]
