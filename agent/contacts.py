@@ -16,6 +16,7 @@ from leadsync.agent.store.queries import contacts as contact_rows
 from leadsync.agent.store.queries import contacts_local as local_rows
 from leadsync.agent.store.queries import ownership_history, provenance
 from leadsync.agent.store.queries.contact_filter import filter_sql
+from leadsync.agent.store.queries.contact_search import search_text
 from leadsync.agent.store.queries.ownership_history import OwnershipChange
 from leadsync.agent.store.store import Store
 from leadsync.agent.users import get_user, owner_for_user
@@ -44,11 +45,12 @@ async def list_contacts(store: Store, flt: ContactFilter, *, after: int | None =
     restricts the rows to what one user may see (see :mod:`leadsync.agent.sharing`)."""
     if not 1 <= limit <= MAX_PAGE:
         raise ValidationError(f"limit: must be 1..{MAX_PAGE}")
-    where, params = filter_sql(flt)
+    where, params = filter_sql(flt, text_search=False)
     if visible is not None:
         where.append(visible[0])
         params += visible[1]
-    found = await local_rows.contacts_after(store, after or 0, where, params, limit + 1)
+    text = search_text(flt.q) if flt.q else None
+    found = await local_rows.contacts_after(store, after or 0, where, params, limit + 1, text=text or None)
     contacts = found[:limit]
     return ContactPage(contacts=contacts, next_after=contacts[-1].id if len(found) > limit else None)
 

@@ -20,8 +20,9 @@ POLICIES: tuple[str, ...] = ("crm_wins", "local_wins", "crm_unless_blank", "newe
 class ContactFilter(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Filters for ``contacts.list``; all optional and combined with AND.
 
-    ``owner``: a CRM owner id or a user's email; ``q``: text matched against email, first and last
-    name (case-insensitive prefix of the email, substring of names); ``min_score``: lead score >=;
+    ``owner``: a CRM owner id or a user's email; ``q``: a fragment found anywhere in the first name, last
+    name, "first last", email, company or phone (as written or as digits), case-insensitive, inner spaces
+    as one (up to 200 characters; the agent's trigram index answers it at any store size); ``min_score``: lead score >=;
     ``sync_state``: synced | pending | error | local | archived.
     """
 

@@ -15,6 +15,13 @@ _SAME_OPEN_PROBLEM = (
 )
 """Migration 7: an open error ``d`` about the same record and problem as the ``sync_errors`` row at hand."""
 
+SEARCH_DOC = ("coalesce({p}.first_name, '') || ' ' || coalesce({p}.last_name, '') || ' ' || coalesce({p}.email, '') "
+              "|| ' ' || coalesce({p}.company, '') || ' ' || coalesce({p}.phone, '') || ' ' || "
+              "replace(replace(replace(replace(replace(replace(coalesce({p}.phone, ''), ' ', ''), '-', ''), '(', ''), "
+              "')', ''), '.', ''), '+', '') || ' '")
+"""The text search document of a contact row ``{p}``: first and last name, email, company, phone as
+written and as digits, each followed by a space (so every fragment of a value is followed by a character)."""
+
 MIGRATIONS: list[list[str]] = [
     # 1: the skeleton: users, owners, contacts, CRM links, base values, cursors, sync runs and errors
     [
@@ -269,6 +276,27 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX run_changes_run ON run_changes(sync_run_id, contact_id)",
         "ALTER TABLE sync_runs ADD COLUMN undoes INTEGER",   # an undo run: the run it undid
+    ],
+    # 9: text search: each contact's name, email, company and phone (as written and as digits) in one
+    # trigram-indexed document (any fragment of 3+ characters found through the index), kept in step
+    # by triggers (each statement flushes FTS5's pending terms: bulk writes insert many rows per statement);
+    # the vocabulary table answers shorter fragments (the trigrams they begin)
+    [
+        "CREATE VIRTUAL TABLE contacts_search USING fts5(doc, tokenize = 'trigram')",
+        "CREATE VIRTUAL TABLE contacts_search_terms USING fts5vocab(contacts_search, 'row')",
+        f"INSERT INTO contacts_search(rowid, doc) SELECT id, {SEARCH_DOC.format(p='contacts')} FROM contacts",
+        f"""CREATE TRIGGER contacts_search_insert AFTER INSERT ON contacts BEGIN
+            INSERT INTO contacts_search(rowid, doc) VALUES (new.id, {SEARCH_DOC.format(p='new')});
+        END""",
+        f"""CREATE TRIGGER contacts_search_update AFTER UPDATE OF first_name, last_name, email, company, phone
+            ON contacts WHEN old.first_name IS NOT new.first_name OR old.last_name IS NOT new.last_name
+                OR old.email IS NOT new.email OR old.company IS NOT new.company OR old.phone IS NOT new.phone
+            BEGIN
+            UPDATE contacts_search SET doc = {SEARCH_DOC.format(p='new')} WHERE rowid = new.id;
+        END""",
+        """CREATE TRIGGER contacts_search_delete AFTER DELETE ON contacts BEGIN
+            DELETE FROM contacts_search WHERE rowid = old.id;
+        END""",
     ],
 ]
 

@@ -1,10 +1,12 @@
 """A ContactFilter (owner, lifecycle stage, minimum lead score, creator, text, sync state) as SQL conditions
-on ``contacts c``: what listing, smart lists and visibility select contacts by."""
+on ``contacts c``: what listing, smart lists and visibility select contacts by (the text ``q``: name,
+email, company or phone fragment, see :mod:`.contact_search`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from leadsync.agent.store.queries.contact_search import matching_ids, search_text
 from leadsync.common.answers import ContactFilter
 from leadsync.common.emails import normalize_email
 from leadsync.common.errors import ValidationError
@@ -22,9 +24,11 @@ SYNC_STATES = {
 """The condition (on ``contacts c``) of each sync state a filter can ask for."""
 
 
-def filter_sql(flt: ContactFilter) -> tuple[list[str], list[Any]]:
+def filter_sql(flt: ContactFilter, *, text_search: bool = True) -> tuple[list[str], list[Any]]:
     """SQL conditions (on ``contacts c``, to join with AND) and their params for a filter; raises
-    ValidationError (``q`` over :data:`MAX_QUERY_CHARS`, an unknown sync state)."""
+    ValidationError (``q`` over :data:`MAX_QUERY_CHARS`, an unknown sync state). ``text_search`` False:
+    ``q`` is checked but left out (the caller reads the page through the search table instead, see
+    :mod:`.contact_search`)."""
     where: list[str] = []
     params: list[Any] = []
     if flt.owner is not None:
@@ -44,14 +48,12 @@ def filter_sql(flt: ContactFilter) -> tuple[list[str], list[Any]]:
         where.append("c.created_by = ?")
         params.append(flt.created_by)
     if flt.q:
-        text = flt.q.strip().lower()
-        if len(text) > MAX_QUERY_CHARS:
+        if len(flt.q.strip()) > MAX_QUERY_CHARS:
             raise ValidationError(f"q: at most {MAX_QUERY_CHARS} characters")
-        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        where.append("(c.email_norm LIKE ? ESCAPE '\\' OR c.first_name LIKE ? ESCAPE '\\' "
-                     "OR c.last_name LIKE ? ESCAPE '\\' "
-                     "OR (coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, '')) LIKE ? ESCAPE '\\')")
-        params += ["%" + escaped + "%"] * 4
+        if text_search:
+            condition, values = matching_ids(search_text(flt.q))
+            where.append(condition)
+            params += values
     if flt.sync_state is not None:
         if flt.sync_state not in SYNC_STATES:
             raise ValidationError(f"sync_state: one of {', '.join(SYNC_STATES)}")

@@ -108,16 +108,23 @@ async def max_contact_id(db: aiosqlite.Connection) -> int:
     return int(top[0]) if top else 0
 
 
+INSERT_ROWS = 200
+"""Pulled contacts per multi-row INSERT: one statement per chunk, so the search index (migration 9's
+trigger) takes them in one flush instead of one per row."""
+
+
 async def insert_pulled_contacts(db: aiosqlite.Connection, contacts: Sequence[PulledContact]) -> None:
-    """Create ``contacts`` as linked, synced CRM contacts (revision 1; one ``executemany``)."""
+    """Create ``contacts`` as linked, synced CRM contacts (revision 1; one multi-row INSERT per
+    :data:`INSERT_ROWS`)."""
     cols = ", ".join(STANDARD_FIELDS)
-    await db.executemany(
-        f"INSERT INTO contacts(id, {cols}, email_norm, owner_id, fields, created_at, updated_at, source, "
-        f"local_rev, synced_rev, crm_state) VALUES (?, {','.join('?' * len(STANDARD_FIELDS))}, ?, ?, ?, ?, ?, "
-        "'crm', 1, 1, 'linked')",
-        [(c.id, *(c.standard.get(f) for f in STANDARD_FIELDS), c.email_norm, c.owner_id, dumps(c.fields),
-          c.created_at, c.updated_at) for c in contacts],
-    )
+    row = f"(?, {','.join('?' * len(STANDARD_FIELDS))}, ?, ?, ?, ?, ?, 'crm', 1, 1, 'linked')"
+    for part in chunks(list(contacts), INSERT_ROWS):
+        await db.execute(
+            f"INSERT INTO contacts(id, {cols}, email_norm, owner_id, fields, created_at, updated_at, source, "
+            f"local_rev, synced_rev, crm_state) VALUES {','.join([row] * len(part))}",
+            [v for c in part for v in (c.id, *(c.standard.get(f) for f in STANDARD_FIELDS), c.email_norm,
+                                       c.owner_id, dumps(c.fields), c.created_at, c.updated_at)],
+        )
 
 
 async def unarchive(db: aiosqlite.Connection, contact_ids: Iterable[int]) -> None:

@@ -11,16 +11,19 @@ from typing import Any
 import aiosqlite
 import msgspec
 
+from leadsync.agent.store.queries import contact_search as search
 from leadsync.agent.store.store import Store, chunks, dumps, loads
 from leadsync.common.models import STANDARD_FIELDS, Contact
 
 _COLUMNS = ", ".join(f"c.{f}" for f in STANDARD_FIELDS)
-_SELECT_CONTACT = f"""
+_CONTACT_COLUMNS = f"""
 SELECT c.id, {_COLUMNS}, c.owner_id, c.created_by, c.source, c.fields, c.created_at, c.updated_at,
        c.local_rev, c.synced_rev, c.crm_state, l.crm_id, l.object_type,
        EXISTS (SELECT 1 FROM sync_errors e WHERE e.contact_id = c.id AND e.resolved_at IS NULL) AS has_error
-FROM contacts c LEFT JOIN crm_links l ON l.contact_id = c.id
 """
+_SELECT_CONTACT = _CONTACT_COLUMNS + "FROM contacts c LEFT JOIN crm_links l ON l.contact_id = c.id\n"
+_SEARCH_CONTACT = (_CONTACT_COLUMNS + "FROM contacts_search s CROSS JOIN contacts c ON c.id = s.rowid "
+                   "LEFT JOIN crm_links l ON l.contact_id = c.id\n")
 MATCH_CHUNK = 500
 """Email keys per statement when an import looks up existing contacts."""
 
@@ -49,11 +52,29 @@ async def contact_by_id(store: Store, contact_id: int) -> Contact | None:
 
 
 async def contacts_after(store: Store, after: int, where: Sequence[str], params: Sequence[Any],
-                         limit: int) -> list[Contact]:
+                         limit: int, *, text: str | None = None) -> list[Contact]:
     """Up to ``limit`` contacts with an id above ``after`` meeting every condition of ``where`` (on
-    ``contacts c``, with ``params``), by id: a keyset page."""
-    sql = _SELECT_CONTACT + " WHERE " + " AND ".join(["c.id > ?", *where]) + " ORDER BY c.id LIMIT ?"
-    return [_contact(r) for r in await store.fetchall(sql, [after, *params, limit])]
+    ``contacts c``, with ``params``), by id: a keyset page. ``text``: only contacts whose search document
+    holds it (:func:`~.contact_search.search_text` applied); the page is then read in id order from the
+    search table, so a fragment many contacts have fills it at once and a rare one is found by the index."""
+    if text is None:
+        sql = _SELECT_CONTACT + " WHERE " + " AND ".join(["c.id > ?", *where]) + " ORDER BY c.id LIMIT ?"
+        return [_contact(r) for r in await store.fetchall(sql, [after, *params, limit])]
+    if len(text) >= search.INDEXED_CHARS:
+        return await _search_page(store, search.indexed_condition(text), after, where, params, limit)
+    condition, values = search.scan_condition(text)  # a short fragment: the next ids first
+    first = await _search_page(store, (f"{condition} AND s.rowid <= ?", [*values, after + search.SCAN_WINDOW]),
+                               after, where, params, limit)
+    if len(first) >= limit:
+        return first
+    return await _search_page(store, await search.short_condition(store.reader, text), after, where, params, limit)
+
+
+async def _search_page(store: Store, condition: tuple[str, list[Any]], after: int, where: Sequence[str],
+                       params: Sequence[Any], limit: int) -> list[Contact]:
+    sql = (_SEARCH_CONTACT + " WHERE " + " AND ".join([condition[0], "s.rowid > ?", *where])
+           + " ORDER BY s.rowid LIMIT ?")
+    return [_contact(r) for r in await store.fetchall(sql, [*condition[1], after, *params, limit])]
 
 
 async def contact_id_with_email(db: aiosqlite.Connection, email_norm: str | None) -> int | None:
