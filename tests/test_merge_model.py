@@ -158,6 +158,8 @@ class MergeModel(RuleBasedStateMachine):
         from before that run on both sides (a person's edit, for the checks), the CRM's refusals excepted; no
         other field moves."""
         runs = [r for r in self.call("sync.history", {"limit": 5}) if r["status"] in ("ok", "partial")]
+        if not runs:  # the last runs were all cut short by crashes (refused undos record no run)
+            return
         run = runs[min(back, len(runs) - 1)]
         before = self.snapshot()
         if run["id"] in self.undone_by:  # undone already, by an undo that was not undone in turn: refused

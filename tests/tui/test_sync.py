@@ -131,7 +131,8 @@ async def test_the_errors_view_retries_the_highlighted_error_and_closes_it(synce
         table.focus()
         await pilot.pause()
         assert "HubSpot refused the phone: not a valid phone number" in screen_text(app)
-        assert "Retry all of this code" in screen_text(app)  # the footer names both keys
+        await wait_until(pilot, lambda: "Retry all of this code" in screen_text(app),  # the footer names both keys
+                         what="the footer's retry keys")
         await pilot.press("t")
         await wait_until(pilot, lambda: any("1 error retried" in n for n in notifications(seen)), what="the retry")
         await wait_until(pilot, lambda: table.row_count == 0, what="the error closed")
