@@ -108,6 +108,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"push {'enabled' if sync['push_enabled'] else 'DISABLED'}, every {sync['interval_minutes']} min, "
           f"{sync['pending_push']} contacts waiting to push, {sync['held_with_errors']} held by an error "
           "(leadsync errors)")
+    watch = sync.get("watch")
+    if watch and watch["interval_s"]:
+        print(f"watch pull every {watch['interval_s']} s: {watch['runs_24h']:,} pulls, {watch['api_calls_24h']:,} API "
+              f"calls in 24 h ({watch['changed_runs_24h']:,} brought changes)")
+    elif watch:
+        print("watch pull off (settings watch_interval_seconds); CRM changes arrive with the interval sync")
     return 0
 
 

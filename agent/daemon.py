@@ -28,6 +28,7 @@ from leadsync.agent.runtime import ConnectorFactory, Job
 from leadsync.agent.secrets import SecretStore
 from leadsync.agent.settings import Settings, load
 from leadsync.agent.store import Store
+from leadsync.agent.watch import Watch
 from leadsync.common.answers import FieldMapping, Plan
 from leadsync.common.errors import (
     CrmError,
@@ -56,7 +57,7 @@ class Agent:
     def __init__(self, data_dir: Path, socket_path: Path, *, socket_mode: int = 0o600,
                  connector_factory: ConnectorFactory = make_connector,
                  connector_options: dict[str, Any] | None = None,
-                 authorize: Callable[[asyncio.StreamWriter], bool] | None = None) -> None:
+                 authorize: Callable[[asyncio.StreamWriter], bool] | None = None, watch: bool = True) -> None:
         self.data_dir = data_dir
         self.socket_path = socket_path
         self.socket_mode = socket_mode
@@ -76,6 +77,7 @@ class Agent:
         self._worker: asyncio.Task[None] | None = None
         self.scheduler = AsyncIOScheduler(timezone=dt.UTC)
         self.auto_retry = AutoRetry(self, self.scheduler)
+        self.watch = Watch(self, self.scheduler, enabled=watch)  # watch=False: no watch pull (embedders, tests)
         self.quota_blocked_until_ms: int | None = None
         self._mappings: tuple[FieldMapping, ...] | None = None
         # every run reuses owners and property metadata for 10 minutes, and so do interval runs the archived
@@ -102,6 +104,7 @@ class Agent:
         self.server = RpcServer(build_methods(self), mode=self.socket_mode, authorize=self.authorize)
         await self.server.start(self.socket_path)
         self._schedule_interval()
+        self.watch.schedule()
         self.scheduler.start()
         await self.auto_retry.schedule()
         log.info("agent listening on %s", self.socket_path)
@@ -351,14 +354,20 @@ class Agent:
             log.warning("interval sync not run: %s", exc.message)
 
     async def apply_settings(self, changes: dict[str, Any]) -> None:
-        """React to changed settings at once: reschedule the interval; when push is turned back on, push
-        what accumulated while it was off."""
+        """React to changed settings at once: reschedule the interval and the watch pull; when push is turned
+        back on, push what accumulated while it was off."""
         before = self.settings
         self.settings = load(await self.store.get_settings())
         if "sync_interval_minutes" in changes and self.scheduler.running:
             self._schedule_interval()
+        if "watch_interval_seconds" in changes and self.scheduler.running:
+            self.watch.schedule()
         if changes.get("push_enabled") and not before.push_enabled and self.connector is not None:
             await self.request_sync("interval", wait=False, pull=False)
+
+    def busy(self) -> bool:
+        """Whether a run is running (from the moment it leaves the queue) or waiting in the queue."""
+        return self._queue.running is not None or self.current_run is not None or len(self._queue) > 0
 
     def queue_status(self) -> list[dict[str, Any]]:
         """The queued sync requests: trigger, pull, push, contacts (count, None for all), urgent."""

@@ -59,6 +59,10 @@ class Runtime(Protocol):
         """Queue ``job`` as a sync run of ``trigger`` (see ``Agent.run_job``)."""
         ...
 
+    def busy(self) -> bool:
+        """Whether a run is running or waiting in the queue."""
+        ...
+
     def queue_status(self) -> list[dict[str, Any]]:
         """The queued sync requests: trigger, pull, push, contacts (count or None for all), urgent."""
         ...

@@ -13,6 +13,7 @@ from leadsync.common.errors import ValidationError
 from leadsync.common.importfile.dates import time_zone
 
 INTERVAL_MIN, INTERVAL_MAX = 10, 1440
+WATCH_MIN_S, WATCH_MAX_S = 15, 600
 # named interest levels and the lead score each one starts at
 INTEREST_LEVELS: dict[str, int] = {"cold": 0, "warm": 40, "hot": 70, "very_hot": 90}
 
@@ -23,9 +24,11 @@ class Settings(msgspec.Struct, kw_only=True):
     off); ``fallback_owner``: CRM owner id for pushed contacts whose creator has no active CRM owner;
     ``crm_delete_enabled``: lets ``contacts.delete`` with ``also_in_crm`` archive the CRM record (off: a
     local delete never deletes in the CRM); ``time_zone``: the account's IANA time zone, in which imported
-    date-times without a zone are read."""
+    date-times without a zone are read; ``watch_interval_seconds``: how often the watch pull asks the CRM
+    for records changed since the cursor between syncs (15..600 s, 0: off; :mod:`leadsync.agent.watch`)."""
 
     sync_interval_minutes: int = 60
+    watch_interval_seconds: int = 60
     push_enabled: bool = True
     score_threshold: int | str | None = None
     fallback_owner: str | None = None
@@ -41,6 +44,7 @@ class Settings(msgspec.Struct, kw_only=True):
 
 class SettingsUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     sync_interval_minutes: int | None = None
+    watch_interval_seconds: int | None = None
     push_enabled: bool | None = None
     score_threshold: int | str | None = None
     fallback_owner: str | None = None
@@ -62,6 +66,12 @@ def apply_update(current: Settings, update: SettingsUpdate) -> dict[str, Any]:
                 "minutes (10 minutes to 24 hours)"
             )
         changes["sync_interval_minutes"] = minutes
+    if update.watch_interval_seconds is not None:
+        seconds = update.watch_interval_seconds
+        if seconds != 0 and not WATCH_MIN_S <= seconds <= WATCH_MAX_S:
+            raise ValidationError(f"watch_interval_seconds: {seconds} is out of range; allowed {WATCH_MIN_S} to "
+                                  f"{WATCH_MAX_S} seconds, or 0 to turn the watch pull off")
+        changes["watch_interval_seconds"] = seconds
     if update.push_enabled is not None:
         changes["push_enabled"] = update.push_enabled
     if update.crm_delete_enabled is not None:

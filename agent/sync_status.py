@@ -1,5 +1,5 @@
 """What ``sync.status`` reports: the running run and the queue, the push backlog, the contacts held by an
-open sync error, the last finished run, and when the next interval run starts."""
+open sync error, the last finished run, when the next interval run starts, and the watch pull's cost."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from leadsync.agent.engine.runner import get_run
 from leadsync.agent.runtime import Runtime
 from leadsync.agent.store.queries import sync_errors, sync_runs
 from leadsync.agent.store.store import Store
+from leadsync.agent.watch import WatchCost, watch_cost
 from leadsync.common.models import SyncRun
 
 
@@ -19,8 +20,9 @@ class SyncStatus(msgspec.Struct, kw_only=True):
     """``queue``: the waiting requests (see ``Runtime.queue_status``); ``pending_push`` repeats
     ``backlog.pending_push`` for older scripts; ``held_with_errors``: contacts an open sync error holds
     (retried once they change; see errors.list); ``last_problem``: the newest run that ended partial or
-    failed, while it matters (see :func:`last_problem`), so a later ok run does not hide it; times are epoch
-    ms UTC."""
+    failed, while it matters (see :func:`last_problem`), so a later ok run does not hide it; ``last`` leaves
+    out quiet watch pulls, whose cost is in ``watch`` (:class:`~leadsync.agent.watch.WatchCost`); times are
+    epoch ms UTC."""
 
     running: SyncRun | None
     queue: list[dict[str, Any]]
@@ -33,6 +35,7 @@ class SyncStatus(msgspec.Struct, kw_only=True):
     quota_blocked_until: int | None
     interval_minutes: int
     next_interval_run: int | None
+    watch: WatchCost | None = None
 
 
 async def read_status(agent: Runtime) -> SyncStatus:
@@ -47,7 +50,8 @@ async def read_status(agent: Runtime) -> SyncStatus:
                       push_enabled=agent.settings.push_enabled,
                       quota_blocked_until=agent.quota_blocked_until_ms,
                       interval_minutes=agent.settings.sync_interval_minutes,
-                      next_interval_run=agent.next_interval_run_ms())
+                      next_interval_run=agent.next_interval_run_ms(),
+                      watch=await watch_cost(store, agent.settings.watch_interval_seconds))
 
 
 async def last_problem(store: Store, open_errors: int) -> SyncRun | None:

@@ -73,7 +73,7 @@ async def connect_world(short_tmp: Path, state: Any, app: Any, **options: Any) -
     import httpx
 
     transport = httpx.ASGITransport(app=app)
-    agent = Agent(short_tmp / "data", short_tmp / "agent.sock",
+    agent = Agent(short_tmp / "data", short_tmp / "agent.sock", watch=False,  # tests run watch ticks themselves
                   connector_options={"transport": transport, "rate_limit_per_10s": 100_000, "search_per_s": 1000.0,
                                      **options})
     await agent.start()
@@ -126,7 +126,7 @@ async def connect_side(short_tmp: Path, side: Any, **options: Any) -> SideWorld:
     from tests.crm_worlds import BASE_URLS, SocketLikeTransport
 
     transport = SocketLikeTransport(side.app)
-    agent = Agent(short_tmp / "data", short_tmp / "agent.sock",
+    agent = Agent(short_tmp / "data", short_tmp / "agent.sock", watch=False,  # tests run watch ticks themselves
                   connector_options={"transport": transport, "rate_limit_per_10s": 100_000, "search_per_s": 1000.0,
                                      **options})
     await agent.start()

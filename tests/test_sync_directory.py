@@ -96,3 +96,18 @@ async def test_a_new_connection_starts_a_new_directory(synced_agent: CrmWorld, w
 
     assert synced_agent.agent.directory is not before
     assert requests(synced_agent)[OWNERS] == 2 and requests(synced_agent)[PROPERTIES] == 1
+
+
+async def test_the_first_pull_into_an_empty_store_makes_no_archived_check(world: CrmWorld,
+                                                                          world_client: RpcClient) -> None:
+    world.state.reset_counters()
+    run = await world_client.call("sync.run", {"wait": True})
+    assert run["status"] == "ok" and run["pulled"] > 0
+    pages = -(-run["pulled"] // 100)  # the full pull's own list pages of 100
+    assert requests(world)[LIST] == pages, requests(world)  # no list call of archived records on top
+    assert world.agent.directory.cache.archived_at_ms is not None  # the (empty) check counts as done
+    local = await world_client.call("users.create", {"email": "later@corp.com"})
+    await world_client.call("contacts.create", {"created_by": local["id"], "fields": {"email": "x@example.org"}})
+    world.state.reset_counters()
+    await world_client.call("sync.run", {"wait": True})
+    assert requests(world)[LIST] == 1  # with contacts in the store a manual run checks deletions again

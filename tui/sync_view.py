@@ -79,6 +79,9 @@ def status_lines(status: dict[str, Any]) -> str:
     next_run = status.get("next_interval_run")
     if next_run:
         parts.append(f"next {formatting.format_time(int(next_run))} UTC")
+    watch = status.get("watch") or {}
+    if isinstance(watch, dict) and watch.get("interval_s"):
+        parts.append(f"watching the CRM every {int(watch['interval_s'])} s")
     parts.append(f"{int(status.get('pending_push') or 0):,} waiting to push")
     held = int(status.get("held_with_errors") or 0)
     if held:

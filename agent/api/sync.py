@@ -25,6 +25,7 @@ class SyncRunParams(Params):
 class SyncHistory(Params):
     limit: int = 20
     before: int | None = None
+    include_quiet: bool = False
 
 
 class SyncUndo(Params):
@@ -63,10 +64,11 @@ async def sync_plan(ctx: ApiContext, _: NoParams) -> Plan:
 
 @method("sync.history", SyncHistory)
 async def sync_history(ctx: ApiContext, p: SyncHistory) -> list[SyncRun]:
-    """Past sync runs, newest first, with counts and trigger."""
+    """Past sync runs, newest first, with counts and trigger; watch pulls that changed nothing only with
+    include_quiet (they are kept 24 h; their cost is in sync.status watch)."""
     if not 1 <= p.limit <= MAX_HISTORY:
         raise ValidationError("limit: must be 1..500")
-    return await sync_runs.history(ctx.store, before=p.before, limit=p.limit)
+    return await sync_runs.history(ctx.store, before=p.before, limit=p.limit, include_quiet=p.include_quiet)
 
 
 @method("sync.log", SyncLog)

@@ -22,6 +22,7 @@ from leadsync.agent.engine.planning import PlanRecorder
 from leadsync.agent.engine.pull import apply_pull_page
 from leadsync.agent.engine.relink import conversion_targets
 from leadsync.agent.store.queries import cursors, owners, sync_runs
+from leadsync.agent.store.queries.contacts import any_contact
 from leadsync.agent.store.queries.sync_runs import run_from_row as run_from_row
 from leadsync.agent.store.store import Store
 from leadsync.agent.users import save_owners
@@ -171,7 +172,8 @@ class Directory:
 
 async def _refresh_directory(store: Store, ctx: RunContext, directory: Directory, *, archived: bool) -> None:
     """Refresh the stale parts of ``directory``: property metadata and owners, and (``archived``: a pull
-    run) the archived-records check. Each part's time is the time its refresh started."""
+    run) the archived-records check, skipped (no call) while the store has no contact. Each part's time is
+    the time its refresh started."""
     caps = ctx.connector.capabilities
     cache = directory.cache
     started = now_ms()
@@ -193,8 +195,9 @@ async def _refresh_directory(store: Store, ctx: RunContext, directory: Directory
                         "(mappings.check reports it; fix it with mappings.update)", local, name, ctx.crm)
     ctx.object_fields = cache.fields
     if archived and directory.archived_stale(started):
-        for object_type in caps.object_types:
-            await _mark_archived(store, ctx, object_type)
+        if await any_contact(store):  # an empty store (a first pull) has nothing a deletion could concern
+            for object_type in caps.object_types:
+                await _mark_archived(store, ctx, object_type)
         cache.archived_at_ms = started
 
 

@@ -283,6 +283,11 @@ class PendingPush(msgspec.Struct, frozen=True):
     oldest_changed_at: int | None
 
 
+async def any_contact(store: Store) -> bool:
+    """Whether the store holds any contact at all."""
+    return await store.fetchone("SELECT 1 FROM contacts LIMIT 1") is not None
+
+
 async def count_contacts(store: Store) -> int:
     """Every local contact."""
     return int(await store.scalar("SELECT count(*) FROM contacts"))

@@ -16,6 +16,9 @@ from leadsync.common.models import SyncRun
 
 RUN_COLUMNS = ("pulled", "created_local", "updated_local", "created_crm", "updated_crm", "linked", "failed")
 """The counts of a run, as columns (and :class:`~leadsync.common.models.SyncRun` fields)."""
+QUIET_WATCH = ("trigger = 'watch' AND status = 'ok' AND created_local = 0 AND updated_local = 0 "
+               "AND created_crm = 0 AND updated_crm = 0 AND linked = 0 AND failed = 0")
+"""A watch pull that changed nothing and failed nothing."""
 
 
 def run_from_row(row: Any) -> SyncRun:
@@ -57,8 +60,10 @@ async def finish_run(db: aiosqlite.Connection, run_id: int, *, status: str, fini
     )
 
 async def last_finished(store: Store) -> SyncRun | None:
-    """The newest run that is not running; None before the first."""
-    row = await store.fetchone("SELECT * FROM sync_runs WHERE status NOT IN ('running') ORDER BY id DESC LIMIT 1")
+    """The newest run that is not running, quiet watch pulls (:data:`QUIET_WATCH`) left out; None before the
+    first."""
+    row = await store.fetchone(f"SELECT * FROM sync_runs WHERE status NOT IN ('running') AND NOT ({QUIET_WATCH}) "
+                               "ORDER BY id DESC LIMIT 1")
     return None if row is None else to_struct(row, SyncRun)
 
 
@@ -71,11 +76,33 @@ async def last_problem(store: Store) -> tuple[SyncRun | None, int | None]:
     return (None if problem is None else to_struct(problem, SyncRun)), (None if ok is None else int(ok))
 
 
-async def history(store: Store, *, before: int | None, limit: int) -> list[SyncRun]:
-    """Up to ``limit`` runs with an id below ``before`` (None: the newest), newest first."""
-    rows = await store.fetchall("SELECT * FROM sync_runs WHERE id < ? ORDER BY id DESC LIMIT ?",
+
+
+async def history(store: Store, *, before: int | None, limit: int, include_quiet: bool = False) -> list[SyncRun]:
+    """Up to ``limit`` runs with an id below ``before`` (None: the newest), newest first; quiet watch pulls
+    (:data:`QUIET_WATCH`) only with ``include_quiet``."""
+    hide = "" if include_quiet else f" AND NOT ({QUIET_WATCH})"
+    rows = await store.fetchall(f"SELECT * FROM sync_runs WHERE id < ?{hide} ORDER BY id DESC LIMIT ?",
                                 (before or 2**62, limit))
     return [to_struct(r, SyncRun) for r in rows]
+
+
+async def prune_quiet_watch_runs(db: aiosqlite.Connection, *, before_ms: int) -> None:
+    """Delete the quiet watch pulls that started before ``before_ms`` (epoch ms UTC) and that nothing refers to
+    (an error, a confirmed write or a recorded change)."""
+    await db.execute(f"DELETE FROM sync_runs WHERE {QUIET_WATCH} AND started_at < ? "
+                     "AND NOT EXISTS (SELECT 1 FROM sync_errors e WHERE e.sync_run_id = sync_runs.id) "
+                     "AND NOT EXISTS (SELECT 1 FROM write_log w WHERE w.sync_run_id = sync_runs.id) "
+                     "AND NOT EXISTS (SELECT 1 FROM run_changes r WHERE r.sync_run_id = sync_runs.id)", (before_ms,))
+
+
+async def watch_totals(store: Store, *, since_ms: int) -> tuple[int, int, int, int | None]:
+    """Watch pulls started since ``since_ms``: (runs, API calls, runs that were not quiet, last start)."""
+    row = await store.fetchone(f"SELECT count(*), coalesce(sum(api_calls), 0), "
+                               f"coalesce(sum(NOT ({QUIET_WATCH})), 0), max(started_at) FROM sync_runs "
+                               "WHERE trigger = 'watch' AND started_at >= ? AND status != 'running'", (since_ms,))
+    assert row is not None
+    return int(row[0]), int(row[1]), int(row[2]), None if row[3] is None else int(row[3])
 
 
 class PushTotals(msgspec.Struct, frozen=True):
