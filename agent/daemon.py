@@ -15,11 +15,12 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from leadsync.agent.api import build_methods
 from leadsync.agent.backlog import PushRate
+from leadsync.agent.backups import ScheduledBackups
 from leadsync.agent.connectors.base import Connector, PropertyMeta
 from leadsync.agent.connectors.registry import DEFAULT_MAPPINGS, make_connector
 from leadsync.agent.engine.planning import PlanningConnector, PlanRecorder
 from leadsync.agent.engine.runner import Directory, execute_run, get_run, start_run
-from leadsync.agent.instance_lock import AgentAlreadyRunningError, hold_instance_lock, refuse_live_socket
+from leadsync.agent.instance_lock import hold_instance_lock, refuse_live_socket
 from leadsync.agent.mappings import load_mappings
 from leadsync.agent.retries import AutoRetry
 from leadsync.agent.rpc_server import RpcServer
@@ -28,6 +29,8 @@ from leadsync.agent.runtime import ConnectorFactory, Job
 from leadsync.agent.secrets import SecretStore
 from leadsync.agent.settings import Settings, load
 from leadsync.agent.store import Store
+from leadsync.agent.store.disk import disk_full
+from leadsync.agent.store.integrity import check_store
 from leadsync.common.answers import FieldMapping, Plan
 from leadsync.common.errors import (
     CrmError,
@@ -56,8 +59,9 @@ class Agent:
     def __init__(self, data_dir: Path, socket_path: Path, *, socket_mode: int = 0o600,
                  connector_factory: ConnectorFactory = make_connector,
                  connector_options: dict[str, Any] | None = None,
-                 authorize: Callable[[asyncio.StreamWriter], bool] | None = None) -> None:
+                 authorize: Callable[[asyncio.StreamWriter], bool] | None = None, full_check: bool = False) -> None:
         self.data_dir = data_dir
+        self.full_check = full_check  # at start: integrity_check instead of quick_check (slower, also indexes)
         self.socket_path = socket_path
         self.socket_mode = socket_mode
         self.authorize = authorize  # who may use the socket (SO_PEERCRED check, see rpc_server.peer_authorizer)
@@ -76,6 +80,7 @@ class Agent:
         self._worker: asyncio.Task[None] | None = None
         self.scheduler = AsyncIOScheduler(timezone=dt.UTC)
         self.auto_retry = AutoRetry(self, self.scheduler)
+        self.backups = ScheduledBackups(self, self.scheduler)
         self.quota_blocked_until_ms: int | None = None
         self._mappings: tuple[FieldMapping, ...] | None = None
         # every run reuses owners and property metadata for 10 minutes, and so do interval runs the archived
@@ -86,12 +91,14 @@ class Agent:
         self.stopping = asyncio.Event()
 
     async def start(self) -> None:
-        """Open the store and serve the socket. Raises AgentAlreadyRunningError when another agent holds
-        this data dir or answers on this socket (one agent per store; a socket is never taken over)."""
+        """Check and open the store, then serve the socket. Raises AgentAlreadyRunningError when another agent
+        holds this data dir or answers on this socket (one agent per store; a socket is never taken over), and
+        StoreDamagedError when the store fails SQLite's quick_check (integrity_check with ``full_check``)."""
         self._instance_lock = hold_instance_lock(self.data_dir)
         try:
             await refuse_live_socket(self.socket_path)
-        except AgentAlreadyRunningError:
+            await asyncio.to_thread(check_store, db_path(self.data_dir), full=self.full_check)
+        except LeadsyncError:
             self._instance_lock.close()
             raise
         self.store = await Store.open(db_path(self.data_dir))
@@ -102,6 +109,7 @@ class Agent:
         self.server = RpcServer(build_methods(self), mode=self.socket_mode, authorize=self.authorize)
         await self.server.start(self.socket_path)
         self._schedule_interval()
+        self.backups.schedule()
         self.scheduler.start()
         await self.auto_retry.schedule()
         log.info("agent listening on %s", self.socket_path)
@@ -251,7 +259,8 @@ class Agent:
             request.future.set_result(run)
         except BaseException as exc:
             if not request.future.done():
-                request.future.set_exception(exc)
+                full = disk_full(exc, self.store.path)
+                request.future.set_exception(full or exc)
                 request.future.exception()  # retrieved: nobody may be waiting for it
             if isinstance(exc, asyncio.CancelledError):
                 raise
@@ -357,6 +366,8 @@ class Agent:
         self.settings = load(await self.store.get_settings())
         if "sync_interval_minutes" in changes and self.scheduler.running:
             self._schedule_interval()
+        if any(key.startswith("backup_") for key in changes) and self.scheduler.running:
+            self.backups.schedule()
         if changes.get("push_enabled") and not before.push_enabled and self.connector is not None:
             await self.request_sync("interval", wait=False, pull=False)
 
