@@ -1,7 +1,7 @@
 """The ``leadsync`` command: agent, tui, demo, sandbox, call, and friendly verbs for scripts.
 
-Exit status: 0 on success, 1 when the agent answered with an error, 2 for usage errors, 3 when no
-agent answers on the socket.
+Exit status: 0 on success, 1 when the agent answered with an error (or refused to start, or a restore was
+refused), 2 for usage errors, 3 when no agent answers on the socket.
 """
 
 from __future__ import annotations
@@ -326,9 +326,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if exc.data is not None:
             print(json.dumps(exc.data), file=sys.stderr)
         return 1
-    except LeadsyncError as exc:  # bad input found before reaching the agent (an empty CSV...) or at start-up
-        print(f"leadsync: {exc.message}", file=sys.stderr)
-        return 1 if args.command == "agent" else 2
+    except LeadsyncError as exc:  # bad input found before reaching the agent (an empty CSV...), at start-up, or
+        print(f"leadsync: {exc.message}", file=sys.stderr)  # a restore refused (a running agent, a damaged backup)
+        return 1 if args.command in ("agent", "restore") else 2
     except TimeoutError:
         print(f"leadsync: no answer within --timeout {args.timeout} s (the agent may still be working)",
               file=sys.stderr)
