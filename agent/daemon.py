@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from leadsync.agent.runtime import ConnectorFactory, Job
 from leadsync.agent.secrets import SecretStore
 from leadsync.agent.settings import Settings, load
 from leadsync.agent.store import Store
-from leadsync.agent.store.disk import disk_full
+from leadsync.agent.store.disk import disk_full, unless_disk_full
 from leadsync.agent.store.integrity import check_store
 from leadsync.common.answers import FieldMapping, Plan
 from leadsync.common.errors import (
@@ -102,7 +103,12 @@ class Agent:
             self._instance_lock.close()
             raise
         self.store = await Store.open(db_path(self.data_dir))
-        await self._recover_interrupted_runs()
+        try:
+            await self._recover_interrupted_runs()
+        except (sqlite3.Error, OSError) as exc:
+            await self.store.close()
+            self._instance_lock.close()
+            raise disk_full(exc, self.store.path) or exc from exc
         self.settings = load(await self.store.get_settings())
         await self._load_connector()
         await self.reload_mappings()
@@ -127,14 +133,17 @@ class Agent:
                 await self._worker
             except (asyncio.CancelledError, Exception):
                 pass
-        if cut_short is not None:  # the engine records a cancelled run with its own status: correct it
-            await self._mark_interrupted(cut_short)
         self._queue.fail_waiting("the agent stopped before this sync could run")  # requests that never ran
-        if self.connector is not None:
-            await self.connector.aclose()
-        await self._recover_interrupted_runs()
-        await self.store.close()
-        self._instance_lock.close()
+        try:
+            if self.connector is not None:
+                await self.connector.aclose()
+            with unless_disk_full(self.store.path, "the interrupted runs (the next start marks them)"):
+                if cut_short is not None:  # the engine records a cancelled run with its own status: correct it
+                    await self._mark_interrupted(cut_short)
+                await self._recover_interrupted_runs()
+        finally:
+            await self.store.close()
+            self._instance_lock.close()
 
     async def _mark_interrupted(self, run_id: int) -> None:
         """A run stopped by shutdown is ``interrupted``: its committed pages and batches stay, the next

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 from leadsync.common.errors import DiskFullError
 
+log = logging.getLogger("leadsync.agent")
 SQLITE_FULL = 13
 FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 """OS errors that mean no room for the write: no space, quota exceeded, file size limit."""
@@ -57,3 +60,16 @@ def secure_store_files(db: Path) -> None:
     for suffix in STORE_SUFFIXES[1:]:
         with contextlib.suppress(FileNotFoundError):
             os.chmod(db.with_name(db.name + suffix), 0o600)
+
+
+@contextlib.contextmanager
+def unless_disk_full(path: Path, what: str) -> Iterator[None]:
+    """Let a full disk skip the block's write (logged as a warning naming ``what`` left undone); any other
+    error is raised. For writes that may be left to later, such as the bookkeeping of a stopping agent."""
+    try:
+        yield
+    except (sqlite3.Error, OSError) as exc:
+        full = disk_full(exc, path)
+        if full is None:
+            raise
+        log.warning("%s not recorded: %s", what, full.message)

@@ -5,6 +5,7 @@ aside; scheduled backups keep the newest ``backup_keep``."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import stat
@@ -52,7 +53,7 @@ async def test_a_backup_taken_while_a_sync_writes_restores_and_converges(short_t
         assert finished["run"]["status"] == "ok"
         in_backup = contacts_in(Path(backup["path"]))
         assert 0 < len(in_backup) < 2000
-        assert stat.S_IMODE(Path(backup["path"]).stat().st_mode) == 0o600
+        assert stat.S_IMODE(os.stat(backup["path"]).st_mode) == 0o600
 
         fresh = short_tmp / "fresh"
         assert restore_store(fresh, Path(backup["path"])) is None  # nothing to put aside in a fresh dir
@@ -80,7 +81,7 @@ async def test_restore_is_refused_while_the_agent_runs(short_tmp: Path) -> None:
     try:
         async with RpcClient(world.agent.socket_path) as client:
             backup = await client.call("store.backup", {"path": str(short_tmp)})
-        with pytest.raises(AgentAlreadyRunningError, match="an agent is running on .*: stop it first"):
+        with pytest.raises(AgentAlreadyRunningError, match=r"an agent is running on .*: stop it first"):
             restore_store(world.agent.data_dir, Path(backup["path"]))
     finally:
         await world.agent.stop()
