@@ -40,7 +40,8 @@ def harden_process() -> None:
     logged, and the others still apply."""
     os.umask(AGENT_UMASK)
     try:
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if resource.getrlimit(resource.RLIMIT_CORE) != (0, 0):  # already so under systemd (LimitCORE=0), whose
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))   # system call filter refuses setrlimit
     except (ValueError, OSError) as exc:
         log.warning("could not turn core dumps off (RLIMIT_CORE): %s", exc)
     if sys.platform.startswith("linux") and _prctl(PR_SET_DUMPABLE, 0) != 0:
