@@ -97,9 +97,8 @@ def _copy(source: Path, target: Path) -> None:
 async def backup_store(store_path: Path, path: Path) -> BackupAnswer:
     """Back the store at ``store_path`` up to ``path`` (a file, or a directory to put a dated file in).
 
-    Raises ValidationError (relative path, the store itself), DiskFullError naming the target when its
-    disk is full, StoreDamagedError when the copy fails its integrity check, OSError when the target's
-    directory cannot be written."""
+    Raises ValidationError (relative path, the store itself, a target the agent may not write), DiskFullError
+    naming the target when its disk is full, StoreDamagedError when the copy fails its integrity check."""
     target = backup_target(path)
     started = time.monotonic()
     try:
@@ -107,6 +106,9 @@ async def backup_store(store_path: Path, path: Path) -> BackupAnswer:
     except (OSError, sqlite3.Error) as exc:
         if (full := disk_full(exc, target)) is not None:
             raise full from exc
+        if isinstance(exc, OSError):
+            raise ValidationError(f"path: cannot write the backup to {target}: {exc.strerror} (under systemd the "
+                                  "agent writes only its data dir and the unit's ReadWritePaths=)") from exc
         raise
     took_ms = int((time.monotonic() - started) * 1000)
     log.info("store backed up to %s (%d bytes, %d ms)", target, target.stat().st_size, took_ms)
