@@ -39,9 +39,11 @@ def disk_full(exc: BaseException, path: Path) -> DiskFullError | None:
 
 
 def private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) if needed and make it 0700; returns it."""
+    """Create ``path`` (and parents) if needed and make it 0700 when this user owns it (a directory someone else
+    gave the agent, such as a shared backup directory, keeps its mode); returns it."""
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path, 0o700)
+    if path.stat().st_uid == os.geteuid():
+        os.chmod(path, 0o700)
     return path
 
 

@@ -5,7 +5,9 @@ aside; scheduled backups keep the newest ``backup_keep``."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
 import shutil
 import sqlite3
 import stat
@@ -75,12 +77,15 @@ async def test_a_backup_taken_while_a_sync_writes_restores_and_converges(short_t
         await original.stop()
 
 
-async def test_restore_is_refused_while_the_agent_runs(short_tmp: Path) -> None:
+async def test_restore_is_refused_while_the_agent_runs(short_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
     state, app = make_sandbox(contacts=20)
     world = await connect_world(short_tmp, state, app)
     try:
-        async with RpcClient(world.agent.socket_path) as client:
-            backup = await client.call("store.backup", {"path": str(short_tmp)})
+        code = await asyncio.to_thread(main, ["--socket", str(world.agent.socket_path), "backup", str(short_tmp)])
+        assert code == 0
+        printed = re.match(r"store backed up to (\S+) \(\d+ bytes", capsys.readouterr().out)
+        assert printed, "leadsync backup printed no path"
+        backup = {"path": printed.group(1)}
         with pytest.raises(AgentAlreadyRunningError, match=r"an agent is running on .*: stop it first"):
             restore_store(world.agent.data_dir, Path(backup["path"]))
     finally:
