@@ -48,17 +48,14 @@ def slow_sandbox() -> Iterator[SandboxProcess]:
     sandbox.close()
 
 
-def fill(disk: Path, name: str) -> Path:
-    """Write a ballast file on ``disk`` (the agent's view of it) until the disk is full."""
-    ballast = disk / name
-    with open(ballast, "wb") as handle:
+def fill(ballast: Path) -> None:
+    """Write ``ballast`` until the disk is full; unbuffered, so that closing it has nothing left to write."""
+    with open(ballast, "ab", buffering=0) as handle:
         try:
             while True:
                 handle.write(b"\0" * 65536)
-                handle.flush()
         except OSError as exc:
             assert exc.errno == errno.ENOSPC, exc
-    return ballast
 
 
 CHECKPOINT = """
@@ -92,6 +89,7 @@ async def test_a_full_disk_is_reported_everywhere_and_the_agent_recovers(short_t
         agent.wait_ready()
         seen = Path(f"/proc/{agent.pid}/root{disk}")  # the tmpfs as the agent sees it
         db = disk / "data" / "leadsync.db"
+        ballasts = [seen / "ballast-1", seen / "ballast-2"]
         message = f"disk full at {disk}/data/leadsync.db, nothing was written"
         async with RpcClient(agent.sock, timeout_s=60) as client:
             await client.call("crm.connect", {"crm": "hubspot", "base_url": slow_sandbox.url,
@@ -101,17 +99,17 @@ async def test_a_full_disk_is_reported_everywhere_and_the_agent_recovers(short_t
             await next_event(client, lambda e: e.get("type") == "progress" and e.get("phase") == "pull",
                              what="the first pulled page")
             checkpoint(agent.pid, db)
-            fill(seen, "ballast-1")
+            fill(ballasts[0])
             ended = await next_event(client, lambda e: e.get("type") == "run_finished", timeout_s=120,
                                      what="the end of the sync")
             assert ended["run"]["status"] == "failed" and ended["run"]["error"] == message, ended
             contacts_then = (await client.call("agent.status"))["contacts"]  # reads still answer
 
-            (seen / "ballast-1").unlink()  # some room, for a CRM owner's user (the run saved the owners first)
+            ballasts[0].unlink()  # some room, for a CRM owner's user (the run saved the owners first)
             owner = next(o for o in (await client.call("users.list"))["unmatched_owners"] if o["active"])
             creator = await client.call("users.create", {"email": owner["email"]})
             checkpoint(agent.pid, db)  # the failed page's frames freed too: every write must grow the WAL
-            fill(seen, "ballast-2")
+            fill(ballasts[1])
             new_lead = {"created_by": creator["id"], "fields": {"email": "n@x.io"}}
             for method, params in [("contacts.create", new_lead),
                                    ("settings.update", {"sync_interval_minutes": 30}),
@@ -121,7 +119,7 @@ async def test_a_full_disk_is_reported_everywhere_and_the_agent_recovers(short_t
                 assert refused.data == {"reason": "disk_full", "path": f"{disk}/data/leadsync.db"}
             assert (await client.call("agent.status"))["contacts"] == contacts_then  # nothing was written
 
-            (seen / "ballast-2").unlink()  # space returns
+            ballasts[1].unlink()  # space returns
             created = await client.call("contacts.create", new_lead)
             assert created["email"] == "n@x.io"
             assert (await client.call("sync.run", {"wait": True}))["status"] == "ok"
