@@ -108,7 +108,9 @@ class Agent:
         except (sqlite3.Error, OSError) as exc:
             await self.store.close()
             self._instance_lock.close()
-            raise disk_full(exc, self.store.path) or exc from exc
+            if (full := disk_full(exc, self.store.path)) is not None:
+                raise full from exc
+            raise
         self.settings = load(await self.store.get_settings())
         await self._load_connector()
         await self.reload_mappings()
