@@ -1,7 +1,7 @@
 """The ``leadsync`` command: agent, tui, demo, sandbox, call, and friendly verbs for scripts.
 
-Exit status: 0 on success, 1 when the agent answered with an error, 2 for usage errors, 3 when no
-agent answers on the socket.
+Exit status: 0 on success, 1 when the agent answered with an error (or refused to start, or a restore was
+refused), 2 for usage errors, 3 when no agent answers on the socket.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from leadsync.agent.cli_recovery import add_parsers as add_recovery_parsers
+from leadsync.agent.cli_store import add_parsers as add_store_parsers
 from leadsync.agent.connectors.sandboxes import SANDBOX_CRMS
 from leadsync.common.errors import LeadsyncError
 from leadsync.common.paths import data_dir, socket_path
@@ -45,7 +46,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
         return 2
     return asyncio.run(run_agent(data_dir(args.data_dir), socket_path(args.socket),
                                  socket_mode=int(args.socket_mode, 8), allow_users=args.allow_user,
-                                 allow_groups=args.allow_group))
+                                 allow_groups=args.allow_group, full_check=args.integrity_check))
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
@@ -212,8 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_contact_verbs(sub)
     _add_local_verbs(sub)
     add_recovery_parsers(sub)
+    add_store_parsers(sub)
     for name, client in sub.choices.items():  # `leadsync tui --socket X` works as well as `leadsync --socket X tui`
-        if name not in ("agent", "sandbox", "demo"):
+        if name not in ("agent", "sandbox", "demo", "restore"):
             client.add_argument("--socket", default=argparse.SUPPRESS, help="agent socket (same as the global one)")
     return parser
 
@@ -230,6 +232,8 @@ def _add_process_verbs(sub: _Subparsers[argparse.ArgumentParser]) -> None:
     p.add_argument("--allow-group", action="append", default=[], metavar="GROUP",
                    help="members of this group (name or gid) may use the socket (with --socket-mode 660); "
                         "repeatable")
+    p.add_argument("--integrity-check", action="store_true",
+                   help="check the whole store with SQLite's integrity_check before serving (default: quick_check)")
     p.set_defaults(func=cmd_agent)
 
     p = sub.add_parser("sandbox", help="serve a sandbox CRM on loopback")
@@ -328,9 +332,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if exc.data is not None:
             print(json.dumps(exc.data), file=sys.stderr)
         return 1
-    except LeadsyncError as exc:  # bad input found before reaching the agent (an empty CSV...) or at start-up
-        print(f"leadsync: {exc.message}", file=sys.stderr)
-        return 1 if args.command == "agent" else 2
+    except LeadsyncError as exc:  # bad input found before reaching the agent (an empty CSV...), at start-up, or
+        print(f"leadsync: {exc.message}", file=sys.stderr)  # a restore refused (a running agent, a damaged backup)
+        return 1 if args.command in ("agent", "restore") else 2
     except TimeoutError:
         print(f"leadsync: no answer within --timeout {args.timeout} s (the agent may still be working)",
               file=sys.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,12 +16,14 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from leadsync.agent.api import build_methods
 from leadsync.agent.backlog import PushRate
+from leadsync.agent.backups import ScheduledBackups
 from leadsync.agent.connectors.base import Connector, PropertyMeta
 from leadsync.agent.connectors.registry import DEFAULT_MAPPINGS, make_connector
 from leadsync.agent.engine.planning import PlanningConnector, PlanRecorder
 from leadsync.agent.engine.runner import Directory, execute_run, get_run, start_run
-from leadsync.agent.instance_lock import AgentAlreadyRunningError, hold_instance_lock, refuse_live_socket
+from leadsync.agent.instance_lock import hold_instance_lock, refuse_live_socket
 from leadsync.agent.mappings import load_mappings
+from leadsync.agent.quota import quota_free_at_ms, utc_text
 from leadsync.agent.retries import AutoRetry
 from leadsync.agent.rpc_server import RpcServer
 from leadsync.agent.run_queue import RunQueue, RunRequest
@@ -28,6 +31,8 @@ from leadsync.agent.runtime import ConnectorFactory, Job
 from leadsync.agent.secrets import SecretStore
 from leadsync.agent.settings import Settings, load
 from leadsync.agent.store import Store
+from leadsync.agent.store.disk import disk_full, unless_disk_full
+from leadsync.agent.store.integrity import check_store
 from leadsync.agent.watch import Watch
 from leadsync.common.answers import FieldMapping, Plan
 from leadsync.common.errors import (
@@ -57,8 +62,10 @@ class Agent:
     def __init__(self, data_dir: Path, socket_path: Path, *, socket_mode: int = 0o600,
                  connector_factory: ConnectorFactory = make_connector,
                  connector_options: dict[str, Any] | None = None,
-                 authorize: Callable[[asyncio.StreamWriter], bool] | None = None, watch: bool = True) -> None:
+                 authorize: Callable[[asyncio.StreamWriter], bool] | None = None, watch: bool = True,
+                 full_check: bool = False) -> None:
         self.data_dir = data_dir
+        self.full_check = full_check  # at start: integrity_check instead of quick_check (slower, also indexes)
         self.socket_path = socket_path
         self.socket_mode = socket_mode
         self.authorize = authorize  # who may use the socket (SO_PEERCRED check, see rpc_server.peer_authorizer)
@@ -78,6 +85,7 @@ class Agent:
         self.scheduler = AsyncIOScheduler(timezone=dt.UTC)
         self.auto_retry = AutoRetry(self, self.scheduler)
         self.watch = Watch(self, self.scheduler, enabled=watch)  # watch=False: no watch pull (embedders, tests)
+        self.backups = ScheduledBackups(self, self.scheduler)
         self.quota_blocked_until_ms: int | None = None
         self._mappings: tuple[FieldMapping, ...] | None = None
         # every run reuses owners and property metadata for 10 minutes, and so do interval runs the archived
@@ -88,16 +96,25 @@ class Agent:
         self.stopping = asyncio.Event()
 
     async def start(self) -> None:
-        """Open the store and serve the socket. Raises AgentAlreadyRunningError when another agent holds
-        this data dir or answers on this socket (one agent per store; a socket is never taken over)."""
+        """Check and open the store, then serve the socket. Raises AgentAlreadyRunningError when another agent
+        holds this data dir or answers on this socket (one agent per store; a socket is never taken over), and
+        StoreDamagedError when the store fails SQLite's quick_check (integrity_check with ``full_check``)."""
         self._instance_lock = hold_instance_lock(self.data_dir)
         try:
             await refuse_live_socket(self.socket_path)
-        except AgentAlreadyRunningError:
+            await asyncio.to_thread(check_store, db_path(self.data_dir), full=self.full_check)
+        except LeadsyncError:
             self._instance_lock.close()
             raise
         self.store = await Store.open(db_path(self.data_dir))
-        await self._recover_interrupted_runs()
+        try:
+            await self._recover_interrupted_runs()
+        except (sqlite3.Error, OSError) as exc:
+            await self.store.close()
+            self._instance_lock.close()
+            if (full := disk_full(exc, self.store.path)) is not None:
+                raise full from exc
+            raise
         self.settings = load(await self.store.get_settings())
         await self._load_connector()
         await self.reload_mappings()
@@ -105,6 +122,7 @@ class Agent:
         await self.server.start(self.socket_path)
         self._schedule_interval()
         self.watch.schedule()
+        self.backups.schedule()
         self.scheduler.start()
         await self.auto_retry.schedule()
         log.info("agent listening on %s", self.socket_path)
@@ -122,14 +140,17 @@ class Agent:
                 await self._worker
             except (asyncio.CancelledError, Exception):
                 pass
-        if cut_short is not None:  # the engine records a cancelled run with its own status: correct it
-            await self._mark_interrupted(cut_short)
         self._queue.fail_waiting("the agent stopped before this sync could run")  # requests that never ran
-        if self.connector is not None:
-            await self.connector.aclose()
-        await self._recover_interrupted_runs()
-        await self.store.close()
-        self._instance_lock.close()
+        try:
+            if self.connector is not None:
+                await self.connector.aclose()
+            with unless_disk_full(self.store.path, "the interrupted runs (the next start marks them)"):
+                if cut_short is not None:  # the engine records a cancelled run with its own status: correct it
+                    await self._mark_interrupted(cut_short)
+                await self._recover_interrupted_runs()
+        finally:
+            await self.store.close()
+            self._instance_lock.close()
 
     async def _mark_interrupted(self, run_id: int) -> None:
         """A run stopped by shutdown is ``interrupted``: its committed pages and batches stay, the next
@@ -187,7 +208,7 @@ class Agent:
         if self.quota_blocked_until_ms is not None:
             if now_ms() < self.quota_blocked_until_ms:
                 raise CrmQuotaExhaustedError(
-                    f"the CRM's daily API quota is spent; no sync until {_utc(self.quota_blocked_until_ms)} "
+                    f"the CRM's daily API quota is spent; no sync until {utc_text(self.quota_blocked_until_ms)} "
                     "(when it resets or, for a rolling 24-hour quota, frees up)", crm=connector.name)
             self.quota_blocked_until_ms = None
         if not self.settings.push_enabled:
@@ -254,7 +275,8 @@ class Agent:
             request.future.set_result(run)
         except BaseException as exc:
             if not request.future.done():
-                request.future.set_exception(exc)
+                full = disk_full(exc, self.store.path)
+                request.future.set_exception(full or exc)
                 request.future.exception()  # retrieved: nobody may be waiting for it
             if isinstance(exc, asyncio.CancelledError):
                 raise
@@ -290,15 +312,9 @@ class Agent:
     def quota_spent(self, retry_after_s: float | None) -> None:
         """The CRM said its daily quota is spent: no run starts until it resets (``retry_after_s`` when the
         CRM said, else the next midnight UTC)."""
-        now = now_ms()
-        if retry_after_s is not None:
-            until = now + int(retry_after_s * 1000)
-        else:
-            midnight = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).replace(hour=0, minute=0, second=0,
-                                                                                microsecond=0)
-            until = int(midnight.timestamp() * 1000)
+        until = quota_free_at_ms(retry_after_s)
         self.quota_blocked_until_ms = until
-        log.warning("the CRM's daily API quota is spent: syncs wait until %s", _utc(until))
+        log.warning("the CRM's daily API quota is spent: syncs wait until %s", utc_text(until))
         self.emit({"type": "crm_quota_spent", "until": until})
 
     def mappings(self, connector: Connector) -> tuple[FieldMapping, ...]:
@@ -362,6 +378,8 @@ class Agent:
             self._schedule_interval()
         if "watch_interval_seconds" in changes and self.scheduler.running:
             self.watch.schedule()
+        if any(key.startswith("backup_") for key in changes) and self.scheduler.running:
+            self.backups.schedule()
         if changes.get("push_enabled") and not before.push_enabled and self.connector is not None:
             await self.request_sync("interval", wait=False, pull=False)
 
@@ -373,6 +391,3 @@ class Agent:
         """The queued sync requests: trigger, pull, push, contacts (count, None for all), urgent."""
         return self._queue.status()
 
-
-def _utc(epoch_ms: int) -> str:
-    return dt.datetime.fromtimestamp(epoch_ms / 1000, tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import os
 from pathlib import Path
 from typing import IO
 
@@ -18,7 +19,7 @@ def hold_instance_lock(data_dir: Path) -> IO[bytes]:
     """An exclusive, non-blocking lock on ``<data dir>/agent.lock``, held for the agent's life (the
     kernel drops it if the process dies, so a crash never leaves a stale lock)."""
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    handle = open(data_dir / "agent.lock", "ab")
+    handle = os.fdopen(os.open(data_dir / "agent.lock", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -25,7 +25,10 @@ class Settings(msgspec.Struct, kw_only=True):
     ``crm_delete_enabled``: lets ``contacts.delete`` with ``also_in_crm`` archive the CRM record (off: a
     local delete never deletes in the CRM); ``time_zone``: the account's IANA time zone, in which imported
     date-times without a zone are read; ``watch_interval_seconds``: how often the watch pull asks the CRM
-    for records changed since the cursor between syncs (15..600 s, 0: off; :mod:`leadsync.agent.watch`)."""
+    for records changed since the cursor between syncs (15..600 s, 0: off; :mod:`leadsync.agent.watch`);
+    ``backup_interval_hours``: a backup of the store every so many hours (1..720; None: no scheduled backup)
+    into ``backup_dir`` (an absolute path; None: ``<data dir>/backups``), keeping the ``backup_keep`` newest
+    (1..1000)."""
 
     sync_interval_minutes: int = 60
     watch_interval_seconds: int = 60
@@ -34,6 +37,9 @@ class Settings(msgspec.Struct, kw_only=True):
     fallback_owner: str | None = None
     crm_delete_enabled: bool = False
     time_zone: str = "UTC"
+    backup_interval_hours: int | None = None
+    backup_dir: str | None = None
+    backup_keep: int = 7
 
     def threshold_score(self) -> int | None:
         """The threshold as a lead score (a named interest level is mapped by ``INTEREST_LEVELS``)."""
@@ -50,7 +56,32 @@ class SettingsUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     fallback_owner: str | None = None
     crm_delete_enabled: bool | None = None
     time_zone: str | None = None
+    backup_interval_hours: int | None = None
+    backup_dir: str | None = None
+    backup_keep: int | None = None
     clear: list[str] = []
+
+
+CLEARABLE = ("score_threshold", "fallback_owner", "backup_interval_hours", "backup_dir")
+BACKUP_HOURS_MAX, BACKUP_KEEP_MAX = 720, 1000
+
+
+def _backup_changes(update: SettingsUpdate) -> dict[str, Any]:
+    """The scheduled-backup settings in ``update``, checked: ValidationError naming the allowed range."""
+    changes: dict[str, Any] = {}
+    if update.backup_interval_hours is not None:
+        if not 1 <= update.backup_interval_hours <= BACKUP_HOURS_MAX:
+            raise ValidationError(f"backup_interval_hours: 1 to {BACKUP_HOURS_MAX} hours (30 days)")
+        changes["backup_interval_hours"] = update.backup_interval_hours
+    if update.backup_dir is not None:
+        if not update.backup_dir.startswith("/"):
+            raise ValidationError("backup_dir: an absolute path")
+        changes["backup_dir"] = update.backup_dir
+    if update.backup_keep is not None:
+        if not 1 <= update.backup_keep <= BACKUP_KEEP_MAX:
+            raise ValidationError(f"backup_keep: keep 1 to {BACKUP_KEEP_MAX} backups")
+        changes["backup_keep"] = update.backup_keep
+    return changes
 
 
 def apply_update(current: Settings, update: SettingsUpdate) -> dict[str, Any]:
@@ -89,9 +120,10 @@ def apply_update(current: Settings, update: SettingsUpdate) -> dict[str, Any]:
         changes["time_zone"] = update.time_zone.strip()
     if update.fallback_owner is not None:
         changes["fallback_owner"] = update.fallback_owner.strip()
+    changes.update(_backup_changes(update))
     for key in update.clear:
-        if key not in ("score_threshold", "fallback_owner"):
-            raise ValidationError(f"clear: only score_threshold and fallback_owner can be cleared, not {key!r}")
+        if key not in CLEARABLE:
+            raise ValidationError(f"clear: only {', '.join(CLEARABLE)} can be cleared, not {key!r}")
         changes[key] = None
     return changes
 

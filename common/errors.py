@@ -32,6 +32,8 @@ class RpcCode:
     CRM_RATE_LIMITED = -32012
     CRM_UNAVAILABLE = -32013
     SYNC_BUSY = -32020
+    DISK_FULL = -32030  # data: {"reason": "disk_full", "path": ...}
+    STORE_DAMAGED = -32031
 
 
 class LeadsyncError(Exception):
@@ -169,3 +171,22 @@ class SyncBusyError(LeadsyncError):
     """A sync is already running and the request cannot be coalesced into it."""
 
     code = RpcCode.SYNC_BUSY
+
+
+class DiskFullError(LeadsyncError):
+    """The disk (or the file system quota) holding ``path`` is full: the write was refused and rolled back.
+
+    ``data`` is ``{"reason": "disk_full", "path": str}`` for scripts; the message reads "disk full at PATH,
+    nothing was written"."""
+
+    code = RpcCode.DISK_FULL
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"disk full at {path}, nothing was written", data={"reason": "disk_full", "path": path})
+        self.path = path
+
+
+class StoreDamagedError(LeadsyncError):
+    """The store failed SQLite's integrity check (or is not a database): it is refused, never served."""
+
+    code = RpcCode.STORE_DAMAGED

@@ -19,6 +19,7 @@ from leadsync.agent.api import (
     meta,
     settings,
     smartlists,
+    store,
     sync,
     todos,
     users,
@@ -44,6 +45,7 @@ METHODS: tuple[ApiMethod, ...] = (  # in the order agent.methods lists them
     errors.errors_list,
     errors.errors_retry,
     events.events_subscribe,
+    store.store_backup,
 )
 
 

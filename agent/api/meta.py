@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from leadsync.agent.api.registry import ApiContext, NoParams, method
+from leadsync.agent.hardening import process_guards
 from leadsync.agent.store.queries.contacts import count_contacts
 
 VERSION = "0.1.0"
@@ -15,13 +16,14 @@ _STARTED = time.monotonic()
 
 @method("agent.status", NoParams)
 async def agent_status(ctx: ApiContext, _: NoParams) -> dict[str, Any]:
-    """Version, pid, uptime (s), data dir, socket and whether a CRM is connected and a sync runs."""
+    """Version, pid, uptime (s), data dir, socket, whether a CRM is connected and a sync runs, and the process
+    guards in force (process: dumpable, core_limit_bytes)."""
     agent = ctx.agent
     return {
         "version": VERSION, "pid": os.getpid(), "uptime_s": round(time.monotonic() - _STARTED, 1),
         "data_dir": str(agent.data_dir), "socket": str(agent.socket_path),
         "crm": agent.connector.name if agent.connector else None, "sync_running": agent.current_run,
-        "contacts": await count_contacts(ctx.store),
+        "contacts": await count_contacts(ctx.store), "process": process_guards(),
     }
 
 

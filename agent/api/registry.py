@@ -3,11 +3,13 @@ collected by :func:`method` into an :class:`ApiMethod` record; :func:`bind` serv
 
 A handler is ``async (ctx: ApiContext, params) -> answer``; its docstring's first paragraph is the
 description ``agent.methods`` lists (whitespace collapsed). Handlers raise :mod:`leadsync.common.errors`
-types, which the server turns into JSON-RPC errors.
+types, which the server turns into JSON-RPC errors; a full disk, wherever a handler meets it, becomes
+:class:`~leadsync.common.errors.DiskFullError` ("disk full at PATH, nothing was written", code ``DISK_FULL``).
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -16,6 +18,7 @@ import msgspec
 
 from leadsync.agent.rpc_server import Method, NoParams, Session
 from leadsync.agent.runtime import Runtime
+from leadsync.agent.store.disk import disk_full
 from leadsync.agent.store.store import Store
 
 __all__ = ["ApiContext", "ApiMethod", "NoParams", "Params", "bind", "method"]
@@ -71,7 +74,12 @@ def bind(methods: Iterable[ApiMethod], agent: Runtime) -> dict[str, Method]:
 
     def serve(declared: ApiMethod) -> Method:
         async def handle(params: Any, session: Session) -> Any:
-            return await declared.handler(ApiContext(agent, session, catalogue), params)
+            try:
+                return await declared.handler(ApiContext(agent, session, catalogue), params)
+            except (sqlite3.Error, OSError) as exc:  # a full disk is the same error on every method
+                if (full := disk_full(exc, agent.store.path)) is not None:
+                    raise full from exc
+                raise
         return Method(declared.name, declared.params, handle, declared.doc)
 
     return {m.name: serve(m) for m in catalogue}

@@ -18,9 +18,11 @@ import msgspec
 from leadsync.agent.connectors.base import Connector, ObjectType, PropertyMeta
 from leadsync.agent.engine import push_phase
 from leadsync.agent.engine.context import RunContext
+from leadsync.agent.engine.outcome import record_outcome
 from leadsync.agent.engine.planning import PlanRecorder
 from leadsync.agent.engine.pull import apply_pull_page
 from leadsync.agent.engine.relink import conversion_targets
+from leadsync.agent.store.disk import disk_full
 from leadsync.agent.store.queries import cursors, owners, sync_runs
 from leadsync.agent.store.queries.contacts import any_contact
 from leadsync.agent.store.queries.sync_runs import run_from_row as run_from_row
@@ -102,14 +104,15 @@ async def execute_run(
         status, error = "interrupted", "stopped before the end; the next run goes on from the saved cursors"
         raise
     except Exception as exc:
-        status, error = "failed", f"internal error: {type(exc).__name__}: {exc}"
-        log.exception("sync run %s failed", run_id)
-        raise
+        if (full := disk_full(exc, store.path)) is None:
+            status, error = "failed", f"internal error: {type(exc).__name__}: {exc}"
+            log.exception("sync run %s failed", run_id)
+            raise
+        status, error = "failed", full.message  # the page or batch that hit it was rolled back
+        log.error("sync run %s failed: %s", run_id, error)
     finally:
-        async with store.transaction() as db:
-            await sync_runs.finish_run(db, run_id, status=status, finished_at=now_ms(), error=error,
-                                       api_calls=connector.api_calls - calls_before, counts=asdict(ctx.counts))
-    finished = await get_run(store, run_id)
+        finished = await record_outcome(store, run_id, status=status, finished_at=now_ms(), error=error,
+                                        api_calls=connector.api_calls - calls_before, counts=asdict(ctx.counts))
     progress({"type": "run_finished", "run": {k: getattr(finished, k) for k in finished.__struct_fields__}})
     return finished
 

@@ -18,6 +18,7 @@ from typing import Any
 import aiosqlite
 import msgspec
 
+from leadsync.agent.store.disk import secure_store_files
 from leadsync.agent.store.migrations import migrate
 from leadsync.common.instants import NowMs, now_ms
 
@@ -49,8 +50,9 @@ class Store:
 
     @classmethod
     async def open(cls, path: Path) -> Store:
-        """Open (creating if needed) the store at ``path`` and bring its schema up to date."""
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """Open (creating if needed) the store at ``path`` and bring its schema up to date. The directory is
+        made 0700, the database (and so its WAL and SHM) 0600."""
+        secure_store_files(path)
         writer = await aiosqlite.connect(path, isolation_level=None)
         await _configure(writer)
         await writer.execute("PRAGMA journal_mode=WAL")
@@ -69,16 +71,17 @@ class Store:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """An immediate write transaction on the writer; committed on success, rolled back on error."""
+        """An immediate write transaction on the writer; committed on success, rolled back on error (a
+        COMMIT that fails, as on a full disk, is rolled back too: nothing of it stays)."""
         async with self._write_lock:
             await self._rollback_stale()
             try:
                 await self.writer.execute("BEGIN IMMEDIATE")
                 yield self.writer
+                await self.writer.execute("COMMIT")
             except BaseException:
                 await asyncio.shield(self._rollback_stale())
                 raise
-            await self.writer.execute("COMMIT")
 
     async def _rollback_stale(self) -> None:
         """Roll back a transaction left open by a task cancelled mid-statement (its BEGIN or a write still

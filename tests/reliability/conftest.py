@@ -227,18 +227,18 @@ class NotifySocket:
 
 class AgentProcess:
     """``leadsync agent --data-dir D --socket S`` in a subprocess, its stderr appended to ``log_path``, its
-    ``$NOTIFY_SOCKET`` messages in ``notify``."""
+    ``$NOTIFY_SOCKET`` messages in ``notify``; ``wrap``: a command that execs the agent (``unshare ...``)."""
 
     def __init__(self, data: Path, sock: Path, log_path: Path, *, args: list[str] | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, wrap: list[str] | None = None) -> None:
         self.sock = sock
         self.log_path = log_path
         self._log: IO[bytes] = open(log_path, "ab")  # closed in kill9(), terminate(), close()
         if sock.exists():
             sock.unlink()
         self.notify = NotifySocket(sock.with_name(sock.name + ".notify"))  # closed with the log
-        self.proc = subprocess.Popen([str(LEADSYNC), "agent", "--data-dir", str(data), "--socket", str(sock),
-                                      *(args or [])], stdout=subprocess.DEVNULL, stderr=self._log,
+        self.proc = subprocess.Popen([*(wrap or []), str(LEADSYNC), "agent", "--data-dir", str(data), "--socket",
+                                      str(sock), *(args or [])], stdout=subprocess.DEVNULL, stderr=self._log,
                                      env=_env({**(env or {}), "NOTIFY_SOCKET": str(self.notify.path)}))
 
     @property
