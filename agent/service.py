@@ -26,6 +26,7 @@ from typing import Any
 import msgspec
 
 from leadsync.agent.daemon import Agent
+from leadsync.agent.rpc_limits import SocketLimits
 from leadsync.agent.rpc_server import PeerAuthorizer
 from leadsync.agent.settings import load
 
@@ -81,14 +82,15 @@ async def reload_settings(agent: Agent) -> dict[str, Any]:
 
 
 async def run_agent(data: Path, sock: Path, *, socket_mode: int = 0o600, allow_users: Sequence[str] = (),
-                    allow_groups: Sequence[str] = ()) -> int:
+                    allow_groups: Sequence[str] = (), socket_limits: SocketLimits | None = None) -> int:
     """Serve until SIGTERM or SIGINT; returns the process exit code (0 after a clean stop).
 
     ``allow_users``/``allow_groups`` (names or numeric ids) may use the socket besides the agent's own
-    user and root. Raises ValueError for an unknown user or group name.
+    user and root; ``socket_limits`` bound connections, deadlines and buffers (defaults: SocketLimits()).
+    Raises ValueError for an unknown user or group name.
     """
     authorize = PeerAuthorizer.default(allow_users, allow_groups)
-    agent = Agent(data, sock, socket_mode=socket_mode, authorize=authorize)
+    agent = Agent(data, sock, socket_mode=socket_mode, authorize=authorize, socket_limits=socket_limits)
     await agent.start()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

@@ -32,6 +32,11 @@ class RpcCode:
     CRM_RATE_LIMITED = -32012
     CRM_UNAVAILABLE = -32013
     SYNC_BUSY = -32020
+    # the socket's limits (agent/rpc_limits.py): sent with id null just before the agent closes the connection
+    TOO_MANY_CONNECTIONS = -32050
+    IDLE_TIMEOUT = -32051
+    REQUEST_TIMEOUT = -32052
+    SLOW_READER = -32053
 
 
 class LeadsyncError(Exception):
