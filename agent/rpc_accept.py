@@ -5,9 +5,11 @@
 - Connections are accepted ``ACCEPT_BATCH`` at a time per event-loop turn, so a burst is taken in steps
   between the other clients' work instead of in one long turn.
 - Past ``max_connections`` open connections, a client gets one ``TOO_MANY_CONNECTIONS`` error line at once,
-  written on the raw socket (no transport, no task); the agent then reads and drops what it sent for up to
-  ``close_grace_s`` so it closes cleanly (at most ``max_connections`` refusals linger; more are closed at
-  once, their error line still delivered).
+  written on the raw socket (no transport, no task); the agent then reads and drops what it sent until it
+  closes (at most ``close_grace_s``), so the client reads the line before EOF. As many refusals linger as
+  the open-files limit leaves room for besides ``max_connections`` and ``FD_RESERVE`` (at least
+  ``max_connections``); beyond that a refusal is closed at once (a client that writes after that close
+  may see EPIPE before the line).
 - Out of file descriptors (EMFILE/ENFILE), the accept loop frees one it keeps in reserve, accepts, refuses
   with an error naming the limit and takes the reserve back: clients are told, the loop never pauses.
 """
@@ -24,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from leadsync.agent.rpc_limits import SocketLimits, out_of_files, too_many_connections
+from leadsync.agent.rpc_limits import FD_RESERVE, SocketLimits, out_of_files, too_many_connections
 from leadsync.common.rpc import encode
 
 log = logging.getLogger("leadsync.rpc")
@@ -48,6 +50,7 @@ class Listener:
         self._lingering: dict[socket.socket, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._warned_at = float("-inf")
+        self._linger_cap = limits.max_connections
 
     def listen(self, path: Path, mode: int) -> None:
         """Bind ``path`` (file mode ``mode``; a stale file there must be gone) and start accepting."""
@@ -63,6 +66,9 @@ class Listener:
         os.chmod(path, mode)
         sock.listen(self.limits.backlog)
         sock.setblocking(False)
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        room = soft - FD_RESERVE - self.limits.max_connections if soft != resource.RLIM_INFINITY else 1 << 16
+        self._linger_cap = max(self.limits.max_connections, room)
         self._warn_if_backlog_capped()
         self._sock = sock
         self._spare = _open_spare()
@@ -130,7 +136,7 @@ class Listener:
         except OSError:
             conn.close()
             return
-        if len(self._lingering) >= self.limits.max_connections:
+        if len(self._lingering) >= self._linger_cap:
             self._discard(conn)
             self._finish(conn)
             return

@@ -31,7 +31,7 @@ class SocketLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
     - ``max_connections``: open client connections; the next client gets one ``TOO_MANY_CONNECTIONS``
       error and is closed. 256 by default: with as many refusals lingering (see ``close_grace_s``) and
-      ``FD_RESERVE``, well under systemd's default soft ``LimitNOFILE`` of 1024.
+      ``FD_RESERVE``, well under systemd's default soft ``LimitNOFILE`` of 1024 (the units set none).
     - ``backlog``: the listen backlog, so a burst of that many clients connecting at once waits in the
       kernel's queue (capped by ``net.core.somaxconn``) instead of getting EAGAIN.
     - ``idle_timeout_s``: seconds without a request (none in flight, not subscribed to events) before the

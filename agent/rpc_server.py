@@ -276,7 +276,8 @@ class RpcServer:
 
     async def _answer(self, line: bytes, session: Session) -> None:
         try:
-            await self._handle_line(line, session)
+            if not session.closed:
+                await self._handle_line(line, session)
         finally:
             session.release_slot()
 
@@ -290,7 +291,7 @@ class RpcServer:
             try:
                 await session.send(answer)
             except (ConnectionError, OSError):
-                pass
+                session.close()  # the client is gone: what it left unread is not worth answering
 
     async def dispatch(self, line: bytes, session: Session) -> dict[str, Any] | None:
         """Answer one frame; None for a notification (a request without ``id``)."""
