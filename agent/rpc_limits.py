@@ -40,6 +40,8 @@ class SocketLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
       (slowloris) gets ``REQUEST_TIMEOUT`` and the connection is closed.
     - ``max_in_flight``: requests of one connection being answered (the answer not yet taken by the
       client included); at the cap the agent stops reading that connection until one is done.
+    - ``max_working``: request handlers starting work at once, shared round-robin by client process
+      (:mod:`~leadsync.agent.rpc_fairness`), so one process's crowd of requests cannot hold up another's.
     - ``write_buffer_bytes``: bytes of answers the agent buffers for a connection before a writer waits
       for the client to read (the transport's high-water mark).
     - ``event_buffer``: events queued for a subscriber that is not reading; when full, the subscriber gets
@@ -53,6 +55,7 @@ class SocketLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     idle_timeout_s: float = 300.0
     request_deadline_s: float = 10.0
     max_in_flight: int = 32
+    max_working: int = 8
     write_buffer_bytes: int = 256 * 1024
     event_buffer: int = 1000
     close_grace_s: float = 1.0

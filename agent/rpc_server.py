@@ -33,6 +33,7 @@ from typing import Any
 import msgspec
 
 from leadsync.agent.rpc_accept import Listener
+from leadsync.agent.rpc_fairness import FairGate
 from leadsync.agent.rpc_limits import SocketLimits, ensure_open_files, error
 from leadsync.agent.rpc_session import READ_CHUNK, Closing, Session
 from leadsync.common.errors import LeadsyncError, RpcCode
@@ -185,6 +186,7 @@ class RpcServer:
         self.limits = limits or SocketLimits()
         self.sessions: set[Session] = set()
         self.listener = Listener(self.limits, self._serve_socket)
+        self.gate = FairGate(self.limits.max_working)
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self, path: Path) -> None:
@@ -219,6 +221,7 @@ class RpcServer:
         session = Session(writer, self.limits)
         peer = peer_credentials(writer)
         session.peer_uid = peer.uid if peer is not None else None
+        session.peer_pid = peer.pid if peer is not None else None
         if self.authorize is not None and not self.authorize(writer):
             who = f"uid {peer.uid}" if peer is not None else "this user"
             log.warning("refused a connection from %s (pid %s): not an allowed user or group", who,
@@ -277,7 +280,7 @@ class RpcServer:
     async def _answer(self, line: bytes, session: Session) -> None:
         try:
             if not session.closed:
-                await self._handle_line(line, session)
+                await self.gate.run(session.peer_key, self._handle_line(line, session))
         finally:
             session.release_slot()
 

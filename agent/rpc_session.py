@@ -44,6 +44,7 @@ class Session:
         self._lock = asyncio.Lock()
         self.events: asyncio.Queue[dict[str, Any] | None] | None = None
         self.peer_uid: int | None = None
+        self.peer_pid: int | None = None
         self.closed = False
         self.in_flight = 0
         self.requests = 0  # requests started on this connection
@@ -52,6 +53,12 @@ class Session:
         self._line_started: float | None = None  # loop time the first byte of the pending line came
         self._slot_free = asyncio.Event()
         self._timeout: asyncio.Timeout | None = None
+
+    @property
+    def peer_key(self) -> int | tuple[str, int]:
+        """Whose share of the agent's work this connection's requests take: its client process (pid), or the
+        connection itself when the kernel does not say."""
+        return self.peer_pid if self.peer_pid is not None else ("connection", id(self))
 
     @property
     def buffered_bytes(self) -> int:

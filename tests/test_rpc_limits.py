@@ -15,6 +15,7 @@ import msgspec
 import pytest
 
 from leadsync.agent.daemon import Agent
+from leadsync.agent.rpc_fairness import FairGate
 from leadsync.agent.rpc_limits import SocketLimits, parse_limits
 from leadsync.agent.rpc_session import READ_CHUNK, Session
 from leadsync.common.errors import RpcCode
@@ -276,3 +277,37 @@ def test_limits_are_parsed_from_name_value_pairs_and_checked() -> None:
         parse_limits(["max_in_flight=0"])
     with pytest.raises(ValueError, match="NAME=VALUE"):
         parse_limits(["max_connections"])
+
+
+async def test_the_work_gate_lets_client_processes_in_round_robin() -> None:
+    gate = FairGate(width=1, hold_s=10)
+    started: list[str] = []
+
+    async def job(name: str) -> None:
+        started.append(name)
+        await asyncio.sleep(0)
+
+    crowd = [asyncio.create_task(gate.run("pid A", job(f"A{n}"))) for n in range(10)]
+    await asyncio.sleep(0)  # the crowd queues first ...
+    other = asyncio.create_task(gate.run("pid B", job("B0")))  # ... then one request of another process
+    await asyncio.gather(*crowd, other)
+    assert started.index("B0") <= 2, started  # after the one at work and one more of A's, not after all ten
+
+
+async def test_a_request_that_waits_long_does_not_hold_the_gate() -> None:
+    gate = FairGate(width=1, hold_s=0.01)
+    release = asyncio.Event()
+
+    async def waits() -> None:
+        await release.wait()
+
+    async def quick() -> None:
+        pass
+
+    waiting = asyncio.create_task(gate.run("pid A", waits()))
+    await asyncio.sleep(0)
+    await asyncio.wait_for(gate.run("pid B", quick()), 5)  # starts while the first still waits
+    assert not waiting.done()
+    release.set()
+    await waiting
+    assert gate.busy == 0 and gate.waiting == 0
