@@ -285,6 +285,8 @@ class RpcServer:
             session.release_slot()
 
     async def _handle_line(self, line: bytes, session: Session) -> None:
+        if session.closed:  # closed while this request waited for its turn: nobody to answer
+            return
         try:
             answer = await self.dispatch(line, session)
         except Exception:  # the last guard: never let a request kill the server
