@@ -11,7 +11,8 @@
   ``max_connections``); beyond that a refusal is closed at once (a client that writes after that close
   may see EPIPE before the line).
 - Out of file descriptors (EMFILE/ENFILE), the accept loop frees one it keeps in reserve, accepts, refuses
-  with an error naming the limit and takes the reserve back: clients are told, the loop never pauses.
+  with an error naming the limit and takes the reserve back once that client has gone: clients are told;
+  while the reserve is in use the others wait in the backlog (accepting resumes every 50 ms, never spins).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from leadsync.common.rpc import encode
 log = logging.getLogger("leadsync.rpc")
 
 ACCEPT_BATCH = 64  # connections accepted per event-loop turn
+NO_FILES_PAUSE_S = 0.05  # out of file descriptors and of the reserve: accept again after this long
 _RETRY = {errno.EINTR, errno.ECONNABORTED, errno.EPROTO}
 _NO_FILES = {errno.EMFILE, errno.ENFILE}
 
@@ -51,6 +53,7 @@ class Listener:
         self._tasks: set[asyncio.Task[None]] = set()
         self._warned_at = float("-inf")
         self._linger_cap = limits.max_connections
+        self._spare_conn: socket.socket | None = None  # a refusal holding the reserve descriptor
 
     def listen(self, path: Path, mode: int) -> None:
         """Bind ``path`` (file mode ``mode``; a stale file there must be gone) and start accepting."""
@@ -162,32 +165,48 @@ class Listener:
             timer.cancel()
             asyncio.get_running_loop().remove_reader(conn.fileno())
         conn.close()
+        if conn is self._spare_conn:  # the reserve descriptor is free again
+            self._spare_conn = None
+            self._spare = _open_spare()
 
     def _refuse_without_files(self) -> None:
-        """EMFILE: spend the reserve descriptor on accepting one client to refuse, then take it back."""
+        """EMFILE: spend the reserve descriptor on accepting one client and refusing it (lingering like any
+        refusal; the reserve is taken back when it closes). Without a reserve, accepting pauses for
+        ``NO_FILES_PAUSE_S`` rather than spinning; clients wait in the backlog."""
         assert self._sock is not None
+        loop = asyncio.get_running_loop()
         limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-        now = asyncio.get_running_loop().time()
-        if now - self._warned_at > 10:
-            self._warned_at = now
+        if loop.time() - self._warned_at > 10:
+            self._warned_at = loop.time()
             log.warning("the agent is out of open files (limit %s): refusing connections", limit)
         if self._spare is None:
+            self._pause_accepting()
             return
         os.close(self._spare)
         self._spare = None
         try:
             conn, _ = self._sock.accept()
-            conn.setblocking(False)
-            self.refused += 1
-            try:
-                conn.send(encode(out_of_files(limit)))
-            except OSError:
-                pass
-            conn.close()
         except OSError:
-            pass
-        finally:
             self._spare = _open_spare()
+            self._pause_accepting()
+            return
+        conn.setblocking(False)
+        self._spare_conn = conn
+        self._refuse(conn, out_of_files(limit))
+        if conn.fileno() == -1:  # closed at once: the reserve is free again
+            self._spare_conn = None
+            self._spare = _open_spare()
+
+    def _pause_accepting(self) -> None:
+        assert self._sock is not None
+        loop = asyncio.get_running_loop()
+        fd = self._sock.fileno()
+        loop.remove_reader(fd)
+        loop.call_later(NO_FILES_PAUSE_S, self._resume_accepting, self._sock)
+
+    def _resume_accepting(self, sock: socket.socket) -> None:
+        if sock is self._sock:  # not closed meanwhile
+            asyncio.get_running_loop().add_reader(sock.fileno(), self._accept_some)
 
 
 def _open_spare() -> int | None:
