@@ -311,3 +311,55 @@ async def test_a_request_that_waits_long_does_not_hold_the_gate() -> None:
     release.set()
     await waiting
     assert gate.busy == 0 and gate.waiting == 0
+
+
+OUT_OF_FILES_SERVER = """
+import asyncio, resource, sys
+from pathlib import Path
+from leadsync.agent.rpc_limits import SocketLimits
+from leadsync.agent.rpc_server import Method, NoParams, RpcServer
+
+async def ping(params, session):
+    return {"ok": True}
+
+async def main():
+    server = RpcServer({"ping": Method("ping", NoParams, ping, "")}, limits=SocketLimits(max_connections=500))
+    await server.start(Path(sys.argv[1]))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (100, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+    print("ready", flush=True)
+    await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+async def test_out_of_file_descriptors_clients_are_served_later_or_told_never_left_hanging(short_tmp: Path) -> None:
+    import sys
+
+    path = short_tmp / "tight.sock"
+    server = await asyncio.create_subprocess_exec(sys.executable, "-c", OUT_OF_FILES_SERVER, str(path),
+                                                  stdout=asyncio.subprocess.PIPE)
+    outcomes: list[str] = []
+
+    async def one() -> None:
+        try:
+            reader, writer = await asyncio.open_unix_connection(str(path))
+            writer.write(b'{"jsonrpc": "2.0", "id": 1, "method": "ping"}\n')
+            answer = await first_line(reader)
+            outcomes.append("served" if "result" in answer else str(answer["error"]["message"]))
+            await asyncio.sleep(0.3)  # holds its descriptor in the agent a while, as a real client would
+            writer.close()
+        except OSError as exc:
+            outcomes.append(repr(exc))
+
+    try:
+        assert server.stdout is not None
+        assert await asyncio.wait_for(server.stdout.readline(), 30) == b"ready\n"
+        await asyncio.gather(*(one() for _ in range(300)))
+    finally:
+        server.kill()
+        await server.wait()
+    told = [o for o in outcomes if o.startswith("the agent has run out of open files (limit 100)")]
+    assert len(outcomes) == 300 and outcomes.count("served") + len(told) == 300, set(outcomes)
+    assert told  # the reserve descriptor was spent on telling some why
+    assert outcomes.count("served") > 100  # more than the limit: the later ones were served as others left
