@@ -895,7 +895,8 @@ async def phase_socket(bench: Bench) -> None:
                         f"{abuse.get('burst_refused', 0)} refused with an error, "
                         f"{sum(v for k, v in abuse.items() if k.startswith('burst_') and 'fail' in k)} failed; "
                         f"slowloris cut {abuse.get('slowloris_cut_at_deadline', 0)}, subscribers dropped "
-                        f"{abuse.get('subscribers_dropped', 0)}", figures=f))
+                        f"{abuse.get('subscribers_dropped', 0)}; agent CPU {f['agent_cpu_share_under_abuse']:.0%} "
+                        "of a core while abused", figures=f))
 
 
 async def run(bench: Bench) -> None:

@@ -13,7 +13,8 @@ The abuser runs at ``nice 10``, so on a small machine its own CPU does not stand
 behaviour; the idle calls are half before and half after the abuse, so a drifting background load evens out.
 
 Figures: p50/p99 idle and under abuse, their ratio (the target: p99 under abuse within 2x idle), and the
-abuser's counts (served, refused with an error, failed at connect; slowloris cuts; subscribers dropped).
+abuser's counts (served, refused with an error, failed at connect; slowloris cuts; subscribers dropped),
+and the agent's CPU share (CPU seconds per second) while abused.
 """
 
 from __future__ import annotations
@@ -99,7 +100,9 @@ async def socket_abuse_benchmark(work: Path, calls: int) -> dict[str, Any]:
                 ready = await asyncio.wait_for(abuser.stdout.readline(), 60)
                 if ready.strip() != b"ready":
                     raise RuntimeError(f"the abuser did not start: {ready!r}")
+                before, started = agent.usage(), time.perf_counter()
                 abused = await paced_list(client, calls)
+                busy = (agent.usage().cpu_s - before.cpu_s) / (time.perf_counter() - started)
                 out = (await asyncio.wait_for(abuser.stdout.read(), seconds + 60)).decode()
                 await abuser.wait()
             finally:
@@ -113,7 +116,7 @@ async def socket_abuse_benchmark(work: Path, calls: int) -> dict[str, Any]:
     idle_s, abused_s = summary(idle), summary(abused)
     return {"contacts": SEED_CONTACTS, "idle": idle_s, "abused": abused_s,
             "p99_ratio": abused_s["p99_ms"] / idle_s["p99_ms"], "abuse": counts,
-            "agent_peak_rss_mb": usage.peak_rss_mb}
+            "agent_peak_rss_mb": usage.peak_rss_mb, "agent_cpu_share_under_abuse": busy}
 
 
 # -- the abuser (its own process) ---------------------------------------------------------------------
