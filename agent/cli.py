@@ -33,20 +33,23 @@ def _call(args: argparse.Namespace, method: str, params: dict[str, Any] | None =
 
 
 def cmd_agent(args: argparse.Namespace) -> int:
+    from leadsync.agent.rpc_limits import parse_limits
     from leadsync.agent.rpc_server import resolve_group, resolve_user
     from leadsync.agent.service import run_agent
 
-    try:  # unknown names are a usage error, reported before anything starts
+    try:  # unknown names and bad limits are a usage error, reported before anything starts
         for user in args.allow_user:
             resolve_user(user)
         for group in args.allow_group:
             resolve_group(group)
+        limits = parse_limits(args.socket_limit)
     except ValueError as exc:
         print(f"leadsync agent: {exc}", file=sys.stderr)
         return 2
     return asyncio.run(run_agent(data_dir(args.data_dir), socket_path(args.socket),
                                  socket_mode=int(args.socket_mode, 8), allow_users=args.allow_user,
-                                 allow_groups=args.allow_group, full_check=args.integrity_check))
+                                 allow_groups=args.allow_group, full_check=args.integrity_check,
+                                 socket_limits=limits))
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
@@ -234,6 +237,9 @@ def _add_process_verbs(sub: _Subparsers[argparse.ArgumentParser]) -> None:
                         "repeatable")
     p.add_argument("--integrity-check", action="store_true",
                    help="check the whole store with SQLite's integrity_check before serving (default: quick_check)")
+    p.add_argument("--socket-limit", action="append", default=[], metavar="NAME=VALUE",
+                   help="a socket limit, e.g. max_connections=512 or idle_timeout_s=60 (see README "
+                        "\"Socket limits\"); repeatable")
     p.set_defaults(func=cmd_agent)
 
     p = sub.add_parser("sandbox", help="serve a sandbox CRM on loopback")

@@ -25,6 +25,7 @@ from leadsync.agent.instance_lock import hold_instance_lock, refuse_live_socket
 from leadsync.agent.mappings import load_mappings
 from leadsync.agent.quota import quota_free_at_ms, utc_text
 from leadsync.agent.retries import AutoRetry
+from leadsync.agent.rpc_limits import SocketLimits
 from leadsync.agent.rpc_server import RpcServer
 from leadsync.agent.run_queue import RunQueue, RunRequest
 from leadsync.agent.runtime import ConnectorFactory, Job
@@ -63,12 +64,13 @@ class Agent:
                  connector_factory: ConnectorFactory = make_connector,
                  connector_options: dict[str, Any] | None = None,
                  authorize: Callable[[asyncio.StreamWriter], bool] | None = None, watch: bool = True,
-                 full_check: bool = False) -> None:
+                 full_check: bool = False, socket_limits: SocketLimits | None = None) -> None:
         self.data_dir = data_dir
         self.full_check = full_check  # at start: integrity_check instead of quick_check (slower, also indexes)
         self.socket_path = socket_path
         self.socket_mode = socket_mode
         self.authorize = authorize  # who may use the socket (SO_PEERCRED check, see rpc_server.peer_authorizer)
+        self.socket_limits = socket_limits or SocketLimits()  # connections, deadlines, buffers (rpc_limits)
         self.connector_factory = connector_factory
         self.secrets = SecretStore(data_dir)
         # OAuth hooks (issue 7, B24): refreshed tokens are stored at once; a refused refresh token
@@ -118,7 +120,8 @@ class Agent:
         self.settings = load(await self.store.get_settings())
         await self._load_connector()
         await self.reload_mappings()
-        self.server = RpcServer(build_methods(self), mode=self.socket_mode, authorize=self.authorize)
+        self.server = RpcServer(build_methods(self), mode=self.socket_mode, authorize=self.authorize,
+                                limits=self.socket_limits)
         await self.server.start(self.socket_path)
         self._schedule_interval()
         self.watch.schedule()

@@ -5,6 +5,10 @@ One UTF-8 JSON object per line, at most ``MAX_FRAME_BYTES`` per line. Malformed 
 nothing a client sends can stop the server. Params are validated with msgspec against each method's
 params Struct, so a bad call answers -32602 with the field at fault.
 
+Under load and abuse (issue 16) the server keeps to :class:`~leadsync.agent.rpc_limits.SocketLimits`: the
+accept loop and the cap on connections are in :mod:`~leadsync.agent.rpc_accept`; idle and request-line
+deadlines, requests in flight and the event buffer of each connection in :mod:`~leadsync.agent.rpc_session`.
+
 Who may connect: the socket's file mode is the first gate (0600, or 0660 for a group); then
 :class:`PeerAuthorizer` checks the connecting process's credentials as the kernel recorded them at
 ``connect()`` (``SO_PEERCRED``: pid, uid, gid; ``SO_PEERGROUPS``: supplementary groups) against the
@@ -28,8 +32,14 @@ from typing import Any
 
 import msgspec
 
+from leadsync.agent.rpc_accept import Listener
+from leadsync.agent.rpc_fairness import FairGate
+from leadsync.agent.rpc_limits import SocketLimits, ensure_open_files, error
+from leadsync.agent.rpc_session import READ_CHUNK, Closing, Session
 from leadsync.common.errors import LeadsyncError, RpcCode
-from leadsync.common.rpc import MAX_FRAME_BYTES, encode
+
+__all__ = ["Method", "NoParams", "PeerAuthorizer", "PeerCredentials", "RpcServer", "Session", "error",
+           "peer_credentials", "resolve_group", "resolve_user"]
 
 log = logging.getLogger("leadsync.rpc")
 
@@ -62,34 +72,6 @@ class Method:
     params: type[msgspec.Struct]
     handler: Handler
     doc: str
-
-
-class Session:
-    """One client connection: writes are serialised; event notifications go through a bounded queue so
-    a slow subscriber drops its oldest events instead of blocking the agent."""
-
-    EVENT_QUEUE = 1000
-
-    def __init__(self, writer: asyncio.StreamWriter) -> None:
-        self.writer = writer
-        self._lock = asyncio.Lock()
-        self.events: asyncio.Queue[dict[str, Any]] | None = None
-        self.dropped_events = 0
-        self.peer_uid: int | None = None
-
-    async def send(self, message: dict[str, Any]) -> None:
-        data = encode(message)
-        async with self._lock:
-            self.writer.write(data)
-            await self.writer.drain()
-
-    def offer_event(self, event: dict[str, Any]) -> None:
-        if self.events is None:
-            return
-        if self.events.full():
-            self.events.get_nowait()
-            self.dropped_events += 1
-        self.events.put_nowait(event)
 
 
 @dataclass(frozen=True)
@@ -190,23 +172,21 @@ class PeerAuthorizer:
         return peer is not None and self.allows(peer)
 
 
-def error(code: int, message: str, msg_id: Any = None, data: Any = None) -> dict[str, Any]:
-    err: dict[str, Any] = {"code": code, "message": message}
-    if data is not None:
-        err["data"] = data
-    return {"jsonrpc": "2.0", "id": msg_id, "error": err}
-
-
 class RpcServer:
-    """Serves ``methods`` on ``path`` (created with ``mode``, 0600 by default)."""
+    """Serves ``methods`` on ``path`` (created with ``mode``, 0600 by default) within ``limits``
+    (:class:`~leadsync.agent.rpc_limits.SocketLimits`: connections, idle and request deadlines, requests in
+    flight, write and event buffers)."""
 
     def __init__(self, methods: dict[str, Method], *, mode: int = 0o600,
-                 authorize: Callable[[asyncio.StreamWriter], bool] | None = None) -> None:
+                 authorize: Callable[[asyncio.StreamWriter], bool] | None = None,
+                 limits: SocketLimits | None = None) -> None:
         self.methods = methods
         self.mode = mode
         self.authorize = authorize
+        self.limits = limits or SocketLimits()
         self.sessions: set[Session] = set()
-        self._server: asyncio.AbstractServer | None = None
+        self.listener = Listener(self.limits, self._serve_socket)
+        self.gate = FairGate(self.limits.max_working)
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self, path: Path) -> None:
@@ -214,30 +194,34 @@ class RpcServer:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         if path.exists() or path.is_symlink():  # noqa: ASYNC240
             path.unlink()  # noqa: ASYNC240
-        old_umask = os.umask(0o177)
-        try:
-            self._server = await asyncio.start_unix_server(self._serve, str(path), limit=MAX_FRAME_BYTES)
-        finally:
-            os.umask(old_umask)
-        os.chmod(path, self.mode)
+        ensure_open_files(self.limits)
+        self.listener.listen(path, self.mode)
 
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            for session in list(self.sessions):
-                session.writer.close()
-            await self._server.wait_closed()
+        self.listener.close()
+        for session in list(self.sessions):
+            session.close()
         for task in list(self._tasks):
             task.cancel()
 
     def broadcast(self, event: dict[str, Any]) -> None:
-        for session in self.sessions:
+        for session in list(self.sessions):
             session.offer_event(event)
 
+    async def _serve_socket(self, conn: socket.socket) -> None:
+        try:
+            reader, writer = await asyncio.open_unix_connection(sock=conn, limit=READ_CHUNK)
+        except OSError:
+            conn.close()
+            return
+        writer.transport.set_write_buffer_limits(high=self.limits.write_buffer_bytes)
+        await self._serve(reader, writer)
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        session = Session(writer)
+        session = Session(writer, self.limits)
         peer = peer_credentials(writer)
         session.peer_uid = peer.uid if peer is not None else None
+        session.peer_pid = peer.pid if peer is not None else None
         if self.authorize is not None and not self.authorize(writer):
             who = f"uid {peer.uid}" if peer is not None else "this user"
             log.warning("refused a connection from %s (pid %s): not an allowed user or group", who,
@@ -253,26 +237,28 @@ class RpcServer:
             return
         self.sessions.add(session)
         try:
-            while True:
-                try:
-                    line = await reader.readuntil(b"\n")
-                except asyncio.IncompleteReadError as exc:
-                    if exc.partial.strip():
-                        await self._handle_line(exc.partial, session)
-                    break
-                except asyncio.LimitOverrunError:
-                    await session.send(error(RpcCode.INVALID_REQUEST,
-                                             f"request larger than {MAX_FRAME_BYTES} bytes; connection closed"))
-                    break
-                if line.strip():
-                    task = asyncio.create_task(self._handle_line(line, session))
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
+            await self._read_requests(reader, session)
+        except Closing as closing:
+            log.info("closed a connection (uid %s): %s", session.peer_uid, closing)
+            session.close(closing.notice)
         except (ConnectionError, OSError):
             pass
         finally:
             self.sessions.discard(session)
-            writer.close()
+            session.close()
+
+    async def _read_requests(self, reader: asyncio.StreamReader, session: Session) -> None:
+        """Answer each request line in its own task, at most ``max_in_flight`` at a time; at EOF, wait for
+        the answers in flight (a client may half-close after its last request)."""
+        while (line := await session.next_line(reader)) is not None:
+            if not line.strip():
+                continue
+            if not await session.take_slot():
+                return
+            task = asyncio.create_task(self._answer(line, session))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        await session.settle()
 
     @staticmethod
     async def _discard_then_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -291,7 +277,16 @@ class RpcServer:
             pass
         writer.close()
 
+    async def _answer(self, line: bytes, session: Session) -> None:
+        try:
+            if not session.closed:
+                await self.gate.run(session.peer_key, self._handle_line(line, session))
+        finally:
+            session.release_slot()
+
     async def _handle_line(self, line: bytes, session: Session) -> None:
+        if session.closed:  # closed while this request waited for its turn: nobody to answer
+            return
         try:
             answer = await self.dispatch(line, session)
         except Exception:  # the last guard: never let a request kill the server
@@ -301,7 +296,7 @@ class RpcServer:
             try:
                 await session.send(answer)
             except (ConnectionError, OSError):
-                pass
+                session.close()  # the client is gone: what it left unread is not worth answering
 
     async def dispatch(self, line: bytes, session: Session) -> dict[str, Any] | None:
         """Answer one frame; None for a notification (a request without ``id``)."""

@@ -27,6 +27,7 @@ import msgspec
 
 from leadsync.agent.daemon import Agent
 from leadsync.agent.hardening import harden_process
+from leadsync.agent.rpc_limits import SocketLimits
 from leadsync.agent.rpc_server import PeerAuthorizer
 from leadsync.agent.settings import load
 
@@ -82,17 +83,20 @@ async def reload_settings(agent: Agent) -> dict[str, Any]:
 
 
 async def run_agent(data: Path, sock: Path, *, socket_mode: int = 0o600, allow_users: Sequence[str] = (),
-                    allow_groups: Sequence[str] = (), full_check: bool = False) -> int:
+                    allow_groups: Sequence[str] = (), full_check: bool = False,
+                    socket_limits: SocketLimits | None = None) -> int:
     """Serve until SIGTERM or SIGINT; returns the process exit code (0 after a clean stop).
 
     ``allow_users``/``allow_groups`` (names or numeric ids) may use the socket besides the agent's own
-    user and root. ``full_check``: SQLite's integrity_check at start instead of quick_check. The process is
+    user and root; ``socket_limits`` bound connections, deadlines and buffers (defaults: SocketLimits()).
+    ``full_check``: SQLite's integrity_check at start instead of quick_check. The process is
     hardened first (umask 077, no core dumps, not dumpable: :mod:`leadsync.agent.hardening`). Raises
     ValueError for an unknown user or group name, StoreDamagedError for a damaged store (nothing served).
     """
     harden_process()
     authorize = PeerAuthorizer.default(allow_users, allow_groups)
-    agent = Agent(data, sock, socket_mode=socket_mode, authorize=authorize, full_check=full_check)
+    agent = Agent(data, sock, socket_mode=socket_mode, authorize=authorize, full_check=full_check,
+                  socket_limits=socket_limits)
     await agent.start()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

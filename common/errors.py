@@ -34,6 +34,11 @@ class RpcCode:
     SYNC_BUSY = -32020
     DISK_FULL = -32030  # data: {"reason": "disk_full", "path": ...}
     STORE_DAMAGED = -32031
+    # the socket's limits (agent/rpc_limits.py): sent with id null just before the agent closes the connection
+    TOO_MANY_CONNECTIONS = -32050
+    IDLE_TIMEOUT = -32051
+    REQUEST_TIMEOUT = -32052
+    SLOW_READER = -32053
 
 
 class LeadsyncError(Exception):

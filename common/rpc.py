@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from leadsync.common.errors import LeadsyncError
+from leadsync.common.errors import LeadsyncError, RpcCode
 
 MAX_FRAME_BYTES = 1 << 20  # 1 MiB per line, both ways
 _encoder = msgspec.json.Encoder()
@@ -45,8 +45,10 @@ class RpcClient:
     """An async client for the agent's socket.
 
     Use as ``async with RpcClient(path) as client: await client.call("agent.status")``. ``call``
-    raises :class:`RpcError` on an error answer and :class:`AgentUnavailableError` when the socket
-    cannot be reached or closes. Event notifications land in :meth:`events`.
+    raises :class:`RpcError` on an error answer (also for the agent's last line before it closed the
+    connection: too many connections, a slow event reader...) and :class:`AgentUnavailableError` when the
+    socket cannot be reached or closes. A connection the agent closed as idle is opened again by the next
+    ``call``. Event notifications land in :meth:`events`.
     """
 
     def __init__(self, path: str | Path, *, timeout_s: float | None = 60.0) -> None:
@@ -132,8 +134,22 @@ class RpcClient:
 
     async def call(self, method: str, params: dict[str, Any] | None = None, *,
                    timeout_s: float | None = -1.0) -> Any:
-        """Send one request and wait for its answer (``timeout_s`` in seconds; -1: the client's default)."""
+        """Send one request and wait for its answer (``timeout_s`` in seconds; -1: the client's default).
+
+        A request cut short by the agent's idle timeout never ran (the agent reads nothing after that
+        notice): it is sent once more on a new connection."""
+        try:
+            return await self._call(method, params, timeout_s)
+        except RpcError as exc:
+            if exc.code != RpcCode.IDLE_TIMEOUT:
+                raise
+        return await self._call(method, params, timeout_s)
+
+    async def _call(self, method: str, params: dict[str, Any] | None, timeout_s: float | None) -> Any:
+        if self._read_task is not None and self._read_task.done() and self._closed_idle():
+            await self.close()  # the agent closed this connection for want of requests: open a new one
         if self._writer is None:
+            self._refusal = None
             await self.connect()
         assert self._writer is not None
         if self._read_task is not None and self._read_task.done():
@@ -154,6 +170,9 @@ class RpcClient:
             raise AgentUnavailableError(f"the agent at {self.path} closed the connection: {exc}") from None
         wait = self.timeout_s if timeout_s == -1.0 else timeout_s
         return await asyncio.wait_for(future, wait)
+
+    def _closed_idle(self) -> bool:
+        return self._refusal is not None and self._refusal.code == RpcCode.IDLE_TIMEOUT
 
     async def events(self) -> AsyncIterator[dict[str, Any]]:
         """Event notifications as they arrive (after ``events.subscribe``); ends when the connection closes."""

@@ -3,7 +3,8 @@
 ``make bench`` runs ``python -m tests.bench``; flags:
 
 - ``--quick``: small sizes (10,000 and 20,000 contacts; under a minute on 2 cores);
-- ``--only NAME`` (repeatable or comma-separated): pull, incremental, push, limit, api, tui, baseline, import;
+- ``--only NAME`` (repeatable or comma-separated): pull, incremental, push, limit, api, tui, baseline, import,
+  socket (``contacts.list`` p99 idle vs while the socket is abused, :mod:`tests.bench_socket`);
   a benchmark's setup (e.g. the full pull that fills the store) runs and is reported too;
 - ``--json PATH`` (default ``bench-results/latest.json``);
 - ``--sandbox-as-is``: serve the sandbox with ``leadsync sandbox`` itself (see :mod:`tests.bench_procs`: in
@@ -61,7 +62,7 @@ from leadsync.common.rpc import RpcClient
 from tests import bench_baseline
 from tests.bench_procs import UNLIMITED, Child, Usage, start_agent, start_sandbox
 
-NAMES = ("pull", "incremental", "push", "limit", "api", "tui", "baseline", "import")
+NAMES = ("pull", "incremental", "push", "limit", "api", "tui", "baseline", "import", "socket")
 TOKEN = "sandbox-token"
 LIST_PAGE = 100  # HubSpot's list endpoint: at most 100 contacts a page
 SEARCH_PAGE = 200  # HubSpot's search endpoint: at most 200 a page
@@ -866,6 +867,11 @@ def evaluate(rows: Sequence[Row], sizes: Sizes) -> list[Target]:
     targets.append(Target(f"contacts.list q search p99 < 20 ms on {sizes.large:,}",
                           f"p99 {searching.figures['p99_ms']:.2f} ms (p50 {searching.figures['p50_ms']:.2f} ms)"
                           if searching else "–", None if searching is None else searching.figures["p99_ms"] < 20))
+    abused = by_key.get("api.contacts_list.socket_abuse")
+    targets.append(Target("contacts.list p99 under socket abuse within 2x idle",
+                          f"p99 {abused.figures['abused']['p99_ms']:.2f} ms vs {abused.figures['idle']['p99_ms']:.2f}"
+                          f" ms idle ({abused.figures['p99_ratio']:.2f}x)" if abused else "–",
+                          None if abused is None else abused.figures["p99_ratio"] <= 2))
     return targets
 
 
@@ -924,12 +930,34 @@ async def phase_import(bench: Bench) -> None:
                         f"after the import {figures['agent_rss_mb_after_import']:.0f} MB", figures=figures))
 
 
+async def phase_socket(bench: Bench) -> None:
+    """``contacts.list`` idle and while another process abuses the socket (see :mod:`tests.bench_socket`)."""
+    from tests.bench_socket import socket_abuse_benchmark
+
+    calls = bench.sizes.list_calls
+    print(f"phase socket: contacts.list, {calls} calls idle and {calls} under abuse", flush=True)
+    f = await socket_abuse_benchmark(bench.work, calls)
+    idle, abused, abuse = f["idle"], f["abused"], f["abuse"]
+    bench.add(Row(key="api.contacts_list.socket_abuse", group="api", agent=AGENT_CLI,
+                  peak_rss_mb=f["agent_peak_rss_mb"],
+                  title=f"contacts.list p99 idle vs socket abuse, {f['contacts']:,}",
+                  notes=f"p99 {idle['p99_ms']:.2f} ms idle, {abused['p99_ms']:.2f} ms under abuse "
+                        f"({f['p99_ratio']:.2f}x; p50 {idle['p50_ms']:.2f} / {abused['p50_ms']:.2f} ms); bursts "
+                        f"{abuse.get('bursts', 0)}: {abuse.get('burst_served', 0)} served, "
+                        f"{abuse.get('burst_refused', 0)} refused with an error, "
+                        f"{sum(v for k, v in abuse.items() if k.startswith('burst_') and 'fail' in k)} failed; "
+                        f"slowloris cut {abuse.get('slowloris_cut_at_deadline', 0)}, subscribers dropped "
+                        f"{abuse.get('subscribers_dropped', 0)}; agent CPU {f['agent_cpu_share_under_abuse']:.0%} "
+                        "of a core while abused", figures=f))
+
+
 async def run(bench: Bench) -> None:
     phases: list[tuple[str, Callable[[Bench], Awaitable[None]], tuple[str, ...]]] = [
         ("small", phase_small, ("pull", "incremental", "push", "baseline")),
         ("large", phase_large, ("pull", "incremental", "api", "tui")),
         ("limit", phase_limit, ("limit",)),
         ("import", phase_import, ("import",)),
+        ("socket", phase_socket, ("socket",)),
     ]
     for name, phase, needs in phases:
         if not bench.wants(*needs):
