@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import random
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -63,8 +64,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # asyncio.run cancels the soak, whose clean-up stops the agent and the sandbox
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
     seed = args.seed if args.seed is not None else random.randrange(1, 1_000_000)
     print(f"soak seed {seed} (replay: python -m tests.soak --seed {seed} --crm NAME --minutes {args.minutes})",
           flush=True)

@@ -242,6 +242,7 @@ async def oauth_expiry(soak: Soak) -> None:
 
 
 WEIGHTS = {local_edit: 8, crm_edit: 8, local_create: 3, crm_create: 2, import_rows: 1.5, todo: 1.5, score: 3,
-           crm_score: 1.5, sync: 5, restart: 0.6, kill9: 1.2, fault_storm: 1, quota_exhausted: 0.6,
-           oauth_expiry: 1}
-"""How often each operation is picked per step (relative weights)."""
+           crm_score: 1.5, sync: 5, fault_storm: 1, oauth_expiry: 1}
+"""How often each everyday operation is picked per step (relative weights)."""
+DAILY = {kill9: 1.0, restart: 0.5, quota_exhausted: 0.3}
+"""The chance of each rarer event on a simulated day (at a random time of that day)."""

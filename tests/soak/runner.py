@@ -62,22 +62,24 @@ async def set_up(soak: Soak) -> None:
 
 
 async def week(soak: Soak, seconds: float, refused: dict[str, int]) -> None:
-    """Random operations by ``actions.WEIGHTS`` until ``seconds`` have passed; a sync closes each of the days."""
+    """Random operations by ``actions.WEIGHTS`` until ``seconds`` have passed, in ``DAYS`` days; each day may
+    bring the rarer events of ``actions.DAILY`` at random times, and ends with a sync."""
     ops = list(actions.WEIGHTS)
     weights = [actions.WEIGHTS[op] for op in ops]
+    day_s = seconds / DAYS
     start = time.monotonic()
-    day = 0
-    while (elapsed := time.monotonic() - start) < seconds:
-        op = soak.rng.choices(ops, weights)[0]
-        try:
-            await op(soak)
-        except RpcError as exc:  # a refusal is an answer, not a failure; counted and shown
-            key = f"{op.__name__}: {exc.message[:70]}"
-            refused[key] = refused.get(key, 0) + 1
-        if elapsed >= (day + 1) * seconds / DAYS:
-            day += 1
-            await actions.sync(soak)
-    soak.done["simulated day"] = max(day, 1)
+    for day in range(DAYS):
+        events = sorted((day_s * (day + soak.rng.random()), op) for op, chance in actions.DAILY.items()
+                        if soak.rng.random() < chance)
+        while (elapsed := time.monotonic() - start) < day_s * (day + 1):
+            op = events.pop(0)[1] if events and events[0][0] <= elapsed else soak.rng.choices(ops, weights)[0]
+            try:
+                await op(soak)
+            except RpcError as exc:  # a refusal is an answer, not a failure; counted and shown
+                key = f"{op.__name__}: {exc.message[:70]}"
+                refused[key] = refused.get(key, 0) + 1
+        await actions.sync(soak)
+        soak.done["simulated day"] += 1
 
 
 async def quiet(soak: Soak) -> tuple[int, dict[str, Any]]:
