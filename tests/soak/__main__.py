@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 from tests.crm_worlds import CRMS
+from tests.soak.actions import DAILY, WEIGHTS
 from tests.soak.runner import Options, Result, run_soak
 
 COLUMNS = ["CRM", "minutes", "seed", "edits local/CRM", "creates local/CRM", "imports (rows)", "to-dos",
@@ -41,7 +42,9 @@ def table_row(r: Result) -> str:
 
 
 def report(r: Result) -> str:
-    lines = [f"== soak {r.options.crm}: seed {r.options.seed}, {r.seconds:.0f} s, {r.options.contacts} seeded records",
+    without = f", without {', '.join(sorted(r.options.without))}" if r.options.without else ""
+    lines = [f"== soak {r.options.crm}: seed {r.options.seed}, {r.seconds:.0f} s, {r.options.contacts} seeded records"
+             f"{without}",
              "operations: " + ", ".join(f"{k} {v}" for k, v in sorted(r.done.items())),
              "syncs by status: " + ", ".join(f"{k} {v}" for k, v in sorted(r.sync_status.items())),
              f"faults answered by the sandbox: 429 x{r.faults['429']}, 5xx x{r.faults['5xx']}; "
@@ -61,6 +64,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--minutes", type=float, default=3.0, help="wall time of each CRM's simulated week")
     parser.add_argument("--seed", type=int, default=None, help="default: a random one (printed)")
     parser.add_argument("--contacts", type=int, default=600, help="records the sandbox is seeded with")
+    names = sorted(op.__name__ for op in (*WEIGHTS, *DAILY))
+    parser.add_argument("--without", action="append", default=[], choices=names, metavar="OPERATION",
+                        help=f"leave an operation out (repeatable): {', '.join(names)}")
     return parser.parse_args(argv)
 
 
@@ -77,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for crm in args.crm or CRMS:
         tmp = Path(tempfile.mkdtemp(prefix="ls-soak-"))
-        result = asyncio.run(run_soak(Options(crm, args.minutes, seed, args.contacts), tmp))
+        result = asyncio.run(run_soak(Options(crm, args.minutes, seed, args.contacts, frozenset(args.without)), tmp))
         print(report(result), flush=True)
         if result.verdict.ok:
             shutil.rmtree(tmp, ignore_errors=True)

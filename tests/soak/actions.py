@@ -36,6 +36,7 @@ class Soak:
     contacts: list[dict[str, Any]] = field(default_factory=list)  # local id, email, crm_id (refreshed on sync)
     seq: int = 0
     sync_status: Counter[str] = field(default_factory=Counter)
+    without: frozenset[str] = frozenset()  # operations left out (runner.Options.without)
 
     @property
     def crm(self) -> str:

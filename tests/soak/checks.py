@@ -87,6 +87,19 @@ def _field_checks(soak: Soak, pairs: list[tuple[dict[str, Any], dict[str, Any]]]
     return lost, disagree
 
 
+def _longest_life(soak: Soak) -> dict[str, Any]:
+    """The longest-lived agent process: seconds sampled, RSS (MiB) and fds at its first and last sample."""
+    lives: dict[int, list[Any]] = {}
+    for sample in soak.world.samples:
+        lives.setdefault(sample.pid, []).append(sample)
+    life = max(lives.values(), key=lambda s: s[-1].t - s[0].t, default=[])
+    if not life:
+        return {}
+    return {"longest_life_s": round(life[-1].t - life[0].t), "longest_life_rss_mib":
+            f"{life[0].rss_kib / 1024:.1f}→{life[-1].rss_kib / 1024:.1f}",
+            "longest_life_fds": f"{life[0].fds}→{life[-1].fds}"}
+
+
 def _flat(soak: Soak, window: tuple[float, float]) -> tuple[list[str], dict[str, Any]]:
     start, end = window
     quarter = (end - start) / 4
@@ -99,7 +112,7 @@ def _flat(soak: Soak, window: tuple[float, float]) -> tuple[list[str], dict[str,
     figures = {"rss_first_quarter_mib": round(rss0 / 1024, 1), "rss_last_quarter_mib": round(rss1 / 1024, 1),
                "rss_peak_mib": round(max(s.rss_kib for s in soak.world.samples) / 1024, 1),
                "fds_first_quarter": fd0, "fds_last_quarter": fd1, "samples": len(soak.world.samples),
-               "agent_processes": len({s.pid for s in soak.world.samples})}
+               "agent_processes": len({s.pid for s in soak.world.samples}), **_longest_life(soak)}
     problems = []
     if rss1 > rss0 + max(rss0 * RSS_TOLERANCE, RSS_SLACK_KIB):
         problems.append(f"RSS grew from {rss0 / 1024:.1f} MiB to {rss1 / 1024:.1f} MiB")

@@ -30,6 +30,8 @@ class Options:
     minutes: float
     seed: int
     contacts: int = 600
+    without: frozenset[str] = frozenset()
+    """Names of operations (``actions`` functions, e.g. ``todo``) left out of this soak."""
 
 
 @dataclass
@@ -64,13 +66,13 @@ async def set_up(soak: Soak) -> None:
 async def week(soak: Soak, seconds: float, refused: dict[str, int]) -> None:
     """Random operations by ``actions.WEIGHTS`` until ``seconds`` have passed, in ``DAYS`` days; each day may
     bring the rarer events of ``actions.DAILY`` at random times, and ends with a sync."""
-    ops = list(actions.WEIGHTS)
+    ops = [op for op in actions.WEIGHTS if op.__name__ not in soak.without]
     weights = [actions.WEIGHTS[op] for op in ops]
     day_s = seconds / DAYS
     start = time.monotonic()
     for day in range(DAYS):
         events = sorted((day_s * (day + soak.rng.random()), op) for op, chance in actions.DAILY.items()
-                        if soak.rng.random() < chance)
+                        if soak.rng.random() < chance and op.__name__ not in soak.without)
         while (elapsed := time.monotonic() - start) < day_s * (day + 1):
             op = events.pop(0)[1] if events and events[0][0] <= elapsed else soak.rng.choices(ops, weights)[0]
             try:
@@ -113,7 +115,7 @@ async def mark_person_decided(soak: Soak) -> None:
 async def run_soak(options: Options, tmp: Path) -> Result:
     """The whole soak of ``options`` in ``tmp`` (a short path: it holds the agent's socket)."""
     world = await World.open(options.crm, tmp, contacts=options.contacts, seed=options.seed)
-    soak = Soak(world, Ledger(options.crm), random.Random(options.seed))
+    soak = Soak(world, Ledger(options.crm), random.Random(options.seed), without=options.without)
     refused: dict[str, int] = {}
     began = time.monotonic()
     try:
