@@ -10,7 +10,7 @@ UV := uv>=0.13,<0.14
 COMPILE := $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes --quiet \
 	--custom-compile-command "make lock"
 
-.PHONY: demo demo-headless test test-fast lock bench clean
+.PHONY: demo demo-headless test test-fast lock bench soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,11 @@ lock: | $(BIN)/python
 # make bench BENCH_ARGS="--quick"   (flags: --quick, --only NAME, --json PATH; see README "Benchmarks")
 bench: $(TEST_STAMP)
 	$(BIN)/python -m tests.bench $(BENCH_ARGS)
+
+# a simulated week on each CRM's sandbox, then every invariant (not part of `make test`; README "Soak")
+# make soak SOAK_ARGS="--crm hubspot --minutes 10 --seed 7"   (default: all four CRMs, 3 minutes each)
+soak: $(TEST_STAMP)
+	$(BIN)/python -m tests.soak $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV)

@@ -112,3 +112,25 @@ async def test_writes_confirmed_before_the_crm_goes_down_are_recorded(short_tmp:
             assert len(side.state.contacts_by_email("down7@example.org")) == 1
     finally:
         await world.agent.stop()
+
+
+async def test_a_to_do_owner_autotask_refuses_leaves_the_contacts_later_edits_free_to_push(
+        autotask: SideWorld, client: RpcClient) -> None:
+    """Found by the soak (seed 20261207): the refused owner was sent again with every later push of the
+    contact, so none of its field edits ever reached Autotask."""
+    user = await new_user(client)
+    contact = next(c for c in await all_contacts(client)
+                   if side(autotask).get(c["crm_id"])["owner"] != user["crm_owner_id"])
+    company_owner = side(autotask).get(contact["crm_id"])["owner"]
+    answer = await client.call("todos.assign", {"contact_id": contact["id"], "assignee": user["id"],
+                                                "title": "Call back"})
+    assert answer["pushed"] is False and answer["run"]["failed"] == 1
+    [error] = await client.call("errors.list", {"contact_id": contact["id"]})
+    assert error["code"] == "OWNER_READ_ONLY" and "company" in error["reason"]
+
+    await client.call("contacts.update", {"id": contact["id"], "fields": {"job_title": "Buyer"}})
+    run = await client.call("sync.run", {"wait": True})
+    assert run["status"] == "ok" and run["failed"] == 0 and run["updated_crm"] == 1, run
+    record = side(autotask).get(contact["crm_id"])
+    assert record["job_title"] == "Buyer" and record["owner"] == company_owner
+    assert (await client.call("contacts.get", {"id": contact["id"]}))["owner_id"] == company_owner

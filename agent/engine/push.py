@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import aiosqlite
+import msgspec
 
 from leadsync.agent import lifecycle
 from leadsync.agent.connectors.base import ObjectType, WriteInput, WriteResult
@@ -154,6 +155,12 @@ def _owner_for_new(row: PushCandidate, ctx: RunContext, active: set[str]) -> tup
     return None, f"{why}, and no active fallback owner is set (settings.update fallback_owner)"
 
 
+OWNER_REFUSALS = frozenset({"OWNER_READ_ONLY"})
+"""Refusal codes meaning the CRM never takes this owner for this record (Autotask: a contact's owner is its
+company's). A to-do's owner push refused so is not asked for again: the error says why, and the contact's field
+changes go on the next run without it (sent again with the owner, every later push was refused whole)."""
+
+
 async def apply_push_results(db: aiosqlite.Connection, ctx: RunContext, plan: PushPlan,
                              results: dict[int, WriteResult], object_type: str) -> None:
     """Record the CRM's answers inside the caller's transaction: links, bases, revisions, errors."""
@@ -167,11 +174,15 @@ async def apply_push_results(db: aiosqlite.Connection, ctx: RunContext, plan: Pu
     new_links: list[Link] = []
     owners: list[tuple[int, str, str]] = []
     confirmed: list[PlannedWrite] = []
+    refused_owners: list[tuple[int, str]] = []
     for write in plan.writes:
         result = results.get(write.contact_id)
         error = _unconfirmed(ctx, write, result, stamp)
         if error is not None:
             ctx.counts.failed += 1
+            if write.owner_push is not None and error.code in OWNER_REFUSALS:
+                refused_owners.append((write.contact_id, write.owner_push))
+                error = msgspec.structs.replace(error, local_rev=None)  # the fields go again, without the owner
             errors.append(error)
             continue
         assert result is not None
@@ -201,7 +212,8 @@ async def apply_push_results(db: aiosqlite.Connection, ctx: RunContext, plan: Pu
     await contacts.mark_linked(db, [link.contact_id for link in new_links])
     for contact_id, new_owner, source in owners:
         await record_owner_change(db, contact_id, new_owner, source, ctx.run_id, stamp)
-    await contacts.clear_owner_push(db, [(contact_id, new_owner) for contact_id, new_owner, _ in owners])
+    await contacts.clear_owner_push(db, [(contact_id, new_owner) for contact_id, new_owner, _ in owners]
+                                    + refused_owners)
     await base_values.upsert_base_values(db, [BaseValue(w.contact_id, w.base_after, ctx.run_id, stamp)
                                               for w in confirmed])
     await contacts.confirm_revisions(db, [(w.contact_id, w.local_rev) for w in confirmed])
