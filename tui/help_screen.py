@@ -19,13 +19,17 @@ from textual.dom import DOMNode
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
+from leadsync.tui.keymap import PANES
+
 
 @dataclass(frozen=True)
 class HelpRow:
-    """One key: where it works (``place``), the key as shown (``key``), its description and ``action``."""
+    """One binding: where it works (``place``), its ``key`` (Textual's name: ``question_mark``), the key as
+    shown (``shown``: ``?``), its description and ``action``."""
 
     place: str
     key: str
+    shown: str
     description: str
     action: str
 
@@ -40,7 +44,7 @@ def help_rows(app: App[Any], places: Sequence[tuple[str, type[DOMNode]]]) -> lis
             if (binding.key, binding.action) in seen:
                 continue
             seen.add((binding.key, binding.action))
-            rows.append(HelpRow(place, app.get_key_display(binding),
+            rows.append(HelpRow(place, binding.key, app.get_key_display(binding),
                                 binding.tooltip or binding.description or binding.action, binding.action))
     return rows
 
@@ -56,7 +60,7 @@ def help_table(rows: list[HelpRow]) -> Table:
     table.add_column("Does", overflow="fold", ratio=1)
     place = None
     for row in rows:
-        table.add_row(row.place if row.place != place else "", row.key, row.description)
+        table.add_row(row.place if row.place != place else "", row.shown, row.description)
         place = row.place
     return table
 
@@ -66,6 +70,8 @@ class HelpScreen(ModalScreen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,question_mark", "dismiss", "Close"),
+        # a modal screen stops the app's keys: the pane keys are bound here too, and close the help
+        *(Binding(pane.key, f"app.show_pane('{pane.name}')", pane.title, show=False) for pane in PANES),
     ]
 
     def __init__(self, rows: list[HelpRow]) -> None:

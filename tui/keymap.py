@@ -32,9 +32,10 @@ class Pane:
 PANES: tuple[Pane, ...] = (
     Pane("1", "contacts", "Contacts", "The contact list: search, filters, smart lists", "contacts", None,
          "#contacts-table"),
-    Pane("2", "sync", "Sync", "Sync runs, progress, errors, plan and conflicts", "sync", None, "#sync-tabs"),
+    # the Sync tab focuses the table of the sub-tab it shows (History at first)
+    Pane("2", "sync", "Sync", "Sync runs, progress, errors, plan and conflicts", "sync", None, "#sync-history"),
     Pane("3", "settings", "Settings", "CRM connection, sync settings and field mapping", "settings", None,
-         "#interval"),
+         "#settings-view"),
     Pane("4", "owners", "Owners", "Users and CRM owners: matched, unmatched, inactive, contacts each", "owners",
          None, "#owners-table"),
     Pane("5", "lists", "Smart lists", "Saved filters: build one with a live count, share it with users", "lists",

@@ -12,6 +12,7 @@ from leadsync.agent.daemon import Agent
 from leadsync.common.rpc import RpcClient
 from leadsync.tui.app import LeadsyncApp
 from leadsync.tui.mappings_view import MappingsPanel
+from leadsync.tui.settings_confirm import ConfirmWritesScreen
 from leadsync.tui.settings_view import FormError, parse_interval
 from tests.conftest import CrmWorld
 from tests.tui.conftest import make_app, wait_until
@@ -35,10 +36,21 @@ async def open_settings(pilot: Pilot[Any], app: LeadsyncApp) -> None:
 
 
 async def type_interval(pilot: Pilot[Any], app: LeadsyncApp, text: str) -> None:
+    """Type ``text`` in the interval field and save with ctrl+s (Enter only moves to the next field)."""
     interval = app.settings_view.query_one("#interval", Input)
     interval.focus()
     interval.value = ""
-    await pilot.press(*text, "enter")
+    await pilot.press(*text, "ctrl+s")
+
+
+async def apply_confirmation(pilot: Pilot[Any], app: LeadsyncApp) -> ConfirmWritesScreen:
+    """Wait for the confirmation of a change that can push contacts, for its preview, then press Apply."""
+    await wait_until(pilot, lambda: isinstance(app.screen, ConfirmWritesScreen), what="the confirmation")
+    screen = app.screen
+    assert isinstance(screen, ConfirmWritesScreen)
+    await wait_until(pilot, lambda: screen.lines is not None, what="the preview", timeout_s=60)
+    await pilot.click("#confirm-apply")
+    return screen
 
 
 async def test_changing_the_sync_interval(agent: Agent) -> None:
@@ -91,8 +103,10 @@ async def test_disabling_push_sends_the_switch_and_says_so(agent: Agent) -> None
     async with app.run_test(size=(100, 30)) as pilot:
         await open_settings(pilot, app)
         switch = app.settings_view.query_one("#push-enabled", Switch)
-        assert switch.value is True and app.focused is switch
-        await pilot.press("enter")
+        assert switch.value is True and app.focused is app.settings_view
+        await pilot.press("tab", "tab")  # from the form's scroll to the interval, then to the switch
+        assert app.focused is switch
+        await pilot.press("enter")  # turning push off needs no confirmation: it sends nothing
         await wait_until(pilot, lambda: app.settings_view.settings is not None
                          and not app.settings_view.settings.push_enabled, what="push disabled")
         assert (await settings(agent))["push_enabled"] is False
@@ -126,6 +140,7 @@ async def test_threshold_and_fallback_owner_are_saved_and_cleared(synced_agent: 
         view.query_one("#threshold", Input).value = "80"
         view.query_one("#fallback-owner", Select).value = owner
         await pilot.press("ctrl+s")
+        await apply_confirmation(pilot, app)  # a threshold where there was none can push contacts
         await wait_until(pilot, lambda: "Saved" in form_message(app), what="the save")
         saved = await settings(synced_agent.agent)
         assert (saved["score_threshold"], saved["fallback_owner"]) == (80, owner)
