@@ -48,7 +48,7 @@ SYNC_MARKS = {"synced": "✓ synced", "pending": "● pending", "error": "✗ er
 # the right; wider windows widen name, email, owner and company (:mod:`leadsync.tui.table_fit`).
 COLUMNS: tuple[FitColumn, ...] = (
     FitColumn("name", "Name", 14, 3), FitColumn("email", "Email", 22, 4), FitColumn("owner", "Owner", 14, 2),
-    FitColumn("stage", "Stage", 10), FitColumn("type", "Type", 7), FitColumn("sync", "Sync", 9),
+    FitColumn("stage", "Stage", 11), FitColumn("type", "Type", 7), FitColumn("sync", "Sync", 9),
     FitColumn("score", "Score", 5), FitColumn("company", "Company", 16, 2), FitColumn("id", "ID", 6),
 )
 

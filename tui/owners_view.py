@@ -19,7 +19,7 @@ from leadsync.tui.owners import OwnerDirectory
 from leadsync.tui.table_fit import FitColumn, add_columns, fit_table
 
 COLUMNS: tuple[FitColumn, ...] = (
-    FitColumn("name", "Name", 16, 2), FitColumn("email", "Email", 22, 3), FitColumn("status", "Status", 18),
+    FitColumn("name", "Name", 16, 2), FitColumn("email", "Email", 22, 3), FitColumn("status", "Status", 19),
     FitColumn("contacts", "Contacts", 8), FitColumn("user", "leadsync user", 14, 1),
     FitColumn("crm_id", "CRM owner id", 12),
 )

@@ -266,8 +266,9 @@ class SettingsView(ReportsWorkerErrors, VerticalScroll):
             return
         risky = risky_changes(current.push_enabled, current.score_threshold, changes)
         if risky:
-            title = "Turn push on?" if risky == ["push"] else "Lower the interest level threshold?" \
-                if risky == ["threshold"] else "Turn push on and lower the threshold?"
+            threshold = "lower the threshold" if current.score_threshold is not None else "set a threshold"
+            title = "Turn push on?" if risky == ["push"] else f"{threshold.capitalize()}?" \
+                if risky == ["threshold"] else f"Turn push on and {threshold}?"
             new = changes.get("score_threshold")
             confirmed = await self.app.push_screen_wait(ConfirmWritesScreen(
                 self.link, title, risky, current.score_threshold, new if isinstance(new, int) else None))
