@@ -41,6 +41,8 @@ async def test_scrolling_with_the_mouse_wheel_loads_the_next_page(populated_agen
     async with app.run_test(size=(100, 30)) as pilot:
         view = app.contacts_view
         await wait_until(pilot, lambda: view.loaded == PAGE_SIZE, what="the first page")
+        # the table's scroll range grows at its next layout: until then there is nothing to scroll
+        await wait_until(pilot, lambda: view.table.max_scroll_y > 0, what="the scroll range")
         view.table.scroll_end(animate=False)  # what the wheel does, without moving the cursor
         await wait_until(pilot, lambda: view.loaded == 2 * PAGE_SIZE, what="the second page")
         assert view.table.cursor_row == 0
