@@ -103,8 +103,8 @@ class ConflictsPane(ReportsWorkerErrors, Vertical):
             self.query_one(f"#conflict-{side}").border_title = title
         self.query_one("#conflict-sides").display = False
 
-    def on_resize(self, event: events.Resize) -> None:
-        fit_table(self.query_one(DataTable), COLUMNS, event.size.width)
+    def on_resize(self, _: events.Resize) -> None:
+        self.call_after_refresh(fit_table, self.query_one(DataTable), COLUMNS)
 
     @on(DataTable.RowHighlighted, "#conflicts-table")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:

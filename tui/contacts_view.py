@@ -47,7 +47,7 @@ SYNC_MARKS = {"synced": "✓ synced", "pending": "● pending", "error": "✗ er
 # Most telling first: at 80 columns name, email, owner, stage and Lead/Contact show, the rest scroll off
 # the right; wider windows widen name, email, owner and company (:mod:`leadsync.tui.table_fit`).
 COLUMNS: tuple[FitColumn, ...] = (
-    FitColumn("name", "Name", 14, 3), FitColumn("email", "Email", 22, 4), FitColumn("owner", "Owner", 14, 2),
+    FitColumn("name", "Name", 13, 3), FitColumn("email", "Email", 21, 4), FitColumn("owner", "Owner", 14, 2),
     FitColumn("stage", "Stage", 11), FitColumn("type", "Type", 7), FitColumn("sync", "Sync", 9),
     FitColumn("score", "Score", 5), FitColumn("company", "Company", 16, 2), FitColumn("id", "ID", 6),
 )
@@ -109,8 +109,8 @@ class ContactsView(ReportsWorkerErrors, Vertical):
         add_columns(table, COLUMNS)
         self.watch(table, "scroll_y", self._on_table_scroll, init=False)
 
-    def on_resize(self, event: events.Resize) -> None:
-        fit_table(self.table, COLUMNS, event.size.width)
+    def on_resize(self, _: events.Resize) -> None:
+        self.call_after_refresh(fit_table, self.table, COLUMNS)
 
     @property
     def settled(self) -> bool:

@@ -82,8 +82,8 @@ class OwnersView(Vertical):
     def on_mount(self) -> None:
         add_columns(self.query_one(DataTable), COLUMNS)
 
-    def on_resize(self, event: events.Resize) -> None:
-        fit_table(self.query_one(DataTable), COLUMNS, event.size.width)
+    def on_resize(self, _: events.Resize) -> None:
+        self.call_after_refresh(fit_table, self.query_one(DataTable), COLUMNS)
 
     def directory_changed(self, directory: OwnerDirectory) -> None:
         """Show ``directory`` (``users.list`` as the app last read it), keeping the highlighted row."""

@@ -45,9 +45,10 @@ def add_columns(table: DataTable[Any], columns: Sequence[FitColumn]) -> None:
         table.add_column(column.label, key=column.key, width=column.min_width)
 
 
-def fit_table(table: DataTable[Any], columns: Sequence[FitColumn], width: int) -> None:
-    """Give ``table`` (``width`` cells wide, a vertical scrollbar included) the widths of :func:`fit_widths`."""
-    usable = width - table.styles.scrollbar_size_vertical
+def fit_table(table: DataTable[Any], columns: Sequence[FitColumn]) -> None:
+    """Give ``table`` the widths of :func:`fit_widths` for its current width (a vertical scrollbar kept free).
+    Call it after a layout (``call_after_refresh`` from a resize): the table's size is only known then."""
+    usable = table.size.width - table.styles.scrollbar_size_vertical
     widths = fit_widths(columns, usable, padding=table.cell_padding)
     changed = False
     for key, new in widths.items():

@@ -50,7 +50,7 @@ async def test_wider_terminals_widen_the_columns(small_agent: Agent) -> None:
             await wait_until(pilot, lambda v=view: v.settled and v.loaded > 0, what="the list")  # type: ignore[misc]
             columns = view.table.columns
             widths[size[0]] = {c.key: columns[ColumnKey(c.key)].width for c in COLUMNS}
-    assert widths[80]["email"] == 22 and widths[160]["email"] > 30
+    assert widths[80]["email"] == 21 and widths[160]["email"] > 30
     assert widths[160]["owner"] > widths[80]["owner"]
 
 

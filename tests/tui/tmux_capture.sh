@@ -6,6 +6,8 @@
 # and for diffs between versions.
 #
 # Usage: tests/tui/tmux_capture.sh            (needs tmux: apt-get install -y tmux)
+#        WIDTH=80 HEIGHT=24 OUT=tests/tui/captures/80x24 tests/tui/tmux_capture.sh   (the smallest terminal;
+#        both sets are kept in the repository)
 # Environment: LEADSYNC (default .venv/bin/leadsync), CONTACTS in the sandbox (default 2000),
 #              WIDTH/HEIGHT (default 100x30), TIMEOUT_S for the demo to come up (default 180),
 #              OUT for the captures (default tests/tui/captures), IMPORT_ROWS in the imported file (default 20000).
