@@ -20,6 +20,7 @@ from leadsync.tui.contact_detail import ContactDetailScreen
 from leadsync.tui.help_screen import HelpScreen
 from leadsync.tui.import_screen import ImportScreen
 from leadsync.tui.no_agent import NoAgentScreen
+from leadsync.tui.settings_confirm import ConfirmWritesScreen
 from tests.tui.conftest import ThreadedAgent, make_app, wait_until
 
 SnapCompare = Callable[..., bool]
@@ -66,6 +67,9 @@ SCREENS: dict[str, tuple[tuple[str, ...], Callable[[LeadsyncApp], bool] | None]]
     "smart-lists": (("5",), lambda app: app.smartlists_view.count is not None),
     "contact-detail": (("down", "enter"), detail_loaded),
     "help": (("question_mark",), lambda app: isinstance(app.screen, HelpScreen)),
+    # a threshold where there was none: the confirmation with its counts (nothing is saved: no Apply)
+    "settings-confirm": (("3", "tab", "tab", "tab", "0", "ctrl+s"),
+                         lambda app: isinstance(app.screen, ConfirmWritesScreen) and app.screen.lines is not None),
 }
 SIZES = {"80x24": (80, 24), "160x48": (160, 48)}
 
