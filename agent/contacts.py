@@ -55,6 +55,16 @@ async def list_contacts(store: Store, flt: ContactFilter, *, after: int | None =
     return ContactPage(contacts=contacts, next_after=contacts[-1].id if len(found) > limit else None)
 
 
+async def count_contacts(store: Store, flt: ContactFilter, *,
+                         visible: tuple[str, list[Any]] | None = None) -> int:
+    """How many contacts ``list_contacts`` would page through for ``flt`` and ``visible`` (one count, no rows)."""
+    where, params = filter_sql(flt)
+    if visible is not None:
+        where.append(visible[0])
+        params += visible[1]
+    return await local_rows.count_where(store, where, params)
+
+
 async def create_contact(store: Store, values: dict[str, Any], *, created_by: int,
                          source: str = "api", push: bool = True, rules: FieldRules | None = None) -> Contact:
     """Create a local contact owned by its creator (the creator's CRM owner, when matched).

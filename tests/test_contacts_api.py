@@ -100,3 +100,23 @@ async def test_a_smart_list_by_an_unknown_user_is_a_validation_error(client: Rpc
         await client.call("smartlists.create", {"name": "orphan", "created_by": 9999})
     assert err.value.code == RpcCode.VALIDATION and "created_by" in err.value.message
     assert await client.call("smartlists.list") == []
+
+
+async def test_contacts_count_counts_what_contacts_list_pages_through(client: RpcClient) -> None:
+    await client.call("users.create", {"email": "a@corp.com"})
+    await client.call("users.create", {"email": "b@corp.com"})
+    for i in range(25):
+        await client.call("contacts.create", {"created_by": 1 + i % 2, "fields": {
+            "email": f"c{i}@example.org", "lead_score": i * 4, "lifecycle_stage": "lead" if i % 3 else "customer"}})
+
+    async def listed(params: dict[str, object]) -> int:
+        page = await client.call("contacts.list", {**params, "limit": 500})
+        assert page["next_after"] is None
+        return len(page["contacts"])
+
+    smart = await client.call("smartlists.create", {"name": "hot", "filter": {"min_score": 50}})
+    for params in ({}, {"filter": {"min_score": 40}}, {"filter": {"lifecycle_stage": "customer", "min_score": 20}},
+                   {"filter": {"q": "c1"}}, {"as_user": 2}, {"smart_list": smart["id"]},
+                   {"smart_list": smart["id"], "filter": {"lifecycle_stage": "lead"}}):
+        assert (await client.call("contacts.count", params))["count"] == await listed(params), params
+    assert (await client.call("contacts.count", {}))["count"] == 25

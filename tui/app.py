@@ -1,4 +1,6 @@
-"""The leadsync dashboard: Contacts | Sync | Settings over the agent's socket API, and the import screen.
+"""The leadsync dashboard: Contacts | Sync | Settings | Owners | Smart lists over the agent's socket API, the
+import screen and the help screen (``?``: every key, from the bindings). Where each key goes is
+:mod:`leadsync.tui.keymap`.
 
 ``LeadsyncApp(socket_path)`` is what ``leadsync tui`` and ``leadsync demo`` run. The app starts one
 watcher worker (:func:`leadsync.tui.connection.watch_agent`) that keeps the connection up, shows
@@ -9,21 +11,26 @@ to the views. The TUI never imports ``leadsync.agent``: everything goes through 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 from pathlib import Path, PurePath
 from typing import ClassVar
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Switch, TabbedContent, TabPane
+from textual.dom import DOMNode
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Footer, Header, Input, Switch, TabbedContent, TabPane
 
+from leadsync.tui.conflicts_view import ConflictsPane
 from leadsync.tui.connection import RECONNECT_S, AgentLink, watch_agent
 from leadsync.tui.contact_detail import ContactDetailScreen
 from leadsync.tui.contacts_view import ContactsView
 from leadsync.tui.errors import ReportsWorkerErrors
 from leadsync.tui.formatting import format_value
+from leadsync.tui.help_screen import HelpScreen, help_rows
 from leadsync.tui.import_screen import ImportScreen
+from leadsync.tui.keymap import MAIN_TABS, PANES, PANES_BY_NAME, SYNC_PANES, Pane
 from leadsync.tui.messages import (
     AgentConnected,
     AgentLost,
@@ -38,10 +45,15 @@ from leadsync.tui.messages import (
 )
 from leadsync.tui.no_agent import NoAgentScreen
 from leadsync.tui.owners import OwnerDirectory
+from leadsync.tui.owners_view import OwnersView
+from leadsync.tui.plan_view import PlanPane
+from leadsync.tui.recovery import ErrorsTable, HistoryTable
+from leadsync.tui.settings_confirm import ConfirmWritesScreen
 from leadsync.tui.settings_view import SettingsView
+from leadsync.tui.smartlists_view import SmartListsView
 from leadsync.tui.sync_view import SyncView
 
-TABS = ("contacts", "sync", "settings")
+TABS = tuple(pane.tab for pane in MAIN_TABS)
 
 
 class LeadsyncApp(ReportsWorkerErrors, App[None]):
@@ -53,13 +65,13 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
         "app.tcss", "contacts.tcss", "sync.tcss", "settings.tcss", "detail.tcss", "import.tcss",
     ]
     BINDINGS: ClassVar[list[BindingType]] = [
-        # first: the tab bar already shows 1 2 3, and an 80-column footer cuts what comes last
+        # first what an 80-column footer must show: the tab bar also shows 1-5, the Sync tab's footer h e p x
+        Binding("question_mark", "help", "Keys"),
         Binding("i", "import_file", "Import"),
-        Binding("1", "show_tab('contacts')", "Contacts"),
-        Binding("2", "show_tab('sync')", "Sync"),
-        Binding("3", "show_tab('settings')", "Settings"),
         Binding("s", "sync_now", "Sync now"),
         Binding("r", "refresh", "Refresh"),
+        *(pane.binding(show=pane.sub_tab is None) for pane in PANES),
+        Binding("escape", "focus_pane", "Back to the pane's table", show=False),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -72,6 +84,8 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
         self.contacts_view = ContactsView(self.link, id="contacts-view")
         self.sync_view = SyncView(self.link, id="sync-view")
         self.settings_view = SettingsView(self.link, id="settings-view")
+        self.owners_view = OwnersView(self.link.directory, id="owners-view")
+        self.smartlists_view = SmartListsView(self.link, id="smartlists-view")
         self.import_screen = ImportScreen(self.link)
 
     def compose(self) -> ComposeResult:
@@ -83,6 +97,10 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
                 yield self.sync_view
             with TabPane("3 Settings", id="settings"):
                 yield self.settings_view
+            with TabPane("4 Owners", id="owners"):
+                yield self.owners_view
+            with TabPane("5 Smart lists", id="lists"):
+                yield self.smartlists_view
         yield Footer()
 
     def on_mount(self) -> None:
@@ -129,6 +147,7 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
             self.contacts_view.agent_ready()
             self.sync_view.agent_ready()
             self.settings_view.agent_ready()
+            self.smartlists_view.agent_ready()
             for detail in self._detail_screens():
                 detail.load()
 
@@ -137,6 +156,8 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
         self.link.directory = OwnerDirectory.from_answer(await self.link.call("users.list"))
         self.contacts_view.directory_changed()
         self.settings_view.directory_changed()
+        self.owners_view.directory_changed(self.link.directory)
+        self.smartlists_view.directory_changed()
         if self.import_screen.is_mounted:
             self.import_screen.directory_changed()
 
@@ -202,23 +223,50 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
     # --- actions -----------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Hide the dashboard's keys while the no-agent or the import screen covers it (Escape leaves
-        the import screen)."""
-        covered = isinstance(self.screen, NoAgentScreen) or self.import_screen in self.screen_stack
-        return not (covered and action in ("show_tab", "sync_now", "refresh", "import_file"))
+        """Hide the dashboard's keys while the no-agent screen, the import screen or a form covers it (Escape
+        leaves those); the help screen lets the pane keys through (they close it)."""
+        covered = isinstance(self.screen, NoAgentScreen | ModalScreen) or self.import_screen in self.screen_stack
+        if action == "show_pane" and isinstance(self.screen, HelpScreen):
+            return True
+        return not (covered and action in ("show_pane", "sync_now", "refresh", "import_file", "help", "focus_pane"))
+
+    def action_show_pane(self, name: str) -> None:
+        """Show pane ``name`` of :data:`~leadsync.tui.keymap.PANES` and focus its table (from any screen the
+        dashboard's keys reach: a contact, the help, the command palette)."""
+        pane = PANES_BY_NAME.get(name)
+        if pane is None:
+            return
+        while isinstance(self.screen, ContactDetailScreen | ImportScreen | HelpScreen):
+            self.pop_screen()
+        self.main_tabs.active = pane.tab
+        if pane.sub_tab is not None:
+            self.sync_view.query_one("#sync-tabs", TabbedContent).active = pane.sub_tab
+        self._focus_pane()
+        if name == "plan":
+            self.sync_view.query_one(PlanPane).compute()
 
     def action_show_tab(self, tab: str) -> None:
-        if tab not in TABS:
-            return
-        if isinstance(self.screen, ContactDetailScreen | ImportScreen):  # from the command palette
-            self.pop_screen()
-        self.main_tabs.active = tab
-        if tab == "contacts":
-            self.contacts_view.table.focus()
-        elif tab == "sync":
-            self.sync_view.query_one("#sync-history", DataTable).focus()
-        else:
-            self.settings_view.query_one("#push-enabled", Switch).focus()
+        """The main tab ``tab`` (kept for the palette and older callers: :meth:`action_show_pane`)."""
+        if tab in TABS:
+            self.action_show_pane(tab)
+
+    def shown_pane(self) -> Pane:
+        """The pane on screen: the main tab, or inside Sync the sub-tab shown."""
+        tab = self.main_tabs.active
+        if tab == "sync":
+            sub = self.sync_view.query_one("#sync-tabs", TabbedContent).active
+            return next(p for p in SYNC_PANES if p.sub_tab == sub)
+        return PANES_BY_NAME[tab]
+
+    def _focus_pane(self) -> None:
+        self.main_tabs.screen.query_one(self.shown_pane().focus).focus()
+
+    def action_focus_pane(self) -> None:
+        """Escape: back to the shown pane's table (a form field, a filter or a button had the focus)."""
+        self._focus_pane()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(help_rows(self, KEYED)))
 
     def action_import_file(self) -> None:
         if isinstance(self.screen, ContactDetailScreen):
@@ -238,11 +286,18 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
             self.contacts_view.agent_ready()
         elif tab == "sync":
             self.sync_view.refresh_data()
-        else:
+        elif tab == "settings":
             self.settings_view.load()
+        elif tab == "owners":
+            self.refresh_status()
+        else:
+            self.smartlists_view.load()
+
+    def on_smart_lists_view_changed(self, _: SmartListsView.Changed) -> None:
+        self.contacts_view.smart_lists_changed()
 
     def action_search_contacts(self) -> None:
-        self.action_show_tab("contacts")
+        self.action_show_pane("contacts")
         self.contacts_view.query_one("#contacts-search", Input).focus()
 
     def action_open_selected_contact(self) -> None:
@@ -260,20 +315,19 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
         switch.value = not switch.value
 
     def action_plan(self) -> None:
-        self.action_show_tab("sync")
-        self.sync_view.action_plan()
+        self.action_show_pane("plan")
 
     def action_check_mappings(self) -> None:
-        self.action_show_tab("settings")
+        self.action_show_pane("settings")
         self.settings_view.action_check_mappings()
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        """Every dashboard action, for the command palette (ctrl+p)."""
+        """Every pane (from :data:`~leadsync.tui.keymap.PANES`) and every dashboard action, for the command
+        palette (ctrl+p)."""
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Contacts", "Show the contact list (1)", lambda: self.action_show_tab("contacts"))
-        yield SystemCommand("Sync", "Show sync runs, progress, errors (2)", lambda: self.action_show_tab("sync"))
-        yield SystemCommand("Settings", "Show CRM connection and sync settings (3)",
-                            lambda: self.action_show_tab("settings"))
+        for pane in PANES:
+            yield SystemCommand(pane.title, f"{pane.help} ({pane.key})", partial(self.action_show_pane, pane.name))
+        yield SystemCommand("Keys", "Every key of every screen (?)", self.action_help)
         yield SystemCommand("Import contacts", "Preview and import a CSV or .xlsx file, column by column (i)",
                             self.action_import_file)
         yield SystemCommand("Sync now", "Run a sync with the CRM now (s)", self.action_sync_now)
@@ -283,7 +337,7 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
                             self.contacts_view.action_clear_filters)
         yield SystemCommand("Open selected contact", "Show the highlighted contact in full (enter)",
                             self.action_open_selected_contact)
-        yield SystemCommand("Toggle push", "Flip the push master switch (no CRM writes when off)",
+        yield SystemCommand("Toggle push", "Flip the push master switch (turning it on asks first)",
                             self.action_toggle_push)
         yield SystemCommand("Save settings", "Send the sync settings form (ctrl+s)",
                             self.settings_view.action_save)
@@ -291,7 +345,22 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
                             self.action_plan)
         yield SystemCommand("Check mapped fields", "Compare the field mapping with the CRM's fields (c)",
                             self.action_check_mappings)
+        yield SystemCommand("New smart list", "Build a filter with a live count and share it (ctrl+n)",
+                            self._new_smart_list)
         yield SystemCommand("Retry connecting", "Try the agent's socket now", self.link.wake.set)
+
+    def _new_smart_list(self) -> None:
+        self.action_show_pane("lists")
+        self.smartlists_view.action_new()
+
+
+KEYED: tuple[tuple[str, type[DOMNode]], ...] = (
+    ("Everywhere", LeadsyncApp), ("Contacts", ContactsView), ("Sync › History", HistoryTable),
+    ("Sync › Errors", ErrorsTable), ("Sync › Conflicts", ConflictsPane), ("Settings", SettingsView),
+    ("Smart lists", SmartListsView), ("A contact", ContactDetailScreen), ("Import", ImportScreen),
+    ("Confirmations", ConfirmWritesScreen), ("No agent", NoAgentScreen),
+)
+"""Where the help screen reads keys from: every class that declares bindings, with the place it works."""
 
 
 def run_tui(socket_path: Path) -> None:

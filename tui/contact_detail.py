@@ -125,7 +125,10 @@ def todos_section(extras: ContactExtras, directory: OwnerDirectory) -> Renderabl
 
 
 class ContactDetailScreen(ReportsWorkerErrors, Screen[None]):
-    """The detail of contact ``contact_id``; Escape goes back to the list."""
+    """The detail of contact ``contact_id``; Escape goes back to the list. The body has the focus, so the
+    arrow and page keys scroll at once (Tab reaches the action buttons)."""
+
+    AUTO_FOCUS = "#detail-body"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back"),

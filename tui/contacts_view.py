@@ -13,7 +13,7 @@ import asyncio
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -34,6 +34,7 @@ from leadsync.tui.messages import (
     SyncFinished,
 )
 from leadsync.tui.owners import OwnerDirectory
+from leadsync.tui.table_fit import FitColumn, add_columns, fit_table
 
 PAGE_SIZE = 200
 PREFETCH_ROWS = 50
@@ -43,25 +44,33 @@ DIRTY_FLUSH_S = 0.5
 STAGE_LABELS = {value: label for label, value in STAGES}
 SYNC_MARKS = {"synced": "✓ synced", "pending": "● pending", "error": "✗ error", "local": "· local"}
 
-# Most telling first, so an 80-column terminal shows id, email, name, sync state and stage.
-COLUMNS: tuple[tuple[str, str, int], ...] = (
-    ("id", "ID", 5), ("email", "Email", 22), ("name", "Name", 15), ("sync", "Sync", 9),
-    ("stage", "Stage", 11), ("score", "Score", 5), ("owner", "Owner", 14), ("company", "Company", 16),
+# Most telling first: at 80 columns name, email, owner, stage and Lead/Contact show, the rest scroll off
+# the right; wider windows widen name, email, owner and company (:mod:`leadsync.tui.table_fit`).
+COLUMNS: tuple[FitColumn, ...] = (
+    FitColumn("name", "Name", 13, 3), FitColumn("email", "Email", 21, 4), FitColumn("owner", "Owner", 14, 2),
+    FitColumn("stage", "Stage", 11), FitColumn("type", "Type", 7), FitColumn("sync", "Sync", 9),
+    FitColumn("score", "Score", 5), FitColumn("company", "Company", 16, 2), FitColumn("id", "ID", 6),
 )
+
+
+def record_type(object_type: str | None) -> str:
+    """``Lead`` or ``Contact``: the CRM record a contact is linked to (a dash before its first push)."""
+    return object_type.capitalize() if object_type else MISSING
 
 
 def contact_row(contact: Contact, directory: OwnerDirectory) -> list[Text | str]:
     """The table cells of one contact, in ``COLUMNS`` order."""
     stage = contact.lifecycle_stage
     return [
-        Text(str(contact.id), justify="right"),
-        contact.email or MISSING,
         person(contact.first_name, contact.last_name) or MISSING,
-        SYNC_MARKS.get(contact.sync_state, contact.sync_state),
-        STAGE_LABELS.get(stage, stage) if stage else MISSING,
-        Text(MISSING if contact.lead_score is None else str(contact.lead_score), justify="right"),
+        contact.email or MISSING,
         directory.label(contact.owner_id),
+        STAGE_LABELS.get(stage, stage) if stage else MISSING,
+        record_type(contact.crm_object_type),
+        SYNC_MARKS.get(contact.sync_state, contact.sync_state),
+        Text(MISSING if contact.lead_score is None else str(contact.lead_score), justify="right"),
         contact.company or MISSING,
+        Text(str(contact.id), justify="right"),
     ]
 
 
@@ -71,7 +80,7 @@ class ContactsView(ReportsWorkerErrors, Vertical):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "focus_search", "Search"),
         Binding("ctrl+l", "clear_filters", "Clear filters"),
-        Binding("escape", "focus_table", "Table", show=False),
+        Binding("escape", "focus_table", "Back to the table", show=False),
     ]
 
     def __init__(self, link: AgentLink, *, id: str | None = None) -> None:
@@ -97,9 +106,11 @@ class ContactsView(ReportsWorkerErrors, Vertical):
 
     def on_mount(self) -> None:
         table = self.table
-        for key, label, width in COLUMNS:
-            table.add_column(label, key=key, width=width)
+        add_columns(table, COLUMNS)
         self.watch(table, "scroll_y", self._on_table_scroll, init=False)
+
+    def on_resize(self, _: events.Resize) -> None:
+        self.call_after_refresh(fit_table, self.table, COLUMNS)
 
     @property
     def settled(self) -> bool:
@@ -135,6 +146,14 @@ class ContactsView(ReportsWorkerErrors, Vertical):
         await self.filters.probe_view_as()
         await self.filters.load_smart_lists()
         self.reload()
+
+    def smart_lists_changed(self) -> None:
+        """A smart list was saved or deleted: offer the new set (the chosen one stays if it is still there)."""
+        self._reload_smart_lists()
+
+    @work(group="contacts-smart-lists", exclusive=True, exit_on_error=False)
+    async def _reload_smart_lists(self) -> None:
+        await self.filters.load_smart_lists()
 
     # --- queries -----------------------------------------------------------------------------
 
@@ -323,5 +342,5 @@ class ContactsView(ReportsWorkerErrors, Vertical):
             return
         if contact.owner_id is not None:
             self._owner_ids[str(contact.id)] = contact.owner_id
-        for (key, _, _), value in zip(COLUMNS, contact_row(contact, self.link.directory), strict=True):
-            self.table.update_cell(str(contact.id), key, value)
+        for column, value in zip(COLUMNS, contact_row(contact, self.link.directory), strict=True):
+            self.table.update_cell(str(contact.id), column.key, value)

@@ -16,10 +16,12 @@ from leadsync.tui.formatting import MISSING, person
 
 
 class UsersAnswer(msgspec.Struct, kw_only=True):
-    """The shape of ``users.list``."""
+    """The shape of ``users.list`` (``owners``: every CRM owner with its matched user and contact count; an
+    older agent sends only ``unmatched_owners``)."""
 
     users: list[User]
     unmatched_owners: list[Owner] = []
+    owners: list[Owner] = []
 
 
 @dataclass(frozen=True)
@@ -39,11 +41,13 @@ class OwnerDirectory:
 
     owners: dict[str, OwnerInfo] = field(default_factory=dict)
     users: dict[int, User] = field(default_factory=dict)
+    crm_owners: list[Owner] = field(default_factory=list)
+    """Every CRM owner as ``users.list`` gave it (with ``contacts_owned``), for the owners screen."""
 
     @classmethod
     def from_answer(cls, answer: Any) -> OwnerDirectory:
         parsed = msgspec.convert(answer, UsersAnswer)
-        directory = cls(users={u.id: u for u in parsed.users})
+        directory = cls(users={u.id: u for u in parsed.users}, crm_owners=parsed.owners or parsed.unmatched_owners)
         for o in parsed.unmatched_owners:
             directory.owners[o.crm_id] = OwnerInfo(o.crm_id, person(o.first_name, o.last_name) or o.email,
                                                    o.email, None, o.active)

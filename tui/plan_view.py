@@ -16,10 +16,12 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from leadsync.common.answers import Plan, PlanItem
+from leadsync.common.owner_names import is_owner_name
 from leadsync.common.rpc import RpcError
 from leadsync.tui.connection import AgentLink
 from leadsync.tui.errors import ReportsWorkerErrors, notify_problem
 from leadsync.tui.formatting import MISSING
+from leadsync.tui.owners import OwnerDirectory
 from leadsync.tui.records import cell
 
 PLAN_TIMEOUT_S = 300.0  # a dry run reads the whole CRM delta
@@ -43,16 +45,22 @@ def plan_summary(plan: Plan) -> str:
     return " · ".join(parts)
 
 
-def field_change(name: str, values: list[Any]) -> str:
-    """``company: Acme → Acme Corp`` from the plan's ``[old, new]``."""
+def field_change(name: str, values: list[Any], directory: OwnerDirectory | None = None) -> str:
+    """``company: Acme → Acme Corp`` from the plan's ``[old, new]``; an owner field names the owners."""
     if not values:
         return name
     old, new = (values[0], values[1]) if len(values) >= 2 else (None, values[0])
-    return f"{name}: {cell(old)} → {cell(new)}"
+
+    def shown(value: Any) -> str:
+        if directory is not None and is_owner_name(name) and isinstance(value, str | int) and value != "":
+            return directory.label(str(value))
+        return cell(value)
+
+    return f"{name}: {shown(old)} → {shown(new)}"
 
 
-def item_row(item: PlanItem) -> list[Text | str]:
-    changes = "; ".join(field_change(name, values) for name, values in item.fields.items())
+def item_row(item: PlanItem, directory: OwnerDirectory | None = None) -> list[Text | str]:
+    changes = "; ".join(field_change(name, values, directory) for name, values in item.fields.items())
     note = "; ".join(n for n in (item.note, "not sent: push is disabled" if item.push_disabled else None) if n)
     return [item.side, item.op, MISSING if item.contact_id is None else Text(str(item.contact_id), justify="right"),
             item.crm_id or MISSING, changes or MISSING, note]
@@ -81,7 +89,6 @@ class PlanPane(ReportsWorkerErrors, Vertical):
         for label, width in (("Side", 5), ("Op", 6), ("Contact", 7), ("CRM id", 10), ("Changes", 44),
                              ("Note", None)):
             table.add_column(label, width=width)
-        table.display = False
 
     def agent_ready(self) -> None:
         if not self.link.has("sync.plan"):
@@ -107,5 +114,4 @@ class PlanPane(ReportsWorkerErrors, Vertical):
         table = self.query_one(DataTable)
         table.clear()
         for item in plan.items:
-            table.add_row(*item_row(item))
-        table.display = bool(plan.items)
+            table.add_row(*item_row(item, self.link.directory))

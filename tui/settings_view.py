@@ -2,7 +2,9 @@
 
 The form checks what it can before sending (the sync interval must be 10 minutes to 24 hours, the
 interest-level threshold a whole number of 0 or more) and sends only what changed; if the agent still
-refuses, its message is shown on the form. The push master switch is sent as soon as it is flipped.
+refuses, its message is shown on the form. Enter moves to the next field; ctrl+s (or Save) sends. Turning
+push off is sent as soon as the switch flips; turning it on, or lowering the threshold, first shows what it
+would write and asks (:mod:`leadsync.tui.settings_confirm`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from leadsync.tui.errors import ReportsWorkerErrors, notify_problem
 from leadsync.tui.formatting import MISSING, format_interval
 from leadsync.tui.mappings_view import MappingsPanel
 from leadsync.tui.records import key_values
+from leadsync.tui.settings_confirm import ConfirmWritesScreen, risky_changes
 
 INTERVAL_MIN, INTERVAL_MAX = 10, 1440  # minutes: 10 minutes to 24 hours (the agent's allowed range)
 _INTERVAL = re.compile(r"^\s*(\d+)\s*(m|min|mins|minutes?|h|hrs?|hours?|d|days?)?\s*$", re.IGNORECASE)
@@ -221,8 +224,12 @@ class SettingsView(ReportsWorkerErrors, VerticalScroll):
         message.set_class(error, "form-error")
         message.display = bool(text)
 
-    @on(Button.Pressed, "#settings-save")
     @on(Input.Submitted, "#interval, #threshold")
+    def _next_field(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.screen.focus_next()  # Enter never saves: ctrl+s or the Save button does
+
+    @on(Button.Pressed, "#settings-save")
     def action_save(self) -> None:
         if self.settings is None:
             return
@@ -237,7 +244,7 @@ class SettingsView(ReportsWorkerErrors, VerticalScroll):
         if not changes:
             self._message("Nothing to save: these are the current settings.")
             return
-        self.send_update(changes)
+        self.confirm_and_send(changes)
 
     @on(Button.Pressed, "#settings-revert")
     def _revert(self) -> None:
@@ -249,7 +256,33 @@ class SettingsView(ReportsWorkerErrors, VerticalScroll):
     def _push_switched(self, event: Switch.Changed) -> None:
         self._show_push_state(event.value)
         if self.settings is not None and event.value != self.settings.push_enabled:
-            self.send_update({"push_enabled": event.value})
+            self.confirm_and_send({"push_enabled": event.value})
+
+    @work(group="settings-confirm", exclusive=True, exit_on_error=False)
+    async def confirm_and_send(self, changes: dict[str, Any]) -> None:
+        """Send ``changes``; one that can push contacts (push on, a lower threshold) is confirmed first."""
+        current = self.settings
+        if current is None:
+            return
+        risky = risky_changes(current.push_enabled, current.score_threshold, changes)
+        if risky:
+            threshold = "lower the threshold" if current.score_threshold is not None else "set a threshold"
+            title = "Turn push on?" if risky == ["push"] else f"{threshold.capitalize()}?" \
+                if risky == ["threshold"] else f"Turn push on and {threshold}?"
+            new = changes.get("score_threshold")
+            confirmed = await self.app.push_screen_wait(ConfirmWritesScreen(
+                self.link, title, risky, current.score_threshold, new if isinstance(new, int) else None))
+            if not confirmed:
+                self._restore_switch(current.push_enabled)
+                self._message("Not saved: nothing was changed.")
+                return
+        self.send_update(changes)
+
+    def _restore_switch(self, enabled: bool) -> None:
+        switch = self.query_one("#push-enabled", Switch)
+        with switch.prevent(Switch.Changed):
+            switch.value = enabled
+        self._show_push_state(enabled)
 
     @work(group="settings-save", exclusive=False, exit_on_error=False)
     async def send_update(self, changes: dict[str, Any]) -> None:
@@ -260,10 +293,7 @@ class SettingsView(ReportsWorkerErrors, VerticalScroll):
             problem = notify_problem(self, exc)
             self._message(problem.message, error=True)
             if self.settings is not None:
-                switch = self.query_one("#push-enabled", Switch)
-                with switch.prevent(Switch.Changed):
-                    switch.value = self.settings.push_enabled
-                self._show_push_state(self.settings.push_enabled)
+                self._restore_switch(self.settings.push_enabled)
             return
         self.show_settings(settings, force=True)
         saved = ", ".join(_describe_change(k, v) for k, v in changes.items())

@@ -25,6 +25,7 @@ from leadsync.tui.conflicts_view import ConflictsPane
 from leadsync.tui.connection import AgentLink
 from leadsync.tui.errors import ReportsWorkerErrors, Severity, notify_problem
 from leadsync.tui.formatting import MISSING, run_summary
+from leadsync.tui.keymap import SYNC_PANES
 from leadsync.tui.messages import OpenContact, SyncFinished, SyncProgress, SyncStarted
 from leadsync.tui.plan_view import PlanPane
 from leadsync.tui.recovery import ErrorsTable, HistoryTable, RecoveryDone
@@ -97,7 +98,8 @@ class SyncView(ReportsWorkerErrors, Vertical):
     """Sync now, progress, history, errors, plan (dry run) and the conflict review queue."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("p", "plan", "Plan (dry run)"),
+        # the app binds these keys everywhere; here they show in the footer while the Sync tab has the focus
+        Binding(pane.key, f"app.show_pane('{pane.name}')", pane.title, tooltip=pane.help) for pane in SYNC_PANES
     ]
 
     class Loaded(Message, bubble=False):
@@ -124,13 +126,13 @@ class SyncView(ReportsWorkerErrors, Vertical):
             yield Static("No sync running.", id="sync-phase", markup=False)
             yield ProgressBar(total=None, show_eta=False, show_percentage=True, id="sync-progress")
         with TabbedContent(id="sync-tabs"):
-            with TabPane("History", id="sync-history-pane"):
+            with TabPane("h History", id="sync-history-pane"):
                 yield HistoryTable(self.link, id="sync-history", cursor_type="row", zebra_stripes=True)
-            with TabPane("Errors", id="sync-errors-pane"):
+            with TabPane("e Errors", id="sync-errors-pane"):
                 yield ErrorsTable(self.link, id="sync-errors", cursor_type="row", zebra_stripes=True)
-            with TabPane("Plan", id="sync-plan-pane"):
+            with TabPane("p Plan", id="sync-plan-pane"):
                 yield PlanPane(self.link, id="sync-plan")
-            with TabPane("Conflicts", id="sync-conflicts-pane"):
+            with TabPane("x Conflicts", id="sync-conflicts-pane"):
                 yield ConflictsPane(self.link, id="sync-conflicts")
 
     def on_mount(self) -> None:
@@ -164,7 +166,7 @@ class SyncView(ReportsWorkerErrors, Vertical):
         for error in message.errors:
             errors.add_row(*error_row(error), key=str(error.id))
         tabs = self.query_one("#sync-tabs", TabbedContent)
-        tabs.get_tab("sync-errors-pane").label = f"Errors ({len(message.errors)})"
+        tabs.get_tab("sync-errors-pane").label = f"e Errors ({len(message.errors)})"
         summary = self.query_one("#sync-summary", Static)
         summary.update(status_lines(message.status))
         summary.set_class(not message.status.get("push_enabled"), "push-disabled")
@@ -176,7 +178,7 @@ class SyncView(ReportsWorkerErrors, Vertical):
 
     def on_conflicts_pane_loaded(self, message: ConflictsPane.Loaded) -> None:
         count = len(message.conflicts or [])
-        label = f"Conflicts ({count})" if count else "Conflicts"
+        label = f"x Conflicts ({count})" if count else "x Conflicts"
         self.query_one("#sync-tabs", TabbedContent).get_tab("sync-conflicts-pane").label = label
 
     # --- running a sync ------------------------------------------------------------------------
@@ -241,6 +243,7 @@ class SyncView(ReportsWorkerErrors, Vertical):
     # --- plan and errors ---------------------------------------------------------------------------
 
     def action_plan(self) -> None:
+        """Show the Plan pane and compute a new plan (``sync.plan`` reads the CRM)."""
         self.query_one("#sync-tabs", TabbedContent).active = "sync-plan-pane"
         self.query_one(PlanPane).compute()
 

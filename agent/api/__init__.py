@@ -31,7 +31,8 @@ from leadsync.agent.runtime import Runtime
 METHODS: tuple[ApiMethod, ...] = (  # in the order agent.methods lists them
     meta.agent_status, meta.agent_methods,
     users.users_list, users.users_create,
-    contacts.contacts_list, contacts.contacts_get, contacts.contacts_restore, contacts.contacts_delete,
+    contacts.contacts_list, contacts.contacts_count, contacts.contacts_get, contacts.contacts_restore,
+    contacts.contacts_delete,
     mappings.mappings_list, mappings.mappings_update, mappings.mappings_check,
     conflicts.conflicts_list, conflicts.conflicts_resolve,
     contacts.contacts_sharing, contacts.contacts_owner_history, contacts.contacts_mark_lead, contacts.contacts_push,

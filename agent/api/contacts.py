@@ -26,6 +26,12 @@ class ContactsList(Params):
     smart_list: int | None = None
 
 
+class ContactsCount(Params):
+    filter: ContactFilter = msgspec.field(default_factory=ContactFilter)
+    as_user: int | str | None = None
+    smart_list: int | None = None
+
+
 class ContactsGet(Params):
     id: int
     as_user: int | str | None = None
@@ -88,6 +94,14 @@ async def contacts_list(ctx: ApiContext, p: ContactsList) -> ContactPage:
     flt = p.filter if p.smart_list is None else await smartlists.narrowed_filter(ctx.store, p.smart_list, p.filter)
     visible = await sharing.visibility_condition(ctx.store, p.as_user) if p.as_user is not None else None
     return await contacts.list_contacts(ctx.store, flt, after=p.after, limit=p.limit, visible=visible)
+
+
+@method("contacts.count", ContactsCount)
+async def contacts_count(ctx: ApiContext, p: ContactsCount) -> dict[str, int]:
+    """How many contacts contacts.list would give for the same filter, smart_list and as_user: {count}."""
+    flt = p.filter if p.smart_list is None else await smartlists.narrowed_filter(ctx.store, p.smart_list, p.filter)
+    visible = await sharing.visibility_condition(ctx.store, p.as_user) if p.as_user is not None else None
+    return {"count": await contacts.count_contacts(ctx.store, flt, visible=visible)}
 
 
 @method("contacts.get", ContactsGet)

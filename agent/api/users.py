@@ -17,9 +17,11 @@ class UsersCreate(Params):
 
 @method("users.list", NoParams)
 async def users_list(ctx: ApiContext, _: NoParams) -> dict[str, Any]:
-    """Users with their CRM owner id and status, and the CRM owners no user matches."""
+    """Users with their CRM owner id and status, the CRM owners no user matches, and every CRM owner (``owners``:
+    with the matched ``user_id`` and ``contacts_owned``, how many contacts each owns)."""
+    owners = await users.list_owners(ctx.store)
     return {"users": await users.list_users(ctx.store),
-            "unmatched_owners": await users.list_owners(ctx.store, unmatched_only=True)}
+            "unmatched_owners": [o for o in owners if o.user_id is None], "owners": owners}
 
 
 @method("users.create", UsersCreate)

@@ -67,7 +67,7 @@ async def test_editing_a_field_updates_the_detail_and_the_list(small_agent: Agen
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.screen is screen, what="the form to close")
         await wait_until(pilot, lambda: "Difference Engines Ltd" in section(screen, "fields"), what="the new value")
-        await wait_until(pilot, lambda: app.contacts_view.table.get_row("3")[7] == "Difference Engines Ltd",
+        await wait_until(pilot, lambda: app.contacts_view.table.get_cell("3", "company") == "Difference Engines Ltd",
                          what="the list row")
 
 

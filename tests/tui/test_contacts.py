@@ -7,10 +7,15 @@ from textual.widgets import Input, Select
 
 from leadsync.agent.daemon import Agent
 from leadsync.common.rpc import RpcClient
-from leadsync.tui.contacts_view import PAGE_SIZE
+from leadsync.tui.contacts_view import COLUMNS, PAGE_SIZE
 from leadsync.tui.messages import ContactsPageLoaded
 from tests.tui.conftest import contact_fields, make_app, wait_until
 from tests.tui.screen_text import screen_text
+
+
+def column(key: str) -> int:
+    """The position of the contact table's column ``key``."""
+    return [c.key for c in COLUMNS].index(key)
 
 
 async def test_first_page_only_then_the_next_page_when_the_cursor_nears_the_end(populated_agent: Agent) -> None:
@@ -25,7 +30,7 @@ async def test_first_page_only_then_the_next_page_when_the_cursor_nears_the_end(
             await pilot.press("pagedown")
             await pilot.pause()
         await wait_until(pilot, lambda: view.loaded == 2 * PAGE_SIZE, what="the second page")
-        assert view.table.get_row("201")[1] == contact_fields(200)["email"]
+        assert view.table.get_cell("201", "email") == contact_fields(200)["email"]
         await pilot.press("ctrl+end")
         await wait_until(pilot, lambda: view.loaded == 450, what="the last page")
         await wait_until(pilot, lambda: "450 contacts" in screen_text(app), what="the final count")
@@ -36,6 +41,8 @@ async def test_scrolling_with_the_mouse_wheel_loads_the_next_page(populated_agen
     async with app.run_test(size=(100, 30)) as pilot:
         view = app.contacts_view
         await wait_until(pilot, lambda: view.loaded == PAGE_SIZE, what="the first page")
+        # the table's scroll range grows at its next layout: until then there is nothing to scroll
+        await wait_until(pilot, lambda: view.table.max_scroll_y > 0, what="the scroll range")
         view.table.scroll_end(animate=False)  # what the wheel does, without moving the cursor
         await wait_until(pilot, lambda: view.loaded == 2 * PAGE_SIZE, what="the second page")
         assert view.table.cursor_row == 0
@@ -53,7 +60,7 @@ async def test_search_requeries_and_the_latest_query_wins(populated_agent: Agent
         await wait_until(pilot, lambda: view.params.get("filter") == {"q": "grace"} and view.settled,
                          what="the search to settle")
         await wait_until(pilot, lambda: "45 matching" in screen_text(app), what="the search result")
-        emails = [str(view.table.get_row_at(i)[1]) for i in range(view.table.row_count)]
+        emails = [str(view.table.get_row_at(i)[column("email")]) for i in range(view.table.row_count)]
         assert len(emails) == 45 and all(e.startswith("grace.") for e in emails)
         # Typing fast: the earlier prefixes ("g", "gr"...) never replaced the final result.
         loaded = list({id(m): m for m in pages if isinstance(m, ContactsPageLoaded)}.values())
@@ -95,7 +102,7 @@ async def test_view_as_shows_what_that_user_sees(small_agent: Agent) -> None:
         await wait_until(pilot, lambda: view.params.get("as_user") == 2 and view.settled, what="the view as Sam")
         async with RpcClient(small_agent.socket_path) as client:
             expected = await client.call("contacts.list", {"as_user": 2, "limit": PAGE_SIZE})
-        shown = [int(str(view.table.get_row_at(i)[0])) for i in range(view.table.row_count)]
+        shown = [int(str(view.table.get_row_at(i)[column("id")])) for i in range(view.table.row_count)]
         assert shown == [c["id"] for c in expected["contacts"]]
         assert len(shown) < PAGE_SIZE or expected["next_after"] is not None
 
@@ -107,7 +114,7 @@ async def test_a_contact_changed_elsewhere_is_redrawn_in_place(small_agent: Agen
         await wait_until(pilot, lambda: view.loaded == 30 and view.settled, what="the list")
         async with RpcClient(small_agent.socket_path) as client:
             await client.call("contacts.update", {"id": 3, "fields": {"company": "Moved Corp"}})
-        await wait_until(pilot, lambda: view.table.get_row("3")[7] == "Moved Corp", what="the row update")
+        await wait_until(pilot, lambda: view.table.get_cell("3", "company") == "Moved Corp", what="the row update")
         assert view.loaded == 30
 
 
@@ -124,5 +131,5 @@ async def test_a_new_query_never_continues_the_old_querys_paging(populated_agent
         await pilot.pause()
         assert not view.loading_more  # no page of the new query from the old query's cursor
         await wait_until(pilot, lambda: view.settled and view.params["filter"] == {"q": "ken"}, what="the search")
-        keys = [str(view.table.get_row_at(i)[0]) for i in range(view.table.row_count)]
+        keys = [str(view.table.get_row_at(i)[column("id")]) for i in range(view.table.row_count)]
         assert len(keys) == len(set(keys)) == 45

@@ -13,11 +13,14 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Static
 
 from leadsync.tui.app import LeadsyncApp
 from leadsync.tui.contact_detail import ContactDetailScreen
+from leadsync.tui.help_screen import HelpScreen
 from leadsync.tui.import_screen import ImportScreen
 from leadsync.tui.no_agent import NoAgentScreen
+from leadsync.tui.settings_confirm import ConfirmWritesScreen
 from tests.tui.conftest import ThreadedAgent, make_app, wait_until
 
 SnapCompare = Callable[..., bool]
@@ -46,9 +49,39 @@ def steps(app: LeadsyncApp, *keys: str, theme: str | None = None,
     return run_before
 
 
-def test_contacts(snap_compare: SnapCompare, threaded_agent: ThreadedAgent) -> None:
+def sync_loaded(app: LeadsyncApp) -> bool:
+    return "Waiting" not in str(app.sync_view.query_one("#sync-summary", Static).content)
+
+
+def detail_loaded(app: LeadsyncApp) -> bool:
+    return isinstance(app.screen, ContactDetailScreen) and app.screen.details is not None
+
+
+SCREENS: dict[str, tuple[tuple[str, ...], Callable[[LeadsyncApp], bool] | None]] = {
+    "contacts": ((), None),
+    "sync-history": (("2",), sync_loaded),
+    "sync-errors": (("e",), sync_loaded),
+    "sync-conflicts": (("x",), sync_loaded),
+    "settings": (("3",), None),
+    "owners": (("4",), None),
+    "smart-lists": (("5",), lambda app: app.smartlists_view.count is not None),
+    "contact-detail": (("down", "enter"), detail_loaded),
+    "help": (("question_mark",), lambda app: isinstance(app.screen, HelpScreen)),
+    # a threshold where there was none: the confirmation with its counts (nothing is saved: no Apply)
+    "settings-confirm": (("3", "tab", "tab", "tab", "0", "ctrl+s"),
+                         lambda app: isinstance(app.screen, ConfirmWritesScreen) and app.screen.lines is not None),
+}
+SIZES = {"80x24": (80, 24), "160x48": (160, 48)}
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+@pytest.mark.parametrize("screen", list(SCREENS))
+def test_main_screen(snap_compare: SnapCompare, threaded_agent: ThreadedAgent, screen: str, size: str) -> None:
+    """Each main screen at the smallest terminal it must fit (80x24) and a large one (160x48)."""
     app = make_app(threaded_agent.socket_path)
-    assert snap_compare(app, terminal_size=(100, 30), run_before=steps(app))
+    keys, shown = SCREENS[screen]
+    then = None if shown is None else (lambda: shown(app))
+    assert snap_compare(app, terminal_size=SIZES[size], run_before=steps(app, *keys, then=then))
 
 
 def test_contacts_light_80x24(snap_compare: SnapCompare, threaded_agent: ThreadedAgent) -> None:
@@ -56,29 +89,9 @@ def test_contacts_light_80x24(snap_compare: SnapCompare, threaded_agent: Threade
     assert snap_compare(app, terminal_size=(80, 24), run_before=steps(app, theme="textual-light"))
 
 
-def test_sync(snap_compare: SnapCompare, threaded_agent: ThreadedAgent) -> None:
-    app = make_app(threaded_agent.socket_path)
-    assert snap_compare(app, terminal_size=(100, 30), run_before=steps(
-        app, "2", then=lambda: app.sync_view.query_one("#sync-history").has_focus))
-
-
-def test_settings(snap_compare: SnapCompare, threaded_agent: ThreadedAgent) -> None:
-    app = make_app(threaded_agent.socket_path)
-    assert snap_compare(app, terminal_size=(100, 30), run_before=steps(app, "3"))
-
-
 def test_settings_light_80x24(snap_compare: SnapCompare, threaded_agent: ThreadedAgent) -> None:
     app = make_app(threaded_agent.socket_path)
     assert snap_compare(app, terminal_size=(80, 24), run_before=steps(app, "3", theme="textual-light"))
-
-
-def test_contact_detail(snap_compare: SnapCompare, threaded_agent: ThreadedAgent) -> None:
-    app = make_app(threaded_agent.socket_path)
-
-    def shown() -> bool:
-        return isinstance(app.screen, ContactDetailScreen) and app.screen.details is not None
-
-    assert snap_compare(app, terminal_size=(100, 30), run_before=steps(app, "down", "enter", then=shown))
 
 
 IMPORT_FILE = Path("/tmp/leadsync-snapshot/import-contacts.csv")  # a fixed path: the form shows it
@@ -109,11 +122,12 @@ def test_import_preview_80x24(snap_compare: SnapCompare, threaded_agent: Threade
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
 
 
-def test_no_agent(snap_compare: SnapCompare) -> None:
+@pytest.mark.parametrize("size", list(SIZES))
+def test_no_agent(snap_compare: SnapCompare, size: str) -> None:
     app = LeadsyncApp(Path("/tmp/leadsync-snapshot/no-agent.sock"))
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await wait_until(pilot, lambda: isinstance(app.screen, NoAgentScreen), what="the no-agent screen")
         await pilot.pause(0.2)
 
-    assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
+    assert snap_compare(app, terminal_size=SIZES[size], run_before=run_before)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from textual.widgets import DataTable, TabbedContent
+from textual.widgets import DataTable, Static
 
 from leadsync.agent.daemon import Agent
 from leadsync.common.rpc import RpcClient
@@ -14,7 +14,7 @@ from leadsync.tui.conflicts_view import ConflictsPane
 from leadsync.tui.messages import SyncFinished, SyncProgress
 from tests.conftest import CrmWorld
 from tests.tui.conftest import make_app, notifications, wait_until
-from tests.tui.screen_text import screen_text
+from tests.tui.screen_text import screen_text, static_text
 
 
 async def test_a_manual_sync_shows_live_progress_and_lands_in_the_history(world: CrmWorld) -> None:
@@ -97,12 +97,14 @@ async def test_a_conflict_is_reviewed_and_the_losing_value_restored(synced_agent
     async with app.run_test(size=(100, 30), message_hook=seen.append) as pilot:
         pane = app.sync_view.query_one(ConflictsPane)
         await wait_until(pilot, lambda: len(pane.conflicts) == 1, what="the conflict queue")
-        await pilot.press("2")
-        app.sync_view.query_one("#sync-tabs", TabbedContent).active = "sync-conflicts-pane"
+        await pilot.press("x")  # Sync › Conflicts, its table focused
         table = pane.query_one(DataTable)
-        table.focus()
+        assert app.focused is table
         await pilot.pause()
         assert "Local Co" in screen_text(app) and "CRM Co" in screen_text(app)
+        sides = {side: static_text(pane.query_one(f"#conflict-{side}", Static)) for side in ("base", "local", "crm")}
+        assert "Local Co" in sides["local"] and "CRM Co" in sides["crm"]
+        assert sides["base"].split("\n")[0] == (contact["company"] or "—")  # the last synced value, side by side
         await pilot.press("v")
         await wait_until(pilot, lambda: any("restored the losing value" in n for n in notifications(seen)),
                          what="the resolution")
@@ -127,8 +129,8 @@ async def test_the_errors_view_retries_the_highlighted_error_and_closes_it(synce
         await pilot.press("2")
         table = app.sync_view.query_one("#sync-errors", DataTable)
         await wait_until(pilot, lambda: table.row_count == 1, what="the error")
-        app.sync_view.query_one("#sync-tabs", TabbedContent).active = "sync-errors-pane"
-        table.focus()
+        await pilot.press("e")  # Sync › Errors, its table focused: the errors pane is reached by keyboard
+        assert app.focused is table
         await pilot.pause()
         assert "HubSpot refused the phone: not a valid phone number" in screen_text(app)
         await wait_until(pilot, lambda: "Retry all of this code" in screen_text(app),  # the footer names both keys

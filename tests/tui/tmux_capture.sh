@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Run `leadsync demo` (sandbox CRM + agent + TUI) in a detached 100x30 tmux session, visit each main
-# screen with the keys a person would press, and save what the terminal shows (capture-pane -p) to
+# Run `leadsync demo` (sandbox CRM + agent + TUI) in a detached 100x30 tmux session, visit every screen
+# (contacts, search, a contact, sync history/errors/conflicts/plan, settings and its confirmation, owners,
+# smart lists, help, import) with the keys a person would press, and save what the terminal shows (capture-pane -p) to
 # tests/tui/captures/<screen>.txt. A plain-text record of the real TUI in a real terminal, for review
 # and for diffs between versions.
 #
 # Usage: tests/tui/tmux_capture.sh            (needs tmux: apt-get install -y tmux)
+#        WIDTH=80 HEIGHT=24 OUT=tests/tui/captures/80x24 tests/tui/tmux_capture.sh   (the smallest terminal;
+#        both sets are kept in the repository)
 # Environment: LEADSYNC (default .venv/bin/leadsync), CONTACTS in the sandbox (default 2000),
 #              WIDTH/HEIGHT (default 100x30), TIMEOUT_S for the demo to come up (default 180),
 #              OUT for the captures (default tests/tui/captures), IMPORT_ROWS in the imported file (default 20000).
@@ -90,14 +93,60 @@ keys p                                          # the plan (dry run)
 wait_for "API calls" 60
 capture sync-plan
 
+keys e                                          # Sync › Errors (the e key reaches it from anywhere)
+wait_for "Last seen (UTC)"
+capture sync-errors
+keys x                                          # Sync › Conflicts: base, local and CRM side by side
+wait_for "Winner"
+capture sync-conflicts
+keys h                                          # back to Sync › History
+wait_for "Trigger"
+
 keys 3                                          # Settings: CRM connection, sync settings, field mapping
 wait_for "connected as"
 capture settings
+# To the threshold field by Tab and type 0; the form can still be filling in on a loaded machine, so check
+# the field shows the 0 and try again (at most 3 times) if not.
+for attempt in 1 2 3; do
+    keys 3
+    sleep 1
+    for _ in 1 2 3; do keys Tab; sleep 0.5; done  # from the form's scroll: interval, push switch, threshold
+    keys C-u                                     # empty the threshold field (the cursor is at its end)
+    keys -l "0"
+    sleep 0.5
+    if screen | grep -qE -- "Interest level threshold +0 "; then break; fi
+    keys Escape
+    sleep 1
+done
+keys C-s                                        # a lower threshold: what it would write, and a question
+wait_for "would write" 120
+capture settings-confirm
+keys Escape                                     # Cancel: nothing saved
+wait_for "Not saved"
+sleep 1
+keys Escape                                     # back to the form's scroll (pauses: no alt+… for tmux)
+sleep 1
+
+keys 4                                          # Owners: users and CRM owners, matched or not, contacts each
+wait_for "CRM owner"
+capture owners
+keys 5                                          # Smart lists: the filter builder and its live count
+wait_for "contacts match"
+capture smart-lists
+keys "?"                                        # every key, from the bindings
+wait_for "ctrl+p finds every command"
+capture help
+keys Escape
+sleep 1
+keys 1
+wait_for "loaded, more…"
 
 keys i                                          # Import: the path, the first user, the preview
 wait_for "Choose a file"
+sleep 1
 keys -l "$IMPORT_FILE"
-keys Tab Tab                                    # past Preview (Import waits for a preview) to the user
+sleep 0.5
+for _ in 1 2; do keys Tab; sleep 0.5; done      # past Preview (Import waits for a preview) to the user
 keys Enter                                      # open the list: the blank prompt, then the users
 sleep 0.5
 keys Down Enter                                 # the first user

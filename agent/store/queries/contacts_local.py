@@ -77,6 +77,12 @@ async def _search_page(store: Store, condition: tuple[str, list[Any]], after: in
     return [_contact(r) for r in await store.fetchall(sql, [*condition[1], after, *params, limit])]
 
 
+async def count_where(store: Store, where: Sequence[str], params: Sequence[Any]) -> int:
+    """How many contacts meet every condition of ``where`` (on ``contacts c``, with ``params``)."""
+    sql = "SELECT count(*) FROM contacts c" + (" WHERE " + " AND ".join(where) if where else "")
+    return int(await store.scalar(sql, list(params)))
+
+
 async def contact_id_with_email(db: aiosqlite.Connection, email_norm: str | None) -> int | None:
     """The id of the contact whose email match key is ``email_norm``, or None."""
     async with db.execute("SELECT id FROM contacts WHERE email_norm = ?", (email_norm,)) as cur:
