@@ -17,6 +17,7 @@ from leadsync.agent.api import build_methods
 from leadsync.agent.backlog import PushRate
 from leadsync.agent.connectors.base import Connector, PropertyMeta
 from leadsync.agent.connectors.registry import DEFAULT_MAPPINGS, make_connector
+from leadsync.agent.connectors.usage import HOUR_S, HOURS, ApiUsage
 from leadsync.agent.engine.planning import PlanningConnector, PlanRecorder
 from leadsync.agent.engine.runner import Directory, execute_run, get_run, start_run
 from leadsync.agent.instance_lock import AgentAlreadyRunningError, hold_instance_lock, refuse_live_socket
@@ -28,6 +29,7 @@ from leadsync.agent.runtime import ConnectorFactory, Job
 from leadsync.agent.secrets import SecretStore
 from leadsync.agent.settings import Settings, load
 from leadsync.agent.store import Store
+from leadsync.agent.store.queries import sync_runs
 from leadsync.common.answers import FieldMapping, Plan
 from leadsync.common.errors import (
     CrmError,
@@ -65,8 +67,9 @@ class Agent:
         self.secrets = SecretStore(data_dir)
         # OAuth hooks (issue 7, B24): refreshed tokens are stored at once; a refused refresh token
         # marks the connection needs_reauth. Always this agent's own, whatever options were passed.
+        self.api_usage = ApiUsage()  # the sync-health budget: outlives a reconnect (see connectors/usage.py)
         self.connector_options = {**(connector_options or {}), "save_credentials": self.secrets.save,
-                                  "on_connection_status": self.set_connection_status}
+                                  "on_connection_status": self.set_connection_status, "usage": self.api_usage}
         self.store: Store
         self.settings = Settings()
         self.connector: Connector | None = None
@@ -96,6 +99,7 @@ class Agent:
             raise
         self.store = await Store.open(db_path(self.data_dir))
         await self._recover_interrupted_runs()
+        self.api_usage.seed(await sync_runs.calls_since(self.store, now_ms() - HOURS * HOUR_S * 1000))
         self.settings = load(await self.store.get_settings())
         await self._load_connector()
         await self.reload_mappings()
