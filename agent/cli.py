@@ -14,6 +14,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from leadsync.agent.cli_health import add_parser as add_health_parser
+from leadsync.agent.cli_live import add_parsers as add_live_parsers
 from leadsync.agent.cli_recovery import add_parsers as add_recovery_parsers
 from leadsync.agent.connectors.sandboxes import SANDBOX_CRMS
 from leadsync.common.errors import LeadsyncError
@@ -111,22 +113,6 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_sync(args: argparse.Namespace) -> int:
-    run = _call(args, "sync.run", {"wait": not args.no_wait})
-    if args.json:
-        _print_json(run)
-    elif run["status"] in ("queued", "running"):
-        print(f"sync {'#' + str(run['id']) + ' ' if run['id'] else ''}{run['status']}; "
-              "follow it with: leadsync status")
-    else:
-        print(f"sync #{run['id']} {run['status']}: pulled {run['pulled']}, created locally {run['created_local']}, "
-              f"updated locally {run['updated_local']}, created in CRM {run['created_crm']}, "
-              f"updated in CRM {run['updated_crm']}, linked {run['linked']}, failed {run['failed']}, "
-              f"{run['api_calls']} API calls" + (f" — {run['error']}" if run["error"] else "")
-              + (" (leadsync errors shows the failed records)" if run["failed"] else ""))
-    return 0 if run["status"] in ("ok", "partial", "running", "queued") else 1
-
-
 def cmd_contacts(args: argparse.Namespace) -> int:
     flt = {k: v for k, v in {"owner": args.owner, "q": args.search, "lifecycle_stage": args.stage}.items() if v}
     after = args.after
@@ -206,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_contact_verbs(sub)
     _add_local_verbs(sub)
     add_recovery_parsers(sub)
+    add_live_parsers(sub)
+    add_health_parser(sub)
     for name, client in sub.choices.items():  # `leadsync tui --socket X` works as well as `leadsync --socket X tui`
         if name not in ("agent", "sandbox", "demo"):
             client.add_argument("--socket", default=argparse.SUPPRESS, help="agent socket (same as the global one)")
@@ -237,7 +225,7 @@ def _add_process_verbs(sub: _Subparsers[argparse.ArgumentParser]) -> None:
 
 
 def _add_agent_call_verbs(sub: _Subparsers[argparse.ArgumentParser]) -> None:
-    """``call``, ``status`` and ``sync``: ask the running agent."""
+    """``call`` and ``status``: ask the running agent."""
     p = sub.add_parser("call", help="call one API method and print the JSON result")
     p.add_argument("method")
     p.add_argument("params", nargs="?", help="params as a JSON object; - reads them from stdin, @FILE from a file "
@@ -247,11 +235,6 @@ def _add_agent_call_verbs(sub: _Subparsers[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("status", help="agent, CRM and sync status")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
-
-    p = sub.add_parser("sync", help="run a sync now and wait for it")
-    p.add_argument("--no-wait", action="store_true")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_sync)
 
 
 def _add_contact_verbs(sub: _Subparsers[argparse.ArgumentParser]) -> None:

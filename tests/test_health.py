@@ -43,7 +43,7 @@ def test_usage_counts_each_window_and_each_hour() -> None:
 def test_usage_reads_back_past_runs_into_the_chart() -> None:
     clock = FakeClock(100 * 3600.0)
     usage = ApiUsage(clock=clock)
-    usage.seed([(int((100 * 3600 - 7200) * 1000), 40), (int((100 * 3600 - 30 * 3600) * 1000), 9)])
+    usage.seed([((100 * 3600 - 7200) * 1000, 40), ((100 * 3600 - 30 * 3600) * 1000, 9)])
     snap = usage.snapshot()
     assert snap.calls_per_hour[-3] == 40 and snap.day_calls == 40  # 30 h ago is outside the chart
     assert snap.since == (100 * 3600 - 30 * 3600) * 1000
