@@ -229,6 +229,6 @@ def _group_step(row: ErrorGroupRow, sample: SyncError, transient: bool, push_ena
 
 
 def _group_message(group: ErrorGroup) -> str:
-    what = f"{group.errors:,} open error{'s' if group.errors != 1 else ''}"
-    cause = group.code or "no code"
-    return f"{what} ({cause}), e.g. {group.sample.reason}"
+    errors = f"{group.errors:,} open error{'s' if group.errors != 1 else ''}"
+    contacts = f" on {group.contacts:,} contact{'s' if group.contacts != 1 else ''}" if group.contacts else ""
+    return f"{errors} of cause {group.code or '(no code)'}{contacts}."

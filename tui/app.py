@@ -1,4 +1,4 @@
-"""The leadsync dashboard: Contacts | Sync | Settings over the agent's socket API, and the import screen.
+"""The leadsync dashboard: Contacts | Sync | Settings | Health over the agent's socket API, and the import screen.
 
 ``LeadsyncApp(socket_path)`` is what ``leadsync tui`` and ``leadsync demo`` run. The app starts one
 watcher worker (:func:`leadsync.tui.connection.watch_agent`) that keeps the connection up, shows
@@ -23,6 +23,7 @@ from leadsync.tui.contact_detail import ContactDetailScreen
 from leadsync.tui.contacts_view import ContactsView
 from leadsync.tui.errors import ReportsWorkerErrors
 from leadsync.tui.formatting import format_value
+from leadsync.tui.health_view import HealthView
 from leadsync.tui.import_screen import ImportScreen
 from leadsync.tui.messages import (
     AgentConnected,
@@ -41,7 +42,7 @@ from leadsync.tui.owners import OwnerDirectory
 from leadsync.tui.settings_view import SettingsView
 from leadsync.tui.sync_view import SyncView
 
-TABS = ("contacts", "sync", "settings")
+TABS = ("contacts", "sync", "settings", "health")
 
 
 class LeadsyncApp(ReportsWorkerErrors, App[None]):
@@ -50,7 +51,7 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
     TITLE = "leadsync"
     AUTO_FOCUS = "#contacts-table"
     CSS_PATH: ClassVar[list[str | PurePath]] = [
-        "app.tcss", "contacts.tcss", "sync.tcss", "settings.tcss", "detail.tcss", "import.tcss",
+        "app.tcss", "contacts.tcss", "sync.tcss", "settings.tcss", "detail.tcss", "import.tcss", "health.tcss",
     ]
     BINDINGS: ClassVar[list[BindingType]] = [
         # first: the tab bar already shows 1 2 3, and an 80-column footer cuts what comes last
@@ -58,6 +59,7 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
         Binding("1", "show_tab('contacts')", "Contacts"),
         Binding("2", "show_tab('sync')", "Sync"),
         Binding("3", "show_tab('settings')", "Settings"),
+        Binding("4", "show_tab('health')", "Health"),
         Binding("s", "sync_now", "Sync now"),
         Binding("r", "refresh", "Refresh"),
         Binding("q", "quit", "Quit"),
@@ -72,6 +74,7 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
         self.contacts_view = ContactsView(self.link, id="contacts-view")
         self.sync_view = SyncView(self.link, id="sync-view")
         self.settings_view = SettingsView(self.link, id="settings-view")
+        self.health_view = HealthView(self.link, id="health-view")
         self.import_screen = ImportScreen(self.link)
 
     def compose(self) -> ComposeResult:
@@ -83,6 +86,8 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
                 yield self.sync_view
             with TabPane("3 Settings", id="settings"):
                 yield self.settings_view
+            with TabPane("4 Health", id="health"):
+                yield self.health_view
         yield Footer()
 
     def on_mount(self) -> None:
@@ -129,6 +134,7 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
             self.contacts_view.agent_ready()
             self.sync_view.agent_ready()
             self.settings_view.agent_ready()
+            self.health_view.agent_ready()
             for detail in self._detail_screens():
                 detail.load()
 
@@ -166,6 +172,7 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
     def on_sync_finished(self, message: SyncFinished) -> None:
         self.sync_view.sync_finished(message)
         self.contacts_view.sync_finished(message)
+        self.health_view.load()
         self.sub_title = self.status_line
         self.refresh_status()
 
@@ -217,6 +224,8 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
             self.contacts_view.table.focus()
         elif tab == "sync":
             self.sync_view.query_one("#sync-history", DataTable).focus()
+        elif tab == "health":
+            self.health_view.focus()  # the page scrolls with the arrows; Tab reaches its tables
         else:
             self.settings_view.query_one("#push-enabled", Switch).focus()
 
@@ -238,6 +247,8 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
             self.contacts_view.agent_ready()
         elif tab == "sync":
             self.sync_view.refresh_data()
+        elif tab == "health":
+            self.health_view.load()
         else:
             self.settings_view.load()
 
@@ -274,6 +285,10 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
         yield SystemCommand("Sync", "Show sync runs, progress, errors (2)", lambda: self.action_show_tab("sync"))
         yield SystemCommand("Settings", "Show CRM connection and sync settings (3)",
                             lambda: self.action_show_tab("settings"))
+        yield SystemCommand("Health", "Sync health: connection, API budget, backlog, runs, errors by cause (4)",
+                            lambda: self.action_show_tab("health"))
+        yield SystemCommand("Retry these errors", "On Health: retry every open error of the highlighted cause (a)",
+                            self.health_view.action_retry_cause)
         yield SystemCommand("Import contacts", "Preview and import a CSV or .xlsx file, column by column (i)",
                             self.action_import_file)
         yield SystemCommand("Sync now", "Run a sync with the CRM now (s)", self.action_sync_now)

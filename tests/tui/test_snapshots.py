@@ -72,6 +72,20 @@ def test_settings_light_80x24(snap_compare: SnapCompare, threaded_agent: Threade
     assert snap_compare(app, terminal_size=(80, 24), run_before=steps(app, "3", theme="textual-light"))
 
 
+def _health_shown(app: LeadsyncApp) -> Callable[[], bool]:
+    return lambda: app.health_view.health is not None and app.health_view.has_focus
+
+
+def test_health_80x24(snap_compare: SnapCompare, threaded_agent: ThreadedAgent) -> None:
+    app = make_app(threaded_agent.socket_path)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=steps(app, "4", then=_health_shown(app)))
+
+
+def test_health_160x48(snap_compare: SnapCompare, threaded_agent: ThreadedAgent) -> None:
+    app = make_app(threaded_agent.socket_path)
+    assert snap_compare(app, terminal_size=(160, 48), run_before=steps(app, "4", then=_health_shown(app)))
+
+
 def test_contact_detail(snap_compare: SnapCompare, threaded_agent: ThreadedAgent) -> None:
     app = make_app(threaded_agent.socket_path)
 

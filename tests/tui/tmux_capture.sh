@@ -94,6 +94,10 @@ keys 3                                          # Settings: CRM connection, sync
 wait_for "connected as"
 capture settings
 
+keys 4                                          # Health: problems, connection, API budget, backlog, runs, errors
+wait_for "API budget"
+capture health
+
 keys i                                          # Import: the path, the first user, the preview
 wait_for "Choose a file"
 keys -l "$IMPORT_FILE"
