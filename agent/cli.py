@@ -12,6 +12,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from leadsync.agent.cli_health import add_parser as add_health_parser
@@ -19,7 +20,7 @@ from leadsync.agent.cli_live import add_parsers as add_live_parsers
 from leadsync.agent.cli_recovery import add_parsers as add_recovery_parsers
 from leadsync.agent.connectors.sandboxes import SANDBOX_CRMS
 from leadsync.common.errors import LeadsyncError
-from leadsync.common.paths import data_dir, socket_path
+from leadsync.common.paths import data_dir, prepare_socket_dir, socket_note, socket_path
 from leadsync.common.rpc import AgentUnavailableError, RpcError, call_once
 
 _Subparsers = argparse._SubParsersAction  # the type of ``ArgumentParser.add_subparsers()``'s answer
@@ -45,6 +46,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"leadsync agent: {exc}", file=sys.stderr)
         return 2
+    prepare_socket_dir(socket_path(args.socket))
     return asyncio.run(run_agent(data_dir(args.data_dir), socket_path(args.socket),
                                  socket_mode=int(args.socket_mode, 8), allow_users=args.allow_user,
                                  allow_groups=args.allow_group))
@@ -88,6 +90,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         _print_json({"agent": status, "crm": crm, "sync": sync})
         return 0
     print(f"agent {status['version']} (pid {status['pid']}), {status['contacts']} contacts, socket {status['socket']}")
+    note = socket_note(Path(status["socket"]))
+    if note:
+        print(f"  {note}")
     if crm["connected"]:
         print(f"CRM: {crm['crm']} at {crm['base_url']} as {crm['user_email']}"
               + ("" if crm["is_admin"] else "  [non-admin connection: sees less]"))
