@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from leadsync.common.errors import LeadsyncError
 from leadsync.common.paths import data_dir, prepare_socket_dir, socket_note, socket_path
 from leadsync.common.rpc import AgentUnavailableError, RpcError, call_once
 
+Call = Callable[[str, dict[str, Any]], Any]
 _Subparsers = argparse._SubParsersAction  # the type of ``ArgumentParser.add_subparsers()``'s answer
 
 
@@ -118,21 +119,47 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def owner_filter(call: Call, owner: str) -> tuple[dict[str, Any], str | None]:
+    """The ``contacts.list`` filter for ``--owner``: a CRM owner (id or email), or a user (email or id) who has
+    no CRM owner, whose contacts are the ones they created (with a note saying so). ValidationError (exit 2)
+    for anything else, like ``leadsync export``."""
+    from leadsync.agent.exporting import check_filter, owner_names
+
+    owners = owner_names(call)
+    text = owner.strip().lower()
+    if owner in owners or text in {email.lower() for _, email in owners.values()}:
+        return {"owner": owner}, None
+    for user in call("users.list", {})["users"]:
+        if text in (user["email"].lower(), str(user["id"])):
+            return {"created_by": user["id"]}, f"{user['email']} has no CRM owner: the contacts they created"
+    check_filter({"owner": owner}, owners)  # raises, naming where owners are listed
+    return {"owner": owner}, None
+
+
 def cmd_contacts(args: argparse.Namespace) -> int:
-    flt = {k: v for k, v in {"owner": args.owner, "q": args.search, "lifecycle_stage": args.stage}.items() if v}
+    from leadsync.agent.exporting import owner_names
+
+    def call(method: str, params: dict[str, Any]) -> Any:
+        return _call(args, method, params)
+
+    flt = {k: v for k, v in {"q": args.search, "lifecycle_stage": args.stage}.items() if v}
+    if args.owner:
+        by_owner, note = owner_filter(call, args.owner)
+        flt.update(by_owner)
+        if note:
+            print(note, file=sys.stderr)
+    names = {} if args.json else owner_names(call)
     after = args.after
     while True:
-        page = _call(args, "contacts.list", {"filter": flt, "limit": min(args.limit, 500) if args.all else args.limit,
-                                             "after": after})
+        page = call("contacts.list", {"filter": flt, "limit": min(args.limit, 500) if args.all else args.limit,
+                                      "after": after})
         if args.json and args.all:
             print(json.dumps(page, ensure_ascii=False), flush=True)
         elif args.json:
             _print_json(page)
         else:
             for c in page["contacts"]:
-                name = " ".join(x for x in (c["first_name"], c["last_name"]) if x)
-                print(f"{c['id']:>8}  {c['email'] or '':<40} {name:<28} {c['lifecycle_stage'] or '':<12} "
-                      f"owner {c['owner_id'] or '-':<6} {c['sync_state']}")
+                print(contact_line(c, names))
         after = page["next_after"]
         if after is None:
             return 0
@@ -140,6 +167,16 @@ def cmd_contacts(args: argparse.Namespace) -> int:
             if not args.json:
                 print(f"more: leadsync contacts --after {after} (or --all)", file=sys.stderr)
             return 0
+
+
+def contact_line(contact: dict[str, Any], owners: dict[str, tuple[str, str]]) -> str:
+    """One contact for a person: id, email, name, Lead or Contact, lifecycle stage, owner by name, sync state."""
+    name = " ".join(x for x in (contact["first_name"], contact["last_name"]) if x)
+    owner_id = contact["owner_id"]
+    owner = owners.get(owner_id, (owner_id, ""))[0] if owner_id else "-"
+    kind = {"lead": "Lead", "contact": "Contact"}.get(contact.get("crm_object_type") or "", "-")
+    return (f"{contact['id']:>8}  {contact['email'] or '':<36} {name[:24]:<24} {kind:<7} "
+            f"{contact['lifecycle_stage'] or '':<12} owner {owner[:24]:<24} {contact['sync_state']}")
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -245,7 +282,7 @@ def _add_agent_call_verbs(sub: _Subparsers[argparse.ArgumentParser]) -> None:
 def _add_contact_verbs(sub: _Subparsers[argparse.ArgumentParser]) -> None:
     """``contacts``, ``import`` and ``export``: list contacts, bring them in from a file, write them out."""
     p = sub.add_parser("contacts", help="list contacts")
-    p.add_argument("--owner")
+    p.add_argument("--owner", help="a CRM owner (id or email), or a user without one (their contacts)")
     p.add_argument("--search", "-q")
     p.add_argument("--stage")
     p.add_argument("--limit", type=int, default=50, help="contacts per page (at most 500)")
