@@ -226,6 +226,7 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
             self.sync_view.query_one("#sync-history", DataTable).focus()
         elif tab == "health":
             self.health_view.focus()  # the page scrolls with the arrows; Tab reaches its tables
+            self.health_view.load()  # what it shows is as of now, not as of the last sync
         else:
             self.settings_view.query_one("#push-enabled", Switch).focus()
 
