@@ -11,16 +11,20 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
+from leadsync.agent.cli_health import add_parser as add_health_parser
+from leadsync.agent.cli_live import add_parsers as add_live_parsers
 from leadsync.agent.cli_recovery import add_parsers as add_recovery_parsers
 from leadsync.agent.cli_store import add_parsers as add_store_parsers
 from leadsync.agent.connectors.sandboxes import SANDBOX_CRMS
 from leadsync.common.errors import LeadsyncError
-from leadsync.common.paths import data_dir, socket_path
+from leadsync.common.paths import data_dir, prepare_socket_dir, socket_note, socket_path
 from leadsync.common.rpc import AgentUnavailableError, RpcError, call_once
 
+Call = Callable[[str, dict[str, Any]], Any]
 _Subparsers = argparse._SubParsersAction  # the type of ``ArgumentParser.add_subparsers()``'s answer
 
 
@@ -46,6 +50,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"leadsync agent: {exc}", file=sys.stderr)
         return 2
+    prepare_socket_dir(socket_path(args.socket))
     return asyncio.run(run_agent(data_dir(args.data_dir), socket_path(args.socket),
                                  socket_mode=int(args.socket_mode, 8), allow_users=args.allow_user,
                                  allow_groups=args.allow_group, full_check=args.integrity_check,
@@ -90,6 +95,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         _print_json({"agent": status, "crm": crm, "sync": sync})
         return 0
     print(f"agent {status['version']} (pid {status['pid']}), {status['contacts']} contacts, socket {status['socket']}")
+    note = socket_note(Path(status["socket"]))
+    if note:
+        print(f"  {note}")
     if crm["connected"]:
         print(f"CRM: {crm['crm']} at {crm['base_url']} as {crm['user_email']}"
               + ("" if crm["is_admin"] else "  [non-admin connection: sees less]"))
@@ -121,37 +129,47 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_sync(args: argparse.Namespace) -> int:
-    run = _call(args, "sync.run", {"wait": not args.no_wait})
-    if args.json:
-        _print_json(run)
-    elif run["status"] in ("queued", "running"):
-        print(f"sync {'#' + str(run['id']) + ' ' if run['id'] else ''}{run['status']}; "
-              "follow it with: leadsync status")
-    else:
-        print(f"sync #{run['id']} {run['status']}: pulled {run['pulled']}, created locally {run['created_local']}, "
-              f"updated locally {run['updated_local']}, created in CRM {run['created_crm']}, "
-              f"updated in CRM {run['updated_crm']}, linked {run['linked']}, failed {run['failed']}, "
-              f"{run['api_calls']} API calls" + (f" — {run['error']}" if run["error"] else "")
-              + (" (leadsync errors shows the failed records)" if run["failed"] else ""))
-    return 0 if run["status"] in ("ok", "partial", "running", "queued") else 1
+def owner_filter(call: Call, owner: str) -> tuple[dict[str, Any], str | None]:
+    """The ``contacts.list`` filter for ``--owner``: a CRM owner (id or email), or a user (email or id) who has
+    no CRM owner, whose contacts are the ones they created (with a note saying so). ValidationError (exit 2)
+    for anything else, like ``leadsync export``."""
+    from leadsync.agent.exporting import check_filter, owner_names
+
+    owners = owner_names(call)
+    text = owner.strip().lower()
+    if owner in owners or text in {email.lower() for _, email in owners.values()}:
+        return {"owner": owner}, None
+    for user in call("users.list", {})["users"]:
+        if text in (user["email"].lower(), str(user["id"])):
+            return {"created_by": user["id"]}, f"{user['email']} has no CRM owner: the contacts they created"
+    check_filter({"owner": owner}, owners)  # raises, naming where owners are listed
+    return {"owner": owner}, None
 
 
 def cmd_contacts(args: argparse.Namespace) -> int:
-    flt = {k: v for k, v in {"owner": args.owner, "q": args.search, "lifecycle_stage": args.stage}.items() if v}
+    from leadsync.agent.exporting import owner_names
+
+    def call(method: str, params: dict[str, Any]) -> Any:
+        return _call(args, method, params)
+
+    flt = {k: v for k, v in {"q": args.search, "lifecycle_stage": args.stage}.items() if v}
+    if args.owner:
+        by_owner, note = owner_filter(call, args.owner)
+        flt.update(by_owner)
+        if note:
+            print(note, file=sys.stderr)
+    names = {} if args.json else owner_names(call)
     after = args.after
     while True:
-        page = _call(args, "contacts.list", {"filter": flt, "limit": min(args.limit, 500) if args.all else args.limit,
-                                             "after": after})
+        page = call("contacts.list", {"filter": flt, "limit": min(args.limit, 500) if args.all else args.limit,
+                                      "after": after})
         if args.json and args.all:
             print(json.dumps(page, ensure_ascii=False), flush=True)
         elif args.json:
             _print_json(page)
         else:
             for c in page["contacts"]:
-                name = " ".join(x for x in (c["first_name"], c["last_name"]) if x)
-                print(f"{c['id']:>8}  {c['email'] or '':<40} {name:<28} {c['lifecycle_stage'] or '':<12} "
-                      f"owner {c['owner_id'] or '-':<6} {c['sync_state']}")
+                print(contact_line(c, names))
         after = page["next_after"]
         if after is None:
             return 0
@@ -159,6 +177,16 @@ def cmd_contacts(args: argparse.Namespace) -> int:
             if not args.json:
                 print(f"more: leadsync contacts --after {after} (or --all)", file=sys.stderr)
             return 0
+
+
+def contact_line(contact: dict[str, Any], owners: dict[str, tuple[str, str]]) -> str:
+    """One contact for a person: id, email, name, Lead or Contact, lifecycle stage, owner by name, sync state."""
+    name = " ".join(x for x in (contact["first_name"], contact["last_name"]) if x)
+    owner_id = contact["owner_id"]
+    owner = owners.get(owner_id, (owner_id, ""))[0] if owner_id else "-"
+    kind = {"lead": "Lead", "contact": "Contact"}.get(contact.get("crm_object_type") or "", "-")
+    return (f"{contact['id']:>8}  {contact['email'] or '':<36} {name[:24]:<24} {kind:<7} "
+            f"{contact['lifecycle_stage'] or '':<12} owner {owner[:24]:<24} {contact['sync_state']}")
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -217,6 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_local_verbs(sub)
     add_recovery_parsers(sub)
     add_store_parsers(sub)
+    add_live_parsers(sub)
+    add_health_parser(sub)
     for name, client in sub.choices.items():  # `leadsync tui --socket X` works as well as `leadsync --socket X tui`
         if name not in ("agent", "sandbox", "demo", "restore"):
             client.add_argument("--socket", default=argparse.SUPPRESS, help="agent socket (same as the global one)")
@@ -253,7 +283,7 @@ def _add_process_verbs(sub: _Subparsers[argparse.ArgumentParser]) -> None:
 
 
 def _add_agent_call_verbs(sub: _Subparsers[argparse.ArgumentParser]) -> None:
-    """``call``, ``status`` and ``sync``: ask the running agent."""
+    """``call`` and ``status``: ask the running agent."""
     p = sub.add_parser("call", help="call one API method and print the JSON result")
     p.add_argument("method")
     p.add_argument("params", nargs="?", help="params as a JSON object; - reads them from stdin, @FILE from a file "
@@ -264,16 +294,11 @@ def _add_agent_call_verbs(sub: _Subparsers[argparse.ArgumentParser]) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser("sync", help="run a sync now and wait for it")
-    p.add_argument("--no-wait", action="store_true")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_sync)
-
 
 def _add_contact_verbs(sub: _Subparsers[argparse.ArgumentParser]) -> None:
     """``contacts``, ``import`` and ``export``: list contacts, bring them in from a file, write them out."""
     p = sub.add_parser("contacts", help="list contacts")
-    p.add_argument("--owner")
+    p.add_argument("--owner", help="a CRM owner (id or email), or a user without one (their contacts)")
     p.add_argument("--search", "-q")
     p.add_argument("--stage")
     p.add_argument("--limit", type=int, default=50, help="contacts per page (at most 500)")

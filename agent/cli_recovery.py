@@ -61,18 +61,22 @@ def cmd_errors(args: argparse.Namespace) -> int:
 
 
 def cmd_errors_retry(args: argparse.Namespace) -> int:
-    if bool(args.ids) + bool(args.code) + args.all != 1:
-        print("leadsync errors retry: give error ids, or --code CODE, or --all", file=sys.stderr)
+    if bool(args.ids) == bool(args.code or args.all):
+        print("leadsync errors retry: give error ids, or --code CODE and/or --all", file=sys.stderr)
         return 2
     params: dict[str, Any] = {"wait": not args.no_wait}
     if args.ids:
         params["ids"] = args.ids
     else:
-        params.update({"code": args.code} if args.code else {"all": True})
+        params.update({"code": args.code} if args.code else {}, **({"all": True} if args.all else {}))
     answer = _call(args, "errors.retry", params)
     if args.json:
         _print_json(answer)
-        return 0
+        return 0 if answer["retried"] else 1
+    if not answer["retried"]:
+        print(f"leadsync errors retry: nothing to retry: {_nothing_matched(args, answer)} (leadsync errors lists "
+              "the open ones)", file=sys.stderr)
+        return 1
     print(f"retried {len(answer['retried'])} errors: {len(answer['contacts'])} contacts pushed again, "
           f"{len(answer['reread'])} CRM records read again")
     if not args.no_wait:
@@ -82,6 +86,15 @@ def cmd_errors_retry(args: argparse.Namespace) -> int:
     for skip in answer["skipped"]:
         print(f"skipped #{skip['id']}: {skip['reason']}")
     return 1 if answer["still_open"] else 0
+
+
+def _nothing_matched(args: argparse.Namespace, answer: dict[str, Any]) -> str:
+    """Why an ``errors.retry`` retried nothing, as a clause."""
+    if answer["skipped"]:
+        return "; ".join(f"#{s['id']} {s['reason']}" for s in answer["skipped"][:20])
+    if args.code:
+        return f"no open error has code {args.code!r}"
+    return "no error is open"
 
 
 def cmd_undo(args: argparse.Namespace) -> int:
@@ -124,8 +137,8 @@ def add_parsers(sub: Any) -> None:
     retry = p.add_subparsers(dest="errors_command").add_parser(
         "retry", help="retry errors now: ids, every one of a code, or every open one")
     retry.add_argument("ids", nargs="*", type=int, metavar="ID")
-    retry.add_argument("--code", help="every open error of this code")
-    retry.add_argument("--all", action="store_true", help="every open error")
+    retry.add_argument("--code", help="every open error of this code (with or without --all)")
+    retry.add_argument("--all", action="store_true", help="every open error (of --code, when given)")
     retry.add_argument("--no-wait", action="store_true", help="queue the retry; do not wait for its outcome")
     retry.add_argument("--json", action="store_true")
     retry.add_argument("--socket", default=argparse.SUPPRESS, help="agent socket (same as the global one)")

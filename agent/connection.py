@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from leadsync.agent.connectors.base import ConnectionInfo, Connector
 from leadsync.agent.connectors.registry import CRMS
 from leadsync.agent.runtime import Runtime
+from leadsync.agent.secrets import system_credentials
 from leadsync.agent.store.queries import crm_connection
 from leadsync.agent.store.queries.crm_connection import CrmConnection
 from leadsync.common.errors import (
@@ -69,6 +70,7 @@ async def connect(agent: Runtime, crm: str, base_url: str | None, credentials: d
             data={"connected": current.crm})
     if crm not in CRMS:
         raise ValidationError(f"crm: {crm!r} is not supported; one of {', '.join(CRMS)}")
+    credentials = _with_system_credentials(crm, credentials)
     connector, accept = candidate_connector(agent, crm, base_url, credentials)
     try:
         info = await connector.connection_info()  # validate the credentials before saving them
@@ -88,6 +90,12 @@ async def connect(agent: Runtime, crm: str, base_url: str | None, credentials: d
     return await status(agent)
 
 
+def _with_system_credentials(crm: str, given: dict[str, str]) -> dict[str, str]:
+    """``given`` credentials, or the service's systemd credentials when none are given (see
+    :mod:`leadsync.agent.secrets`); ValidationError for an unreadable ``<crm>.json``."""
+    return given or system_credentials(crm)
+
+
 def _connection(crm: str, base_url: str, info: ConnectionInfo) -> CrmConnection:
     return CrmConnection(crm=crm, base_url=base_url, user_email=info.user_email, user_id=info.user_id,
                          is_admin=info.is_admin, account_id=info.account_id, status="connected",
@@ -102,6 +110,7 @@ async def reauth(agent: Runtime, credentials: dict[str, str]) -> CrmStatus:
     current = await crm_connection.get(agent.store)
     if current is None:
         raise CrmNotConnectedError("no CRM is connected: crm.connect first")
+    credentials = _with_system_credentials(current.crm, credentials)
     connector, accept = candidate_connector(agent, current.crm, current.base_url, credentials)
     try:
         info = await connector.connection_info()

@@ -19,6 +19,7 @@ from leadsync.agent.backlog import PushRate
 from leadsync.agent.backups import ScheduledBackups
 from leadsync.agent.connectors.base import Connector, PropertyMeta
 from leadsync.agent.connectors.registry import DEFAULT_MAPPINGS, make_connector
+from leadsync.agent.connectors.usage import HOUR_S, HOURS, ApiUsage
 from leadsync.agent.engine.planning import PlanningConnector, PlanRecorder
 from leadsync.agent.engine.runner import Directory, execute_run, get_run, start_run
 from leadsync.agent.instance_lock import hold_instance_lock, refuse_live_socket
@@ -34,6 +35,7 @@ from leadsync.agent.settings import Settings, load
 from leadsync.agent.store import Store
 from leadsync.agent.store.disk import disk_full, unless_disk_full
 from leadsync.agent.store.integrity import check_store
+from leadsync.agent.store.queries import sync_runs
 from leadsync.agent.watch import Watch
 from leadsync.common.answers import FieldMapping, Plan
 from leadsync.common.errors import (
@@ -75,8 +77,9 @@ class Agent:
         self.secrets = SecretStore(data_dir)
         # OAuth hooks (issue 7, B24): refreshed tokens are stored at once; a refused refresh token
         # marks the connection needs_reauth. Always this agent's own, whatever options were passed.
+        self.api_usage = ApiUsage()  # the sync-health budget: outlives a reconnect (see connectors/usage.py)
         self.connector_options = {**(connector_options or {}), "save_credentials": self.secrets.save,
-                                  "on_connection_status": self.set_connection_status}
+                                  "on_connection_status": self.set_connection_status, "usage": self.api_usage}
         self.store: Store
         self.settings = Settings()
         self.connector: Connector | None = None
@@ -117,6 +120,7 @@ class Agent:
             if (full := disk_full(exc, self.store.path)) is not None:
                 raise full from exc
             raise
+        self.api_usage.seed(await sync_runs.calls_since(self.store, now_ms() - HOURS * HOUR_S * 1000))
         self.settings = load(await self.store.get_settings())
         await self._load_connector()
         await self.reload_mappings()

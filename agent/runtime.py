@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from leadsync.agent.backlog import PushRate
 from leadsync.agent.connectors.base import Connector, PropertyMeta
+from leadsync.agent.connectors.usage import ApiUsage
 from leadsync.agent.secrets import SecretStore
 from leadsync.agent.settings import Settings
 from leadsync.agent.store.store import Store
@@ -41,6 +42,8 @@ class Runtime(Protocol):
     current_run: int | None
     quota_blocked_until_ms: int | None
     push_rate: PushRate
+    api_usage: ApiUsage
+    """API calls of every connection, per rate-limit window and hour (the sync-health budget)."""
 
     def require_connector(self) -> Connector:
         """The connector; raises CrmNotConnectedError without a connection."""

@@ -142,3 +142,43 @@ async def test_undo_says_the_records_a_run_created_are_kept_unless_archived(
                                           "--socket", sock]) == 0
     out = capsys.readouterr().out
     assert "1 created records to archive" in out and "are kept" not in out
+
+
+async def test_contacts_name_the_owner_and_refuse_an_unknown_one(synced_agent: Any, world_client: RpcClient,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    sock = str(synced_agent.agent.socket_path)
+    owners = (await world_client.call("users.list"))["unmatched_owners"]
+    owner = next(o for o in owners if o["contacts_owned"] >= 3 and o["first_name"])
+    assert await asyncio.to_thread(main, ["contacts", "--owner", owner["email"], "--limit", "3", "--socket", sock]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3
+    assert all(f"owner {owner['first_name']} {owner['last_name']}" in line and "Contact" in line for line in lines)
+    assert all(f"owner {owner['crm_id']} " not in line for line in lines)  # the name, not the numeric id
+    assert await asyncio.to_thread(main, ["contacts", "--owner", "nobody-at-all@corp.example", "--socket", sock]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "--owner: 'nobody-at-all@corp.example' is no CRM owner" in captured.err
+
+
+async def test_contacts_of_a_user_without_a_crm_owner_are_the_ones_they_created(
+        agent: Agent, client: RpcClient, capsys: pytest.CaptureFixture[str]) -> None:
+    await seed(client, 2)  # created by alice@corp.example, who has no CRM owner (no CRM at all)
+    assert await asyncio.to_thread(main, ["contacts", "--owner", "alice@corp.example",
+                                          "--socket", str(agent.socket_path)]) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 2 and "owner -" in captured.out
+    assert "alice@corp.example has no CRM owner: the contacts they created" in captured.err
+
+
+async def test_errors_retry_says_when_nothing_matched_and_takes_all_with_a_code(
+        synced_agent: Any, world_client: RpcClient, capsys: pytest.CaptureFixture[str]) -> None:
+    sock = str(synced_agent.agent.socket_path)
+    user = await world_client.call("users.create", {"email": "nobody@corp.example"})  # no CRM owner matches
+    await world_client.call("contacts.create", {"created_by": user["id"], "fields": {"email": "held@example.org"}})
+    await world_client.call("sync.run", {"wait": True})
+    assert await asyncio.to_thread(main, ["errors", "retry", "999", "--socket", sock]) == 1
+    assert "nothing to retry: #999 no such error" in capsys.readouterr().err
+    assert await asyncio.to_thread(main, ["errors", "retry", "--code", "nope", "--socket", sock]) == 1
+    assert "nothing to retry: no open error has code 'nope'" in capsys.readouterr().err
+    assert await asyncio.to_thread(main, ["errors", "retry", "--all", "--code", "no_owner", "--socket", sock]) == 1
+    assert "retried 1 errors: 1 contacts pushed again" in capsys.readouterr().out  # still held: exit 1
+    assert await asyncio.to_thread(main, ["errors", "retry", "5", "--all", "--socket", sock]) == 2

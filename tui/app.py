@@ -1,4 +1,4 @@
-"""The leadsync dashboard: Contacts | Sync | Settings | Owners | Smart lists over the agent's socket API, the
+"""The leadsync dashboard: Contacts | Sync | Settings | Owners | Smart lists | Health over the agent's socket API, the
 import screen and the help screen (``?``: every key, from the bindings). Where each key goes is
 :mod:`leadsync.tui.keymap`.
 
@@ -28,6 +28,7 @@ from leadsync.tui.contact_detail import ContactDetailScreen
 from leadsync.tui.contacts_view import ContactsView
 from leadsync.tui.errors import ReportsWorkerErrors
 from leadsync.tui.formatting import format_value
+from leadsync.tui.health_view import HealthView
 from leadsync.tui.help_screen import HelpScreen, help_rows
 from leadsync.tui.import_screen import ImportScreen
 from leadsync.tui.keymap import MAIN_TABS, PANES, PANES_BY_NAME, SYNC_PANES, Pane
@@ -62,7 +63,7 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
     TITLE = "leadsync"
     AUTO_FOCUS = "#contacts-table"
     CSS_PATH: ClassVar[list[str | PurePath]] = [
-        "app.tcss", "contacts.tcss", "sync.tcss", "settings.tcss", "detail.tcss", "import.tcss",
+        "app.tcss", "contacts.tcss", "sync.tcss", "settings.tcss", "detail.tcss", "import.tcss", "health.tcss",
     ]
     BINDINGS: ClassVar[list[BindingType]] = [
         # first what an 80-column footer must show: the tab bar also shows 1-5, the Sync tab's footer h e p x
@@ -86,6 +87,7 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
         self.settings_view = SettingsView(self.link, id="settings-view")
         self.owners_view = OwnersView(self.link.directory, id="owners-view")
         self.smartlists_view = SmartListsView(self.link, id="smartlists-view")
+        self.health_view = HealthView(self.link, id="health-view")
         self.import_screen = ImportScreen(self.link)
 
     def compose(self) -> ComposeResult:
@@ -101,6 +103,8 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
                 yield self.owners_view
             with TabPane("5 Smart lists", id="lists"):
                 yield self.smartlists_view
+            with TabPane("6 Health", id="health"):
+                yield self.health_view
         yield Footer()
 
     def on_mount(self) -> None:
@@ -148,6 +152,7 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
             self.sync_view.agent_ready()
             self.settings_view.agent_ready()
             self.smartlists_view.agent_ready()
+            self.health_view.agent_ready()
             for detail in self._detail_screens():
                 detail.load()
 
@@ -187,6 +192,7 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
     def on_sync_finished(self, message: SyncFinished) -> None:
         self.sync_view.sync_finished(message)
         self.contacts_view.sync_finished(message)
+        self.health_view.load()
         self.sub_title = self.status_line
         self.refresh_status()
 
@@ -244,6 +250,8 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
         self._focus_pane()
         if name == "plan":
             self.sync_view.query_one(PlanPane).compute()
+        elif name == "health":
+            self.health_view.load()  # what it shows is as of now, not as of the last sync
 
     def action_show_tab(self, tab: str) -> None:
         """The main tab ``tab`` (kept for the palette and older callers: :meth:`action_show_pane`)."""
@@ -286,6 +294,8 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
             self.contacts_view.agent_ready()
         elif tab == "sync":
             self.sync_view.refresh_data()
+        elif tab == "health":
+            self.health_view.load()
         elif tab == "settings":
             self.settings_view.load()
         elif tab == "owners":
@@ -328,6 +338,8 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
         for pane in PANES:
             yield SystemCommand(pane.title, f"{pane.help} ({pane.key})", partial(self.action_show_pane, pane.name))
         yield SystemCommand("Keys", "Every key of every screen (?)", self.action_help)
+        yield SystemCommand("Retry these errors", "On Health: retry every open error of the highlighted cause (a)",
+                            self.health_view.action_retry_cause)
         yield SystemCommand("Import contacts", "Preview and import a CSV or .xlsx file, column by column (i)",
                             self.action_import_file)
         yield SystemCommand("Sync now", "Run a sync with the CRM now (s)", self.action_sync_now)

@@ -40,6 +40,8 @@ PANES: tuple[Pane, ...] = (
          None, "#owners-table"),
     Pane("5", "lists", "Smart lists", "Saved filters: build one with a live count, share it with users", "lists",
          None, "#smartlists-table"),
+    Pane("6", "health", "Health", "Sync health: connection, API budget, backlog, runs, errors by cause", "health",
+         None, "#health-view"),
     Pane("h", "history", "History", "Sync › History: past runs (u undoes one)", "sync", "sync-history-pane",
          "#sync-history"),
     Pane("e", "errors", "Errors", "Sync › Errors: open errors (t retries one, a every one of its code)", "sync",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import ClassVar
 
@@ -19,10 +18,7 @@ from leadsync.tui.messages import RetryNow
 
 def start_command(socket_path: Path) -> str:
     """The command that starts an agent on ``socket_path``: ``leadsync agent`` for the default path."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
-        default = default_socket_path()
-    if socket_path == default:
+    if socket_path == default_socket_path():
         return "leadsync agent"
     return f"leadsync --socket {socket_path} agent"
 

@@ -42,7 +42,7 @@ METHODS: tuple[ApiMethod, ...] = (  # in the order agent.methods lists them
     contacts.contacts_create, contacts.contacts_update, contacts.contacts_score, contacts.contacts_import,
     crm.crm_connect, crm.crm_reauth, crm.crm_disconnect, crm.crm_status,
     settings.settings_get, settings.settings_update,
-    sync.sync_run, sync.sync_status, sync.sync_plan, sync.sync_history, sync.sync_log, sync.sync_undo,
+    sync.sync_run, sync.sync_status, sync.sync_health, sync.sync_plan, sync.sync_history, sync.sync_log, sync.sync_undo,
     errors.errors_list,
     errors.errors_retry,
     events.events_subscribe,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from leadsync.agent import connection
 from leadsync.agent.api.registry import ApiContext, NoParams, Params, method
 from leadsync.common.models import CrmStatus
@@ -9,17 +11,18 @@ from leadsync.common.models import CrmStatus
 
 class CrmConnect(Params):
     crm: str
-    credentials: dict[str, str]
+    credentials: dict[str, str] = msgspec.field(default_factory=dict)
     base_url: str | None = None
 
 
 class CrmReauth(Params):
-    credentials: dict[str, str]
+    credentials: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 @method("crm.connect", CrmConnect)
 async def crm_connect(ctx: ApiContext, p: CrmConnect) -> CrmStatus:
-    """Connect the organization's one CRM; refused while another is connected."""
+    """Connect the organization's one CRM; refused while another is connected. Credentials left out come from
+    the service's systemd credentials (``<crm>.json`` or ``<crm>-<name>`` in ``$CREDENTIALS_DIRECTORY``)."""
     return await connection.connect(ctx.agent, p.crm, p.base_url, p.credentials)
 
 

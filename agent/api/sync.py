@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from leadsync.agent.api.registry import ApiContext, NoParams, Params, method
+from leadsync.agent.health import Health, read_health
 from leadsync.agent.store.queries import sync_runs, write_log
 from leadsync.agent.store.queries.write_log import WriteLogEntry
 from leadsync.agent.sync_status import SyncStatus, read_status
@@ -53,6 +54,16 @@ async def sync_status(ctx: ApiContext, _: NoParams) -> SyncStatus:
     errors.list), the last finished run, the last partial or failed run while its work is not done
     (``last_problem``: no ok run since, or errors still open) and the next interval run (epoch ms UTC)."""
     return await read_status(ctx.agent)
+
+
+@method("sync.health", NoParams)
+async def sync_health(ctx: ApiContext, _: NoParams) -> Health:
+    """Sync health on one page: the connection (ok, needs_reauth, quota_spent until when, not_connected), the
+    API budget (each rate-limit window used and left, the day's calls and the CRM's reported quota, calls per
+    hour over 24 h), the push backlog and its drain estimate (s), the last runs (problem: partial, failed,
+    interrupted), open errors grouped by code (count, a sample, the errors.retry params that retry them all)
+    and every problem with its next step, as a sentence (epoch ms UTC)."""
+    return await read_health(ctx.agent)
 
 
 @method("sync.plan", NoParams)

@@ -55,6 +55,7 @@ from leadsync.agent.connectors.retry_policy import (
     parse_retry_after,
     stop_after_total_wait,
 )
+from leadsync.agent.connectors.usage import ApiUsage, QuotaReader
 from leadsync.common.errors import (
     CrmAuthError,
     CrmError,
@@ -136,10 +137,6 @@ def check_token(name: str, token: str) -> str:
     return token
 
 
-async def _asyncio_sleep(seconds: float) -> None:
-    await asyncio.sleep(seconds)
-
-
 class HttpClient:
     """One CRM connection's HTTP client.
 
@@ -149,7 +146,7 @@ class HttpClient:
     ``"default"`` bucket is used when a request names none: 100 per 10 s unless configured).
     ``transport`` replaces the network (``httpx.MockTransport``, ``httpx.ASGITransport``).
     ``sleep``/``clock``/``wall_clock`` default to ``asyncio.sleep``, ``time.monotonic`` and
-    ``time.time``.
+    ``time.time``. ``usage`` counts each attempt (:mod:`.usage`); ``quota_reader`` finds the day's quota in answers.
     """
 
     def __init__(
@@ -168,6 +165,7 @@ class HttpClient:
         clock: Clock | None = None,
         wall_clock: Clock | None = None,
         auth: Authenticator | None = None,
+        usage: ApiUsage | None = None, quota_reader: QuotaReader | None = None,
     ) -> None:
         self.crm = crm
         self.auth = auth
@@ -175,13 +173,14 @@ class HttpClient:
         self._error_mapper = error_mapper
         self._secrets = tuple(s for s in secrets if s)
         self._retry = retry or RetryPolicy()
-        self._sleep: Sleep = sleep or _asyncio_sleep
+        self._sleep: Sleep = sleep or asyncio.sleep
         self._clock: Clock = clock or time.monotonic
         self._wall_clock: Clock = wall_clock or time.time
         limits = dict(rate_limits or {})
         limits.setdefault("default", RateLimit(100, 10.0))
         self._limiters = {name: ClockedLimiter(lim, clock=self._clock, sleep=self._sleep)
                           for name, lim in limits.items()}
+        self.usage = (usage or ApiUsage(clock=self._wall_clock)).counting(limits, quota_reader)
         self._client = httpx.AsyncClient(base_url=self.base_url, headers=dict(headers or {}),
                                          timeout=timeout, transport=transport)
         self._api_calls = 0
@@ -347,6 +346,7 @@ class HttpClient:
         for name in buckets:
             await self._limiters[name].acquire()
         self._api_calls += 1
+        self.usage.note(buckets)
         try:
             response = await self._client.request(method, path, params=params, content=content,
                                                   headers=headers)
@@ -362,6 +362,7 @@ class HttpClient:
         except httpx.HTTPError as exc:
             raise CrmError(self.redact(f"{self.crm}: {method} {path} failed: {type(exc).__name__}: {exc}"),
                            crm=self.crm, status=0) from None
+        self.usage.answered(response.headers)
         if response.is_success:
             return response
         await response.aread()

@@ -65,6 +65,7 @@ SCREENS: dict[str, tuple[tuple[str, ...], Callable[[LeadsyncApp], bool] | None]]
     "settings": (("3",), None),
     "owners": (("4",), None),
     "smart-lists": (("5",), lambda app: app.smartlists_view.count is not None),
+    "health": (("6",), lambda app: app.health_view.health is not None and app.health_view.has_focus),
     "contact-detail": (("down", "enter"), detail_loaded),
     "help": (("question_mark",), lambda app: isinstance(app.screen, HelpScreen)),
     # a threshold where there was none: the confirmation with its counts (nothing is saved: no Apply)

@@ -148,9 +148,9 @@ keys -l "$IMPORT_FILE"
 sleep 0.5
 for _ in 1 2; do keys Tab; sleep 0.5; done      # past Preview (Import waits for a preview) to the user
 keys Enter                                      # open the list: the blank prompt, then the users
-sleep 0.5
+sleep 1.5                                       # (a busy machine draws the list late)
 keys Down Enter                                 # the first user
-sleep 0.5
+sleep 1
 keys C-r
 wait_for "DRY RUN" 120
 capture import-preview
@@ -165,8 +165,12 @@ wait_for "Importing…" 30
 capture import-running
 wait_for "Imported:" 300
 capture import-done
-keys Escape
-wait_for "loaded, more…"
+keys Escape                                     # back to the tab the import started from
+sleep 1
+
+keys 6                                          # Health: problems, connection, API budget, backlog, runs, errors
+wait_for "API budget"
+capture health
 
 keys q
 echo "captures in $OUT"

@@ -68,6 +68,7 @@ from leadsync.agent.connectors.base import (
 )
 from leadsync.agent.connectors.http import Clock, HttpClient, RateLimit, RetryPolicy, Sleep
 from leadsync.agent.connectors.incremental import DEFAULT_OVERLAP_MS
+from leadsync.agent.connectors.usage import ApiUsage
 from leadsync.common import instants
 from leadsync.common.emails import normalize_email
 from leadsync.common.errors import CrmProtocolError, ValidationError
@@ -139,6 +140,7 @@ class AutotaskConnector:
         sleep: Sleep | None = None,
         clock: Clock | None = None,
         now_ms: NowMs | None = None,
+        usage: ApiUsage | None = None,
     ) -> None:
         creds = {k: str(v).strip() for k, v in (credentials or {}).items() if v}
         missing = [k for k in CREDENTIAL_KEYS if not creds.get(k)]
@@ -176,6 +178,7 @@ class AutotaskConnector:
             sleep=sleep,
             clock=clock,
             wall_clock=lambda: self._now_ms() / 1000,
+            usage=usage,
             **extra,
         )
         self.companies = Companies(post=self._post, create=self._create_call, zone_url=self.zone_url)

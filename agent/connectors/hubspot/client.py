@@ -30,7 +30,7 @@ from leadsync.agent.connectors.base import (
 )
 from leadsync.agent.connectors.http import Clock, HttpClient, RateLimit, RetryPolicy, Secret, Sleep, check_token
 from leadsync.agent.connectors.hubspot import directory
-from leadsync.agent.connectors.hubspot.errors import CRM, hubspot_error, item_error_keys
+from leadsync.agent.connectors.hubspot.errors import CRM, daily_quota, hubspot_error, item_error_keys
 from leadsync.agent.connectors.hubspot.oauth import OAuthSession, SaveCredentials, StatusHook
 from leadsync.agent.connectors.hubspot.pull import IncrementalPull, PullSettings
 from leadsync.agent.connectors.hubspot.wire import (
@@ -50,6 +50,7 @@ from leadsync.agent.connectors.hubspot.wire import (
 )
 from leadsync.agent.connectors.hubspot.writes import BATCH_SIZE, poster, with_existing_id, write_all
 from leadsync.agent.connectors.incremental import DEFAULT_OVERLAP_MS
+from leadsync.agent.connectors.usage import ApiUsage
 from leadsync.common import instants
 from leadsync.common.emails import normalize_email
 from leadsync.common.errors import ValidationError
@@ -118,6 +119,7 @@ class HubSpotConnector:
         sleep: Sleep | None = None,
         clock: Clock | None = None,
         now_ms: NowMs | None = None,
+        usage: ApiUsage | None = None,
     ) -> None:
         if not token and not oauth:
             raise ValidationError("a HubSpot access token is required")
@@ -146,6 +148,7 @@ class HubSpotConnector:
             sleep=sleep,
             clock=clock,
             wall_clock=lambda: self._now_ms() / 1000,
+            usage=usage, quota_reader=daily_quota,
             **extra,
         )
         self.oauth: OAuthSession | None = None

@@ -106,3 +106,12 @@ def item_error_keys(item: Mapping[str, Any]) -> set[str]:
     if isinstance(trace, str):
         keys.add(trace)
     return keys
+
+
+def daily_quota(headers: Mapping[str, str]) -> tuple[int, int] | None:
+    """``(used, limit)`` of the day's requests from ``X-HubSpot-RateLimit-Daily`` and ``-Daily-Remaining``
+    (HubSpot sends them to private apps); None when an answer lacks them."""
+    limit, left = headers.get("X-HubSpot-RateLimit-Daily"), headers.get("X-HubSpot-RateLimit-Daily-Remaining")
+    if not (limit and left and limit.isdigit() and left.isdigit()):
+        return None
+    return max(0, int(limit) - int(left)), int(limit)

@@ -38,7 +38,7 @@ from leadsync.agent.connectors.base import (
 from leadsync.agent.connectors.http import Clock, HttpClient, RateLimit, RetryPolicy, Sleep, check_token
 from leadsync.agent.connectors.incremental import DEFAULT_OVERLAP_MS
 from leadsync.agent.connectors.salesforce import directory
-from leadsync.agent.connectors.salesforce.errors import CRM, salesforce_error
+from leadsync.agent.connectors.salesforce.errors import CRM, daily_quota, salesforce_error
 from leadsync.agent.connectors.salesforce.oauth import (
     DEFAULT_SESSION_TIMEOUT_S,
     SalesforceSession,
@@ -65,6 +65,7 @@ from leadsync.agent.connectors.salesforce.wire import (
     sobject,
 )
 from leadsync.agent.connectors.salesforce.writes import RecordWrites
+from leadsync.agent.connectors.usage import ApiUsage
 from leadsync.common import instants
 from leadsync.common.emails import normalize_email
 from leadsync.common.errors import CrmProtocolError, ValidationError
@@ -77,7 +78,6 @@ DEFAULT_API_VERSION: Final = "v60.0"
 EMAIL_CHUNK: Final = 100
 """Email addresses per lookup query (keeps the GET URL far below Salesforce's 16 KB limit)."""
 ID_CHUNK: Final = 200
-_USAGE: Final = re.compile(r"api-usage=(\d+)/(\d+)")
 _RECORD_ID: Final = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
 _VERSION: Final = re.compile(r"v?(\d{2,3}\.\d)")
 
@@ -148,6 +148,7 @@ class SalesforceConnector:
         sleep: Sleep | None = None,
         clock: Clock | None = None,
         now_ms: NowMs | None = None,
+        usage: ApiUsage | None = None,
     ) -> None:
         creds = dict(credentials or {})
         self.base_url = base_url.rstrip("/")
@@ -175,6 +176,7 @@ class SalesforceConnector:
             sleep=sleep,
             clock=clock,
             wall_clock=lambda: self._now_ms() / 1000,
+            usage=usage, quota_reader=daily_quota,
             **extra,
         )
         self.session: SalesforceSession | None = None
@@ -225,7 +227,7 @@ class SalesforceConnector:
                     replay_safe: bool = True) -> Any:
         """Send one API request; return its decoded JSON body (None when empty) and note API usage."""
         response = await self._http.request(method, url, params=params, json=json, replay_safe=replay_safe)
-        self._note_usage(response.headers.get("Sforce-Limit-Info"))
+        self._note_usage(daily_quota(response.headers))
         if not response.content:
             return None
         try:
@@ -235,11 +237,10 @@ class SalesforceConnector:
                                                      f"{response.status_code} with a body that is not JSON"),
                                    crm=CRM, status=response.status_code) from None
 
-    def _note_usage(self, header: str | None) -> None:
-        match = _USAGE.search(header or "")
-        if match is None:
+    def _note_usage(self, usage: tuple[int, int] | None) -> None:
+        if usage is None:
             return
-        used, limit = int(match.group(1)), int(match.group(2))
+        used, limit = usage
         self.api_usage = (used, limit)
         if limit and used >= 0.9 * limit and not self._usage_warned:
             self._usage_warned = True

@@ -16,6 +16,7 @@ CrmNotFoundError; 5xx -> CrmUnavailableError; any other status (400 ``MALFORMED_
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -103,3 +104,13 @@ def error_reason(error: CrmError) -> tuple[str, str | None]:
     if not items:
         return refusal_reason("Salesforce", error.message), error.category
     return record_error_reason(items)
+
+
+_USAGE: Final = re.compile(r"api-usage=(\d+)/(\d+)")
+
+
+def daily_quota(headers: Mapping[str, str]) -> tuple[int, int] | None:
+    """``(used, limit)`` of the org's rolling 24-hour request allocation from ``Sforce-Limit-Info:
+    api-usage=N/M`` (on every API answer); None when an answer lacks it."""
+    match = _USAGE.search(headers.get("Sforce-Limit-Info") or "")
+    return None if match is None else (int(match.group(1)), int(match.group(2)))

@@ -34,6 +34,7 @@ from leadsync.agent.connectors.base import (
 )
 from leadsync.agent.connectors.http import Clock, HttpClient, RateLimit, RetryPolicy, Sleep
 from leadsync.agent.connectors.incremental import DEFAULT_OVERLAP_MS
+from leadsync.agent.connectors.usage import ApiUsage
 from leadsync.agent.connectors.zoho import directory
 from leadsync.agent.connectors.zoho.errors import CRM, zoho_error
 from leadsync.agent.connectors.zoho.headers import HeaderTransport, extra_headers
@@ -122,6 +123,7 @@ class ZohoConnector:
         sleep: Sleep | None = None,
         clock: Clock | None = None,
         now_ms: NowMs | None = None,
+        usage: ApiUsage | None = None,
     ) -> None:
         version = api_version.strip().lower()
         if not (version.startswith("v") and version[1:].isdigit() and 2 <= int(version[1:]) <= 99):
@@ -137,7 +139,7 @@ class ZohoConnector:
             crm=CRM, base_url=self.base_url, error_mapper=zoho_error, headers={"Accept": "application/json"},
             transport=HeaderTransport(transport), retry=retry,
             rate_limits={"default": RateLimit(rate_limit_per_10s, 10.0)}, sleep=sleep, clock=clock,
-            wall_clock=lambda: self._now_ms() / 1000, **extra)
+            wall_clock=lambda: self._now_ms() / 1000, usage=usage, **extra)
         self.session = ZohoSession(self._http, dict(credentials or {}), accounts_url=self.base_url,
                                    now_ms=self._now_ms, save_credentials=save_credentials, on_status=on_status)
         self._http.auth = self.session

@@ -224,3 +224,29 @@ async def next_retry_at(store: Store) -> int | None:
     """When the next automatic retry is due (epoch ms UTC); None when none is."""
     value = await store.scalar("SELECT min(next_retry_at) FROM sync_errors WHERE resolved_at IS NULL")
     return None if value is None else int(value)
+
+
+class ErrorGroupRow(msgspec.Struct, frozen=True):
+    """Open errors of one ``code`` (None: the CRM gave none): how many, of how many contacts, the newest one
+    (``sample_id``) and the soonest automatic retry (epoch ms UTC; None: none due)."""
+
+    code: str | None
+    errors: int
+    contacts: int
+    sample_id: int
+    next_retry_at: int | None
+
+
+async def open_groups(store: Store) -> list[ErrorGroupRow]:
+    """Open errors grouped by code, the largest group first."""
+    rows = await store.fetchall(
+        "SELECT code, count(*) AS errors, count(DISTINCT contact_id) AS contacts, max(id) AS sample_id, "
+        "min(next_retry_at) AS next_retry_at FROM sync_errors WHERE resolved_at IS NULL "
+        "GROUP BY code ORDER BY errors DESC, coalesce(code, '')")
+    return [to_struct(r, ErrorGroupRow) for r in rows]
+
+
+async def open_ids_without_code(store: Store) -> list[int]:
+    """Ids of the open errors that carry no code (``errors.retry`` takes them as ids, not as a code)."""
+    rows = await store.fetchall("SELECT id FROM sync_errors WHERE resolved_at IS NULL AND code IS NULL ORDER BY id")
+    return [int(r[0]) for r in rows]

@@ -121,3 +121,11 @@ async def recent_push_totals(store: Store, runs: int = 20) -> PushTotals:
         "FROM (SELECT * FROM sync_runs WHERE finished_at IS NOT NULL AND api_calls > 0 ORDER BY id DESC LIMIT ?)",
         (runs,))
     return PushTotals(None, None, None) if row is None else PushTotals(row[0], row[1], row[2])
+
+
+async def calls_since(store: Store, since_ms: int) -> list[tuple[int, int]]:
+    """``(started_at, api_calls)`` of the runs started at or after ``since_ms`` (epoch ms UTC) that called
+    the CRM, oldest first (the sync-health chart of calls, read back after a restart)."""
+    rows = await store.fetchall("SELECT started_at, api_calls FROM sync_runs WHERE started_at >= ? AND api_calls > 0 "
+                                "ORDER BY started_at", (since_ms,))
+    return [(int(r[0]), int(r[1])) for r in rows]
