@@ -32,7 +32,7 @@ SELECT_IDS = ("filter-owner", "filter-stage", "filter-sync", "contacts-view-as",
 def filter_rows() -> tuple[Horizontal, Horizontal]:
     """The search row (``#contacts-search-row``) and the filter bar (``#contacts-filters``)."""
     search_row = Horizontal(
-        Input(placeholder="Search email or name  ( / )", id="contacts-search", compact=True),
+        Input(placeholder="Search name, email, company, phone  ( / )", id="contacts-search", compact=True),
         Select[int]([], prompt="Smart list", id="contacts-smart-list", compact=True, disabled=True,
                     tooltip="Saved filters (smartlists.list)"),
         Select[int]([], prompt="View as…", id="contacts-view-as", compact=True, disabled=True,

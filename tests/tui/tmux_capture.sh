@@ -71,7 +71,7 @@ wait_for "loaded, more…" "$TIMEOUT_S"          # the demo synced and the first
 capture contacts
 
 keys /                                          # incremental search
-wait_for "Search email or name"
+wait_for "Search name, email"
 keys -l "ann"
 wait_for "matching"
 capture contacts-search
