@@ -65,7 +65,10 @@ async def retry_errors(agent: Runtime, *, ids: list[int] | None = None, code: st
     errors, skipped = await select_errors(agent, ids=ids, code=code, every=every)
     skipped += [RetrySkip(id=e.id, reason="an undo the CRM refused: run sync.undo again") for e in errors
                 if e.operation == "undo"]
-    errors = [e for e in errors if e.operation != "undo"]
+    skipped += [RetrySkip(id=e.id, reason="the CRM refuses this owner for good: assign the to-do to someone it "
+                                          "accepts as owner")
+                for e in errors if e.operation == sync_errors.OWNER_OPERATION]
+    errors = [e for e in errors if e.operation not in ("undo", sync_errors.OWNER_OPERATION)]
     pulled = [e for e in errors if e.operation in PULL_OPERATIONS and e.crm_id]
     pushed = [e for e in errors if e not in pulled and e.contact_id is not None]
     if pushed and not agent.settings.push_enabled:

@@ -134,3 +134,10 @@ async def test_a_to_do_owner_autotask_refuses_leaves_the_contacts_later_edits_fr
     record = side(autotask).get(contact["crm_id"])
     assert record["job_title"] == "Buyer" and record["owner"] == company_owner
     assert (await client.call("contacts.get", {"id": contact["id"]}))["owner_id"] == company_owner
+    # the refused owner is still a write that did not happen: its error stays open (not closed by the field push)
+    [still] = await client.call("errors.list", {"contact_id": contact["id"]})
+    assert (still["id"], still["operation"], still["resolved_at"]) == (error["id"], "owner", None)
+    assert "the contact's fields go on without it" in still["reason"]
+    retried = await client.call("errors.retry", {"id": error["id"]})
+    assert retried["retried"] == [] and [s["id"] for s in retried["skipped"]] == [error["id"]]
+    assert "assign the to-do" in retried["skipped"][0]["reason"]

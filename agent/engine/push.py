@@ -157,8 +157,10 @@ def _owner_for_new(row: PushCandidate, ctx: RunContext, active: set[str]) -> tup
 
 OWNER_REFUSALS = frozenset({"OWNER_READ_ONLY"})
 """Refusal codes meaning the CRM never takes this owner for this record (Autotask: a contact's owner is its
-company's). A to-do's owner push refused so is not asked for again: the error says why, and the contact's field
-changes go on the next run without it (sent again with the owner, every later push was refused whole)."""
+company's). A to-do's owner push refused so is not asked for again: the error (operation
+:data:`OWNER_OPERATION`) says why, and the contact's field changes go on the next run without it (sent again
+with the owner, every later push was refused whole)."""
+OWNER_OPERATION = sync_errors.OWNER_OPERATION
 
 
 async def apply_push_results(db: aiosqlite.Connection, ctx: RunContext, plan: PushPlan,
@@ -182,7 +184,10 @@ async def apply_push_results(db: aiosqlite.Connection, ctx: RunContext, plan: Pu
             ctx.counts.failed += 1
             if write.owner_push is not None and error.code in OWNER_REFUSALS:
                 refused_owners.append((write.contact_id, write.owner_push))
-                error = msgspec.structs.replace(error, local_rev=None)  # the fields go again, without the owner
+                error = msgspec.structs.replace(  # the fields go again, without the owner; this error stays
+                    error, local_rev=None, operation=OWNER_OPERATION,
+                    reason=f"the to-do's owner {write.owner_push} was not set: {error.reason}; the contact's "
+                           "fields go on without it (assign the to-do to someone the CRM accepts as owner)")
             errors.append(error)
             continue
         assert result is not None
@@ -218,6 +223,8 @@ async def apply_push_results(db: aiosqlite.Connection, ctx: RunContext, plan: Pu
                                               for w in confirmed])
     await contacts.confirm_revisions(db, [(w.contact_id, w.local_rev) for w in confirmed])
     await sync_errors.resolve_open_errors(db, [w.contact_id for w in confirmed], stamp)
+    await sync_errors.resolve_owner_errors(db, [contact_id for contact_id, _, source in owners if source == "todo"],
+                                           stamp)
     # the new attempt's outcome: counted on the same problem's open error, the contact's others resolved
     await sync_errors.insert_sync_errors(db, errors, supersede=True)
     await write_log.insert_write_log(db, log)

@@ -99,12 +99,12 @@ async def insert_sync_errors(db: aiosqlite.Connection, errors: Sequence[NewSyncE
     (:func:`is_transient`) is due for an automatic retry after :func:`retry_delay_ms` of its count.
 
     ``supersede``: the errors are the outcome of a new attempt at their contacts, which resolves those
-    contacts' other open errors (at the error's time)."""
+    contacts' other open errors (at the error's time), but a refused owner (:data:`OWNER_OPERATION`)."""
     folded = _folded(errors)
     if supersede:
         await db.executemany(
             f"UPDATE sync_errors SET resolved_at = ?, next_retry_at = NULL WHERE contact_id = ? "
-            f"AND resolved_at IS NULL AND ({_KEY}) != (?, ?, ?, ?)",
+            f"AND resolved_at IS NULL AND ({_KEY}) != (?, ?, ?, ?) AND operation != '{OWNER_OPERATION}'",
             [(e.created_at, e.contact_id, *e.key) for e in folded if e.contact_id is not None])
     await db.executemany(
         "INSERT INTO sync_errors(sync_run_id, contact_id, crm_id, operation, code, reason, local_rev, created_at, "
@@ -137,10 +137,24 @@ async def record_pulled(db: aiosqlite.Connection, crm_ids: Sequence[str], errors
     await insert_sync_errors(db, errors)
 
 
+OWNER_OPERATION = "owner"
+"""The operation of a to-do's owner the CRM refused for good: open until an owner push of that contact is
+confirmed, not closed by the contact's other writes (its fields went through without the owner)."""
+
+
 async def resolve_open_errors(db: aiosqlite.Connection, contact_ids: Iterable[int | None], stamp: int) -> None:
-    """Mark every open error of each of ``contact_ids`` resolved at ``stamp`` (one ``executemany``)."""
+    """Mark every open error of each of ``contact_ids`` resolved at ``stamp`` (one ``executemany``), but a
+    refused owner (:data:`OWNER_OPERATION`)."""
     await db.executemany("UPDATE sync_errors SET resolved_at = ?, next_retry_at = NULL WHERE contact_id = ? "
-                         "AND resolved_at IS NULL", [(stamp, contact_id) for contact_id in contact_ids])
+                         f"AND resolved_at IS NULL AND operation != '{OWNER_OPERATION}'",
+                         [(stamp, contact_id) for contact_id in contact_ids])
+
+
+async def resolve_owner_errors(db: aiosqlite.Connection, contact_ids: Iterable[int], stamp: int) -> None:
+    """The refused-owner errors of ``contact_ids``, whose owner push the CRM has now confirmed, resolved."""
+    await db.executemany("UPDATE sync_errors SET resolved_at = ?, next_retry_at = NULL WHERE contact_id = ? "
+                         f"AND resolved_at IS NULL AND operation = '{OWNER_OPERATION}'",
+                         [(stamp, contact_id) for contact_id in contact_ids])
 
 
 async def resolve_gone(db: aiosqlite.Connection, crm_ids: Sequence[str], stamp: int) -> None:
