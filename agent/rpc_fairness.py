@@ -17,7 +17,7 @@ from collections import OrderedDict, deque
 from collections.abc import Coroutine, Hashable
 from typing import Any
 
-HOLD_S = 0.05
+HOLD_S = 0.02
 
 
 class FairGate:

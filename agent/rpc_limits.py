@@ -55,7 +55,7 @@ class SocketLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     idle_timeout_s: float = 300.0
     request_deadline_s: float = 10.0
     max_in_flight: int = 32
-    max_working: int = 4
+    max_working: int = 2
     write_buffer_bytes: int = 256 * 1024
     event_buffer: int = 1000
     close_grace_s: float = 1.0

@@ -278,25 +278,29 @@ class RpcServer:
         writer.close()
 
     async def _answer(self, line: bytes, session: Session) -> None:
+        """Answer one request line: its handler runs through the fair gate; the answer is written after, outside
+        it, so a client that does not read holds its own connection back, not the gate."""
         try:
-            if not session.closed:
-                await self.gate.run(session.peer_key, self._handle_line(line, session))
+            if session.closed:
+                return
+            answers: list[dict[str, Any] | None] = []
+            await self.gate.run(session.peer_key, self._handle_line(line, session, answers))
+            if answers and answers[0] is not None and not session.closed:
+                try:
+                    await session.send(answers[0])
+                except (ConnectionError, OSError):
+                    session.close()  # the client is gone: what it left unread is not worth answering
         finally:
             session.release_slot()
 
-    async def _handle_line(self, line: bytes, session: Session) -> None:
+    async def _handle_line(self, line: bytes, session: Session, answers: list[dict[str, Any] | None]) -> None:
         if session.closed:  # closed while this request waited for its turn: nobody to answer
             return
         try:
-            answer = await self.dispatch(line, session)
+            answers.append(await self.dispatch(line, session))
         except Exception:  # the last guard: never let a request kill the server
             log.exception("unexpected error while answering a request")
-            answer = error(RpcCode.INTERNAL_ERROR, "internal error")
-        if answer is not None:
-            try:
-                await session.send(answer)
-            except (ConnectionError, OSError):
-                session.close()  # the client is gone: what it left unread is not worth answering
+            answers.append(error(RpcCode.INTERNAL_ERROR, "internal error"))
 
     async def dispatch(self, line: bytes, session: Session) -> dict[str, Any] | None:
         """Answer one frame; None for a notification (a request without ``id``)."""
