@@ -17,6 +17,7 @@ from typing import Any
 
 from leadsync.agent.cli_health import add_parser as add_health_parser
 from leadsync.agent.cli_live import add_parsers as add_live_parsers
+from leadsync.agent.cli_mappings import add_parser as add_mapping_parser
 from leadsync.agent.cli_recovery import add_parsers as add_recovery_parsers
 from leadsync.agent.cli_store import add_parsers as add_store_parsers
 from leadsync.agent.connectors.sandboxes import SANDBOX_CRMS
@@ -247,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_store_parsers(sub)
     add_live_parsers(sub)
     add_health_parser(sub)
+    add_mapping_parser(sub)
     for name, client in sub.choices.items():  # `leadsync tui --socket X` works as well as `leadsync --socket X tui`
         if name not in ("agent", "sandbox", "demo", "restore"):
             client.add_argument("--socket", default=argparse.SUPPRESS, help="agent socket (same as the global one)")

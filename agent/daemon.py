@@ -335,18 +335,17 @@ class Agent:
     async def reload_mappings(self) -> None:
         self._mappings = await load_mappings(self.store, self.connector.name) if self.connector else None
 
-    async def plan(self) -> Plan:
-        """A dry run of a full sync: what it would write, per record and field, with nothing written. With
-        push disabled the plan still shows what a push would send, marked ``push_disabled`` (that is when
-        it is wanted most: before turning push on).
-
-        Raises the CRM's error when the CRM cannot be read."""
+    async def plan(self, mappings: tuple[FieldMapping, ...] | None = None) -> Plan:
+        """A dry run of a full sync (with ``mappings`` instead of those in force, to preview a change): what
+        it would write, per record and field, with nothing written. With push disabled the plan still shows
+        what a push would send, marked ``push_disabled``. Raises the CRM's error when it cannot be read."""
         connector = self.require_connector()
         recorder = PlanRecorder()
         calls = connector.api_calls
         async with self.store.dry_run() as view:
             run_id = await start_run(view, "plan")
-            run = await execute_run(view, PlanningConnector(connector), run_id, mappings=self.mappings(connector),
+            run = await execute_run(view, PlanningConnector(connector), run_id,
+                                    mappings=self.mappings(connector) if mappings is None else mappings,
                                     fallback_owner=self.settings.fallback_owner, push=True, plan=recorder)
         if run.status == "failed":
             raise CrmError(f"the plan could not be made: {run.error}", crm=connector.name)

@@ -79,7 +79,17 @@ def _require_properties(mapping: FieldMapping, known: Collection[str], crm: str)
 
 async def update_mapping(store: Store, crm: str, change: MappingUpdate, *, owner_property: str,
                          properties: Collection[str] | None = None) -> tuple[FieldMapping, ...]:
-    """Change one mapping (saving the whole set, defaults included, the first time). Raises
+    """Change one mapping (saving the whole set, defaults included, the first time): see
+    :func:`changed_mappings` for what is refused."""
+    changed = await changed_mappings(store, crm, change, owner_property=owner_property, properties=properties)
+    async with store.transaction() as db:
+        await replace_mappings(db, list(changed))
+    return changed
+
+
+async def changed_mappings(store: Store, crm: str, change: MappingUpdate, *, owner_property: str,
+                           properties: Collection[str] | None = None) -> tuple[FieldMapping, ...]:
+    """The whole set of mappings with ``change`` made, nothing saved. Raises
     ValidationError for an unknown direction or policy, a negative skew, removing email, a local field
     name that is not a plain identifier or that names the owner, a mapping to the CRM's owner property
     (ownership comes from the CRM and is synced by leadsync itself), or, with ``properties`` (the CRM's
@@ -118,8 +128,6 @@ async def update_mapping(store: Store, crm: str, change: MappingUpdate, *, owner
         current[change.local] = msgspec.convert({**msgspec.structs.asdict(base), **updates}, FieldMapping)
         if properties is not None:
             _require_properties(current[change.local], properties, crm)
-    async with store.transaction() as db:
-        await replace_mappings(db, list(current.values()))
     return tuple(current.values())
 
 

@@ -90,7 +90,7 @@ class Runtime(Protocol):
         """Read the field mappings again (after ``mappings.update``)."""
         ...
 
-    async def plan(self) -> Plan:
+    async def plan(self, mappings: tuple[FieldMapping, ...] | None = None) -> Plan:
         """A dry run of a full sync."""
         ...
 

@@ -182,3 +182,30 @@ async def test_errors_retry_says_when_nothing_matched_and_takes_all_with_a_code(
     assert await asyncio.to_thread(main, ["errors", "retry", "--all", "--code", "no_owner", "--socket", sock]) == 1
     assert "retried 1 errors: 1 contacts pushed again" in capsys.readouterr().out  # still held: exit 1
     assert await asyncio.to_thread(main, ["errors", "retry", "5", "--all", "--socket", sock]) == 2
+
+
+async def test_a_new_mapping_shows_what_it_would_write_and_asks_first(synced_agent: Any, world_client: RpcClient,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    sock = str(synced_agent.agent.socket_path)
+    contacts = (await world_client.call("contacts.list", {"limit": 3}))["contacts"]
+    await world_client.call("users.create", {"email": "mapper@corp.com"})
+    await world_client.call("contacts.import", {  # a custom field (kept from an import) no mapping syncs yet
+        "as_user": "mapper@corp.com", "header": ["Email", "Fax"],
+        "rows": [[n + 2, [c["email"], "+1 555 0100"]] for n, c in enumerate(contacts)]})
+    preview = await world_client.call("mappings.preview", {"local": "fax", "crm": "fax"})
+    assert preview["field_counts"]["crm"].get("fax", 0) >= 3
+    assert "fax" not in {m["local"] for m in await world_client.call("mappings.list")}  # nothing saved
+
+    # piped (no terminal to ask on) and no --yes: the plan is shown, nothing is saved
+    assert await asyncio.to_thread(main, ["mapping", "fax", "--crm", "fax", "--socket", sock]) == 2
+    captured = capsys.readouterr()
+    assert "mapping fax: the next sync would write" in captured.out and "contacts to the CRM" in captured.out
+    assert "confirm with --yes" in captured.err
+    assert "fax" not in {m["local"] for m in await world_client.call("mappings.list")}
+
+    assert await asyncio.to_thread(main, ["mapping", "fax", "--crm", "fax", "--yes", "--socket", sock]) == 0
+    assert "saved:" in capsys.readouterr().out
+    assert "fax" in {m["local"] for m in await world_client.call("mappings.list")}
+    run = await world_client.call("sync.run", {"wait": True})  # the plan said what the sync does
+    assert run["updated_crm"] == preview["counts"]["crm"].get("update", 0)
+    assert synced_agent.state.get_contact(contacts[0]["crm_id"]).properties["fax"] == "+1 555 0100"

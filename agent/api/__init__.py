@@ -33,7 +33,7 @@ METHODS: tuple[ApiMethod, ...] = (  # in the order agent.methods lists them
     users.users_list, users.users_create,
     contacts.contacts_list, contacts.contacts_count, contacts.contacts_get, contacts.contacts_restore,
     contacts.contacts_delete,
-    mappings.mappings_list, mappings.mappings_update, mappings.mappings_check,
+    mappings.mappings_list, mappings.mappings_update, mappings.mappings_preview, mappings.mappings_check,
     conflicts.conflicts_list, conflicts.conflicts_resolve,
     contacts.contacts_sharing, contacts.contacts_owner_history, contacts.contacts_mark_lead, contacts.contacts_push,
     todos.todos_assign, todos.todos_list,

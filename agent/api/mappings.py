@@ -5,7 +5,7 @@ from __future__ import annotations
 from leadsync.agent import mappings
 from leadsync.agent.api.registry import ApiContext, NoParams, method
 from leadsync.agent.mappings import MappingUpdate
-from leadsync.common.answers import FieldMapping, MappingCheck
+from leadsync.common.answers import FieldMapping, MappingCheck, Plan
 
 
 @method("mappings.list", NoParams)
@@ -23,6 +23,17 @@ async def mappings_update(ctx: ApiContext, p: MappingUpdate) -> tuple[FieldMappi
                                            owner_property=connector.capabilities.owner_property, properties=known)
     await ctx.agent.reload_mappings()
     return result
+
+
+@method("mappings.preview", MappingUpdate)
+async def mappings_preview(ctx: ApiContext, p: MappingUpdate) -> Plan:
+    """What the next sync would write with this mapping change (the params of mappings.update), per side and
+    field, from a dry run: nothing is saved or written (see sync.plan). Ask before mappings.update."""
+    connector = ctx.agent.require_connector()
+    known = None if p.remove else await mappings.crm_properties(connector, ctx.agent.cached_properties(connector))
+    changed = await mappings.changed_mappings(ctx.store, connector.name, p,
+                                              owner_property=connector.capabilities.owner_property, properties=known)
+    return await ctx.agent.plan(changed)
 
 
 @method("mappings.check", NoParams)
