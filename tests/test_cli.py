@@ -92,6 +92,7 @@ async def test_errors_lists_the_held_record_and_retry_says_what_it_retried(
     first, reason = listed.out.splitlines()[:2]
     assert f"contact {held['id']}" in first and "no_owner" in first and "seen 1x" in first
     assert "waits for a change or a retry" in first and "no CRM owner" in reason
+    assert "creator nobody@corp.example has no CRM owner" in reason  # named as people know them, not by id
     assert "leadsync errors retry" in listed.err
     error_id = int(first.split()[0].lstrip("#"))
     assert await asyncio.to_thread(main, ["errors", "retry", str(error_id), "--socket", sock]) == 1  # still held

@@ -149,7 +149,7 @@ def _owner_for_new(row: PushCandidate, ctx: RunContext, active: set[str]) -> tup
     if owner is not None and owner in active:
         return owner, None
     why = (f"owner {owner} is deactivated in the CRM" if owner is not None
-           else f"creator (user {row.created_by}) has no CRM owner with the same email")
+           else f"creator {row.creator_email or f'(user {row.created_by})'} has no CRM owner with the same email")
     if ctx.fallback_owner is not None and ctx.fallback_owner in active:
         return ctx.fallback_owner, f"{why}; pushed with the fallback owner {ctx.fallback_owner}"
     return None, f"{why}, and no active fallback owner is set (settings.update fallback_owner)"

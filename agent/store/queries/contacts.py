@@ -206,7 +206,7 @@ class PushCandidate(ContactValues, kw_only=True):
     """A contact that may need a push: its values, owner (``owner_id``; ``owner_push`` an owner a to-do asks
     the CRM to take), creator (``created_by`` user; ``creator_owner`` that user's CRM owner as
     ``"<owner id>:<active 0|1>"``, None: none), revision, CRM state, link (``crm_id``, ``object_type``) and
-    base values."""
+    base values; ``creator_email`` the creator's email, for the reasons people read."""
 
     owner_id: str | None
     owner_push: str | None
@@ -217,6 +217,7 @@ class PushCandidate(ContactValues, kw_only=True):
     object_type: str | None
     base: dict[str, Any]
     creator_owner: str | None
+    creator_email: str | None = None
 
 
 async def count_push_candidates(db: aiosqlite.Connection, contact_ids: Sequence[int] | None = None) -> int:
@@ -237,7 +238,8 @@ async def push_candidates(db: aiosqlite.Connection, after: int, limit: int,
     sql = (f"SELECT c.id, {_LOCAL_COLS}, c.fields, c.owner_id, c.owner_push, c.created_by, c.local_rev, c.crm_state, "
            "l.crm_id, l.object_type, b.vals, "
            "(SELECT o.crm_id || ':' || o.active FROM users u JOIN owners o ON o.email_norm = u.email_norm "
-           " WHERE u.id = c.created_by) AS creator_owner "
+           " WHERE u.id = c.created_by) AS creator_owner, "
+           "(SELECT email FROM users WHERE id = c.created_by) AS creator_email "
            "FROM contacts c LEFT JOIN crm_links l ON l.contact_id = c.id "
            "LEFT JOIN base_values b ON b.contact_id = c.id "
            f"WHERE c.id > ? AND {PENDING_SQL} ")
@@ -250,7 +252,8 @@ async def push_candidates(db: aiosqlite.Connection, after: int, limit: int,
     return [PushCandidate(id=r["id"], standard={f: r[f] for f in STANDARD_FIELDS}, fields=loads(r["fields"]) or {},
                           owner_id=r["owner_id"], owner_push=r["owner_push"], created_by=r["created_by"],
                           local_rev=r["local_rev"], crm_state=r["crm_state"], crm_id=r["crm_id"],
-                          object_type=r["object_type"], base=loads(r["vals"]) or {}, creator_owner=r["creator_owner"])
+                          object_type=r["object_type"], base=loads(r["vals"]) or {}, creator_owner=r["creator_owner"],
+                          creator_email=r["creator_email"])
             for r in rows]
 
 
