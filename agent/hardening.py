@@ -9,7 +9,7 @@ process or read its memory through ``/proc``).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import functools
 import logging
 import os
 import resource
@@ -22,14 +22,21 @@ PR_SET_DUMPABLE = 4
 AGENT_UMASK = 0o077
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    """The C library the process already has loaded (``dlopen(NULL)``): found once, never by running
+    ``ldconfig`` (``ctypes.util.find_library`` does, a subprocess on every call, which blocked the event
+    loop for each ``agent.status``)."""
+    return ctypes.CDLL(None, use_errno=True)
+
+
 def _prctl(option: int, arg: int = 0) -> int:
     """``prctl(option, arg)`` through libc; -1 when it fails or there is no libc prctl (not Linux)."""
     if not sys.platform.startswith("linux"):
         return -1
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        result: int = libc.prctl(option, ctypes.c_ulong(arg), ctypes.c_ulong(0), ctypes.c_ulong(0),
-                                 ctypes.c_ulong(0))
+        result: int = _libc().prctl(option, ctypes.c_ulong(arg), ctypes.c_ulong(0), ctypes.c_ulong(0),
+                                    ctypes.c_ulong(0))
     except (OSError, AttributeError):
         return -1
     return result
