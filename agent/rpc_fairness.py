@@ -48,15 +48,21 @@ class FairGate:
                     self._release()
                 work.close()
                 raise
-        task = asyncio.ensure_future(work)
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self._release()
+
+        # ``work`` runs in the caller's task (no task of its own: one event-loop turn less per request)
+        timer = asyncio.get_running_loop().call_later(self.hold_s, release)
         try:
-            await asyncio.wait([task], timeout=self.hold_s)
-        except asyncio.CancelledError:
-            task.cancel()
-            raise
+            await work
         finally:
-            self._release()
-        await task
+            timer.cancel()
+            release()
 
     def _release(self) -> None:
         self.busy -= 1

@@ -46,6 +46,10 @@ class SocketLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
       for the client to read (the transport's high-water mark).
     - ``event_buffer``: events queued for a subscriber that is not reading; when full, the subscriber gets
       a ``SLOW_READER`` notice and its connection is closed.
+    - ``accept_per_s``: new connections taken from the listen backlog per second at most (in steps of
+      ``ACCEPT_BATCH``), whether served or refused: a burst of clients is spread over the time it needs instead
+      of one long stretch of the event loop that every other client's request waits behind. 4,000/s takes a
+      burst of 1,000 in a quarter of a second; the backlog holds the rest meanwhile.
     - ``close_grace_s``: seconds a closing connection has to take its last lines before it is cut, and a
       refused one is kept to read its request and close cleanly.
     """
@@ -59,6 +63,7 @@ class SocketLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     write_buffer_bytes: int = 256 * 1024
     event_buffer: int = 1000
     close_grace_s: float = 1.0
+    accept_per_s: float = 4000.0
 
     def __post_init__(self) -> None:
         for name in self.__struct_fields__:

@@ -37,6 +37,7 @@ from leadsync.agent.rpc_fairness import FairGate
 from leadsync.agent.rpc_limits import SocketLimits, ensure_open_files, error
 from leadsync.agent.rpc_session import READ_CHUNK, Closing, Session
 from leadsync.common.errors import LeadsyncError, RpcCode
+from leadsync.common.rpc import encode
 
 __all__ = ["Method", "NoParams", "PeerAuthorizer", "PeerCredentials", "RpcServer", "Session", "error",
            "peer_credentials", "resolve_group", "resolve_user"]
@@ -283,24 +284,28 @@ class RpcServer:
         try:
             if session.closed:
                 return
-            answers: list[dict[str, Any] | None] = []
+            answers: list[bytes | None] = []
             await self.gate.run(session.peer_key, self._handle_line(line, session, answers))
-            if answers and answers[0] is not None and not session.closed:
+            frame = answers.pop() if answers else None
+            if frame is not None and not session.closed:
                 try:
-                    await session.send(answers[0])
+                    await session.send_frame(frame)
                 except (ConnectionError, OSError):
                     session.close()  # the client is gone: what it left unread is not worth answering
         finally:
             session.release_slot()
 
-    async def _handle_line(self, line: bytes, session: Session, answers: list[dict[str, Any] | None]) -> None:
+    async def _handle_line(self, line: bytes, session: Session, answers: list[bytes | None]) -> None:
+        """Answer ``line`` into ``answers`` as one encoded frame (None for a notification): encoded here, so
+        what waits for the client to read is bytes (see :meth:`Session.send_frame`)."""
         if session.closed:  # closed while this request waited for its turn: nobody to answer
             return
         try:
-            answers.append(await self.dispatch(line, session))
+            answer = await self.dispatch(line, session)
+            answers.append(None if answer is None else encode(answer))
         except Exception:  # the last guard: never let a request kill the server
             log.exception("unexpected error while answering a request")
-            answers.append(error(RpcCode.INTERNAL_ERROR, "internal error"))
+            answers.append(encode(error(RpcCode.INTERNAL_ERROR, "internal error")))
 
     async def dispatch(self, line: bytes, session: Session) -> dict[str, Any] | None:
         """Answer one frame; None for a notification (a request without ``id``)."""

@@ -69,7 +69,12 @@ class Session:
     async def send(self, message: dict[str, Any]) -> None:
         """Write one frame and wait while the client has ``write_buffer_bytes`` or more unread; a no-op once
         the connection is closing. Raises ConnectionError when it is lost."""
-        data = encode(message)
+        await self.send_frame(encode(message))
+
+    async def send_frame(self, data: bytes) -> None:
+        """:meth:`send` for a frame already encoded (:func:`~leadsync.common.rpc.encode`). An answer waiting
+        for a client to read is held as these bytes, not as the objects it was made from: a client that
+        pipelines and never reads holds no Python objects for the garbage collector to walk."""
         async with self._lock:
             if self.closed:
                 return

@@ -82,8 +82,9 @@ def summary(latencies: list[float]) -> dict[str, float]:
             "mean_ms": statistics.fmean(latencies), "calls": len(latencies)}
 
 
-async def socket_abuse_benchmark(work: Path, calls: int) -> dict[str, Any]:
-    """Idle and abused contacts.list figures (see the module docstring) and the abuser's counts."""
+async def socket_abuse_benchmark(work: Path, calls: int, parts: str = ",".join(PARTS)) -> dict[str, Any]:
+    """Idle and abused contacts.list figures (see the module docstring) and the abuser's counts; ``parts``
+    (comma-separated, of ``PARTS``) picks the kinds of abuse, to find which one costs the latency."""
     sock = work / "socket.sock"
     agent = start_agent(work / "socket-data", sock, work / "socket-agent.log")
     try:
@@ -94,7 +95,7 @@ async def socket_abuse_benchmark(work: Path, calls: int) -> dict[str, Any]:
             seconds = WARMUP_S + calls * PACE_S * 1.5 + 5
             abuser = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "tests.bench_socket", "abuse", str(sock), "--seconds", str(seconds),
-                stdout=asyncio.subprocess.PIPE)
+                "--parts", parts, stdout=asyncio.subprocess.PIPE)
             try:
                 assert abuser.stdout is not None
                 ready = await asyncio.wait_for(abuser.stdout.readline(), 60)

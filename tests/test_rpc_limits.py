@@ -120,6 +120,22 @@ async def test_clients_beyond_the_cap_get_one_error_each_and_are_closed(short_tm
     assert after["pid"] > 0
 
 
+async def test_a_burst_is_taken_from_the_backlog_at_the_accept_rate_and_all_served(short_tmp: Path) -> None:
+    """40 clients at once with ``accept_per_s=40``: five batches of 8, a 0.2 s pause after each full one, so
+    taking them all cannot be quicker than 0.8 s; every client waits in the backlog and is served."""
+    agent = await start_agent(short_tmp, accept_per_s=40)
+    loop = asyncio.get_running_loop()
+    try:
+        started = loop.time()
+        answers = await burst(agent.socket_path, 40)
+        elapsed = loop.time() - started
+    finally:
+        await agent.stop()
+    failures = [a for a in answers if isinstance(a, BaseException) or "result" not in a]
+    assert not failures, f"{len(failures)} of 40 not served, e.g. {failures[:3]}"
+    assert elapsed >= 0.8, f"the burst was taken in {elapsed:.2f} s: faster than 40 a second"
+
+
 async def test_a_refused_client_is_told_why_by_the_client_library(short_tmp: Path) -> None:
     agent = await start_agent(short_tmp, max_connections=1)
     try:
@@ -282,14 +298,18 @@ def test_limits_are_parsed_from_name_value_pairs_and_checked() -> None:
 async def test_the_work_gate_lets_client_processes_in_round_robin() -> None:
     gate = FairGate(width=1, hold_s=10)
     started: list[str] = []
+    go = asyncio.Event()
 
     async def job(name: str) -> None:
         started.append(name)
-        await asyncio.sleep(0)
+        await go.wait()
 
     crowd = [asyncio.create_task(gate.run("pid A", job(f"A{n}"))) for n in range(10)]
-    await asyncio.sleep(0)  # the crowd queues first ...
+    await asyncio.sleep(0)  # the crowd queues first (A0 at work) ...
     other = asyncio.create_task(gate.run("pid B", job("B0")))  # ... then one request of another process
+    await asyncio.sleep(0)
+    assert started == ["A0"] and gate.waiting == 10
+    go.set()
     await asyncio.gather(*crowd, other)
     assert started.index("B0") <= 2, started  # after the one at work and one more of A's, not after all ten
 
@@ -311,6 +331,27 @@ async def test_a_request_that_waits_long_does_not_hold_the_gate() -> None:
     release.set()
     await waiting
     assert gate.busy == 0 and gate.waiting == 0
+
+
+async def test_a_request_cancelled_at_work_gives_its_place_back() -> None:
+    gate = FairGate(width=1, hold_s=10)
+    at_work = asyncio.Event()
+
+    async def hangs() -> None:
+        at_work.set()
+        await asyncio.Event().wait()
+
+    async def quick() -> None:
+        pass
+
+    stuck = asyncio.create_task(gate.run("pid A", hangs()))
+    await at_work.wait()
+    queued = asyncio.create_task(gate.run("pid B", quick()))
+    await asyncio.sleep(0)
+    assert gate.busy == 1 and gate.waiting == 1
+    stuck.cancel()
+    await asyncio.wait_for(queued, 5)  # let in once the cancelled one left
+    assert stuck.cancelled() and gate.busy == 0 and gate.waiting == 0
 
 
 OUT_OF_FILES_SERVER = """

@@ -105,8 +105,9 @@ class Store:
                 await self.writer.execute("ROLLBACK")
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[aiosqlite.Row]:
-        async with self.reader.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        """Every row of ``sql`` on the reader, in one hand-off to its thread (execute, fetch and close
+        together: under load each hand-off waits a turn of the event loop)."""
+        return list(await self.reader.execute_fetchall(sql, params))
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Row | None:
         async with self.reader.execute(sql, params) as cur:
