@@ -59,10 +59,10 @@ import httpx
 from leadsync.agent.connectors.hubspot.sandbox.seed import FIRST_CONTACT_ID
 from leadsync.agent.connectors.registry import DEFAULT_MAPPINGS
 from leadsync.common.rpc import RpcClient
-from tests import bench_baseline
+from tests import bench_baseline, bench_peer
 from tests.bench_procs import UNLIMITED, Child, Usage, start_agent, start_sandbox
 
-NAMES = ("pull", "incremental", "push", "limit", "api", "tui", "baseline", "import", "socket")
+NAMES = ("pull", "incremental", "push", "limit", "api", "tui", "baseline", "import", "socket", "peer")
 TOKEN = "sandbox-token"
 LIST_PAGE = 100  # HubSpot's list endpoint: at most 100 contacts a page
 SEARCH_PAGE = 200  # HubSpot's search endpoint: at most 200 a page
@@ -81,6 +81,7 @@ AGENT_CLI_ENV = "CLI+env"
 AGENT_BENCH = "bench"
 AGENT_IN_PROCESS = "in-proc"
 AGENT_SCRIPT = "script"
+AGENT_PEER = "peer"
 AGENT_KINDS = {
     AGENT_CLI: "`leadsync agent` (HubSpot's default limits: 100 requests per 10 s, 4 searches per s)",
     AGENT_CLI_ENV: f"`{RATE_LIMIT_ENV}={UNLIMITED} leadsync agent`: request limit off, searches still "
@@ -89,6 +90,7 @@ AGENT_KINDS = {
                  "request limit off, searches still 4 per s (this tree's registry reads no rate-limit variable)",
     AGENT_IN_PROCESS: "Agent in the benchmark's process (only the scheduler starts interval runs)",
     AGENT_SCRIPT: "the baseline script: hubspot-api-client v12, one record per call",
+    AGENT_PEER: "the pull peer: meltano-tap-hubspot 0.10.1 in its own venv, contacts stream to a file",
 }
 
 
@@ -389,6 +391,8 @@ async def phase_small(bench: Bench) -> None:
             await connect(client, url)
             pulled = await measure_sync(bench, client, url, agent)
             bench.add(pull_row(size, pulled, bench.unlimited))
+            if bench.wants("peer"):
+                await peer_pull(bench, url, size, pulled)
             if bench.wants("incremental"):
                 await quiet_incremental(bench, client, url, agent, size)
                 await changed_incremental(bench, client, url, agent, size)
@@ -487,6 +491,33 @@ def _baseline_row(key: str, title: str, run: bench_baseline.ScriptRun, records: 
                  "time_ratio": time_ratio})
 
 
+async def peer_pull(bench: Bench, url: str, size: int, leadsync: Measured) -> None:
+    """The peer (:mod:`tests.bench_peer`) pulls the sandbox leadsync just pulled; its row gives the ratios."""
+    title = f"Peer pull, meltano-tap-hubspot, {size:,}"
+    python, why_not = await asyncio.to_thread(bench_peer.peer_python)
+    if python is None:
+        bench.add(Row(key=f"peer.pull.{size}", group="peer", title=title, agent=AGENT_PEER,
+                      notes=f"skipped: {why_not}", figures={"skipped": why_not}))
+        return
+    await reset_stats(bench, url)
+    peer = await asyncio.to_thread(bench_peer.run_peer, python, url, TOKEN, bench.work / f"peer-{size}.jsonl")
+    stats = await get_stats(bench, url)
+    ours_rss = leadsync.agent_after.peak_rss_mb if leadsync.agent_after else None
+    time_ratio = leadsync.seconds / peer.seconds
+    cpu_ratio = None if leadsync.cpu_s is None else leadsync.cpu_s / peer.cpu_s
+    rss = "–" if ours_rss is None else f"{ours_rss:.0f} MB vs its {peer.peak_rss_mb:.0f} MB"
+    bench.add(Row(
+        key=f"peer.pull.{size}", group="peer", title=title, agent=AGENT_PEER, records=peer.records,
+        seconds=peer.seconds, api_calls=stats.get("requests_total"), cpu_per_10k_s=peer.cpu_s / (size / 10_000),
+        peak_rss_mb=peer.peak_rss_mb,
+        notes=f"list pages of 100 with every property, Singer JSON to a file; leadsync's pull of the same sandbox: "
+              f"{time_ratio:.2f}x its time, {'–' if cpu_ratio is None else f'{cpu_ratio:.2f}x'} its CPU, "
+              f"peak RSS {rss}" + ("" if peer.records == size else f"; the peer wrote {peer.records:,} of {size:,}"),
+        figures={**asdict(peer), "sandbox_requests": stats.get("requests_total"), "leadsync_seconds": leadsync.seconds,
+                 "leadsync_cpu_s": leadsync.cpu_s, "leadsync_peak_rss_mb": ours_rss, "time_ratio": time_ratio,
+                 "cpu_ratio": cpu_ratio, "size": size}))
+
+
 async def phase_large(bench: Bench) -> None:
     size = bench.sizes.large
     print(f"phase large: sandbox with {size:,} contacts", flush=True)
@@ -506,6 +537,8 @@ async def phase_large(bench: Bench) -> None:
             pulled = await measure_sync(bench, client, url, agent)
             bench.add(pull_row(size, pulled, bench.unlimited))
             bench.extra["large_sandbox"] = asdict(sandbox.usage())
+            if bench.wants("peer"):
+                await peer_pull(bench, url, size, pulled)
             if bench.wants("incremental"):
                 await quiet_incremental(bench, client, url, agent, size)
             if bench.wants("api"):
@@ -855,6 +888,17 @@ def evaluate(rows: Sequence[Row], sizes: Sizes) -> list[Target]:
                               f"{', '.join(r.figures['run']['status'] for r in limit_rows)}", not leaked))
     else:
         targets.append(Target("≥ 90% of the rate-limit ceiling (1,000 records/s)", "–", None))
+    peers = [r for r in rows if r.group == "peer" and "skipped" not in r.figures]
+    peer_target = "Full pull ≤ 0.5x the peer's (meltano-tap-hubspot) wall time at ≤ its peak memory"
+    if peers:
+        targets.append(Target(peer_target, "; ".join(
+            f"{r.figures['size']:,}: {r.figures['time_ratio']:.2f}x, {r.figures['leadsync_peak_rss_mb'] or 0:.0f} "
+            f"vs {r.peak_rss_mb or 0:.0f} MB" for r in peers),
+            all(r.figures["time_ratio"] <= 0.5 and (r.figures["leadsync_peak_rss_mb"] or 0) <= (r.peak_rss_mb or 0)
+                for r in peers)))
+    else:
+        skipped = next((r.notes for r in rows if r.group == "peer"), "–")
+        targets.append(Target(peer_target, skipped, None))
     big_pull = by_key.get(f"pull.{sizes.large}")
     targets.append(Target(f"Agent peak RSS < 250 MB for the {sizes.large:,} pull",
                           f"{big_pull.peak_rss_mb:.0f} MB" if big_pull and big_pull.peak_rss_mb else "–",
@@ -953,8 +997,8 @@ async def phase_socket(bench: Bench) -> None:
 
 async def run(bench: Bench) -> None:
     phases: list[tuple[str, Callable[[Bench], Awaitable[None]], tuple[str, ...]]] = [
-        ("small", phase_small, ("pull", "incremental", "push", "baseline")),
-        ("large", phase_large, ("pull", "incremental", "api", "tui")),
+        ("small", phase_small, ("pull", "incremental", "push", "baseline", "peer")),
+        ("large", phase_large, ("pull", "incremental", "api", "tui", "peer")),
         ("limit", phase_limit, ("limit",)),
         ("import", phase_import, ("import",)),
         ("socket", phase_socket, ("socket",)),
