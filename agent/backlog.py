@@ -17,6 +17,11 @@ from leadsync.agent.store.queries.contacts import pending_push
 from leadsync.agent.store.queries.sync_runs import recent_push_totals
 from leadsync.agent.store.store import Store
 
+MIN_RATE_SPAN_S = 2.0
+"""Seconds of push progress a live rate is measured over at the least: the first batches go out in the burst
+a rate limiter's bucket allows (HubSpot's 100 per 10 s: 10 at once, then 9 a second, ``connectors/ratelimit``),
+and a rate taken over that burst alone is many times the pace that follows."""
+
 
 class PushRate:
     """Contacts per second pushed by the running sync run, from its ``progress`` events (``phase`` push,
@@ -39,11 +44,12 @@ class PushRate:
             self._last = sample
 
     def per_second(self) -> float | None:
-        """The running run's push rate, once it has pushed something; None before."""
+        """The running run's push rate, once it has pushed something over at least :data:`MIN_RATE_SPAN_S`;
+        None before."""
         if self._first is None or self._last is None:
             return None
         done, seconds = self._last[0] - self._first[0], self._last[1] - self._first[1]
-        return done / seconds if done > 0 and seconds > 0 else None
+        return done / seconds if done > 0 and seconds >= MIN_RATE_SPAN_S else None
 
     def batch_elapsed_s(self) -> float | None:
         """Seconds the running push has spent on its first batch, still unfinished; None otherwise."""

@@ -423,6 +423,8 @@ async def push(bench: Bench, client: RpcClient, url: str, agent: Child | None, c
         key=f"{key}.{count}", group="push" if key == "push" else "limit", title=f"Push, {count:,} new leads",
         agent=agent_kind, records=count, seconds=measured.seconds, api_calls=run["api_calls"],
         floor=f"{floor} (batches of {BATCH})",
+        cpu_per_10k_s=None if measured.cpu_s is None else measured.cpu_s / (count / 10_000),
+        peak_rss_mb=measured.agent_after.peak_rss_mb if measured.agent_after else None,
         notes=f"{run['api_calls'] / count:.4f} calls/contact ({writes} batch writes, "
               f"{run['api_calls'] - writes} owners/properties/archived reads); import: {count:,} rows in "
               f"{import_calls} contacts.import calls, {import_s:.1f} s",

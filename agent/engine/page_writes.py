@@ -15,7 +15,7 @@ from leadsync.agent.store.queries.base_values import BaseValue
 from leadsync.agent.store.queries.conflicts import NewConflict
 from leadsync.agent.store.queries.contacts import PulledContact
 from leadsync.agent.store.queries.links import Link
-from leadsync.agent.store.queries.ownership import record_owner_change
+from leadsync.agent.store.queries.ownership import record_owner_changes
 from leadsync.agent.store.queries.provenance import FieldChange
 from leadsync.agent.store.queries.run_changes import RunChange
 from leadsync.agent.store.queries.sync_errors import NewSyncError
@@ -61,8 +61,8 @@ async def write_page(db: aiosqlite.Connection, page: PageWrites, run_id: int) ->
     await links.upsert_pulled_links(db, page.links)
     await base_values.upsert_base_values(db, page.bases)
     await contacts.unarchive(db, [link.contact_id for link in page.links])
+    await record_owner_changes(db, [(c.contact_id, c.owner, "crm") for c in page.changes], run_id, page.stamp)
     for change in page.changes:
-        await record_owner_change(db, change.contact_id, change.owner, "crm", run_id, page.stamp)
         await contacts.apply_local_changes(db, change.contact_id, change.changes, change.local_only, page.stamp)
     await conflicts.insert_conflicts(db, page.conflicts)
     await provenance.upsert_field_changes(db, page.provenance)

@@ -16,7 +16,7 @@ import aiosqlite
 import msgspec
 
 from leadsync.agent import lifecycle
-from leadsync.agent.connectors.base import ObjectType, WriteInput, WriteResult
+from leadsync.agent.connectors.base import ObjectType, PropertyMeta, WriteInput, WriteResult
 from leadsync.agent.engine.context import RunContext
 from leadsync.agent.engine.mapping import ConversionError, to_wire
 from leadsync.agent.store.queries import base_values, contacts, links, run_changes, sync_errors, write_log
@@ -24,10 +24,11 @@ from leadsync.agent.store.queries.base_values import BaseValue
 from leadsync.agent.store.queries.contacts import PENDING_SQL as PENDING_SQL
 from leadsync.agent.store.queries.contacts import PushCandidate
 from leadsync.agent.store.queries.links import Link
-from leadsync.agent.store.queries.ownership import record_owner_change
+from leadsync.agent.store.queries.ownership import record_owner_changes
 from leadsync.agent.store.queries.run_changes import RunChange
 from leadsync.agent.store.queries.sync_errors import NewSyncError
 from leadsync.agent.store.queries.write_log import NewWrite
+from leadsync.common.answers import FieldMapping
 from leadsync.common.instants import now_ms
 
 SCAN_BATCH = 1000
@@ -69,21 +70,49 @@ def plan_push(ctx: RunContext, rows: list[PushCandidate], active_owners: set[str
     does not convert to its CRM property's type holds the whole record with the reason.
     """
     plan = PushPlan()
-    owner_prop = ctx.connector.capabilities.owner_property
+    shape = _Shape(ctx)
     for row in rows:
-        current = row.values(m.local for m in ctx.push_mappings if (row.id, m.local) not in undecided)
+        current = row.values(f for f in shape.fields if (row.id, f) not in undecided) if undecided \
+            else row.values(shape.fields)
         try:
             if row.crm_state == "linked":
-                _plan_update(ctx, plan, row, current, owner_prop)
+                _plan_update(ctx, shape, plan, row, current)
             else:
-                _plan_create(ctx, plan, row, current, owner_prop, active_owners)
+                _plan_create(ctx, shape, plan, row, current, active_owners)
         except ConversionError as exc:
             plan.held.append((row.id, row.local_rev, "conversion", str(exc)))
     return plan
 
 
-def _plan_update(ctx: RunContext, plan: PushPlan, row: PushCandidate, current: dict[str, Any],
-                 owner_prop: str) -> None:
+class _Shape:
+    """What every row of one :func:`plan_push` call shares, worked out once for the call (not per row): the
+    push mappings, their local ``fields``, the owner property, and per object type each mapping's CRM property
+    and metadata (:meth:`sent`, only the properties the object has) and {local field: CRM property}
+    (:meth:`names`)."""
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        self.mappings = ctx.push_mappings
+        self.fields = tuple(m.local for m in self.mappings)
+        self.owner_prop = ctx.connector.capabilities.owner_property
+        self._sent: dict[str, list[tuple[FieldMapping, str, PropertyMeta | None]]] = {}
+        self._names: dict[str, dict[str, str]] = {}
+
+    def sent(self, object_type: str) -> list[tuple[FieldMapping, str, PropertyMeta | None]]:
+        """(mapping, CRM property, its metadata) of each push mapping whose property ``object_type`` has."""
+        if object_type not in self._sent:
+            self._sent[object_type] = [(m, name, self.ctx.properties.get(name)) for m in self.mappings
+                                       if self.ctx.has_property(object_type, name := m.crm_for(object_type))]
+        return self._sent[object_type]
+
+    def names(self, object_type: str) -> dict[str, str]:
+        """{local field: CRM property on ``object_type``} of every push mapping."""
+        if object_type not in self._names:
+            self._names[object_type] = {m.local: m.crm_for(object_type) for m in self.mappings}
+        return self._names[object_type]
+
+
+def _plan_update(ctx: RunContext, shape: _Shape, plan: PushPlan, row: PushCandidate, current: dict[str, Any]) -> None:
     base = row.base
     diff = {f: v for f, v in current.items() if v != base.get(f)}
     if not diff and row.owner_push is None:
@@ -91,11 +120,10 @@ def _plan_update(ctx: RunContext, plan: PushPlan, row: PushCandidate, current: d
         return
     # the store holds the object type the link was made with
     object_type = cast(ObjectType, row.object_type or ctx.connector.capabilities.new_lead_object)
-    names = {m.local: m.crm_for(object_type) for m in ctx.push_mappings}
-    props = {names[m.local]: to_wire(diff[m.local], ctx.properties.get(names[m.local]), m) for m in ctx.push_mappings
-             if m.local in diff and ctx.has_property(object_type, names[m.local])}
+    names = shape.names(object_type)
+    props = {name: to_wire(diff[m.local], meta, m) for m, name, meta in shape.sent(object_type) if m.local in diff}
     if row.owner_push is not None:
-        props[owner_prop] = row.owner_push
+        props[shape.owner_prop] = row.owner_push
     if not props:  # only fields the linked object does not have (a Salesforce Contact's Company) changed
         plan.unchanged.append((row.id, row.local_rev))
         return
@@ -109,7 +137,7 @@ def _plan_update(ctx: RunContext, plan: PushPlan, row: PushCandidate, current: d
                                     before={f: base.get(f) for f in diff if names.get(f) in props}))
 
 
-def _plan_create(ctx: RunContext, plan: PushPlan, row: PushCandidate, current: dict[str, Any], owner_prop: str,
+def _plan_create(ctx: RunContext, shape: _Shape, plan: PushPlan, row: PushCandidate, current: dict[str, Any],
                  active_owners: set[str]) -> None:
     owner: str | None
     note: str | None
@@ -123,17 +151,14 @@ def _plan_create(ctx: RunContext, plan: PushPlan, row: PushCandidate, current: d
     props: dict[str, str] = {}
     defaults: list[str] = []
     object_type = ctx.connector.capabilities.new_lead_object
-    for mapping in ctx.push_mappings:
-        name = mapping.crm_for(object_type)
-        if not ctx.has_property(object_type, name):
-            continue
+    for mapping, name, meta in shape.sent(object_type):
         value = current.get(mapping.local)
         if value is not None:
-            props[name] = to_wire(value, ctx.properties.get(name), mapping)
+            props[name] = to_wire(value, meta, mapping)
         elif mapping.default_value is not None:  # case S13: a documented default for a required CRM field
             props[name] = mapping.default_value
             defaults.append(f"{name}={mapping.default_value!r} (default)")
-    props[owner_prop] = owner
+    props[shape.owner_prop] = owner
     if defaults:
         note = "; ".join(x for x in (note, "sent " + ", ".join(defaults)) if x)
     plan.writes.append(PlannedWrite(row.id, "create", row.local_rev, props, dict(current),
@@ -215,8 +240,7 @@ async def apply_push_results(db: aiosqlite.Connection, ctx: RunContext, plan: Pu
             owners.append((write.contact_id, new_owner, "todo" if write.owner_push else "create"))
     await links.upsert_pushed_links(db, new_links)
     await contacts.mark_linked(db, [link.contact_id for link in new_links])
-    for contact_id, new_owner, source in owners:
-        await record_owner_change(db, contact_id, new_owner, source, ctx.run_id, stamp)
+    await record_owner_changes(db, owners, ctx.run_id, stamp)
     await contacts.clear_owner_push(db, [(contact_id, new_owner) for contact_id, new_owner, _ in owners]
                                     + refused_owners)
     await base_values.upsert_base_values(db, [BaseValue(w.contact_id, w.base_after, ctx.run_id, stamp)
@@ -236,13 +260,15 @@ def crm_changes(ctx: RunContext, confirmed: list[PlannedWrite], results: dict[in
     """What the ``confirmed`` writes changed in the CRM, as the run's changes (an undo puts them back): each
     updated field's value before and after, and each record a create made."""
     changes: list[RunChange] = []
+    names_of: dict[str, dict[str, str]] = {}
     for write in confirmed:
         result = results[write.contact_id]
         if write.op == "create" and result.created and result.id:
             changes.append(RunChange(ctx.run_id, write.contact_id, "crm", "create", "", None, write.object_type,
                                      result.id, None, None, stamp))
         elif write.op == "update":
-            names = {m.local: m.crm_for(write.object_type) for m in ctx.push_mappings}
+            names = names_of.get(write.object_type) or names_of.setdefault(
+                write.object_type, {m.local: m.crm_for(write.object_type) for m in ctx.push_mappings})
             changes += [RunChange(ctx.run_id, write.contact_id, "crm", "update", f, names[f], write.object_type,
                                   write.crm_id, before, write.base_after.get(f), stamp)
                         for f, before in write.before.items()]

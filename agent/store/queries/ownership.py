@@ -3,6 +3,8 @@ appended to the other."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import aiosqlite
 
 
@@ -19,3 +21,38 @@ async def record_owner_change(db: aiosqlite.Connection, contact_id: int, new_own
     await db.execute(
         "INSERT INTO ownership_history(contact_id, old_owner, new_owner, source, sync_run_id, changed_at) "
         "VALUES (?, ?, ?, ?, ?, ?)", (contact_id, old, new_owner, source, run_id, stamp))
+
+
+OWNER_CHUNK = 500
+"""Contacts per ``SELECT ... IN`` when reading the owners a batch of changes replaces."""
+
+
+async def record_owner_changes(db: aiosqlite.Connection, changes: Sequence[tuple[int, str | None, str]],
+                               run_id: int | None, stamp: int) -> None:
+    """:func:`record_owner_change` for each ``(contact id, new owner, source)`` in order, with one SELECT per
+    :data:`OWNER_CHUNK` contacts instead of one per change: each contact whose owner changes gets its
+    ``owner_id`` set and one ``ownership_history`` row (old, new, source, run, ``stamp`` epoch ms UTC); a
+    contact named twice changes from the first new owner to the second. A contact that does not exist
+    fails its history row's foreign key (sqlite3.IntegrityError), as one by one."""
+    ids = list(dict.fromkeys(contact_id for contact_id, _, _ in changes))
+    current: dict[int, str | None] = {}
+    for start in range(0, len(ids), OWNER_CHUNK):
+        part = ids[start:start + OWNER_CHUNK]
+        async with db.execute(f"SELECT id, owner_id FROM contacts WHERE id IN ({','.join('?' * len(part))})",
+                              part) as cur:
+            current.update((int(r[0]), r[1]) for r in await cur.fetchall())
+    updates: dict[int, str | None] = {}
+    history: list[tuple[int, str | None, str | None, str, int | None, int]] = []
+    for contact_id, new_owner, source in changes:
+        old = current.get(contact_id)
+        if old == new_owner:
+            continue
+        history.append((contact_id, old, new_owner, source, run_id, stamp))
+        current[contact_id] = updates[contact_id] = new_owner
+    if not history:
+        return
+    await db.executemany("UPDATE contacts SET owner_id = ? WHERE id = ?",
+                         [(owner, contact_id) for contact_id, owner in updates.items()])
+    await db.executemany(
+        "INSERT INTO ownership_history(contact_id, old_owner, new_owner, source, sync_run_id, changed_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)", history)
