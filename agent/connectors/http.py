@@ -3,8 +3,9 @@
 One :class:`HttpClient` per CRM connection wraps an :class:`httpx.AsyncClient` and gives each request:
 
 - timeouts on every phase (connect 10 s, read 30 s, write 30 s, pool 10 s by default);
-- a proactive rate limit (leaky buckets of :mod:`.ratelimit`, one per named bucket, e.g. ``"default"`` and
-  ``"search"``), so the agent stays under the CRM's limit instead of bouncing off it;
+- a proactive rate limit (sliding windows of :mod:`.ratelimit`, one per named bucket, e.g. ``"default"`` and
+  ``"search"``; an answer's rate-limit headers, read by the connector's ``rate_reader``, correct them), so the
+  agent uses the CRM's whole window without bouncing off it;
 - retries with exponential backoff and jitter (:mod:`tenacity`) on 429, 500, 502, 503, 504 and network
   errors (:class:`httpx.TransportError`, timeouts included) for *every* method, POST and PATCH too
   (case B15); ``Retry-After`` (delta-seconds or HTTP-date) is the minimum wait; attempts and the total
@@ -43,8 +44,9 @@ import httpx
 import msgspec
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
+from leadsync.agent.connectors.http_checks import check_base_url, check_token
 from leadsync.agent.connectors.http_errors import ErrorMapper, error_for_status
-from leadsync.agent.connectors.ratelimit import ClockedLimiter, RateLimit, bucket_shape
+from leadsync.agent.connectors.ratelimit import RateLimit, RateReader, Slot, WindowLimiter
 from leadsync.agent.connectors.redaction import LOG_REDACTOR, Secret, redact, redact_data
 from leadsync.agent.connectors.retry_policy import (
     NOT_ACTED_STATUSES,
@@ -63,7 +65,6 @@ from leadsync.common.errors import (
     CrmQuotaExhaustedError,
     CrmRateLimitedError,
     CrmUnavailableError,
-    ValidationError,
 )
 
 __all__ = [
@@ -71,14 +72,13 @@ __all__ = [
     "RETRY_STATUSES",
     "Authenticator",
     "Clock",
-    "ClockedLimiter",
     "ErrorMapper",
     "HttpClient",
     "RateLimit",
+    "RateReader",
     "RetryPolicy",
     "Secret",
     "Sleep",
-    "bucket_shape",
     "check_base_url",
     "check_token",
     "error_for_status",
@@ -117,26 +117,6 @@ class Authenticator(Protocol):
         ...
 
 
-def check_base_url(base_url: str) -> str:
-    """``base_url`` if it is an absolute http(s) URL with a host; raises ValidationError saying why not."""
-    try:
-        url = httpx.URL(base_url)
-    except (httpx.InvalidURL, TypeError, ValueError) as exc:
-        raise ValidationError(f"base_url: {base_url[:200]!r} is not a valid URL ({exc})") from None
-    if url.scheme not in ("http", "https") or not url.host:
-        raise ValidationError(f"base_url: {base_url[:200]!r} must be an http:// or https:// URL with a host")
-    return base_url
-
-
-def check_token(name: str, token: str) -> str:
-    """``token`` if it can travel in an HTTP header (printable ASCII, no spaces); raises ValidationError
-    naming ``name`` (never the value) otherwise."""
-    if not token or not all(33 <= ord(char) <= 126 for char in token):
-        raise ValidationError(f"credentials: {name!r} has characters an access token never has "
-                              "(spaces, control or non-ASCII characters)")
-    return token
-
-
 class HttpClient:
     """One CRM connection's HTTP client.
 
@@ -146,7 +126,8 @@ class HttpClient:
     ``"default"`` bucket is used when a request names none: 100 per 10 s unless configured).
     ``transport`` replaces the network (``httpx.MockTransport``, ``httpx.ASGITransport``).
     ``sleep``/``clock``/``wall_clock`` default to ``asyncio.sleep``, ``time.monotonic`` and
-    ``time.time``. ``usage`` counts each attempt (:mod:`.usage`); ``quota_reader`` finds the day's quota in answers.
+    ``time.time``. ``usage`` counts each attempt (:mod:`.usage`); ``quota_reader`` finds the day's quota in answers,
+    ``rate_reader`` what an answer says of each bucket's window (:mod:`.ratelimit`).
     """
 
     def __init__(
@@ -165,7 +146,7 @@ class HttpClient:
         clock: Clock | None = None,
         wall_clock: Clock | None = None,
         auth: Authenticator | None = None,
-        usage: ApiUsage | None = None, quota_reader: QuotaReader | None = None,
+        usage: ApiUsage | None = None, quota_reader: QuotaReader | None = None, rate_reader: RateReader | None = None,
     ) -> None:
         self.crm = crm
         self.auth = auth
@@ -178,8 +159,9 @@ class HttpClient:
         self._wall_clock: Clock = wall_clock or time.time
         limits = dict(rate_limits or {})
         limits.setdefault("default", RateLimit(100, 10.0))
-        self._limiters = {name: ClockedLimiter(lim, clock=self._clock, sleep=self._sleep)
+        self._limiters = {name: WindowLimiter(lim, clock=self._clock, sleep=self._sleep)
                           for name, lim in limits.items()}
+        self._rate_reader = rate_reader
         self.usage = (usage or ApiUsage(clock=self._wall_clock)).counting(limits, quota_reader)
         self._client = httpx.AsyncClient(base_url=self.base_url, headers=dict(headers or {}),
                                          timeout=timeout, transport=transport)
@@ -343,8 +325,20 @@ class HttpClient:
         buckets: Sequence[str],
         replay_safe: bool,
     ) -> httpx.Response:
-        for name in buckets:
-            await self._limiters[name].acquire()
+        # the narrower buckets first, then "default" ahead of requests that wait for it alone
+        slots: dict[str, Slot] = {}
+        try:
+            for name in sorted(buckets, key=lambda n: n == "default"):
+                slots[name] = await self._limiters[name].acquire(priority=len(buckets) - 1)
+            response = await self._send(method, path, params, content, headers, buckets, replay_safe, slots)
+        finally:
+            for slot in slots.values():
+                slot.release()
+        return response
+
+    async def _send(self, method: str, path: str, params: Mapping[str, str | int | Sequence[str]] | None,
+                    content: bytes | None, headers: Mapping[str, str] | None, buckets: Sequence[str],
+                    replay_safe: bool, slots: Mapping[str, Slot]) -> httpx.Response:
         self._api_calls += 1
         self.usage.note(buckets)
         try:
@@ -363,6 +357,9 @@ class HttpClient:
             raise CrmError(self.redact(f"{self.crm}: {method} {path} failed: {type(exc).__name__}: {exc}"),
                            crm=self.crm, status=0) from None
         self.usage.answered(response.headers)
+        reports = self._rate_reader(response.headers, buckets) if self._rate_reader is not None else {}
+        for name, slot in slots.items():
+            slot.release(reports.get(name))
         if response.is_success:
             return response
         await response.aread()

@@ -13,10 +13,9 @@ from leadsync.agent.connectors.http import (
     HttpClient,
     RateLimit,
     RetryPolicy,
-    bucket_shape,
     parse_retry_after,
 )
-from leadsync.agent.connectors.hubspot.errors import hubspot_error
+from leadsync.agent.connectors.hubspot.errors import hubspot_error, rate_windows
 from leadsync.common.errors import (
     CrmAuthError,
     CrmError,
@@ -272,11 +271,22 @@ async def test_search_bucket_is_separate_and_slower() -> None:
         assert sum(1 for t in times[i:] if t < start + 1.0) <= 4
 
 
-def test_bucket_shape_never_admits_more_than_the_limit_per_window() -> None:
-    capacity, period = bucket_shape(RateLimit(100, 10.0))
-    assert capacity + capacity / period * 10.0 == pytest.approx(100)
-    capacity, period = bucket_shape(RateLimit(4, 1.0))
-    assert capacity + capacity / period * 1.0 == pytest.approx(4)
+async def test_the_window_is_used_exactly_and_the_answers_headers_correct_it() -> None:
+    clock = FakeClock()
+    answers = iter([{"X-HubSpot-RateLimit-Max": "190", "X-HubSpot-RateLimit-Remaining": "100",
+                     "X-HubSpot-RateLimit-Interval-Milliseconds": "10000"}] + [{}] * 400)
+    recorder = Recorder(lambda request, body: json_response(200, {}, next(answers)))
+    client = make_client(recorder, clock, rate_limits={"default": RateLimit(100, 10.0)}, rate_reader=rate_windows)
+
+    for _ in range(280):
+        await client.request("GET", "/x")
+
+    times = [s.at_s - recorder.sent[0].at_s for s in recorder.sent]
+    # the first answer: the app's tier is 190, and 89 requests elsewhere (190 - 100 left - this one) hold
+    # places until t=10; then 190 a window, no place left idle
+    assert times[:101] == [0.0] * 101 and times[101] == pytest.approx(10.0)
+    assert times[-1] == pytest.approx(10.0)
+    assert len([t for t in times if t < 10.0]) == 101
 
 
 @pytest.mark.parametrize(("failure", "retried"), [

@@ -30,7 +30,7 @@ from leadsync.agent.connectors.base import (
 )
 from leadsync.agent.connectors.http import Clock, HttpClient, RateLimit, RetryPolicy, Secret, Sleep, check_token
 from leadsync.agent.connectors.hubspot import directory
-from leadsync.agent.connectors.hubspot.errors import CRM, daily_quota, hubspot_error, item_error_keys
+from leadsync.agent.connectors.hubspot.errors import CRM, daily_quota, hubspot_error, item_error_keys, rate_windows
 from leadsync.agent.connectors.hubspot.oauth import OAuthSession, SaveCredentials, StatusHook
 from leadsync.agent.connectors.hubspot.pull import IncrementalPull, PullSettings
 from leadsync.agent.connectors.hubspot.wire import (
@@ -148,7 +148,7 @@ class HubSpotConnector:
             sleep=sleep,
             clock=clock,
             wall_clock=lambda: self._now_ms() / 1000,
-            usage=usage, quota_reader=daily_quota,
+            usage=usage, quota_reader=daily_quota, rate_reader=rate_windows,
             **extra,
         )
         self.oauth: OAuthSession | None = None

@@ -9,13 +9,14 @@ with the affected ids or trace ids in ``context``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
 import msgspec
 
 from leadsync.agent.connectors.http import error_for_status
+from leadsync.agent.connectors.ratelimit import WindowReport
 from leadsync.agent.connectors.refusals import refusal_reason
 from leadsync.common.errors import CrmError
 
@@ -115,3 +116,24 @@ def daily_quota(headers: Mapping[str, str]) -> tuple[int, int] | None:
     if not (limit and left and limit.isdigit() and left.isdigit()):
         return None
     return max(0, int(limit) - int(left)), int(limit)
+
+
+def rate_windows(headers: Mapping[str, str], buckets: Sequence[str]) -> dict[str, WindowReport]:
+    """What an answer says of the windows (HubSpot "API usage guidelines"): ``X-HubSpot-RateLimit-Max``,
+    ``-Remaining`` and ``-Interval-Milliseconds`` of the app's rolling window (bucket ``"default"``) and,
+    on a search answer (bucket ``"search"`` taken), ``-Secondly`` and ``-Secondly-Remaining`` of the 1 s
+    search window. Values that are not whole numbers are ignored."""
+
+    def number(name: str) -> int | None:
+        value = headers.get(name)
+        return int(value) if value is not None and value.isdigit() else None
+
+    reports: dict[str, WindowReport] = {}
+    limit, left, interval = (number(f"X-HubSpot-RateLimit-{n}") for n in ("Max", "Remaining", "Interval-Milliseconds"))
+    if limit is not None or left is not None:
+        reports["default"] = WindowReport(limit, left, interval / 1000 if interval else None)
+    if "search" in buckets:
+        limit, left = number("X-HubSpot-RateLimit-Secondly"), number("X-HubSpot-RateLimit-Secondly-Remaining")
+        if limit is not None or left is not None:
+            reports["search"] = WindowReport(limit, left, 1.0)
+    return reports
