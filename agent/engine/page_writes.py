@@ -60,7 +60,9 @@ async def write_page(db: aiosqlite.Connection, page: PageWrites, run_id: int) ->
     await contacts.insert_pulled_contacts(db, page.new_contacts)
     await links.upsert_pulled_links(db, page.links)
     await base_values.upsert_base_values(db, page.bases)
-    await contacts.unarchive(db, [link.contact_id for link in page.links])
+    # contacts created just now are 'linked': their UPDATE would be a no-op B-tree probe per record
+    created = {c.id for c in page.new_contacts}
+    await contacts.unarchive(db, [link.contact_id for link in page.links if link.contact_id not in created])
     await record_owner_changes(db, [(c.contact_id, c.owner, "crm") for c in page.changes], run_id, page.stamp)
     for change in page.changes:
         await contacts.apply_local_changes(db, change.contact_id, change.changes, change.local_only, page.stamp)
