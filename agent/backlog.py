@@ -18,9 +18,9 @@ from leadsync.agent.store.queries.sync_runs import recent_push_totals
 from leadsync.agent.store.store import Store
 
 MIN_RATE_SPAN_S = 2.0
-"""Seconds of push progress a live rate is measured over at the least: the first batches go out in the burst
-a rate limiter's bucket allows (HubSpot's 100 per 10 s: 10 at once, then 9 a second, ``connectors/ratelimit``),
-and a rate taken over that burst alone is many times the pace that follows."""
+"""Seconds of push progress a live rate is measured over at the least: the first batches go out as fast as the
+rate limiter's empty window admits them (HubSpot's 100 per rolling 10 s, ``connectors/ratelimit``), and a rate
+taken over that opening alone is many times the pace that follows."""
 
 
 class PushRate:

@@ -101,7 +101,7 @@ class Listener:
 
     def _accept_some(self) -> None:
         assert self._sock is not None
-        if self._accept_batch() and self._sock is not None:  # more may wait: take them after a pause
+        if self._accept_batch():  # more may wait: take them after a pause
             self._pause_accepting(ACCEPT_BATCH / self.limits.accept_per_s)
 
     def _accept_batch(self) -> bool:

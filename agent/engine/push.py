@@ -260,15 +260,14 @@ def crm_changes(ctx: RunContext, confirmed: list[PlannedWrite], results: dict[in
     """What the ``confirmed`` writes changed in the CRM, as the run's changes (an undo puts them back): each
     updated field's value before and after, and each record a create made."""
     changes: list[RunChange] = []
-    names_of: dict[str, dict[str, str]] = {}
+    shape = _Shape(ctx)
     for write in confirmed:
         result = results[write.contact_id]
         if write.op == "create" and result.created and result.id:
             changes.append(RunChange(ctx.run_id, write.contact_id, "crm", "create", "", None, write.object_type,
                                      result.id, None, None, stamp))
         elif write.op == "update":
-            names = names_of.get(write.object_type) or names_of.setdefault(
-                write.object_type, {m.local: m.crm_for(write.object_type) for m in ctx.push_mappings})
+            names = shape.names(write.object_type)
             changes += [RunChange(ctx.run_id, write.contact_id, "crm", "update", f, names[f], write.object_type,
                                   write.crm_id, before, write.base_after.get(f), stamp)
                         for f, before in write.before.items()]

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 import aiosqlite
 
+from leadsync.agent.store.store import chunks
+
 
 async def record_owner_change(db: aiosqlite.Connection, contact_id: int, new_owner: str | None, source: str,
                               run_id: int | None, stamp: int) -> None:
@@ -36,8 +38,7 @@ async def record_owner_changes(db: aiosqlite.Connection, changes: Sequence[tuple
     fails its history row's foreign key (sqlite3.IntegrityError), as one by one."""
     ids = list(dict.fromkeys(contact_id for contact_id, _, _ in changes))
     current: dict[int, str | None] = {}
-    for start in range(0, len(ids), OWNER_CHUNK):
-        part = ids[start:start + OWNER_CHUNK]
+    for part in chunks(ids, OWNER_CHUNK):
         async with db.execute(f"SELECT id, owner_id FROM contacts WHERE id IN ({','.join('?' * len(part))})",
                               part) as cur:
             current.update((int(r[0]), r[1]) for r in await cur.fetchall())
