@@ -179,6 +179,11 @@ class HttpClient:
         """HTTP requests sent so far, every retry included."""
         return self._api_calls
 
+    def window(self, bucket: str) -> RateLimit:
+        """The window ``bucket`` admits now (as declared, or as the CRM's answers reported it)."""
+        limiter = self._limiters[bucket]
+        return RateLimit(limiter.max_rate, limiter.period_s)
+
     def redact(self, text: str) -> str:
         """``text`` without this connection's secrets."""
         return redact(text, self._secrets)

@@ -196,7 +196,9 @@ async def test_prefetch_stays_bounded_while_the_caller_is_slow() -> None:
         await asyncio.sleep(0)
 
     prefetch = connector._pull_settings.prefetch_pages
-    assert len(recorder.sent) <= 1 + prefetch + 2  # in hand, queued, one waiting to be queued per walker
+    walkers = connector._list_chains() + 1
+    assert walkers == 3
+    assert len(recorder.sent) <= 1 + prefetch + walkers  # in hand, queued, one waiting to be queued per walker
     await iterator.aclose()  # type: ignore[attr-defined]
 
 
@@ -228,3 +230,82 @@ async def test_the_search_walker_joins_when_requests_are_budgeted_like_hubspot(b
 
     assert Counter(ids(pages)) == every_id(crm)
     assert bool(crm.searches) is split
+
+
+def chain_starts(recorder: Recorder) -> set[int]:
+    """Where list chains started: the ``after`` of list requests that do not continue an earlier page."""
+    afters = [int(s.params["after"][0]) for s in recorder.sent if s.method == "GET" and "after" in s.params]
+    return {a for a in afters if not any(0 < a - b <= 100 for b in afters)}
+
+
+@pytest.mark.parametrize("budget", [190, 1_000])
+async def test_several_chains_at_a_larger_budget_bring_every_record_once(budget: int) -> None:
+    crm = seeded(6_000)
+    connector, recorder = connect(crm, FakeClock(T0), rate_limit_per_10s=budget)
+    assert connector._list_chains() == (4 if budget == 190 else 8)
+
+    pages = await pull(connector, None)
+
+    assert Counter(ids(pages)) == every_id(crm)
+    assert len(chain_starts(recorder)) >= 3, "chains should have started in several places"
+    live = len(crm.contacts)
+    floor = -(-max(0, live - 200 * len(crm.searches)) // 100) + len(crm.searches)
+    assert crm.lists + len(crm.searches) <= floor * 1.1 + 8  # a page or so per cut, no more
+
+
+async def test_k_chain_checkpoints_resume_after_a_crash_at_any_page_without_duplicates_or_gaps() -> None:
+    crm = seeded(4_000)
+    connector, recorder = connect(crm, FakeClock(T0), rate_limit_per_10s=190)
+    whole = await pull(connector, None)
+    assert len(chain_starts(recorder)) >= 3 and len(whole) > 20
+
+    for crash_after in range(1, len(whole), 2):
+        connector, _ = connect(crm, FakeClock(T0), rate_limit_per_10s=190)
+        iterator = connector.pull_changes("contact", None, properties=["email"])
+        applied: list[PullPage] = []
+        async for page in iterator:
+            applied.append(page)
+            if len(applied) == crash_after:
+                break
+        await iterator.aclose()  # type: ignore[attr-defined]
+        # and a second crash, a few pages into the resumed run (its chains cut segments again)
+        saved = applied[-1].cursor
+        assert saved is not None
+        if not applied[-1].done:
+            connector = connect(crm, FakeClock(T0), rate_limit_per_10s=190)[0]
+            iterator = connector.pull_changes("contact", saved, properties=["email"])
+            async for page in iterator:
+                applied.append(page)
+                if len(applied) == crash_after + 3 or page.done:
+                    break
+            await iterator.aclose()  # type: ignore[attr-defined]
+        saved = applied[-1].cursor
+        resumed = (await pull(connect(crm, FakeClock(T0), rate_limit_per_10s=190)[0], saved)
+                   if not applied[-1].done else [])
+        assert Counter(ids([*applied, *resumed])) == every_id(crm), f"crash after page {crash_after}"
+        assert (resumed or applied)[-1].done
+
+
+async def test_a_two_walker_cursor_of_the_earlier_pull_resumes_as_one_segment() -> None:
+    crm = seeded(3_000, gaps=False)
+    old = {"mode": "split", "started_at_ms": T0, "newest_ms": None, "after": "1000", "list_high": 1000,
+           "below": 2001}
+    connector, _ = connect(crm, FakeClock(T0), rate_limit_per_10s=190)
+
+    resumed = await pull(connector, old)
+
+    assert Counter(ids(resumed)) == Counter(str(i) for i in range(1001, 2001))
+    assert resumed[-1].done
+
+
+async def test_a_list_that_ignores_after_fails_the_pull_rather_than_duplicating() -> None:
+    crm = seeded(3_000, gaps=False)
+
+    def ignoring_after(request: httpx.Request, body: Any) -> httpx.Response:
+        if request.method == "GET" and request.url.path.endswith("/contacts"):
+            request = httpx.Request("GET", request.url.copy_remove_param("after"), headers=request.headers)
+        return crm.handler(request, body)
+
+    connector, _ = connect(crm, FakeClock(T0), ignoring_after, rate_limit_per_10s=190)
+    with pytest.raises(CrmError, match="ignored 'after'"):
+        await pull(connector, None)

@@ -8,21 +8,22 @@ Two modes, named in the cursor:
     page hands over to search mode from ``min(T, newest seen) - overlap``, where ``T`` is the wall
     clock when the pull *started* (case B06: never the newest modified time alone).
 
-``{"mode": "split", "started_at_ms": T, "newest_ms": int | None, "after": str | None,
-"list_high": int | None, "below": int | None}``
-    The full pull when the request budget is HubSpot's (``PullSettings.split_full_pull``): two walkers
-    over the id space at once, meeting in the middle. The list walker pages ``GET
-    /crm/v3/objects/contacts`` upwards from the lowest id (100 a page, opaque ``after``); the search
-    walker pages ``POST .../search`` downwards from the highest id by keyset (``hs_object_id LT
-    below`` sorted by ``hs_object_id`` descending, 200 a page, never ``after``, so no query nears the
-    10,000-result cap). Each walker is one request in flight, so the pull keeps two busy and spends
-    the search budget (5 a second, 200 records each) beside the list's. Pages are yielded as they
-    arrive, each trimmed to the ids the other walker has not yielded: the list has yielded every id
-    ``<= list_high`` (and resumes with ``after``), the search every id ``>= below``; the pull is done
-    when ``list_high >= below - 1``, or when either walker reaches its end. Walkers stop fetching as
-    soon as what they *fetched* meets, so the meeting costs at most a page or two. A crash resumes
-    both walkers from the last saved checkpoint; pages fetched but not yet applied are fetched again.
-    The last page hands over to search mode exactly like the list mode.
+``{"mode": "split", "started_at_ms": T, "newest_ms": int | None, "below": int | None, "segments": [...]}``
+    The full pull when the request budget is HubSpot's (``PullSettings.split_full_pull``): list chains and
+    a search walker over the id space at once. The id space is cut into segments ``[lo, end)``; a list
+    chain pages ``GET /crm/v3/objects/contacts`` upwards through one (100 a page, starting at ``after = lo -
+    1``: HubSpot's ``after`` is an object id); the search walker pages ``POST .../search`` downwards from
+    the highest id by keyset (``hs_object_id LT below`` sorted by ``hs_object_id`` descending, 200 a page,
+    never ``after``, so no query nears the 10,000-result cap) and meets the chain of the top segment. Each
+    walker has one request in flight; as many chains run as the budget can keep busy (1 at HubSpot's 100 per
+    10 s leaves 5 requests a second beside the 5 searches; 4 at 190), and a chain that reaches the end of its
+    segment takes half of the largest one left (a third of the top one, which the search shares). Pages are
+    yielded as they arrive, each trimmed to the ids of its segment not yielded yet; each checkpoint lists
+    the segments not done (``lo``, ``end``, the highest id held, the ``after`` to resume at) and ``below``
+    (the search holds every id ``>= below``), so a crash resumes every chain with no gap and no duplicate;
+    pages fetched but not yet applied are fetched again (:mod:`~leadsync.agent.connectors.hubspot.split_plan`).
+    The last page hands over to search mode exactly like the list mode. A cursor of the two-walker pull
+    before it (``after``, ``list_high``, ``below``) resumes as one segment.
 
 ``{"mode": "search", "since_ms": S}``
     An incremental pull asks ``POST /crm/v3/objects/contacts/search`` for ``lastmodifieddate GTE
@@ -61,7 +62,7 @@ prefetching) in :mod:`~leadsync.agent.connectors.hubspot.pull_paging`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,7 +78,8 @@ from leadsync.agent.connectors.hubspot.pull_paging import (
     search_fits,
 )
 from leadsync.agent.connectors.hubspot.search_window import SearchWindow
-from leadsync.agent.connectors.hubspot.split_pull import SplitCheckpoint, SplitPull
+from leadsync.agent.connectors.hubspot.split_plan import SplitCheckpoint
+from leadsync.agent.connectors.hubspot.split_pull import SplitPull
 from leadsync.agent.connectors.hubspot.wire import SYSTEM_PROPERTIES, properties_param
 from leadsync.agent.connectors.incremental import DEFAULT_OVERLAP_MS
 from leadsync.common.errors import ValidationError
@@ -100,8 +102,9 @@ class PullSettings:
 class IncrementalPull:
     """One pull of one object type, as an async iterator of :class:`PullPage` (see the module doc).
 
-    Raises CrmProtocolError for answers that break HubSpot's paging contract, ValidationError for
-    a cursor this module did not write, and whatever the fetch functions raise.
+    ``chains()`` is how many list chains a split full pull runs. Raises CrmProtocolError for answers that
+    break HubSpot's paging contract, ValidationError for a cursor this module did not write, and whatever
+    the fetch functions raise.
     """
 
     def __init__(
@@ -114,6 +117,7 @@ class IncrementalPull:
         now_ms: NowMs,
         hydrate: Hydrate,
         settings: PullSettings | None = None,
+        chains: Callable[[], int] = lambda: 1,
     ) -> None:
         self.object_type = object_type
         self.properties = properties_param(properties)
@@ -127,7 +131,7 @@ class IncrementalPull:
         self._split_pull = SplitPull(
             object_type, list_page=list_page, search=search, search_properties=self.search_properties,
             search_limit=self.settings.search_limit, overlap_ms=self.settings.overlap_ms,
-            queue_depth=self.settings.prefetch_pages)
+            queue_depth=self.settings.prefetch_pages, chains=chains)
         self._window = SearchWindow(
             object_type, search=search, search_properties=self.search_properties,
             search_limit=self.settings.search_limit, overlap_ms=self.settings.overlap_ms, now_ms=now_ms,
@@ -136,7 +140,7 @@ class IncrementalPull:
     def pages(self, cursor: Mapping[str, Any] | None) -> AsyncIterator[PullPage]:
         """Pages from ``cursor`` (None: a full pull) to the end; the last one has ``done=True``."""
         if cursor is None and self._split:
-            return self._split_pull.pages(SplitCheckpoint(self._now_ms(), None, None, None, None))
+            return self._split_pull.pages(SplitCheckpoint(self._now_ms()))
         if cursor is not None and cursor.get("mode") == "split":
             split = SplitCheckpoint.from_cursor(cursor)
             if split is None:

@@ -1,6 +1,9 @@
-"""The split full pull: a list walker up from the lowest id and a search walker down from the highest,
-meeting in the middle, and the checkpoint of what they yielded (the ``"split"`` cursor of
-:mod:`~leadsync.agent.connectors.hubspot.pull`, whose docstring gives the algorithm).
+"""The split full pull's walkers: list chains upwards through the segments of the id space and a search
+walker down from the highest id, meeting the top chain (the segments and the ``"split"`` checkpoint are in
+:mod:`~leadsync.agent.connectors.hubspot.split_plan`; the algorithm in
+:mod:`~leadsync.agent.connectors.hubspot.pull`). Each walker has one request in flight; how many list chains
+run is asked when the pull starts (``chains()``, from the request budget), so a budget larger than one chain
+can spend (HubSpot's 190 per 10 s and up) is spent by several.
 
 Raises CrmProtocolError for answers that break HubSpot's paging contract and whatever the fetch
 functions raise; a walker's failure is raised at once.
@@ -10,9 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
 
 from leadsync.agent.connectors.base import CrmRecord, ObjectType, PullPage
 from leadsync.agent.connectors.hubspot.pull_paging import (
@@ -25,62 +27,9 @@ from leadsync.agent.connectors.hubspot.pull_paging import (
     search_body,
     search_filter,
 )
+from leadsync.agent.connectors.hubspot.split_plan import Segment, SplitCheckpoint, View
 from leadsync.agent.connectors.hubspot.wire import ID_PROPERTY
 from leadsync.common.errors import CrmProtocolError
-
-
-@dataclass(slots=True)
-class SplitCheckpoint:
-    """What a split pull has *yielded* (its checkpoint): every id ``<= list_high`` (the list resumes at
-    ``after``) and every id ``>= below`` (the search resumes below it); None: that walker yielded nothing.
-    ``started``: the wall clock (epoch ms) when the pull started; ``newest``: the newest modified time
-    yielded."""
-
-    started: int
-    newest: int | None
-    after: str | None
-    list_high: int | None
-    below: int | None
-
-    @classmethod
-    def from_cursor(cls, cursor: Mapping[str, Any]) -> SplitCheckpoint | None:
-        """The checkpoint a ``"split"`` cursor saved; None when it is not one this module wrote."""
-        values = [cursor.get(k) for k in ("started_at_ms", "newest_ms", "after", "list_high", "below")]
-        started, newest, after, list_high, below = values
-        ints = (newest, list_high, below)
-        if (not isinstance(started, int) or isinstance(started, bool) or not (after is None or isinstance(after, str))
-                or not all(v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in ints)):
-            return None
-        if list_high is not None and after is None:
-            return None  # the list yielded its last page: that pull was done
-        return cls(started, newest, after, list_high, below)
-
-    def cursor(self) -> dict[str, Any]:
-        """The ``"split"`` cursor to save."""
-        return {"mode": "split", "started_at_ms": self.started, "newest_ms": self.newest, "after": self.after,
-                "list_high": self.list_high, "below": self.below}
-
-    def take(self, page: _Fetched) -> tuple[list[CrmRecord], bool]:
-        """The records of ``page`` not yielded yet (in the page's order) and whether the pull is now done."""
-        ids = [object_id(r) for r in page.records]
-        if page.kind == "list":
-            below = self.below
-            records = [r for r, i in zip(page.records, ids, strict=True) if below is None or i < below]
-            crossed = below is not None and len(records) < len(ids)
-            if ids:
-                self.list_high = max(ids) if self.list_high is None else max(self.list_high, max(ids))
-            self.after = page.after
-        else:
-            high = self.list_high
-            records = [r for r, i in zip(page.records, ids, strict=True) if high is None or i > high]
-            crossed = high is not None and len(records) < len(ids)
-            if ids:
-                self.below = min(ids) if self.below is None else min(self.below, min(ids))
-        for record in records:
-            if self.newest is None or record.updated_at_ms > self.newest:
-                self.newest = record.updated_at_ms
-        met = self.list_high is not None and self.below is not None and self.list_high >= self.below - 1
-        return records, page.end or crossed or met
 
 
 class SplitPull:
@@ -88,7 +37,7 @@ class SplitPull:
 
     ``search_properties`` are what each search asks for (the list asks for what ``list_page`` does),
     ``search_limit`` its page size; ``overlap_ms`` goes into the handover cursor; at most ``queue_depth``
-    fetched pages wait for the caller.
+    fetched pages wait for the caller; ``chains()`` is how many list chains to run (>= 1).
     """
 
     def __init__(
@@ -101,7 +50,9 @@ class SplitPull:
         search_limit: int,
         overlap_ms: int,
         queue_depth: int,
+        chains: Callable[[], int] = lambda: 1,
     ) -> None:
+        self._chains = chains
         self.object_type = object_type
         self._list_page = list_page
         self._search = search
@@ -111,13 +62,16 @@ class SplitPull:
         self.queue_depth = queue_depth
 
     async def pages(self, split: SplitCheckpoint) -> AsyncIterator[PullPage]:
-        """Pages as either walker brings them, trimmed to ids not yielded yet; the last has ``done=True``."""
+        """Pages as the walkers bring them, trimmed to ids not yielded yet; the last has ``done=True``."""
         queue: asyncio.Queue[_Fetched | None] = asyncio.Queue(self.queue_depth)
         failures: list[Exception] = []
-        fetched = _Coverage(split.list_high, split.below)
-        walkers = [asyncio.ensure_future(_walk(walk, queue, failures))
-                   for walk in (self._list_walker(split.after, fetched), self._search_walker(split.below, fetched))]
-        fresh = split.list_high is None and split.below is None
+        fetched = View([Segment(s.lo, s.end, s.after, s.high, s.done) for s in split.view.segments],
+                       split.view.below, split.view.search_end)
+        plan = _Plan(fetched, split.view)
+        chains = max(1, self._chains())
+        walkers = [asyncio.ensure_future(_walk(self._chain(plan), queue, failures)) for _ in range(chains)]
+        walkers.append(asyncio.ensure_future(_walk(self._search_walker(plan), queue, failures)))
+        fresh = split.view.below is None and all(s.high is None for s in split.view.segments)
         total: int | None = None
         running = len(walkers)
         try:
@@ -130,10 +84,13 @@ class SplitPull:
                     if running == 0:
                         raise CrmProtocolError("HubSpot's list and search ended without meeting", crm="hubspot")
                     continue
-                if item.kind == "search" and fresh and total is None:
-                    total = item.total
-                records, done = split.take(item)
-                if done:
+                if item.lo is None:
+                    total = item.total if fresh and total is None else total
+                    records = split.view.take_search(item.records, end=item.end)
+                else:
+                    records = split.view.take_list(item.lo, item.records, item.after)
+                split.note(records)
+                if split.view.done():
                     yield PullPage(records=records, cursor=handover(split.started, split.newest, self.overlap_ms),
                                    done=True, total=total)
                     return
@@ -145,21 +102,34 @@ class SplitPull:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await walker
 
-    async def _list_walker(self, after: str | None, coverage: _Coverage) -> AsyncIterator[_Fetched]:
-        """List pages upwards from ``after`` until the list ends or meets what the search fetched."""
-        while not coverage.met():
-            page = await self._list_page(after)
-            records = page_records(page, self.object_type)
-            after = next_after(page)
-            coverage.list_fetched(records, end=after is None)
-            yield _Fetched("list", records, after, end=after is None)
-            if after is None:
-                return
+    async def _chain(self, plan: _Plan) -> AsyncIterator[_Fetched]:
+        """One list chain: walks a segment upwards to its end, then takes another (or cuts one) until none is
+        left; waits while the search has not said where the top is."""
+        while not plan.fetched.done():
+            segment = plan.take_segment()
+            if segment is None:
+                await plan.changed()
+                continue
+            after = segment.start_after()
+            first = True
+            while not segment.done:
+                page = await self._list_page(after)
+                records = page_records(page, self.object_type)
+                if first and records and segment.lo > 1 and min(object_id(r) for r in records) < segment.lo - 1:
+                    raise CrmProtocolError("HubSpot's list ignored 'after' (not an object id)", crm="hubspot")
+                first = False
+                after = next_after(page)
+                plan.fetched.take_list(segment.lo, records, after)
+                plan.touch()
+                yield _Fetched(segment.lo, records, after, end=after is None)
+                if plan.fetched.find(segment.lo) is None:
+                    break
 
-    async def _search_walker(self, below: int | None, coverage: _Coverage) -> AsyncIterator[_Fetched]:
-        """Search pages downwards by ``hs_object_id`` from ``below`` until the bottom or the list."""
-        limit = self.search_limit
-        while not coverage.met():
+    async def _search_walker(self, plan: _Plan) -> AsyncIterator[_Fetched]:
+        """Search pages downwards by ``hs_object_id`` from ``below`` until the bottom or the top list chain."""
+        view, limit = plan.fetched, self.search_limit
+        below = view.below
+        while not (view.last.done or view.search_end):
             bound = (search_filter(ID_PROPERTY, "GT", "0") if below is None
                      else search_filter(ID_PROPERTY, "LT", str(below)))
             page = await self._search(search_body([bound], ID_PROPERTY, self.search_properties, limit, "DESCENDING"))
@@ -170,54 +140,55 @@ class SplitPull:
                     raise CrmProtocolError("HubSpot ignored the hs_object_id keyset filter", crm="hubspot")
                 below = lowest
             end = not records or next_after(page) is None
-            coverage.search_fetched(records, end=end)
+            view.take_search(records, end=end)
+            plan.touch()
             total = page.get("total")
-            yield _Fetched("search", records, None, end=end, total=total if isinstance(total, int) else None)
-            if end:
-                return
+            yield _Fetched(None, records, None, end=end, total=total if isinstance(total, int) else None)
 
 
 @dataclass(slots=True)
 class _Fetched:
-    """One page a walker fetched: its records, the list's next ``after``, whether the walker ended."""
+    """One page a walker fetched: the segment's ``lo`` (None: the search's), its records, the list's next
+    ``after``, whether the walker ended; ``total`` of a search."""
 
-    kind: Literal["list", "search"]
+    lo: int | None
     records: list[CrmRecord]
     after: str | None
     end: bool
     total: int | None = None
 
 
-class _Coverage:
-    """What the two walkers have *fetched*: ids ``<= list_high`` and ``>= below`` (walkers stop once met)."""
+class _Plan:
+    """The fetched view the walkers share, and the yielded one that takes the same cuts."""
 
-    def __init__(self, list_high: int | None, below: int | None) -> None:
-        self.list_high, self.below = list_high, below
-        self.list_end = self.search_end = False
+    def __init__(self, fetched: View, yielded: View) -> None:
+        self.fetched, self.yielded = fetched, yielded
+        self._changed = asyncio.Event()
 
-    def met(self) -> bool:
-        if self.list_end or self.search_end:
-            return True
-        return self.list_high is not None and self.below is not None and self.list_high >= self.below - 1
+    def take_segment(self) -> Segment | None:
+        """A segment no chain walks (left by a crash), else one cut from the largest; None: none yet."""
+        segment = next((s for s in self.fetched.segments if not s.done and not s.walking), None)
+        if segment is None:
+            segment = self.fetched.split()
+            if segment is not None:
+                self.yielded.cut_at(segment.lo)
+        if segment is not None:
+            segment.walking = True
+        return segment
 
-    def list_fetched(self, records: list[CrmRecord], *, end: bool) -> None:
-        if records:
-            high = max(object_id(r) for r in records)
-            self.list_high = high if self.list_high is None else max(self.list_high, high)
-        self.list_end = self.list_end or end
+    def touch(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
 
-    def search_fetched(self, records: list[CrmRecord], *, end: bool) -> None:
-        if records:
-            low = min(object_id(r) for r in records)
-            self.below = low if self.below is None else min(self.below, low)
-        self.search_end = self.search_end or end
+    async def changed(self) -> None:
+        await self._changed.wait()
 
 
 async def _walk(
     walk: AsyncIterator[_Fetched], queue: asyncio.Queue[_Fetched | None], failures: list[Exception]
 ) -> None:
     """Run one walker into ``queue``; None when it ends. A failure goes to ``failures`` (then None, to wake
-    the reader), so it is raised at once rather than behind pages the other walker keeps queueing."""
+    the reader), so it is raised at once rather than behind pages the other walkers keep queueing."""
     try:
         async for fetched in walk:
             await queue.put(fetched)
