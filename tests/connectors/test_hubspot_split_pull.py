@@ -296,16 +296,3 @@ async def test_a_two_walker_cursor_of_the_earlier_pull_resumes_as_one_segment() 
 
     assert Counter(ids(resumed)) == Counter(str(i) for i in range(1001, 2001))
     assert resumed[-1].done
-
-
-async def test_a_list_that_ignores_after_fails_the_pull_rather_than_duplicating() -> None:
-    crm = seeded(3_000, gaps=False)
-
-    def ignoring_after(request: httpx.Request, body: Any) -> httpx.Response:
-        if request.method == "GET" and request.url.path.endswith("/contacts"):
-            request = httpx.Request("GET", request.url.copy_remove_param("after"), headers=request.headers)
-        return crm.handler(request, body)
-
-    connector, _ = connect(crm, FakeClock(T0), ignoring_after, rate_limit_per_10s=190)
-    with pytest.raises(CrmError, match="ignored 'after'"):
-        await pull(connector, None)

@@ -9,6 +9,7 @@ rate limits: 100 requests per 10 s by default and 4 searches per second), and ra
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
@@ -233,7 +234,11 @@ class HubSpotConnector:
         searches, at about 4 a second a chain (one request in flight, ~150-250 ms each), 1 to 8."""
         budget, search = self._http.window("default"), self._http.window("search")
         spare = budget.max_rate / budget.period_s - search.max_rate / search.period_s
-        return max(1, min(8, math.ceil(spare / 4)))
+        chains = max(1, min(8, math.ceil(spare / 4)))
+        logging.getLogger("leadsync.hubspot").info(
+            "hubspot full pull: %d list chains beside the search walker (request budget %g per %g s, searches "
+            "%g per %g s)", chains, budget.max_rate, budget.period_s, search.max_rate, search.period_s)
+        return chains
 
     async def list_archived(
         self, object_type: ObjectType, *, properties: Sequence[str]

@@ -13,8 +13,12 @@ it) and what the pull *yielded* (the checkpoint). Every page is trimmed, when yi
 segment the pull did not yield yet, so a crash anywhere resumes with no gap and no duplicate.
 
 The list's ``after`` is an id in HubSpot (and the sandbox: the next id; some clients see the last one); a
-chain starting at ``lo`` asks ``after = lo - 1`` and keeps ids ``>= lo``, which is right either way.
-CrmProtocolError when a chain's first page comes from below ``lo - 1`` (HubSpot ignored ``after``).
+chain starting at ``lo`` asks ``after = lo - 1`` and keeps ids ``>= lo``, which is right either way. HubSpot
+documents ``after`` as an opaque cursor, though: when the walkers see it is not an id (:mod:`.split_pull`
+checks), the view stops taking ids for ``after`` (``by_id`` False, saved in the checkpoint as
+``after_is_id``): no more cuts, a segment none of whose ids are held goes to the chain of the segment below
+it (:meth:`View.merge_down`), or is walked from the start of the list, and ``after`` only ever comes from
+HubSpot's ``paging.next.after``.
 """
 
 from __future__ import annotations
@@ -44,11 +48,12 @@ class Segment:
     done: bool = False
     walking: bool = False
 
-    def start_after(self) -> str | None:
-        """The ``after`` of this segment's next list request."""
+    def start_after(self, by_id: bool = True) -> str | None:
+        """The ``after`` of this segment's next list request (``by_id`` False: never one made from ``lo``;
+        None, the start of the list, then)."""
         if self.after is not None:
             return self.after
-        return str(self.lo - 1) if self.lo > 1 else None
+        return str(self.lo - 1) if self.lo > 1 and by_id else None
 
     def next_id(self) -> int:
         """The lowest id the segment does not hold yet."""
@@ -62,11 +67,12 @@ class Segment:
 class View:
     """What is held (fetched or yielded): the segments not done, in id order (the last has no end, and is
     kept even when done), and the search's ``below`` (None: nothing yet); ``search_end``: it reached the
-    bottom."""
+    bottom; ``by_id``: the list's ``after`` is taken for an object id (False once it showed it is not)."""
 
     segments: list[Segment] = field(default_factory=lambda: [Segment(0)])
     below: int | None = None
     search_end: bool = False
+    by_id: bool = True
 
     @property
     def last(self) -> Segment:
@@ -89,7 +95,7 @@ class View:
         segment.after = after
         reached = top is not None and (
             any(object_id(r) >= top for r in records) or segment.next_id() >= top
-            or (after is not None and after.isdigit() and int(after) >= top))
+            or (self.by_id and after is not None and after.isdigit() and int(after) >= top))
         if after is None or reached:
             self._finish(segment)
         return kept
@@ -143,6 +149,19 @@ class View:
                 segment.end = cut
                 return
 
+    def merge_down(self, lo: int) -> bool:
+        """Give the ids of the segment at ``lo`` (it must hold none) to the segment just below it, when that one
+        is not done (its chain walks on up to the end of both); False when there is no such segment."""
+        index = next((i for i, s in enumerate(self.segments) if s.lo == lo), 0)
+        if index == 0 or self.segments[index].done:
+            return False
+        below, segment = self.segments[index - 1], self.segments[index]
+        if below.end != lo or below.done:
+            return False
+        below.end = segment.end
+        del self.segments[index]
+        return True
+
     def _finish(self, segment: Segment) -> None:
         segment.done = True
         if segment is not self.last:
@@ -181,12 +200,12 @@ class SplitCheckpoint:
             return None
         assert isinstance(started, int)
         return cls(started, newest if isinstance(newest, int) else None,
-                   View(held, below if isinstance(below, int) else None))
+                   View(held, below if isinstance(below, int) else None, by_id=cursor.get("after_is_id") is not False))
 
     def cursor(self) -> dict[str, Any]:
         """The ``"split"`` cursor to save."""
         return {"mode": "split", "started_at_ms": self.started, "newest_ms": self.newest, "below": self.view.below,
-                "segments": [s.as_json() for s in self.view.segments]}
+                "segments": [s.as_json() for s in self.view.segments], "after_is_id": self.view.by_id}
 
     def note(self, records: list[CrmRecord]) -> None:
         """Keep the newest modified time of ``records`` (yielded)."""
