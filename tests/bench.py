@@ -25,8 +25,8 @@ from ``/proc``. Three phases:
     only the scheduler starts interval runs, and interval runs reuse owners/properties for 10 min).
 ``limit``  (30,000; quick 3,000), sandbox at HubSpot's 100 requests per 10 s (5 searches per s) with
     150 ms latency and the real ``leadsync agent`` (its default limits): pull and push as a fraction of
-    the ceiling (100 records x 10 requests/s); then a full pull into a second, fresh agent with the sandbox
-    at HubSpot's higher tier, 190 per 10 s (the agent still declares 100 and learns 190 from the answers'
+    the ceiling (100 records x 10 requests/s); before them, a full pull into another fresh agent with the
+    sandbox at HubSpot's higher tier, 190 per 10 s (the agent still declares 100 and learns 190 from the answers'
     ``X-HubSpot-RateLimit-Max`` / ``-Interval-Milliseconds``, as a real user's would). Each pull row gives
     its share of the request budget (requests/s over the 10 or 19 allowed).
 
@@ -705,21 +705,22 @@ async def interval_incremental(bench: Bench, data: Path, url: str, size: int) ->
 async def phase_limit(bench: Bench) -> None:
     sizes = bench.sizes
     size = sizes.limit_pull
-    print(f"phase limit: sandbox with {size:,} contacts at {LIMIT_PER_10S} requests per 10 s, "
-          f"{LIMIT_LATENCY_MS} ms latency", flush=True)
+    print(f"phase limit: sandbox with {size:,} contacts at {HIGHER_LIMIT_PER_10S}, then {LIMIT_PER_10S} requests "
+          f"per 10 s, {LIMIT_LATENCY_MS} ms latency", flush=True)
     sandbox, url = start_sandbox(size, bench.work / "limit-sandbox.log", as_is=bench.as_is)
     agent: Child | None = None
     try:
         limited = {"rate_limit_per_10s": LIMIT_PER_10S, "search_rate_limit_per_s": SEARCH_PER_S, "daily_limit": None,
                    "latency_ms": LIMIT_LATENCY_MS}
-        await set_faults(bench, url, limited)
+        await limit_pull_higher(bench, url, size, limited)  # first: an idle agent's watch pull would take the
+        await set_faults(bench, url, limited)  # incremental's changes before it is measured
+        await asyncio.sleep(10.5)  # the window of the pull at 190 empties
         sock = bench.work / "limit.sock"
         agent = start_agent(bench.work / "limit-data", sock, bench.work / "limit-agent.log")
         async with RpcClient(sock, timeout_s=None) as client:
             await connect(client, url)
             pulled = await measure_sync(bench, client, url, agent)
             bench.add(_limit_row(pull_row(size, pulled, AGENT_CLI), pulled, "pull"))
-            await limit_pull_higher(bench, url, size, limited)
             await limit_incremental(bench, client, url, agent, limited)  # before the push: its new leads
             pushed_row = await push(bench, client, url, agent, sizes.limit_push, AGENT_CLI, key="limit.push")
             measured = pushed_row.figures  # would fall inside the next pull's 5-min overlap
@@ -735,7 +736,6 @@ async def limit_pull_higher(bench: Bench, url: str, size: int, limited: dict[str
     agent declares HubSpot's default 100 and takes 190 from the answers' rate-limit headers (the owners page
     before the pull brings them), as a real user's agent would. Its row: share of the 19 requests/s."""
     await set_faults(bench, url, {**limited, "rate_limit_per_10s": HIGHER_LIMIT_PER_10S})
-    await asyncio.sleep(10.5)  # the window of the pull before empties
     sock = bench.work / "limit-higher.sock"
     log = bench.work / "limit-higher-agent.log"
     agent = start_agent(bench.work / "limit-higher-data", sock, log)

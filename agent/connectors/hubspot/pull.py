@@ -8,20 +8,25 @@ Two modes, named in the cursor:
     page hands over to search mode from ``min(T, newest seen) - overlap``, where ``T`` is the wall
     clock when the pull *started* (case B06: never the newest modified time alone).
 
-``{"mode": "split", "started_at_ms": T, "newest_ms": int | None, "below": int | None, "segments": [...]}``
+``{"mode": "split", "started_at_ms": T, "newest_ms": int | None, "below": int | None, "segments": [...],
+"after_is_id": bool}``
     The full pull when the request budget is HubSpot's (``PullSettings.split_full_pull``): list chains and
     a search walker over the id space at once. The id space is cut into segments ``[lo, end)``; a list
     chain pages ``GET /crm/v3/objects/contacts`` upwards through one (100 a page, starting at ``after = lo -
     1``: HubSpot's ``after`` is an object id); the search walker pages ``POST .../search`` downwards from
     the highest id by keyset (``hs_object_id LT below`` sorted by ``hs_object_id`` descending, 200 a page,
     never ``after``, so no query nears the 10,000-result cap) and meets the chain of the top segment. Each
-    walker has one request in flight; as many chains run as the budget can keep busy (1 at HubSpot's 100 per
-    10 s leaves 5 requests a second beside the 5 searches; 4 at 190), and a chain that reaches the end of its
-    segment takes half of the largest one left (a third of the top one, which the search shares). Pages are
+    walker has one request in flight; the chains are one per 3.5 requests a second the budget leaves beside
+    the searches (1 at HubSpot's 100 per 10 s, where 5 are left beside the 5 searches; 4 at 190), and a
+    chain that reaches the end of its segment takes half of the largest one left (a third of the top one,
+    which the search shares). Pages are
     yielded as they arrive, each trimmed to the ids of its segment not yielded yet; each checkpoint lists
     the segments not done (``lo``, ``end``, the highest id held, the ``after`` to resume at) and ``below``
     (the search holds every id ``>= below``), so a crash resumes every chain with no gap and no duplicate;
     pages fetched but not yet applied are fetched again (:mod:`~leadsync.agent.connectors.hubspot.split_plan`).
+    HubSpot documents ``after`` as opaque: no segment is cut before a list page showed its ``after`` is an
+    id, and when one shows it is not, the pull logs why and goes on as one list chain and the search walker
+    (``after_is_id`` false; :mod:`~leadsync.agent.connectors.hubspot.split_pull`).
     The last page hands over to search mode exactly like the list mode. A cursor of the two-walker pull
     before it (``after``, ``list_high``, ``below``) resumes as one segment.
 
