@@ -106,9 +106,12 @@ def _row(bench: Any, ceiling: Ceiling, kind: str, records: int, m: Measured) -> 
     per_s = m.requests / m.seconds if m.seconds else 0.0
     reaching = 0 if run["status"] == "ok" and not run["failed"] else f"run {run['status']}: {run.get('error')}"
     per_request = ceiling.read_records if kind == "pull" else ceiling.write_records
+    records_ceiling = per_request * quota / WINDOW_S  # had every request carried a full page or batch
+    records_per_s = records / m.seconds if m.seconds else 0.0
     notes = (f"{share:.0%} of the allowance ({m.requests} requests in {m.seconds:.1f} s; a rolling "
              f"{WINDOW_S} s window allows {allowance}), {per_s:.2f} requests/s of {quota / WINDOW_S:g}; "
-             f"{per_request:,} records a {'read' if kind == 'pull' else 'write'} request; rate-limit refusals "
+             f"{records_per_s / records_ceiling:.0%} of the {records_ceiling:,.0f} records/s that full "
+             f"{'pages' if kind == 'pull' else 'writes'} of {per_request:,} would bring; rate-limit refusals "
              f"served {m.refused}, reaching the user {reaching}")
     row = Row(key=f"ceilings.{ceiling.crm}.{kind}.{records}", group="ceilings",
               title=f"{ceiling.crm} at its ceiling: {kind} {records:,}", agent=AGENT_KIND, records=records,
@@ -118,7 +121,7 @@ def _row(bench: Any, ceiling: Ceiling, kind: str, records: int, m: Measured) -> 
                        "sandbox_requests_by_route": m.by_route, "refused_served": m.refused,
                        "reaching_user": reaching, "allowance": allowance, "share_of_allowance": share,
                        "requests_per_s": per_s, "allowed_per_s": quota / WINDOW_S,
-                       "records_per_s": records / m.seconds if m.seconds else None,
+                       "records_per_s": records_per_s, "records_ceiling_per_s": records_ceiling,
                        "quota": quota, "window_s": WINDOW_S, "records_per_request": per_request})
     return bench.add(row)
 
