@@ -162,7 +162,7 @@ class HttpClient:
         self.limiters = {name: WindowLimiter(lim, clock=self._clock, sleep=self._sleep)
                           for name, lim in limits.items()}
         self._rate_reader = rate_reader
-        self.usage = (usage or ApiUsage(clock=self._wall_clock)).counting(limits, quota_reader)
+        self.usage = (usage or ApiUsage(clock=self._wall_clock)).counting(self.limiters, quota_reader)
         self._client = httpx.AsyncClient(base_url=self.base_url, headers=dict(headers or {}),
                                          timeout=timeout, transport=transport)
         self._api_calls = 0

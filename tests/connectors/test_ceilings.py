@@ -5,12 +5,15 @@ the CRM reports, and a spent long window raises WindowFull (when it frees) inste
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from leadsync.agent.connectors.autotask.threshold import HOUR_BUCKET, threshold_limit, threshold_report
+from leadsync.agent.connectors.http import HttpClient
 from leadsync.agent.connectors.http_errors import window_spent
 from leadsync.agent.connectors.hubspot.errors import rate_windows
 from leadsync.agent.connectors.ratelimit import RateLimit, WindowFull, WindowLimiter, acquire_all
+from leadsync.agent.connectors.salesforce.errors import daily_quota, salesforce_error
 from leadsync.agent.connectors.salesforce.quota import QUOTA_BUCKET, quota_limit, quota_window
 from leadsync.agent.connectors.zoho.credits import CREDITS_BUCKET, DEFAULT_CREDITS_PER_DAY, credits_limit
 from tests.connectors.test_ratelimit import Timeline, most_in_any_window
@@ -121,3 +124,20 @@ async def test_zoho_credits_are_counted_per_call_and_the_default_is_the_smallest
     error = window_spent("zoho", full.value, now_s=1_735_689_600.0)  # 2025-01-01 00:00 UTC
     assert error.message == "zoho: API quota spent (2 of 2 requests in the rolling 24 h); resumes at 23:59 UTC"
     assert error.category == CREDITS_BUCKET and error.status == 0
+
+
+async def test_sync_health_shows_the_allocation_the_crm_reported_not_the_assumed_one() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={}, headers={"Sforce-Limit-Info": "api-usage=7/100000"})
+
+    http = HttpClient(crm="salesforce", base_url="http://sf.test", error_mapper=salesforce_error,
+                      transport=httpx.MockTransport(answer),
+                      rate_limits={"default": RateLimit(250, 10.0), QUOTA_BUCKET: quota_limit(None)},
+                      quota_reader=daily_quota, rate_reader=quota_window)
+    try:
+        await http.request("GET", "/services/data/v60.0/limits", buckets=("default", QUOTA_BUCKET))
+    finally:
+        await http.aclose()
+    windows = {w.name: w for w in http.usage.snapshot().windows}
+    assert (windows[QUOTA_BUCKET].limit, windows[QUOTA_BUCKET].period_s) == (100_000, 86_400)
+    assert http.limiters[QUOTA_BUCKET].used() == 7  # the org's count: 6 calls of other integrations held
