@@ -4,7 +4,8 @@
 
 - ``--quick``: small sizes (10,000 and 20,000 contacts; under a minute on 2 cores);
 - ``--only NAME`` (repeatable or comma-separated): pull, incremental, push, limit, api, tui, baseline, import,
-  socket (``contacts.list`` p99 idle vs while the socket is abused, :mod:`tests.bench_socket`);
+  socket (``contacts.list`` p99 idle vs while the socket is abused, :mod:`tests.bench_socket`), ceilings
+  (Salesforce, Zoho and Autotask at their quota, scaled down to a 10 s window: :mod:`tests.bench_ceilings`);
   a benchmark's setup (e.g. the full pull that fills the store) runs and is reported too;
 - ``--json PATH`` (default ``bench-results/latest.json``);
 - ``--sandbox-as-is``: serve the sandbox with ``leadsync sandbox`` itself (see :mod:`tests.bench_procs`: in
@@ -65,7 +66,7 @@ from leadsync.common.rpc import RpcClient
 from tests import bench_baseline, bench_peer
 from tests.bench_procs import UNLIMITED, Child, Usage, start_agent, start_sandbox
 
-NAMES = ("pull", "incremental", "push", "limit", "api", "tui", "baseline", "import", "socket", "peer")
+NAMES = ("pull", "incremental", "push", "limit", "api", "tui", "baseline", "import", "socket", "peer", "ceilings")
 TOKEN = "sandbox-token"
 LIST_PAGE = 100  # HubSpot's list endpoint: at most 100 contacts a page
 SEARCH_PAGE = 200  # HubSpot's search endpoint: at most 200 a page
@@ -1051,6 +1052,13 @@ async def phase_socket(bench: Bench) -> None:
                         "of a core while abused", figures=f))
 
 
+async def phase_ceilings(bench: Bench) -> None:
+    """Salesforce, Zoho and Autotask at their ceilings, scaled down (see :mod:`tests.bench_ceilings`)."""
+    from tests import bench_ceilings
+
+    await bench_ceilings.phase_ceilings(bench)
+
+
 async def run(bench: Bench) -> None:
     phases: list[tuple[str, Callable[[Bench], Awaitable[None]], tuple[str, ...]]] = [
         ("small", phase_small, ("pull", "incremental", "push", "baseline", "peer")),
@@ -1058,6 +1066,7 @@ async def run(bench: Bench) -> None:
         ("limit", phase_limit, ("limit",)),
         ("import", phase_import, ("import",)),
         ("socket", phase_socket, ("socket",)),
+        ("ceilings", phase_ceilings, ("ceilings",)),
     ]
     for name, phase, needs in phases:
         if not bench.wants(*needs):

@@ -45,8 +45,8 @@ import msgspec
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
 from leadsync.agent.connectors.http_checks import check_base_url, check_token
-from leadsync.agent.connectors.http_errors import ErrorMapper, error_for_status
-from leadsync.agent.connectors.ratelimit import RateLimit, RateReader, Slot, WindowLimiter
+from leadsync.agent.connectors.http_errors import ErrorMapper, error_for_status, window_spent
+from leadsync.agent.connectors.ratelimit import RateLimit, RateReader, Slot, WindowFull, WindowLimiter, acquire_all
 from leadsync.agent.connectors.redaction import LOG_REDACTOR, Secret, redact, redact_data
 from leadsync.agent.connectors.retry_policy import (
     NOT_ACTED_STATUSES,
@@ -127,7 +127,7 @@ class HttpClient:
     ``transport`` replaces the network (``httpx.MockTransport``, ``httpx.ASGITransport``).
     ``sleep``/``clock``/``wall_clock`` default to ``asyncio.sleep``, ``time.monotonic`` and
     ``time.time``. ``usage`` counts each attempt (:mod:`.usage`); ``quota_reader`` finds the day's quota in answers,
-    ``rate_reader`` what an answer says of each bucket's window (:mod:`.ratelimit`).
+    ``rate_reader`` what an answer says of each bucket's window (:mod:`.ratelimit`); :attr:`limiters` by bucket.
     """
 
     def __init__(
@@ -159,10 +159,10 @@ class HttpClient:
         self._wall_clock: Clock = wall_clock or time.time
         limits = dict(rate_limits or {})
         limits.setdefault("default", RateLimit(100, 10.0))
-        self._limiters = {name: WindowLimiter(lim, clock=self._clock, sleep=self._sleep)
+        self.limiters = {name: WindowLimiter(lim, clock=self._clock, sleep=self._sleep)
                           for name, lim in limits.items()}
         self._rate_reader = rate_reader
-        self.usage = (usage or ApiUsage(clock=self._wall_clock)).counting(limits, quota_reader)
+        self.usage = (usage or ApiUsage(clock=self._wall_clock)).counting(self.limiters, quota_reader)
         self._client = httpx.AsyncClient(base_url=self.base_url, headers=dict(headers or {}),
                                          timeout=timeout, transport=transport)
         self._api_calls = 0
@@ -330,11 +330,11 @@ class HttpClient:
         buckets: Sequence[str],
         replay_safe: bool,
     ) -> httpx.Response:
-        # the narrower buckets first, then "default" ahead of requests that wait for it alone
-        slots: dict[str, Slot] = {}
         try:
-            for name in sorted(buckets, key=lambda n: n == "default"):
-                slots[name] = await self._limiters[name].acquire(priority=len(buckets) - 1)
+            slots = await acquire_all(self.limiters, buckets)
+        except WindowFull as full:  # a long window spent: stop with when it resumes, never a CRM refusal
+            raise window_spent(self.crm, full, now_s=self._wall_clock()) from None
+        try:
             response = await self._send(method, path, params, content, headers, buckets, replay_safe, slots)
         finally:
             for slot in slots.values():

@@ -4,11 +4,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 
+from leadsync.agent.connectors.ratelimit import WindowFull
 from leadsync.common.errors import (
     CrmAuthError,
     CrmError,
@@ -52,3 +54,23 @@ def error_for_status(
     if 500 <= status <= 599:
         return CrmUnavailableError(message, **kw)
     return CrmError(message, **kw)
+
+
+def _span(seconds: float) -> str:
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{seconds / 3600:g} h"
+    return f"{seconds / 60:g} min" if seconds >= 60 and seconds % 60 == 0 else f"{seconds:g} s"
+
+
+def window_spent(crm: str, full: WindowFull, *, now_s: float) -> CrmQuotaExhaustedError:
+    """The error a run stops with when a long window the limiter keeps (Salesforce's rolling 24 h, Autotask's
+    rolling hour, Zoho's credits) is spent: ``"salesforce: API quota spent (15000 of 15000 requests in the
+    rolling 24 h); resumes at 14:05 UTC"`` (with the date when that is not today), ``retry_after_s`` the wait
+    (s), ``policy`` ``"QUOTA"``, status 0 (no request was sent). ``now_s``: epoch seconds UTC."""
+    resume = now_s + full.wait_s
+    same_day = time.gmtime(resume)[:3] == time.gmtime(now_s)[:3]
+    when = time.strftime("%H:%M UTC" if same_day else "%Y-%m-%d %H:%M UTC", time.gmtime(resume))
+    return CrmQuotaExhaustedError(
+        f"{crm}: API quota spent ({full.used} of {full.limit} requests in the rolling {_span(full.period_s)}); "
+        f"resumes at {when}", crm=crm, status=0, policy="QUOTA", retry_after_s=full.wait_s,
+        category=full.bucket or None)

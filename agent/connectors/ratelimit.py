@@ -10,11 +10,18 @@ window is the CRM's own (HubSpot "API usage guidelines": "100 requests per 10 se
 search API's 5 per second, rolling).
 
 Answers may say what the CRM counted (:class:`WindowReport`, e.g. HubSpot's ``X-HubSpot-RateLimit-Max``,
-``-Remaining``, ``-Interval-Milliseconds``): a report's limit and period replace the declared ones (the
-CRM's tier, whatever was configured), and when the CRM counts more in its window than this limiter holds
-(another process on the same app, or a restart), the difference is held as places taken at the time of
-the answer, so the limiter never plans on quota someone else spent. A 429 that still happens (its answer
-reports 0 remaining) fills the window the same way; the request is then retried by the retry policy.
+``-Remaining``, ``-Interval-Milliseconds``; Salesforce's ``Sforce-Limit-Info: api-usage=N/M``; Autotask's
+``ThresholdInformation``, given with :meth:`WindowLimiter.note`): a report's period replaces the declared one
+and its limit replaces the declared one (the CRM's tier) unless the declared limit is a deliberate ``cap``
+(:class:`RateLimit`): a capped limiter takes a report's *lower* limit, never a higher one. When the CRM
+counts more in its window than this limiter holds (another process on the same app, or a restart), the
+difference is held as places taken at the time of the answer, so the limiter never plans on quota someone
+else spent. A 429 that still happens (its answer reports 0 remaining) fills the window the same way; the
+request is then retried by the retry policy.
+
+A long window (Salesforce's rolling 24 h, Autotask's rolling hour, Zoho's 24 h of credits) may be spent: with
+``max_wait_s`` set, :meth:`WindowLimiter.acquire` raises :class:`WindowFull` (when the next place frees) rather
+than wait longer than that, so a run stops with "resumes at" instead of sleeping for hours or drawing an error.
 
 Waiters are served by priority (higher first), then in arrival order; waiting is a loop of
 ``await sleep(seconds)`` and of events set by releases, so a fake clock drives it in tests.
@@ -29,15 +36,34 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["RateLimit", "RateReader", "Slot", "WindowLimiter", "WindowReport"]
+__all__ = ["RateLimit", "RateReader", "Slot", "WindowFull", "WindowLimiter", "WindowReport", "acquire_all"]
 
 
 @dataclass(frozen=True, slots=True)
 class RateLimit:
-    """At most ``max_rate`` requests in any rolling window of ``period_s`` seconds."""
+    """At most ``max_rate`` requests in any rolling window of ``period_s`` seconds.
+
+    ``cap``: ``max_rate`` was configured on purpose (below the CRM's own): an answer's report may lower it,
+    never raise it. ``max_wait_s``: the longest wait for a place (s) before :class:`WindowFull` is raised
+    (None: wait as long as it takes, right for windows of seconds)."""
 
     max_rate: float
     period_s: float
+    cap: bool = False
+    max_wait_s: float | None = None
+
+
+class WindowFull(Exception):
+    """The window is spent and its next place frees in ``wait_s`` seconds, more than the limit's
+    ``max_wait_s``: ``used`` of ``limit`` requests in the rolling ``period_s`` seconds."""
+
+    def __init__(self, wait_s: float, used: int, limit: int, period_s: float, bucket: str = "") -> None:
+        super().__init__(f"{used} of {limit} requests in the rolling {period_s:g} s; a place frees in {wait_s:.0f} s")
+        self.bucket = bucket
+        self.wait_s = wait_s
+        self.used = used
+        self.limit = limit
+        self.period_s = period_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,13 +93,21 @@ class Slot:
             self._released = True
             self._limiter._settle(report)
 
+    def abandon(self) -> None:
+        """The request was never sent (a later bucket refused it): free the place at once."""
+        if not self._released:
+            self._released = True
+            self._limiter.in_flight -= 1
+            self._limiter._wake()
+
 
 class WindowLimiter:
     """A sliding-window log: at most ``limit.max_rate`` requests admitted (in flight, or answered within
     the last ``limit.period_s`` seconds) at any time.
 
     ``clock()`` gives monotonic seconds and ``await sleep(seconds)`` waits. Raises ValueError for a rate or
-    period that is not positive, or a rate below 1.
+    period that is not positive, or a rate below 1. ``cap`` is the most a report may raise the rate to
+    (None: any).
     """
 
     def __init__(self, limit: RateLimit, *, clock: Callable[[], float],
@@ -82,7 +116,9 @@ class WindowLimiter:
             raise ValueError(f"a rate limit needs a rate of at least 1 and a positive period, not {limit}")
         self.max_rate = int(limit.max_rate)
         self.period_s = float(limit.period_s)
-        self._clock = clock
+        self.cap = self.max_rate if limit.cap else None
+        self.max_wait_s = limit.max_wait_s
+        self._clock = self.clock = clock
         self._sleep = sleep
         self._answered: deque[float] = deque()  # when each place of the window frees, minus the period
         self.in_flight = 0
@@ -99,7 +135,8 @@ class WindowLimiter:
         return self.in_flight + len(answered)
 
     async def acquire(self, priority: int = 0) -> Slot:
-        """Wait for a place (higher ``priority`` first, then first come) and take it."""
+        """Wait for a place (higher ``priority`` first, then first come) and take it. Raises WindowFull when
+        the window is full and its next place frees later than ``max_wait_s`` from now."""
         ticket = (-priority, next(self._seq))
         heapq.heappush(self._waiters, ticket)
         try:
@@ -111,7 +148,10 @@ class WindowLimiter:
                     self._wake()
                     return Slot(self)
                 if first and self._answered:
-                    await self._sleep(max(self._answered[0] + self.period_s - self._clock(), 1e-3))
+                    wait = self._answered[0] + self.period_s - self._clock()
+                    if self.max_wait_s is not None and wait > self.max_wait_s:
+                        raise WindowFull(wait, self.used(), self.max_rate, self.period_s)
+                    await self._sleep(max(wait, 1e-3))
                 else:
                     changed = self._changed
                     await changed.wait()
@@ -122,23 +162,49 @@ class WindowLimiter:
                 self._wake()
             raise
 
+    def note(self, report: WindowReport) -> None:
+        """What the CRM reported of the window outside an answer's headers (Autotask's ThresholdInformation):
+        applied as an answer's report is."""
+        self._apply(report, self._clock())
+        self._wake()
+
     def _settle(self, report: WindowReport | None) -> None:
         self.in_flight -= 1
         now = self._clock()
         self._answered.append(now)
         if report is not None:
-            if report.period_s is not None and report.period_s > 0:
-                self.period_s = report.period_s
-            if report.limit is not None and report.limit >= 1:
-                self.max_rate = report.limit
-            if report.remaining is not None:
-                counted = (report.limit or self.max_rate) - report.remaining
-                self._answered.extend([now] * max(0, counted - self.used()))
+            self._apply(report, now)
         self._wake()
+
+    def _apply(self, report: WindowReport, now: float) -> None:
+        if report.period_s is not None and report.period_s > 0:
+            self.period_s = report.period_s
+        if report.limit is not None and report.limit >= 1:
+            self.max_rate = report.limit if self.cap is None else min(report.limit, self.cap)
+        if report.remaining is not None:
+            counted = (report.limit or self.max_rate) - report.remaining
+            self._answered.extend([now] * max(0, counted - self.used()))
 
     def _wake(self) -> None:
         self._changed.set()
         self._changed = asyncio.Event()
+
+
+async def acquire_all(limiters: Mapping[str, WindowLimiter], buckets: Sequence[str]) -> dict[str, Slot]:
+    """A place in the limiter of each of ``buckets``: the narrower buckets first, then ``"default"`` (ahead of
+    requests that wait for it alone). Raises WindowFull (its ``bucket`` named) when one is spent; the places
+    already taken are then freed."""
+    slots: dict[str, Slot] = {}
+    for name in sorted(buckets, key=lambda n: n == "default"):
+        try:
+            slots[name] = await limiters[name].acquire(priority=len(buckets) - 1)
+        except BaseException as exc:
+            for slot in slots.values():
+                slot.abandon()
+            if isinstance(exc, WindowFull):
+                exc.bucket = name
+            raise
+    return slots
 
 
 RateReader = Callable[[Mapping[str, str], Sequence[str]], Mapping[str, WindowReport]]

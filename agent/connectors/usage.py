@@ -14,11 +14,21 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Final
+from typing import Final, Protocol
 
 import msgspec
 
-from leadsync.agent.connectors.ratelimit import RateLimit
+
+class Window(Protocol):
+    """A rate-limit window as :class:`ApiUsage` reads it: a :class:`~.ratelimit.RateLimit` or the live
+    :class:`~.ratelimit.WindowLimiter` (whose limit and period the CRM's answers may have corrected)."""
+
+    @property
+    def max_rate(self) -> float: ...
+
+    @property
+    def period_s(self) -> float: ...
+
 
 QuotaReader = Callable[[Mapping[str, str]], tuple[int, int] | None]
 """Reads the day's quota from an answer's headers: ``(used, limit)`` requests, None when they do not say."""
@@ -67,16 +77,17 @@ class ApiUsage:
 
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
-        self._limits: dict[str, RateLimit] = {}
+        self._limits: dict[str, Window] = {}
         self._recent: dict[str, deque[float]] = {}
         self._hours: dict[int, int] = {}
         self._quota_reader: QuotaReader | None = None
         self.quota: QuotaUsage | None = None
         self.since_s = clock()
 
-    def counting(self, limits: Mapping[str, RateLimit], quota_reader: QuotaReader | None = None) -> ApiUsage:
-        """Count for the limiters of the connection in use (a new connection replaces the old ones' windows),
-        whose CRM reports the day's quota in answers as ``quota_reader`` reads it; answers self."""
+    def counting(self, limits: Mapping[str, Window], quota_reader: QuotaReader | None = None) -> ApiUsage:
+        """Count for the limiters of the connection in use (a new connection replaces the old ones' windows; live
+        limiters show the limits the CRM's answers set), whose CRM reports the day's quota in answers as
+        ``quota_reader`` reads it; answers self."""
         self._limits = dict(limits)
         self._recent = {name: self._recent.get(name, deque()) for name in limits}
         self._quota_reader = quota_reader

@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from leadsync.agent.connectors.autotask.client import CAPABILITIES, GLOBAL_URL, AutotaskConnector
 from leadsync.agent.connectors.autotask.sandbox import DEFAULT_SECRET, AutotaskState, FaultSwitches, create_app
 from leadsync.agent.connectors.base import WriteInput
-from leadsync.common.errors import CrmAuthError, CrmRateLimitedError, ValidationError
+from leadsync.common.errors import CrmAuthError, CrmQuotaExhaustedError, CrmRateLimitedError, ValidationError
 
 from .conftest import CREDENTIALS, ZONE, ConnectorFactory, ManualClock
 
@@ -101,22 +101,51 @@ async def test_a_wrong_secret_raises_auth_error_and_is_never_logged(app: Starlet
         await connector.aclose()
 
 
-async def test_the_hourly_threshold_answers_429_and_the_connector_waits_its_retry_after(
+async def test_the_threshold_read_from_threshold_information_is_waited_for_and_never_drawn(
         state: AutotaskState, clock: ManualClock, faults: FaultSwitches, make_connector: ConnectorFactory) -> None:
     faults.hourly_threshold = 3
-    connector = make_connector()
-    for _ in range(3):
-        await connector.list_owners()
-    clock.advance(3_600_000 - 30_000)  # the first request leaves the rolling hour in 30 s
+    connector = make_connector()  # configured for 100,000 an hour: the database's 3 wins
+    for _ in range(2):
+        await connector.list_owners()  # + the ThresholdInformation asked first: the hour's 3 requests
+    clock.advance(3_600_000 - 30_000)  # the first requests leave the rolling hour in 30 s
 
     owners = await connector.list_owners()
 
     assert owners
-    assert state.status_counts[429] == 1
-    refused = next(r for r in state.request_log if r.status == 429)
-    assert refused.path.endswith("/Resources/query")
-    waited = connector.time.sleeps  # type: ignore[attr-defined]
-    assert len(waited) == 1 and 30 <= waited[0] <= 31
+    assert state.status_counts[429] == 0
+    assert connector.time.sleeps == [30.0]  # type: ignore[attr-defined]
+
+
+async def test_a_spent_threshold_stops_with_when_it_resumes_and_no_429(
+        state: AutotaskState, clock: ManualClock, faults: FaultSwitches, make_connector: ConnectorFactory) -> None:
+    faults.hourly_threshold = 3
+    connector = make_connector()
+    for _ in range(2):
+        await connector.list_owners()
+
+    with pytest.raises(CrmQuotaExhaustedError) as raised:
+        await connector.list_owners()
+
+    assert raised.value.message == ("autotask: API quota spent (3 of 3 requests in the rolling 1 h); "
+                                    "resumes at 01:00 UTC")
+    assert raised.value.retry_after_s == 3600
+    assert state.status_counts[429] == 0 and connector.time.sleeps == []  # type: ignore[attr-defined]
+    clock.advance(3_600_000)
+    assert await connector.list_owners()
+
+
+async def test_requests_other_integrations_made_hold_places_of_the_hour(
+        state: AutotaskState, faults: FaultSwitches, client: httpx.AsyncClient,
+        make_connector: ConnectorFactory) -> None:
+    faults.hourly_threshold = 4
+    for _ in range(2):  # another integration of the same database
+        (await client.get("/V1.0/Resources/29682885")).raise_for_status()
+    connector = make_connector()
+    await connector.list_owners()  # ThresholdInformation says 3 counted (itself included), then the query
+
+    with pytest.raises(CrmQuotaExhaustedError):
+        await connector.list_owners()
+    assert state.status_counts[429] == 0
 
 
 async def test_a_long_retry_after_is_raised_with_its_wait_instead_of_sleeping(

@@ -20,8 +20,8 @@ Decisions, with their reasons:
   :mod:`~.zone`.
 
 Every call goes through the shared :class:`~leadsync.agent.connectors.http.HttpClient` (timeouts,
-retries with ``Retry-After``, two proactive rate limits — per 10 s and per hour, since Autotask's
-threshold is 10,000 requests per rolling hour for the whole database — error translation by
+retries with ``Retry-After``, two proactive rate limits — per 10 s and per hour, the database's threshold of
+10,000 requests per rolling hour read from ThresholdInformation, see :mod:`~.threshold` — error translation by
 :func:`~.errors.autotask_error`, the ``Secret`` and integration code redacted).
 """
 
@@ -40,6 +40,7 @@ from leadsync.agent.connectors.autotask.errors import CRM, autotask_error
 from leadsync.agent.connectors.autotask.pull import ContactPull
 from leadsync.agent.connectors.autotask.query import MAX_IN_VALUES, MAX_RECORDS, body, cond, query_all, query_pages
 from leadsync.agent.connectors.autotask.spec import CREDENTIAL_KEYS
+from leadsync.agent.connectors.autotask.threshold import HOUR_BUCKET, HOUR_S, ThresholdCheck, threshold_limit
 from leadsync.agent.connectors.autotask.wire import (
     COMPANY_ID,
     CONTACT_FIELDS,
@@ -75,7 +76,6 @@ from leadsync.common.errors import CrmProtocolError, ValidationError
 from leadsync.common.instants import NowMs
 
 EMAIL_CHUNK: Final = 200
-CONTACT_QUERY_FIELDS: Final = CONTACT_FIELDS
 
 CAPABILITIES: Final = Capabilities(
     batch_size=1,
@@ -108,9 +108,8 @@ class AutotaskConnector:
     or off). ``credentials`` are ``{"username", "secret", "integration_code"}`` (the API user's user name,
     its secret and the API tracking identifier), optionally ``"zone_url"`` (a zone already discovered).
 
-    ``rate_limit_per_10s`` and ``rate_limit_per_hour`` are proactive limits (Autotask's own threshold is
-    10,000 an hour for the whole database, shared with every other integration, and it slows answers past
-    half of it); ``concurrency`` caps writes in flight (Autotask allows 3 threads per endpoint).
+    ``rate_limit_per_10s`` keeps bursts polite; ``rate_limit_per_hour`` and ``threshold_window_s``: the hour's
+    limiter (:func:`.threshold.threshold_limit`); ``concurrency`` caps writes in flight (3 threads per endpoint).
     ``default_owner_id`` owns Companies a push creates when the input names no ``ownerResourceID`` (else
     the API user's own Resource); ``company_defaults`` are extra fields for those Companies (e.g.
     ``{"companyType": 3}``; ``phone`` is required by Autotask and defaults to the contact's phone).
@@ -129,7 +128,8 @@ class AutotaskConnector:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         rate_limit_per_10s: int = 100,
-        rate_limit_per_hour: int = 5_000,
+        rate_limit_per_hour: int | None = None,
+        threshold_window_s: float = HOUR_S,
         concurrency: int = 3,
         discover_zone: bool | None = None,
         default_owner_id: str | None = None,
@@ -174,13 +174,14 @@ class AutotaskConnector:
             transport=transport,
             retry=retry,
             rate_limits={"default": RateLimit(rate_limit_per_10s, 10.0),
-                         "hour": RateLimit(rate_limit_per_hour, 3600.0)},
+                         HOUR_BUCKET: threshold_limit(rate_limit_per_hour, threshold_window_s)},
             sleep=sleep,
             clock=clock,
             wall_clock=lambda: self._now_ms() / 1000,
             usage=usage,
             **extra,
         )
+        self._threshold = ThresholdCheck(self._http.limiters[HOUR_BUCKET], get=self._get)
         self.companies = Companies(post=self._post, create=self._create_call, zone_url=self.zone_url)
         self._directory = ContactDirectory(get=self._get, query=self._query, username=self.username)
         self._contact_writes = ContactWrites(
@@ -224,6 +225,7 @@ class AutotaskConnector:
             return self._zone
 
     async def _url(self, path_or_url: str) -> str:
+        await self._threshold()
         return path_or_url if "://" in path_or_url else await self.zone_url() + path_or_url
 
     async def _post(self, path_or_url: str, payload: dict[str, Any]) -> Any:
@@ -312,7 +314,7 @@ class AutotaskConnector:
             yield page
 
     async def _contacts(self, conditions: list[dict[str, Any]], properties: Sequence[str]) -> list[CrmRecord]:
-        fields = [*CONTACT_QUERY_FIELDS, *(p for p in properties if p not in PSEUDO)]
+        fields = [*CONTACT_FIELDS, *(p for p in properties if p not in PSEUDO)]
         rows = await self._query("Contacts", conditions, fields)
         company_ids = sorted({cid for row in rows if (cid := wire_id(row.get(COMPANY_ID))) is not None})
         companies = await self.companies.pseudo_by_ids(company_ids) if company_ids else {}
@@ -323,7 +325,7 @@ class AutotaskConnector:
     ) -> AsyncIterator[list[CrmRecord]]:
         """Deactivated contacts (``isActive eq 0``), page by page, each ``archived=True``."""
         self._check(object_type)
-        fields = [*CONTACT_QUERY_FIELDS, *(p for p in properties if p not in PSEUDO)]
+        fields = [*CONTACT_FIELDS, *(p for p in properties if p not in PSEUDO)]
         query = body([cond(IS_ACTIVE, "eq", 0)], fields)
         async for page in query_pages(self._post, "Contacts", query, zone_url=await self.zone_url()):
             company_ids = sorted({cid for row in page.items if (cid := wire_id(row.get(COMPANY_ID))) is not None})
@@ -387,7 +389,6 @@ class AutotaskConnector:
         """Deactivate contacts (``isActive`` 0): see :meth:`.writes.ContactWrites.archive`."""
         self._check(object_type)
         return await self._contact_writes.archive(ids)
-
 
 
 if TYPE_CHECKING:

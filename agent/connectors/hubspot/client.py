@@ -59,6 +59,8 @@ from leadsync.common.instants import NowMs
 
 DEFAULT_BASE_URL: Final = "https://api.hubapi.com"
 FULL_PULL_SEARCH_MAX_PER_10S: Final = 1_000
+DEFAULT_PER_10S: Final = 100
+"""HubSpot's requests per rolling 10 s before an answer names the account's tier (``X-HubSpot-RateLimit-Max``)."""
 """Up to this request budget (HubSpot grants 100 to 250 per 10 s) a full pull adds the search walker: one
 request in flight on the list endpoint leaves most of the budget idle, and search pages hold 200. With the
 budget lifted (a sandbox without limits) the list alone is not held back by it, and the searches (capped at
@@ -88,7 +90,8 @@ class HubSpotConnector:
     ``refresh_token``, see :mod:`leadsync.agent.connectors.hubspot.oauth`): access tokens are then
     refreshed before they expire and after a 401, each new set handed to ``save_credentials``, and
     ``on_status`` hears ``"needs_reauth"`` when HubSpot refuses the refresh token.
-    ``rate_limit_per_10s`` caps requests per rolling 10 s (HubSpot: 100, 190 on higher tiers);
+    ``rate_limit_per_10s`` caps requests per rolling 10 s (None: HubSpot's 100 until its
+    ``X-HubSpot-RateLimit-Max`` names the tier's, e.g. 190; a number given is a cap the header may lower, never raise);
     ``search_per_s`` caps searches per second (HubSpot allows 5). ``overlap_ms`` is how far each
     incremental pull reaches back before its cursor (default 5 minutes). ``full_pull_search`` runs
     a full pull as two walkers, the list endpoint upwards and search downwards by id (see
@@ -111,7 +114,7 @@ class HubSpotConnector:
         save_credentials: SaveCredentials | None = None,
         on_status: StatusHook | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
-        rate_limit_per_10s: int = 100,
+        rate_limit_per_10s: int | None = None,
         search_per_s: float = 5.0,
         overlap_ms: int = DEFAULT_OVERLAP_MS,
         full_pull_search: bool | None = None,
@@ -130,7 +133,7 @@ class HubSpotConnector:
         self._token = Secret(token)
         self._now_ms: NowMs = now_ms or instants.now_ms
         if full_pull_search is None:
-            full_pull_search = rate_limit_per_10s <= FULL_PULL_SEARCH_MAX_PER_10S
+            full_pull_search = (rate_limit_per_10s or DEFAULT_PER_10S) <= FULL_PULL_SEARCH_MAX_PER_10S
         self._pull_settings = PullSettings(overlap_ms=overlap_ms, split_full_pull=full_pull_search)
         extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
         headers = {"Accept": "application/json"}
@@ -144,7 +147,8 @@ class HubSpotConnector:
             secrets=(token, quote(token, safe="")),
             transport=transport,
             retry=retry,
-            rate_limits={"default": RateLimit(rate_limit_per_10s, 10.0),
+            rate_limits={"default": RateLimit(rate_limit_per_10s or DEFAULT_PER_10S, 10.0,
+                                              cap=rate_limit_per_10s is not None),
                          "search": RateLimit(search_per_s, 1.0)},
             sleep=sleep,
             clock=clock,

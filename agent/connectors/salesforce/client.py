@@ -49,6 +49,7 @@ from leadsync.agent.connectors.salesforce.oauth import (
 )
 from leadsync.agent.connectors.salesforce.pull import DEFAULT_WINDOW, IncrementalPull, PullSettings
 from leadsync.agent.connectors.salesforce.query import Queries
+from leadsync.agent.connectors.salesforce.quota import DAY_S, QUOTA_BUCKET, QUOTA_MAX_WAIT_S, quota_limit, quota_window
 from leadsync.agent.connectors.salesforce.sobject_collections import COLLECTION_SIZE
 from leadsync.agent.connectors.salesforce.soql import datetime_literal, field_list, in_list
 from leadsync.agent.connectors.salesforce.wire import (
@@ -121,8 +122,9 @@ class SalesforceConnector:
     refused. ``{"access_token"}`` (+ ``instance_url``, else ``base_url`` is the instance) works too, until
     the session ends. ``api_version`` like ``"v60.0"``. ``session_timeout_s`` is the org's session
     timeout (2 hours by default). ``rate_limit_per_10s`` caps requests per rolling 10 s (Salesforce has a
-    rolling 24-hour quota, not a short window; this only keeps bursts polite). ``overlap_ms`` and
-    ``window`` tune the incremental pull. ``transport`` replaces the network; ``sleep`` (s), ``clock``
+    rolling 24-hour quota, not a short window; this only keeps bursts polite); the 24-hour quota's limiter:
+    :func:`.quota.quota_limit` (``daily_api_requests``, ``quota_window_s``, ``quota_max_wait_s``). ``overlap_ms``
+    and ``window`` tune the incremental pull. ``transport`` replaces the network; ``sleep`` (s), ``clock``
     (monotonic s) and ``now_ms`` (wall clock, epoch ms UTC) make time injectable for tests.
     Raises ValidationError for missing credentials or a bad API version.
     """
@@ -141,6 +143,9 @@ class SalesforceConnector:
         on_status: StatusHook | None = None,
         session_timeout_s: float = DEFAULT_SESSION_TIMEOUT_S,
         rate_limit_per_10s: int = 250,
+        daily_api_requests: int | None = None,
+        quota_window_s: float = DAY_S,
+        quota_max_wait_s: float = QUOTA_MAX_WAIT_S,
         overlap_ms: int = DEFAULT_OVERLAP_MS,
         window: int = DEFAULT_WINDOW,
         retry: RetryPolicy | None = None,
@@ -172,11 +177,12 @@ class SalesforceConnector:
             secrets=(token, url_quote(token, safe=""), creds.get("client_secret", ""), creds.get("refresh_token", "")),
             transport=transport,
             retry=retry,
-            rate_limits={"default": RateLimit(rate_limit_per_10s, 10.0)},
+            rate_limits={"default": RateLimit(rate_limit_per_10s, 10.0),
+                         QUOTA_BUCKET: quota_limit(daily_api_requests, quota_window_s, quota_max_wait_s)},
             sleep=sleep,
             clock=clock,
             wall_clock=lambda: self._now_ms() / 1000,
-            usage=usage, quota_reader=daily_quota,
+            usage=usage, quota_reader=daily_quota, rate_reader=quota_window,
             **extra,
         )
         self.session: SalesforceSession | None = None
@@ -226,7 +232,8 @@ class SalesforceConnector:
     async def _call(self, method: str, url: str, *, params: Mapping[str, str] | None = None, json: Any = None,
                     replay_safe: bool = True) -> Any:
         """Send one API request; return its decoded JSON body (None when empty) and note API usage."""
-        response = await self._http.request(method, url, params=params, json=json, replay_safe=replay_safe)
+        response = await self._http.request(method, url, params=params, json=json, replay_safe=replay_safe,
+                                            buckets=("default", QUOTA_BUCKET))
         self._note_usage(daily_quota(response.headers))
         if not response.content:
             return None
@@ -240,8 +247,7 @@ class SalesforceConnector:
     def _note_usage(self, usage: tuple[int, int] | None) -> None:
         if usage is None:
             return
-        used, limit = usage
-        self.api_usage = (used, limit)
+        used, limit = self.api_usage = usage
         if limit and used >= 0.9 * limit and not self._usage_warned:
             self._usage_warned = True
             log.warning("salesforce: the org has used %d of its %d API requests in the last 24 hours", used, limit)
@@ -365,7 +371,6 @@ class SalesforceConnector:
                 if email is not None:
                     by_key.setdefault(normalize_email(email), record)
         return {e: by_key[normalize_email(e)] for e in emails if normalize_email(e) in by_key}
-
 
     # -- writes (see :mod:`~.writes`) ---------------------------------------------------------------
 

@@ -114,3 +114,4 @@ def daily_quota(headers: Mapping[str, str]) -> tuple[int, int] | None:
     api-usage=N/M`` (on every API answer); None when an answer lacks it."""
     match = _USAGE.search(headers.get("Sforce-Limit-Info") or "")
     return None if match is None else (int(match.group(1)), int(match.group(2)))
+

@@ -36,6 +36,7 @@ from leadsync.agent.connectors.http import Clock, HttpClient, RateLimit, RetryPo
 from leadsync.agent.connectors.incremental import DEFAULT_OVERLAP_MS
 from leadsync.agent.connectors.usage import ApiUsage
 from leadsync.agent.connectors.zoho import directory
+from leadsync.agent.connectors.zoho.credits import CREDITS_BUCKET, CREDITS_MAX_WAIT_S, DAY_S, credits_limit
 from leadsync.agent.connectors.zoho.errors import CRM, zoho_error
 from leadsync.agent.connectors.zoho.headers import HeaderTransport, extra_headers
 from leadsync.agent.connectors.zoho.oauth import ACCOUNTS_URLS, SaveCredentials, StatusHook, ZohoSession
@@ -95,7 +96,9 @@ class ZohoConnector:
     refreshed tokens go to ``save_credentials``, and ``on_status`` hears ``"needs_reauth"`` when the refresh
     token is refused (see :mod:`~.oauth`). ``api_version`` like ``"v8"``. ``rate_limit_per_10s`` caps
     requests per rolling 10 s (Zoho counts credits per 24 h and concurrent requests; this keeps bursts
-    polite). ``overlap_ms`` and ``page_size`` tune the incremental pull. ``transport`` replaces the network;
+    polite); ``credits_per_day`` (the organisation's allocation), ``credits_window_s`` and
+    ``credits_max_wait_s`` set the credits' limiter (:func:`.credits.credits_limit`). ``overlap_ms`` and
+    ``page_size`` tune the incremental pull. ``transport`` replaces the network;
     ``sleep`` (s), ``clock`` (monotonic s) and ``now_ms`` (wall clock, epoch ms UTC) make time injectable.
     Raises ValidationError for missing credentials or a bad API version.
 
@@ -116,6 +119,9 @@ class ZohoConnector:
         save_credentials: SaveCredentials | None = None,
         on_status: StatusHook | None = None,
         rate_limit_per_10s: int = 100,
+        credits_per_day: int | None = None,
+        credits_window_s: float = DAY_S,
+        credits_max_wait_s: float = CREDITS_MAX_WAIT_S,
         overlap_ms: int = DEFAULT_OVERLAP_MS,
         page_size: int = PAGE_SIZE,
         retry: RetryPolicy | None = None,
@@ -138,7 +144,9 @@ class ZohoConnector:
         self._http = HttpClient(
             crm=CRM, base_url=self.base_url, error_mapper=zoho_error, headers={"Accept": "application/json"},
             transport=HeaderTransport(transport), retry=retry,
-            rate_limits={"default": RateLimit(rate_limit_per_10s, 10.0)}, sleep=sleep, clock=clock,
+            rate_limits={"default": RateLimit(rate_limit_per_10s, 10.0),
+                         CREDITS_BUCKET: credits_limit(credits_per_day, credits_window_s, credits_max_wait_s)},
+            sleep=sleep, clock=clock,
             wall_clock=lambda: self._now_ms() / 1000, usage=usage, **extra)
         self.session = ZohoSession(self._http, dict(credentials or {}), accounts_url=self.base_url,
                                    now_ms=self._now_ms, save_credentials=save_credentials, on_status=on_status)
@@ -175,7 +183,8 @@ class ZohoConnector:
         """One API request to ``/crm/{version}{path}``; the decoded JSON body, None for 204/empty."""
         url = await self._url(path)
         with extra_headers(headers or {}):
-            return await self._http.request_json(method, url, params=params, json=json, replay_safe=replay_safe)
+            return await self._http.request_json(method, url, params=params, json=json, replay_safe=replay_safe,
+                                                 buckets=("default", CREDITS_BUCKET))
 
     async def _fields(self, object_type: ObjectType) -> dict[str, Mapping[str, Any]]:
         if object_type not in self._fields_of:

@@ -35,8 +35,9 @@ def unauthorized() -> AutotaskError:
                               "missing or wrong.")
 
 
-def threshold_exceeded(retry_after_s: int, limit: int) -> AutotaskError:
-    return AutotaskError(429, f"API request threshold of {limit} requests per 60 minutes exceeded for this "
+def threshold_exceeded(retry_after_s: int, limit: int, window_s: int = 3600) -> AutotaskError:
+    span = f"{window_s // 60} minutes" if window_s % 60 == 0 else f"{window_s} seconds"
+    return AutotaskError(429, f"API request threshold of {limit} requests per {span} exceeded for this "
                               f"database. Try again in {retry_after_s} seconds.",
                          headers={"Retry-After": str(retry_after_s)})
 

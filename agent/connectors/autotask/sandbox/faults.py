@@ -22,6 +22,9 @@ class FaultSwitches(SharedFaultSwitches):
 
     - ``hourly_threshold``: API requests per rolling 60 minutes for the database (Autotask: 10,000;
       ``None`` = unlimited); past it every API call answers 429 with ``Retry-After``.
+    - ``threshold_window_s``: the length of that rolling window (Autotask: 3,600 s; shorter only to measure a
+      client at the threshold in a benchmark or test); ``GET /V1.0/ThresholdInformation`` reports it in whole
+      minutes as ``requestThresholdTimeframe`` (0 under a minute).
     - ``page_size``: the most items a query page holds (Autotask: 500; ``MaxRecords`` may ask for fewer).
     - ``unique_contact_email``: a contact create or update whose email (``emailAddress``, ``emailAddress2``
       or ``emailAddress3``) is one of another active contact's is refused (500, ``DUPLICATE_EMAIL_MESSAGE``
@@ -31,5 +34,6 @@ class FaultSwitches(SharedFaultSwitches):
     default_fault_status: ClassVar[int] = 503
 
     hourly_threshold: int | None = 10_000
+    threshold_window_s: int = 3_600
     page_size: int = 500
     unique_contact_email: bool = False

@@ -58,6 +58,7 @@ class Middleware(_Shared[Sandbox]):
     def admit(self, call: Call) -> tuple[AutotaskError | None, dict[str, str]]:
         if not API_PATH.match(call.path) or _FREE.match(call.path):
             return None, {}
-        limit = self.sandbox.faults.hourly_threshold
-        wait = self.sandbox.state.take_request(limit)
-        return (None if wait is None else threshold_exceeded(wait, limit or 0)), {}
+        faults = self.sandbox.faults
+        limit = faults.hourly_threshold
+        wait = self.sandbox.state.take_request(limit, faults.threshold_window_s * 1000)
+        return (None if wait is None else threshold_exceeded(wait, limit or 0, faults.threshold_window_s)), {}

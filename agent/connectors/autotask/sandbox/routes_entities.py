@@ -3,6 +3,8 @@ entity names in any case, as Autotask reads them):
 
 - ``GET /versioninformation`` -> ``{"apiVersions": ["1.0"]}``;
 - ``GET /V1.0/zoneInformation?user=`` -> ``{zoneName, url, webUrl, ci}`` (no credentials needed);
+- ``GET /V1.0/ThresholdInformation`` -> ``{externalRequestThreshold, requestThresholdTimeframe,
+  currentTimeframeRequestCount}`` (counted like any API call);
 - ``GET /V1.0/{Entity}/entityInformation/fields`` -> ``{"fields": [...]}`` (Contacts, Companies, Resources);
 - ``GET /V1.0/{Entity}/{id}`` -> ``{"item": {...}}``;
 - ``POST /V1.0/Companies`` -> ``{"itemId": n}``;
@@ -50,11 +52,25 @@ def zone_information(request: Request) -> Response:
                          "webUrl": zone.removesuffix(REST_ROOT) + "/", "ci": sandbox.state.ci})
 
 
+def threshold_information(request: Request) -> Response:
+    """``GET /V1.0/ThresholdInformation``: the database's request threshold, its timeframe in minutes and the
+    requests counted in the current timeframe (this one included), as Autotask's "Threshold and timeframe"
+    answer names them."""
+    sandbox = sandbox_of(request)
+    faults = sandbox.faults
+    counted = sandbox.state.requests_this_hour(faults.threshold_window_s * 1000)
+    return JSONResponse({"externalRequestThreshold": faults.hourly_threshold or 0,
+                         "requestThresholdTimeframe": faults.threshold_window_s // 60,
+                         "currentTimeframeRequestCount": counted})
+
+
 async def entity_root(request: Request) -> Response:
     """``/V1.0/{Entity}``: ``GET zoneInformation``, ``POST Companies`` (a new company); 405 otherwise."""
     entity_name = str(request.path_params.get("entity", "")).lower()
     if request.method == "GET" and entity_name == "zoneinformation":
         return zone_information(request)
+    if request.method == "GET" and entity_name == "thresholdinformation":
+        return threshold_information(request)
     entity = entity_of(request)
     if request.method != "POST" or entity != "Companies":
         raise _not_allowed(request)

@@ -67,22 +67,22 @@ class AutotaskState(RequestCounters):
 
     # -- the request threshold -------------------------------------------------------------------
 
-    def take_request(self, limit: int | None) -> int | None:
-        """Count one API request in the rolling hour; None when allowed, else the seconds until the oldest
-        request of the hour ages out (the ``Retry-After``). A refused request is not counted."""
+    def take_request(self, limit: int | None, window_ms: int = HOUR_MS) -> int | None:
+        """Count one API request in the rolling hour (``window_ms``); None when allowed, else the seconds until
+        the oldest request of the window ages out (the ``Retry-After``). A refused request is not counted."""
         with self.lock:
             now = self.clock()
-            while self._hits and self._hits[0] <= now - HOUR_MS:
+            while self._hits and self._hits[0] <= now - window_ms:
                 self._hits.popleft()
             if limit is not None and len(self._hits) >= limit:
-                return max(1, -(-(self._hits[0] + HOUR_MS - now) // 1000))
+                return max(1, -(-(self._hits[0] + window_ms - now) // 1000))
             self._hits.append(now)
             return None
 
-    def requests_this_hour(self) -> int:
+    def requests_this_hour(self, window_ms: int = HOUR_MS) -> int:
         with self.lock:
             now = self.clock()
-            return sum(1 for t in self._hits if t > now - HOUR_MS)
+            return sum(1 for t in self._hits if t > now - window_ms)
 
     # -- rows ------------------------------------------------------------------------------------
 

@@ -70,8 +70,8 @@ def create_app(
     oauth = oauth if oauth is not None else OAuthServer(state.clock, state.org_id, user_id=state.api_user_id)
     if state.api_user_id:
         oauth.bind_default_user(state.api_user_id)
-    sandbox = Sandbox(state=state, faults=faults, oauth=oauth, usage=ApiUsage(state.clock), token=token,
-                      instance_url=instance_url)
+    usage = ApiUsage(state.clock, lambda: faults.quota_window_s * 1000)
+    sandbox = Sandbox(state=state, faults=faults, oauth=oauth, usage=usage, token=token, instance_url=instance_url)
     routes: list[BaseRoute] = [
         *routes_admin.routes(sandbox),
         *routes_oauth.ROUTES,

@@ -22,6 +22,8 @@ class FaultSwitches(SharedFaultSwitches):
 
     - ``daily_limit``: API requests per rolling 24 hours (Salesforce's "Total API Request Allocation";
       ``None`` = unlimited); past it every API call answers 403 ``REQUEST_LIMIT_EXCEEDED``.
+    - ``quota_window_s``: the length of that rolling window (Salesforce: 86,400 s; shorter only to measure a
+      client at the quota in a benchmark or test).
     - ``query_page_size``: rows per query page (Salesforce: 2,000 by default; a ``Sforce-Query-Options:
       batchSize=N`` header asks for 200..2,000).
     - ``query_page_sizes``: explicit sizes of successive pages (the last repeats), e.g. ``[1000, 1000]``;
@@ -36,6 +38,7 @@ class FaultSwitches(SharedFaultSwitches):
     default_fault_status: ClassVar[int] = 503
 
     daily_limit: int | None = 100_000
+    quota_window_s: int = 86_400
     query_page_size: int = 2000
     query_page_sizes: list[int] | None = None
     drop_next_records_url: bool = False

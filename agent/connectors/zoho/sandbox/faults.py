@@ -20,6 +20,8 @@ class ZohoFaults(SharedFaultSwitches):
 
     - ``daily_limit``: API credits per rolling 24 hours (a convert costs 5; ``None`` = unlimited); past it
       every API call answers 429 ``TOO_MANY_REQUESTS`` naming the credits.
+    - ``credits_window_s``: the length of that rolling window (Zoho: 86,400 s; shorter only to measure a
+      client at the allocation in a benchmark or test).
     - ``requests_per_10s``: a burst limit standing in for Zoho's concurrency limit (``None`` = off); past it
       429 ``TOO_MANY_REQUESTS`` naming the concurrency limit.
     - ``unique_email``: ``Email`` is a unique field (inserts and updates answer ``DUPLICATE_DATA``).
@@ -34,6 +36,7 @@ class ZohoFaults(SharedFaultSwitches):
     default_fault_status: ClassVar[int] = 429
 
     daily_limit: int | None = 100_000
+    credits_window_s: int = 86_400
     requests_per_10s: int | None = None
     unique_email: bool = False
     unique_fields: list[str] | None = None
