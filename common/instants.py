@@ -39,7 +39,10 @@ def parse_instant_ms(value: object) -> int | None:
     text = value.strip()
     if text.lstrip("-").isdigit():
         return int(text)
-    instant = dt.datetime.fromisoformat(_FRACTION.sub(r"\1", text))
+    try:  # Python 3.11+ reads Z, offsets and long fractions (cut to microseconds) itself: no regex pass
+        instant = dt.datetime.fromisoformat(text)
+    except ValueError:
+        instant = dt.datetime.fromisoformat(_FRACTION.sub(r"\1", text))
     if instant.tzinfo is None:
         instant = instant.replace(tzinfo=dt.UTC)
     return (instant - _EPOCH) // _MS

@@ -24,7 +24,7 @@ from typing import Any
 
 import aiosqlite
 
-from leadsync.agent.connectors.base import CrmRecord
+from leadsync.agent.connectors.base import CrmRecord, PropertyMeta
 from leadsync.agent.engine.context import RunContext
 from leadsync.agent.engine.mapping import ConversionError, from_wire
 from leadsync.agent.engine.merge import KEEP, FieldDecision, first_link, hold_demotion, merge_field
@@ -127,17 +127,28 @@ async def match_records(db: aiosqlite.Connection, ctx: RunContext, records: Sequ
                    await conflicts.undecided_fields(db, contact_ids), await contacts.max_contact_id(db), claimed)
 
 
-def record_values(ctx: RunContext, record: CrmRecord, errors: list[str]) -> dict[str, Any]:
-    """The record's mapped values converted to local types. A property absent from the record is left
-    out (absent is not cleared: only an explicit null or ``""`` is a blank); so is one that fails to
-    convert, with the reason in ``errors``."""
+PulledField = tuple[FieldMapping, str, PropertyMeta | None]
+"""A pulled field of one object type: its mapping, its CRM property and that property's metadata."""
+
+
+def pulled_fields(ctx: RunContext, object_type: str) -> list[PulledField]:
+    """The fields a pull of ``object_type`` records reads (worked out once a page, not once a record)."""
+    return [(m, name, ctx.properties.get(name)) for m in ctx.pull_mappings for name in (m.crm_for(object_type),)]
+
+
+def record_values(ctx: RunContext, record: CrmRecord, errors: list[str],
+                  fields: Sequence[PulledField] | None = None) -> dict[str, Any]:
+    """The record's mapped values converted to local types (``fields``: :func:`pulled_fields` of its object
+    type, worked out here when None). A property absent from the record is left out (absent is not cleared:
+    only an explicit null or ``""`` is a blank); so is one that fails to convert, with the reason in
+    ``errors``."""
     values: dict[str, Any] = {}
-    for mapping in ctx.pull_mappings:
-        name = mapping.crm_for(record.object_type)
-        if name not in record.properties:
+    properties = record.properties
+    for mapping, name, meta in pulled_fields(ctx, record.object_type) if fields is None else fields:
+        if name not in properties:
             continue
         try:
-            values[mapping.local] = from_wire(record.properties.get(name), ctx.properties.get(name), mapping)
+            values[mapping.local] = from_wire(properties[name], meta, mapping)
         except ConversionError as exc:
             errors.append(str(exc))
     if isinstance(values.get("email"), str):
@@ -165,12 +176,16 @@ class PageMerge:
         self.matches = matches
         self.mappings = {m.local: m for m in ctx.pull_mappings}
         self.owner_property = ctx.connector.capabilities.owner_property
+        self._fields: dict[str, list[PulledField]] = {}
 
     def record(self, record: CrmRecord) -> None:
         """Merge ``record`` into the page's writes."""
         ctx, page = self.ctx, self.page
         problems: list[str] = []
-        crm_vals = record_values(ctx, record, problems)
+        fields = self._fields.get(record.object_type)
+        if fields is None:
+            fields = self._fields[record.object_type] = pulled_fields(ctx, record.object_type)
+        crm_vals = record_values(ctx, record, problems, fields)
         owner = record.properties.get(self.owner_property) or None
         local = self.matches.linked.get(record.id)
         if local is None or local.crm_updated_at != record.updated_at_ms:

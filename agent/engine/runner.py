@@ -11,11 +11,13 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any
 
+import aiosqlite
 import msgspec
 
-from leadsync.agent.connectors.base import Connector, ObjectType, PropertyMeta
+from leadsync.agent.connectors.base import Connector, CrmRecord, ObjectType, PropertyMeta, PullPage
 from leadsync.agent.engine import push_phase
 from leadsync.agent.engine.context import RunContext
 from leadsync.agent.engine.outcome import record_outcome
@@ -219,12 +221,20 @@ async def _pull(store: Store, ctx: RunContext, object_type: ObjectType) -> None:
     cursor = await cursors.load_cursor(store.reader, ctx.crm, object_type)
     async for page in ctx.connector.pull_changes(object_type, cursor, properties=ctx.crm_properties(object_type)):
         followed = await conversion_targets(ctx, page.records)
-        async with store.transaction() as db:
-            changed = await apply_pull_page(db, ctx, page.records, page.cursor, object_type)
-            for target_type, records in followed.items():
-                changed += await apply_pull_page(db, ctx, records, None, target_type)
+        changed = await store.write(partial(_apply_page, ctx=ctx, page=page, object_type=object_type,
+                                            followed=followed))  # on the writer's thread, one hand-off a page
         if changed and ctx.plan is None:
             ctx.progress({"type": "contacts_changed", "run_id": ctx.run_id, "ids": changed})
         ctx.progress({"type": "progress", "run_id": ctx.run_id, "phase": "pull", "object_type": object_type,
                       "done": ctx.counts.pulled, "total": page.total})
         await ctx.between_batches()
+
+
+async def _apply_page(db: aiosqlite.Connection, *, ctx: RunContext, page: PullPage, object_type: ObjectType,
+                      followed: dict[ObjectType, list[CrmRecord]]) -> list[int]:
+    """Apply a pulled ``page`` and the records its converted leads became (``followed``) in ``db``'s
+    transaction; the ids of the contacts changed."""
+    changed = await apply_pull_page(db, ctx, page.records, page.cursor, object_type)
+    for target_type, records in followed.items():
+        changed += await apply_pull_page(db, ctx, records, None, target_type)
+    return changed

@@ -10,17 +10,20 @@ ms UTC), which queries use for "now" (an automatic retry that is due) so that a 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 import msgspec
 
 from leadsync.agent.store.disk import secure_store_files
 from leadsync.agent.store.migrations import migrate
+from leadsync.agent.store.writer import WriterConnection, connect_writer
 from leadsync.common.instants import NowMs, now_ms
+
+T = TypeVar("T")
 
 _json_encode = msgspec.json.encode
 _json_decode = msgspec.json.decode
@@ -37,11 +40,12 @@ def loads(text: str | bytes | None) -> Any:
 class Store:
     """Open with :meth:`open`; close with :meth:`close`.
 
-    ``writer`` is used only inside :meth:`transaction`; ``reader`` only for queries. ``clock`` is what SQL
-    reads as ``leadsync_now_ms()`` (:func:`~leadsync.common.instants.now_ms` unless a test sets another).
+    ``writer`` is used only inside :meth:`transaction` and :meth:`write`; ``reader`` only for queries.
+    ``clock`` is what SQL reads as ``leadsync_now_ms()`` (:func:`~leadsync.common.instants.now_ms` unless a test
+    sets another).
     """
 
-    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+    def __init__(self, path: Path, writer: WriterConnection, reader: aiosqlite.Connection) -> None:
         self.path = path
         self.writer = writer
         self.reader = reader
@@ -53,7 +57,8 @@ class Store:
         """Open (creating if needed) the store at ``path`` and bring its schema up to date. The directory is
         made 0700, the database (and so its WAL and SHM) 0600."""
         secure_store_files(path)
-        writer = await aiosqlite.connect(path, isolation_level=None)
+        writer = connect_writer(path)
+        await writer
         await _configure(writer)
         await writer.execute("PRAGMA journal_mode=WAL")
         await migrate(writer)
@@ -82,6 +87,14 @@ class Store:
             except BaseException:
                 await asyncio.shield(self._rollback_stale())
                 raise
+
+    async def write(self, work: Callable[[aiosqlite.Connection], Coroutine[Any, Any, T]]) -> T:
+        """``work(writer)`` in an immediate write transaction, like :meth:`transaction`, run whole on the
+        writer's thread in one hand-off (:meth:`~leadsync.agent.store.writer.WriterConnection.run_transaction`:
+        ``work`` may await only the connection it is given; SuspendedWrite otherwise). Returns what ``work``
+        returns; committed on success, rolled back on error (a failed COMMIT too)."""
+        async with self._write_lock:
+            return await self.writer.run_transaction(work)
 
     async def _rollback_stale(self) -> None:
         """Roll back a transaction left open by a task cancelled mid-statement (its BEGIN or a write still
@@ -137,7 +150,7 @@ class Store:
 
 
 class _DryRunStore(Store):
-    def __init__(self, path: Path, writer: aiosqlite.Connection) -> None:
+    def __init__(self, path: Path, writer: WriterConnection) -> None:
         super().__init__(path, writer, writer)
         self._savepoints = 0
 
@@ -152,6 +165,10 @@ class _DryRunStore(Store):
             await self.writer.execute(f"ROLLBACK TO {name}")
             raise
         await self.writer.execute(f"RELEASE {name}")
+
+    async def write(self, work: Callable[[aiosqlite.Connection], Coroutine[Any, Any, T]]) -> T:
+        async with self.transaction() as db:  # a savepoint of the view's transaction, through the loop
+            return await work(db)
 
 
 async def _configure(db: aiosqlite.Connection) -> None:

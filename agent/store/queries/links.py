@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import aiosqlite
 import msgspec
 
+from leadsync.agent.store.store import chunks
+
 
 class Link(msgspec.Struct, frozen=True):
     """Contact ``contact_id`` is CRM record ``crm_id`` (an ``object_type`` of ``crm``), last seen modified at
@@ -24,15 +26,21 @@ def _rows(links: Sequence[Link]) -> list[tuple[int, str, str, str, int | None, i
     return [(k.contact_id, k.crm, k.object_type, k.crm_id, k.crm_updated_at, k.linked_at) for k in links]
 
 
+UPSERT_ROWS = 500
+"""Rows of one multi-row upsert (6 parameters each, far below SQLite's 32,766)."""
+
+
 async def upsert_pulled_links(db: aiosqlite.Connection, links: Sequence[Link]) -> None:
     """Link each contact as a pull saw it: a contact already linked takes the record's id, object type and
-    modified time (a merge or conversion in the CRM moves it); ``linked_at`` stays the first link's."""
-    await db.executemany(
-        "INSERT INTO crm_links(contact_id, crm, object_type, crm_id, crm_updated_at, linked_at) "
-        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(contact_id) DO UPDATE SET crm_id = excluded.crm_id, "
-        "object_type = excluded.object_type, crm_updated_at = excluded.crm_updated_at",
-        _rows(links),
-    )
+    modified time (a merge or conversion in the CRM moves it); ``linked_at`` stays the first link's. One
+    multi-row statement per :data:`UPSERT_ROWS` (a contact twice: the later row wins, as in order)."""
+    for part in chunks(_rows(links), UPSERT_ROWS):
+        await db.execute(
+            "INSERT INTO crm_links(contact_id, crm, object_type, crm_id, crm_updated_at, linked_at) "
+            f"VALUES {','.join(['(?, ?, ?, ?, ?, ?)'] * len(part))} ON CONFLICT(contact_id) DO UPDATE SET "
+            "crm_id = excluded.crm_id, object_type = excluded.object_type, crm_updated_at = excluded.crm_updated_at",
+            [v for row in part for v in row],
+        )
 
 
 async def upsert_pushed_links(db: aiosqlite.Connection, links: Sequence[Link]) -> None:

@@ -1,0 +1,125 @@
+"""``Store.write``: a whole transaction run on the writer's thread in one hand-off (``agent/store/writer.py``).
+
+Committed whole or not at all: an error in the work, a work that awaits something other than the store, and
+a cancelled caller each leave the store as a transaction would; the statements run on the writer's thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiosqlite
+import pytest
+
+from leadsync.agent.store.store import Store
+from leadsync.agent.store.writer import SuspendedWrite
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await Store.open(tmp_path / "store.db")
+    yield opened
+    await opened.close()
+
+
+async def _settings(store: Store) -> dict[str, object]:
+    return await store.get_settings()
+
+
+async def _put(db: aiosqlite.Connection, key: str, value: str) -> None:
+    await db.execute("INSERT INTO settings(key, value) VALUES (?, ?)", (key, f'"{value}"'))
+
+
+async def test_a_write_commits_its_statements_and_returns_what_the_work_returns(store: Store) -> None:
+    threads: list[int] = []
+
+    async def work(db: aiosqlite.Connection) -> int:
+        threads.append(threading.get_ident())
+        await _put(db, "a", "1")
+        async with db.execute("SELECT count(*) FROM settings WHERE key = 'a'") as cur:
+            row = await cur.fetchone()
+        await db.executemany("INSERT INTO settings(key, value) VALUES (?, '0')", [("b",), ("c",)])
+        assert row is not None
+        return int(row[0])
+
+    assert await store.write(work) == 1
+    assert threads and threads[0] != threading.get_ident()  # the work ran on the writer's thread
+    assert await _settings(store) == {"a": "1", "b": 0, "c": 0}
+    assert not store.writer.in_transaction
+
+
+async def test_an_error_in_the_work_rolls_all_of_it_back(store: Store) -> None:
+    async def work(db: aiosqlite.Connection) -> None:
+        await _put(db, "a", "1")
+        raise ValueError("refused")
+
+    with pytest.raises(ValueError, match="refused"):
+        await store.write(work)
+    assert await _settings(store) == {}
+    assert not store.writer.in_transaction
+    async with store.transaction() as db:  # the store writes again
+        await _put(db, "b", "2")
+    assert await _settings(store) == {"b": "2"}
+
+
+async def test_a_failing_statement_rolls_back_the_earlier_ones(store: Store) -> None:
+    async def work(db: aiosqlite.Connection) -> None:
+        await _put(db, "a", "1")
+        await _put(db, "a", "again")  # the key is the primary key
+
+    with pytest.raises(aiosqlite.IntegrityError):
+        await store.write(work)
+    assert await _settings(store) == {}
+
+
+@pytest.mark.parametrize(("delay", "error"), [(0, SuspendedWrite), (0.01, RuntimeError)])
+async def test_a_work_that_awaits_the_event_loop_is_refused_and_rolled_back(
+        store: Store, delay: float, error: type[Exception]) -> None:
+    async def work(db: aiosqlite.Connection) -> None:
+        await _put(db, "a", "1")
+        await asyncio.sleep(delay)  # 0: a bare yield to the loop; else the thread has no running loop at all
+        await _put(db, "b", "2")
+
+    with pytest.raises(error):
+        await store.write(work)
+    assert await _settings(store) == {}
+    assert not store.writer.in_transaction
+
+
+async def test_a_cancelled_caller_leaves_the_transaction_whole(store: Store) -> None:
+    started = threading.Event()
+    release = threading.Event()
+
+    async def work(db: aiosqlite.Connection) -> None:
+        await _put(db, "a", "1")
+        started.set()
+        release.wait(5)  # the caller is cancelled while the thread is here
+        await _put(db, "b", "2")
+
+    task = asyncio.create_task(store.write(work))
+    assert await asyncio.to_thread(started.wait, 5)
+    task.cancel()
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    async with store.transaction() as db:  # waits for the thread; nothing is left open
+        await _put(db, "c", "3")
+    assert await _settings(store) == {"a": "1", "b": "2", "c": "3"}
+
+
+async def test_a_stale_open_transaction_is_rolled_back_first(store: Store) -> None:
+    await store.writer.execute("BEGIN IMMEDIATE")  # as a task cancelled mid-statement leaves it
+    await _put(store.writer, "stale", "x")
+    await store.write(lambda db: _put(db, "a", "1"))
+    assert await _settings(store) == {"a": "1"}
+
+
+async def test_a_dry_run_view_writes_through_savepoints_and_keeps_nothing(store: Store) -> None:
+    async with store.dry_run() as view:
+        await view.write(lambda db: _put(db, "a", "1"))
+        async with view.reader.execute("SELECT value FROM settings WHERE key = 'a'") as cur:
+            assert await cur.fetchone() is not None
+    assert await _settings(store) == {}
