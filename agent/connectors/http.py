@@ -181,7 +181,7 @@ class HttpClient:
 
     def window(self, bucket: str) -> RateLimit:
         """The window ``bucket`` admits now (as declared, or as the CRM's answers reported it)."""
-        limiter = self._limiters[bucket]
+        limiter = self.limiters[bucket]
         return RateLimit(limiter.max_rate, limiter.period_s)
 
     def redact(self, text: str) -> str:
