@@ -16,8 +16,10 @@ and its limit replaces the declared one (the CRM's tier) unless the declared lim
 (:class:`RateLimit`): a capped limiter takes a report's *lower* limit, never a higher one. When the CRM
 counts more in its window than this limiter holds (another process on the same app, or a restart), the
 difference is held as places taken at the time of the answer, so the limiter never plans on quota someone
-else spent. A 429 that still happens (its answer reports 0 remaining) fills the window the same way; the
-request is then retried by the retry policy.
+else spent: one count, replaced by each report (the CRM's newest figure, falling as the others' calls age
+out) and gone one period after it (a day's count of a large org is one number, not an entry a call). A 429
+that still happens (its answer reports 0 remaining) fills the window the same way; the request is then
+retried by the retry policy.
 
 A long window (Salesforce's rolling 24 h, Autotask's rolling hour, Zoho's 24 h of credits) may be spent: with
 ``max_wait_s`` set, :meth:`WindowLimiter.acquire` raises :class:`WindowFull` (when the next place frees) rather
@@ -121,18 +123,35 @@ class WindowLimiter:
         self._clock = self.clock = clock
         self._sleep = sleep
         self._answered: deque[float] = deque()  # when each place of the window frees, minus the period
+        self._foreign = 0  # places the CRM counted beyond this limiter's, as of its last report ...
+        self._foreign_at = 0.0  # ... made at this time
         self.in_flight = 0
         self._waiters: list[tuple[int, int]] = []
         self._seq = itertools.count()
         self._changed = asyncio.Event()
 
     def used(self) -> int:
-        """Places taken now: requests in flight plus those answered within the last period."""
+        """Places taken now: requests in flight, those answered within the last period, and the others' calls
+        the CRM last reported (within the last period)."""
+        return self._own() + self._foreign
+
+    def _own(self) -> int:
+        """This limiter's places taken now (prunes the log and an expired report of the others' calls)."""
         horizon = self._clock() - self.period_s
         answered = self._answered
         while answered and answered[0] <= horizon:
             answered.popleft()
+        if self._foreign and self._foreign_at <= horizon:
+            self._foreign = 0
         return self.in_flight + len(answered)
+
+    def _frees_in(self, now: float) -> float | None:
+        """Seconds until a place frees by time alone (an answered place, or the others' report, ageing out);
+        None when only a release frees one."""
+        times = [self._answered[0] + self.period_s] if self._answered else []
+        if self._foreign:
+            times.append(self._foreign_at + self.period_s)
+        return max(min(times) - now, 0.0) if times else None
 
     async def acquire(self, priority: int = 0) -> Slot:
         """Wait for a place (higher ``priority`` first, then first come) and take it. Raises WindowFull when
@@ -142,13 +161,14 @@ class WindowLimiter:
         try:
             while True:
                 first = self._waiters[0] == ticket
+                now = self._clock()
                 if first and self.used() < self.max_rate:
                     heapq.heappop(self._waiters)
                     self.in_flight += 1
                     self._wake()
                     return Slot(self)
-                if first and self._answered:
-                    wait = self._answered[0] + self.period_s - self._clock()
+                wait = self._frees_in(now) if first else None
+                if wait is not None:
                     if self.max_wait_s is not None and wait > self.max_wait_s:
                         raise WindowFull(wait, self.used(), self.max_rate, self.period_s)
                     await self._sleep(max(wait, 1e-3))
@@ -183,7 +203,8 @@ class WindowLimiter:
             self.max_rate = report.limit if self.cap is None else min(report.limit, self.cap)
         if report.remaining is not None:
             counted = (report.limit or self.max_rate) - report.remaining
-            self._answered.extend([now] * max(0, counted - self.used()))
+            self._foreign = max(0, counted - self._own())
+            self._foreign_at = now
 
     def _wake(self) -> None:
         self._changed.set()

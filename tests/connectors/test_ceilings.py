@@ -141,3 +141,17 @@ async def test_sync_health_shows_the_allocation_the_crm_reported_not_the_assumed
     windows = {w.name: w for w in http.usage.snapshot().windows}
     assert (windows[QUOTA_BUCKET].limit, windows[QUOTA_BUCKET].period_s) == (100_000, 86_400)
     assert http.limiters[QUOTA_BUCKET].used() == 7  # the org's count: 6 calls of other integrations held
+
+
+async def test_the_orgs_count_is_one_number_replaced_by_each_answer_not_an_entry_per_call() -> None:
+    line = Timeline()
+    limiter = WindowLimiter(quota_limit(None), clock=line.clock, sleep=line.sleep)
+    counts = iter(["api-usage=900001/1000000", "api-usage=400002/1000000"])
+    await line.run(_send(line, limiter, 2, lambda i: quota_window({"Sforce-Limit-Info": next(counts)},
+                                                                 ("default", QUOTA_BUCKET))[QUOTA_BUCKET], []))
+    # the second answer: 400,002 counted by the org (other integrations' calls aged out since the first),
+    # 2 of them ours: the limiter follows the org's newest count down, and holds it as one number
+    assert limiter.used() == 400_002
+    assert len(limiter._answered) == 2
+    line.now += 86_400.5
+    assert limiter.used() == 0  # a day after the last report, nothing of it is held
