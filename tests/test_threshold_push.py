@@ -25,14 +25,18 @@ def new_lead(email: str, score: int) -> dict[str, Any]:
             "lead_score": score}
 
 
-async def triggers_of(client: RpcClient, contact_id: int) -> list[str]:
-    """The triggers of the writes made for a contact, once the agent has recorded them (it does right after
-    the CRM answered)."""
+async def triggers_of(client: RpcClient, contact_id: int, *, newest: str | None = None) -> list[str]:
+    """The triggers of the writes made for a contact (newest first), once the agent has recorded them (it does
+    right after the CRM answered, so a test that saw the CRM change may ask a moment too early): with
+    ``newest``, waits up to 10 s for the newest write to have that trigger, then returns what is recorded."""
+    triggers: list[str] = []
     for _ in range(200):
-        log = await client.call("sync.log", {"contact_id": contact_id})
-        if log:
-            return [w["trigger"] for w in log]
+        triggers = [w["trigger"] for w in await client.call("sync.log", {"contact_id": contact_id})]
+        if triggers and (newest is None or triggers[0] == newest):
+            return triggers
         await asyncio.sleep(0.05)
+    if triggers:
+        return triggers
     raise AssertionError(f"no write recorded for contact {contact_id}")
 
 
@@ -86,6 +90,6 @@ async def test_an_import_at_the_threshold_reaches_the_crm_within_seconds(crm_syn
     assert await triggers_of(crm_client, created["id"]) == ["threshold"]
     if "lead_score" in crm_synced.crm.names:
         await eventually(lambda: crm_synced.crm.get(existing["crm_id"])["lead_score"] == "95", timeout_s=10)
-        assert (await triggers_of(crm_client, existing["id"]))[0] == "threshold"
+        assert (await triggers_of(crm_client, existing["id"], newest="threshold"))[0] == "threshold"
     assert crm_synced.crm.find("imported.cold@example.org") is None
     assert "interval" not in {r["trigger"] for r in await crm_client.call("sync.history", {"limit": 10})}

@@ -20,6 +20,7 @@ import msgspec
 
 from leadsync.agent.store.disk import secure_store_files
 from leadsync.agent.store.migrations import migrate
+from leadsync.agent.store.reader import connect_reader
 from leadsync.agent.store.writer import WriterConnection, connect_writer
 from leadsync.common.instants import NowMs, now_ms
 
@@ -62,7 +63,8 @@ class Store:
         await _configure(writer)
         await writer.execute("PRAGMA journal_mode=WAL")
         await migrate(writer)
-        reader = await aiosqlite.connect(path, isolation_level=None)
+        reader = connect_reader(path)
+        await reader
         await _configure(reader)
         await reader.execute("PRAGMA query_only=ON")
         store = cls(path, writer, reader)
