@@ -3,7 +3,7 @@
 Both canonical object types, ``contact`` and ``lead``, are HubSpot's one contacts object (a lead is a
 contact whose ``lifecyclestage`` is ``lead``; the stage is an ordinary property to map). Every call
 goes through the shared :class:`~leadsync.agent.connectors.http.HttpClient` (timeouts, retries,
-rate limits: 100 requests per 10 s by default and 4 searches per second), and raises only
+rate limits: 100 requests per 10 s by default and 5 searches per second), and raises only
 :mod:`leadsync.common.errors` types.
 """
 
