@@ -12,13 +12,12 @@ from typing import Any
 import httpx
 import pytest
 
-from leadsync.agent.connectors.base import PullPage
 from leadsync.agent.connectors.hubspot.split_plan import Segment, View
 from leadsync.common.errors import CrmError
 
 from .fake_hubspot import FakeHubSpot
 from .fakes import FakeClock, json_response
-from .test_hubspot_split_pull import T0, chain_starts, connect, every_id, ids, pull, seeded
+from .test_hubspot_split_pull import T0, chain_starts, connect, every_id, ids, pages_until_crash, pull, seeded
 
 LIST = "/crm/v3/objects/contacts"
 
@@ -148,14 +147,7 @@ async def test_after_the_fall_back_crashes_at_any_page_resume_without_gap_or_dup
     assert len(whole) > 20
 
     for crash_after in range(1, len(whole), 2):
-        iterator = connect(crm, FakeClock(T0), fake, rate_limit_per_10s=190)[0].pull_changes(
-            "contact", None, properties=["email"])
-        applied: list[PullPage] = []
-        async for page in iterator:
-            applied.append(page)
-            if len(applied) == crash_after:
-                break
-        await iterator.aclose()  # type: ignore[attr-defined]
+        applied = await pages_until_crash(connect(crm, FakeClock(T0), fake, rate_limit_per_10s=190)[0], crash_after)
         saved = applied[-1].cursor
         assert saved is not None
         if applied[-1].done:

@@ -56,6 +56,19 @@ async def pull(connector: HubSpotConnector, cursor: dict[str, Any] | None) -> li
     return [page async for page in connector.pull_changes("contact", cursor, properties=["email"])]
 
 
+async def pages_until_crash(connector: HubSpotConnector, crash_after: int) -> list[PullPage]:
+    """The first ``crash_after`` pages of a full pull, as an engine that applied them and then died saw them
+    (each page's cursor saved with it); the pull is closed there."""
+    iterator = connector.pull_changes("contact", None, properties=["email"])
+    applied: list[PullPage] = []
+    async for page in iterator:
+        applied.append(page)
+        if len(applied) == crash_after:
+            break
+    await iterator.aclose()  # type: ignore[attr-defined]
+    return applied
+
+
 def ids(pages: list[PullPage]) -> list[str]:
     return [r.id for page in pages for r in page.records]
 
@@ -102,14 +115,7 @@ async def test_checkpoints_resume_after_a_crash_at_any_page_without_duplicates_o
 
     for crash_after in range(1, len(whole)):
         # the engine saved page k's cursor in the same transaction as page k, then the agent died
-        connector, _ = connect(crm, FakeClock(T0))
-        iterator = connector.pull_changes("contact", None, properties=["email"])
-        applied: list[PullPage] = []
-        async for page in iterator:
-            applied.append(page)
-            if len(applied) == crash_after:
-                break
-        await iterator.aclose()  # type: ignore[attr-defined]
+        applied = await pages_until_crash(connect(crm, FakeClock(T0))[0], crash_after)
         saved = applied[-1].cursor
         assert saved is not None
         resumed = await pull(connect(crm, FakeClock(T0))[0], saved) if not applied[-1].done else []
@@ -260,14 +266,7 @@ async def test_k_chain_checkpoints_resume_after_a_crash_at_any_page_without_dupl
     assert len(chain_starts(recorder)) >= 3 and len(whole) > 20
 
     for crash_after in range(1, len(whole), 2):
-        connector, _ = connect(crm, FakeClock(T0), rate_limit_per_10s=190)
-        iterator = connector.pull_changes("contact", None, properties=["email"])
-        applied: list[PullPage] = []
-        async for page in iterator:
-            applied.append(page)
-            if len(applied) == crash_after:
-                break
-        await iterator.aclose()  # type: ignore[attr-defined]
+        applied = await pages_until_crash(connect(crm, FakeClock(T0), rate_limit_per_10s=190)[0], crash_after)
         # and a second crash, a few pages into the resumed run (its chains cut segments again)
         saved = applied[-1].cursor
         assert saved is not None
