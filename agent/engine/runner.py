@@ -21,6 +21,7 @@ from leadsync.agent.connectors.base import Connector, CrmRecord, ObjectType, Pro
 from leadsync.agent.engine import push_phase
 from leadsync.agent.engine.context import RunContext
 from leadsync.agent.engine.outcome import record_outcome
+from leadsync.agent.engine.page_groups import page_groups
 from leadsync.agent.engine.planning import PlanRecorder
 from leadsync.agent.engine.pull import apply_pull_page
 from leadsync.agent.engine.relink import conversion_targets
@@ -219,10 +220,11 @@ async def _mark_archived(store: Store, ctx: RunContext, object_type: ObjectType)
 
 async def _pull(store: Store, ctx: RunContext, object_type: ObjectType) -> None:
     cursor = await cursors.load_cursor(store.reader, ctx.crm, object_type)
-    async for page in ctx.connector.pull_changes(object_type, cursor, properties=ctx.crm_properties(object_type)):
+    pages = ctx.connector.pull_changes(object_type, cursor, properties=ctx.crm_properties(object_type))
+    async for page in page_groups(pages):  # the pages waiting when the store is free: one transaction
         followed = await conversion_targets(ctx, page.records)
         changed = await store.write(partial(_apply_page, ctx=ctx, page=page, object_type=object_type,
-                                            followed=followed))  # on the writer's thread, one hand-off a page
+                                            followed=followed))  # on the writer's thread, one hand-off
         if changed and ctx.plan is None:
             ctx.progress({"type": "contacts_changed", "run_id": ctx.run_id, "ids": changed})
         ctx.progress({"type": "progress", "run_id": ctx.run_id, "phase": "pull", "object_type": object_type,
