@@ -13,11 +13,17 @@ import datetime as dt
 import json
 from typing import Any, Final
 
-from rich.console import Console
-from rich.markup import escape
-
 from leadsync.common.paths import socket_path
 from leadsync.common.rpc import call_once
+
+
+def escape(text: str) -> str:
+    """``text`` with rich's markup escaped (rich is imported on use: the agent process, which imports this
+    module for its parser, never loads it)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
 
 BARS: Final = "▁▂▃▄▅▆▇█"
 STATUS_STYLE: Final = {"ok": "green", "partial": "bold yellow", "failed": "bold red", "interrupted": "bold yellow",
@@ -154,6 +160,8 @@ def cmd_health(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(health, indent=2, ensure_ascii=False))
     else:
+        from rich.console import Console
+
         console = Console(highlight=False, soft_wrap=True)
         for line in render(health):
             console.print(line)

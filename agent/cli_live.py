@@ -16,13 +16,14 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, Final
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from typing import TYPE_CHECKING, Any, Final
 
 from leadsync.common.paths import socket_path
 from leadsync.common.rpc import AgentUnavailableError, RpcClient
+
+if TYPE_CHECKING:  # rich is imported on use: the agent process imports this module for its parsers only
+    from rich.console import Console
+    from rich.progress import TaskID
 
 PHASES: Final = {"pull": "pulling from the CRM", "push": "pushing to the CRM"}
 FINAL: Final = ("ok", "partial", "failed", "interrupted")
@@ -30,7 +31,13 @@ LINE_EVERY_S: Final = 2.0
 """Plain progress lines (stdout not a terminal): one per phase change, then at most one per this many s."""
 RECONNECT_S: Final = 1.0
 
-make_console: Callable[[], Console] = lambda: Console(highlight=False, soft_wrap=True)  # noqa: E731
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+make_console: Callable[[], Console] = _console
 """The console the verbs print to (tests replace it with one writing to a buffer)."""
 
 
@@ -69,6 +76,8 @@ class BarProgress:
     """Progress as a rich bar, one task per phase (a phase without a known total pulses)."""
 
     def __init__(self, console: Console) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
         self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                             console=console)
         self.tasks: dict[str, TaskID] = {}
