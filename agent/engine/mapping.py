@@ -13,6 +13,8 @@ Each CRM's default field mappings are in its spec (``agent/connectors/<crm>/spec
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from leadsync.agent.connectors.base import PropertyMeta
@@ -54,6 +56,30 @@ def from_wire(value: str | None, meta: PropertyMeta | None, mapping: FieldMappin
     if kind == "enumeration" and meta is not None and meta.multi:
         return [reverse.get(part, part) for part in value.split(";") if part != ""]
     return reverse.get(value, value)
+
+
+_TYPED = frozenset({"number", "bool", "date", "datetime"})
+
+
+def wire_reader(meta: PropertyMeta | None, mapping: FieldMapping | None = None) -> Callable[[Any], Any]:
+    """:func:`from_wire` for one property: ``reader(value) == from_wire(value, meta, mapping)``, raising the
+    same ConversionError, with the property's type and reverse value map worked out once (a pull converts
+    every value of a page with the readers of its fields)."""
+    kind = meta.type if meta else "string"
+    if kind in _TYPED or (kind == "enumeration" and meta is not None and meta.multi):
+        return partial(from_wire, meta=meta, mapping=mapping)
+    reverse = {v: k for k, v in mapping.value_map.items()} if mapping and mapping.value_map else None
+    if reverse is None:
+        return _text
+    return partial(_mapped_text, reverse)
+
+
+def _text(value: Any) -> Any:
+    return None if value is None or value == "" else value
+
+
+def _mapped_text(reverse: dict[str, str], value: Any) -> Any:
+    return None if value is None or value == "" else reverse.get(value, value)
 
 
 def to_wire(value: Any, meta: PropertyMeta | None, mapping: FieldMapping | None = None) -> str:

@@ -18,15 +18,15 @@ The steps of a page (:func:`apply_pull_page`):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiosqlite
 
-from leadsync.agent.connectors.base import CrmRecord, PropertyMeta
+from leadsync.agent.connectors.base import CrmRecord
 from leadsync.agent.engine.context import RunContext
-from leadsync.agent.engine.mapping import ConversionError, from_wire
+from leadsync.agent.engine.mapping import ConversionError, from_wire, wire_reader
 from leadsync.agent.engine.merge import KEEP, FieldDecision, first_link, hold_demotion, merge_field
 from leadsync.agent.engine.page_writes import LocalChange, PageWrites, write_page
 from leadsync.agent.engine.relink import Relink, follow_records
@@ -47,16 +47,18 @@ _STD = frozenset(STANDARD_FIELDS)
 
 async def apply_pull_page(db: aiosqlite.Connection, ctx: RunContext, records: Sequence[CrmRecord],
                           cursor: dict[str, Any] | None, object_type: str,
-                          claims: Mapping[str, int] | None = None) -> list[int]:
+                          claims: Mapping[str, int] | None = None,
+                          values: Mapping[tuple[str, str], PulledValues] | None = None) -> list[int]:
     """Apply ``records`` (``object_type`` records of one pulled page) and save ``cursor`` (when not None)
     inside the caller's transaction. A record seen twice in a page: the later copy wins. ``claims`` {CRM id:
     contact id}: an unlinked contact to link to that record (first-link merge) whatever its email says.
+    ``values``: :func:`page_values` of ``records`` when worked out before (else here, record by record).
 
     Returns the ids of the local contacts created or changed."""
     page = PageWrites(object_type, now_ms())
     live = set_aside_departed(page, {r.id: r for r in records})
     if live:
-        merge = PageMerge(ctx, page, await match_records(db, ctx, live, claims or {}))
+        merge = PageMerge(ctx, page, await match_records(db, ctx, live, claims or {}), values or {})
         for record in live:
             merge.record(record)
     await write_page(db, page, ctx.run_id)
@@ -127,13 +129,34 @@ async def match_records(db: aiosqlite.Connection, ctx: RunContext, records: Sequ
                    await conflicts.undecided_fields(db, contact_ids), await contacts.max_contact_id(db), claimed)
 
 
-PulledField = tuple[FieldMapping, str, PropertyMeta | None]
-"""A pulled field of one object type: its mapping, its CRM property and that property's metadata."""
+PulledField = tuple[str, str, Callable[[Any], Any]]
+"""A pulled field of one object type: its local field, its CRM property and that property's
+:func:`~leadsync.agent.engine.mapping.wire_reader`."""
 
 
 def pulled_fields(ctx: RunContext, object_type: str) -> list[PulledField]:
     """The fields a pull of ``object_type`` records reads (worked out once a page, not once a record)."""
-    return [(m, name, ctx.properties.get(name)) for m in ctx.pull_mappings for name in (m.crm_for(object_type),)]
+    return [(m.local, name, wire_reader(ctx.properties.get(name), m))
+            for m in ctx.pull_mappings for name in (m.crm_for(object_type),)]
+
+
+PulledValues = tuple[dict[str, Any], list[str]]
+"""A record's mapped values converted to local types, and why any value was left out (:func:`record_values`)."""
+
+
+def page_values(ctx: RunContext, records: Sequence[CrmRecord]) -> dict[tuple[str, str], PulledValues]:
+    """:func:`record_values` of each of ``records`` by (object type, CRM id), the later of two copies winning
+    as in :func:`apply_pull_page`: worked out before the page's transaction (on the event loop, while the
+    store's thread works on the page before)."""
+    fields: dict[str, list[PulledField]] = {}
+    out: dict[tuple[str, str], PulledValues] = {}
+    for record in records:
+        of_type = fields.get(record.object_type)
+        if of_type is None:
+            of_type = fields[record.object_type] = pulled_fields(ctx, record.object_type)
+        problems: list[str] = []
+        out[(record.object_type, record.id)] = (record_values(ctx, record, problems, of_type), problems)
+    return out
 
 
 def record_values(ctx: RunContext, record: CrmRecord, errors: list[str],
@@ -144,11 +167,11 @@ def record_values(ctx: RunContext, record: CrmRecord, errors: list[str],
     ``errors``."""
     values: dict[str, Any] = {}
     properties = record.properties
-    for mapping, name, meta in pulled_fields(ctx, record.object_type) if fields is None else fields:
+    for local, name, read in pulled_fields(ctx, record.object_type) if fields is None else fields:
         if name not in properties:
             continue
         try:
-            values[mapping.local] = from_wire(properties[name], meta, mapping)
+            values[local] = read(properties[name])
         except ConversionError as exc:
             errors.append(str(exc))
     if isinstance(values.get("email"), str):
@@ -170,8 +193,10 @@ class PageMerge:
     page's writes: a linked contact is updated, else one with the same email is linked, else a contact is
     created (an email already linked to another CRM record is refused with a ``duplicate_email`` error)."""
 
-    def __init__(self, ctx: RunContext, page: PageWrites, matches: Matches) -> None:
+    def __init__(self, ctx: RunContext, page: PageWrites, matches: Matches,
+                 values: Mapping[tuple[str, str], PulledValues] | None = None) -> None:
         self.ctx = ctx
+        self.values = values or {}
         self.page = page
         self.matches = matches
         self.mappings = {m.local: m for m in ctx.pull_mappings}
@@ -181,11 +206,15 @@ class PageMerge:
     def record(self, record: CrmRecord) -> None:
         """Merge ``record`` into the page's writes."""
         ctx, page = self.ctx, self.page
-        problems: list[str] = []
-        fields = self._fields.get(record.object_type)
-        if fields is None:
-            fields = self._fields[record.object_type] = pulled_fields(ctx, record.object_type)
-        crm_vals = record_values(ctx, record, problems, fields)
+        known = self.values.get((record.object_type, record.id))
+        if known is not None:
+            crm_vals, problems = known
+        else:
+            problems = []
+            fields = self._fields.get(record.object_type)
+            if fields is None:
+                fields = self._fields[record.object_type] = pulled_fields(ctx, record.object_type)
+            crm_vals = record_values(ctx, record, problems, fields)
         owner = record.properties.get(self.owner_property) or None
         local = self.matches.linked.get(record.id)
         if local is None or local.crm_updated_at != record.updated_at_ms:

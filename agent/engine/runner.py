@@ -23,7 +23,7 @@ from leadsync.agent.engine.context import RunContext
 from leadsync.agent.engine.outcome import record_outcome
 from leadsync.agent.engine.page_groups import page_groups
 from leadsync.agent.engine.planning import PlanRecorder
-from leadsync.agent.engine.pull import apply_pull_page
+from leadsync.agent.engine.pull import PulledValues, apply_pull_page, page_values
 from leadsync.agent.engine.relink import conversion_targets
 from leadsync.agent.store.disk import disk_full
 from leadsync.agent.store.queries import cursors, owners, sync_runs
@@ -223,8 +223,9 @@ async def _pull(store: Store, ctx: RunContext, object_type: ObjectType) -> None:
     pages = ctx.connector.pull_changes(object_type, cursor, properties=ctx.crm_properties(object_type))
     async for page in page_groups(pages):  # the pages waiting when the store is free: one transaction
         followed = await conversion_targets(ctx, page.records)
+        values = page_values(ctx, [*page.records, *(r for records in followed.values() for r in records)])
         changed = await store.write(partial(_apply_page, ctx=ctx, page=page, object_type=object_type,
-                                            followed=followed))  # on the writer's thread, one hand-off
+                                            followed=followed, values=values))  # on the writer's thread
         if changed and ctx.plan is None:
             ctx.progress({"type": "contacts_changed", "run_id": ctx.run_id, "ids": changed})
         ctx.progress({"type": "progress", "run_id": ctx.run_id, "phase": "pull", "object_type": object_type,
@@ -233,10 +234,12 @@ async def _pull(store: Store, ctx: RunContext, object_type: ObjectType) -> None:
 
 
 async def _apply_page(db: aiosqlite.Connection, *, ctx: RunContext, page: PullPage, object_type: ObjectType,
-                      followed: dict[ObjectType, list[CrmRecord]]) -> list[int]:
+                      followed: dict[ObjectType, list[CrmRecord]], values: dict[tuple[str, str], PulledValues]
+                      ) -> list[int]:
     """Apply a pulled ``page`` and the records its converted leads became (``followed``) in ``db``'s
-    transaction; the ids of the contacts changed."""
-    changed = await apply_pull_page(db, ctx, page.records, page.cursor, object_type)
+    transaction (``values``: their :func:`~leadsync.agent.engine.pull.page_values`); the ids of the contacts
+    changed."""
+    changed = await apply_pull_page(db, ctx, page.records, page.cursor, object_type, values=values)
     for target_type, records in followed.items():
-        changed += await apply_pull_page(db, ctx, records, None, target_type)
+        changed += await apply_pull_page(db, ctx, records, None, target_type, values=values)
     return changed
