@@ -10,7 +10,9 @@
 - ``--json PATH`` (default ``bench-results/latest.json``);
 - ``--sandbox-as-is``: serve the sandbox with ``leadsync sandbox`` itself (see :mod:`tests.bench_procs`: in
   trees whose sandbox lacks ``TCP_NODELAY``, every answer on a kept-alive connection then waits ~40 ms);
-- ``--keep``: keep the work directory (stores, logs).
+- ``--keep``: keep the work directory (stores, logs);
+- ``--sizes SMALL,LARGE``: contacts in the small and large phases instead of the mode's;
+- ``--repeat N``: N rounds of the peer comparison (each a fresh leadsync full pull, then the peer's).
 
 Every CRM is a sandbox in its own process; every agent is its own process driven through its socket
 with :class:`~leadsync.common.rpc.RpcClient`, like a script, so its CPU time and peak RSS can be read
@@ -40,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import math
@@ -196,6 +199,8 @@ class Bench:
     errors: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     unlimited: str = field(default_factory=lambda: unlimited_agent_kind())
+    repeat: int = 1
+    """Rounds of the peer comparison (``--repeat``)."""
 
     def wants(self, *names: str) -> bool:
         return any(n in self.only for n in names)
@@ -498,31 +503,78 @@ def _baseline_row(key: str, title: str, run: bench_baseline.ScriptRun, records: 
                  "time_ratio": time_ratio})
 
 
+async def fresh_pull(bench: Bench, url: str, name: str) -> Measured:
+    """A full pull of the sandbox at ``url`` by a new unlimited agent with an empty store (then stopped)."""
+    sock = bench.work / f"{name}.sock"
+    agent = bench.start_unlimited_agent(bench.work / f"{name}-data", sock, bench.work / f"{name}-agent.log")
+    try:
+        async with RpcClient(sock, timeout_s=None) as client:
+            await connect(client, url)
+            return await measure_sync(bench, client, url, agent)
+    finally:
+        agent.stop()
+
+
+@dataclass(frozen=True)
+class PeerRound:
+    """One round of the peer comparison: leadsync's full pull, then the peer's, of the same sandbox."""
+
+    leadsync_s: float
+    leadsync_cpu_s: float | None
+    leadsync_peak_rss_mb: float | None
+    peer: bench_peer.PeerRun
+
+    @property
+    def time_ratio(self) -> float:
+        return self.leadsync_s / self.peer.seconds
+
+
+def _spread(values: Sequence[float], fmt: str = "{:.2f}") -> str:
+    """min / median / max of ``values`` (one value alone when there is one)."""
+    if len(values) == 1:
+        return fmt.format(values[0])
+    return " / ".join(fmt.format(v) for v in (min(values), statistics.median(values), max(values)))
+
+
 async def peer_pull(bench: Bench, url: str, size: int, leadsync: Measured) -> None:
-    """The peer (:mod:`tests.bench_peer`) pulls the sandbox leadsync just pulled; its row gives the ratios."""
+    """The peer (:mod:`tests.bench_peer`) pulls the sandbox leadsync just pulled; with ``--repeat N``, N-1 more
+    rounds of a fresh leadsync pull then the peer's. Its row gives the ratios (min / median / max of the
+    rounds) and the median round's figures."""
     title = f"Peer pull, meltano-tap-hubspot, {size:,}"
     python, why_not = await asyncio.to_thread(bench_peer.peer_python)
     if python is None:
         bench.add(Row(key=f"peer.pull.{size}", group="peer", title=title, agent=AGENT_PEER,
                       notes=f"skipped: {why_not}", figures={"skipped": why_not}))
         return
-    await reset_stats(bench, url)
-    peer = await asyncio.to_thread(bench_peer.run_peer, python, url, TOKEN, bench.work / f"peer-{size}.jsonl")
-    stats = await get_stats(bench, url)
-    ours_rss = leadsync.agent_after.peak_rss_mb if leadsync.agent_after else None
-    time_ratio = leadsync.seconds / peer.seconds
-    cpu_ratio = None if leadsync.cpu_s is None else leadsync.cpu_s / peer.cpu_s
-    rss = "–" if ours_rss is None else f"{ours_rss:.0f} MB vs its {peer.peak_rss_mb:.0f} MB"
+    rounds: list[PeerRound] = []
+    stats: dict[str, Any] = {}
+    for number in range(bench.repeat):
+        if number:
+            leadsync = await fresh_pull(bench, url, f"peer-{size}-round{number}")
+        await reset_stats(bench, url)
+        peer = await asyncio.to_thread(bench_peer.run_peer, python, url, TOKEN, bench.work / f"peer-{size}.jsonl")
+        stats = await get_stats(bench, url)
+        rounds.append(PeerRound(leadsync.seconds, leadsync.cpu_s,
+                                leadsync.agent_after.peak_rss_mb if leadsync.agent_after else None, peer))
+    middle = sorted(rounds, key=lambda r: r.time_ratio)[len(rounds) // 2]
+    peer, ours_rss = middle.peer, max((r.leadsync_peak_rss_mb or 0 for r in rounds), default=0) or None
+    peer_rss = min(r.peer.peak_rss_mb for r in rounds)
+    cpu_ratios = [r.leadsync_cpu_s / r.peer.cpu_s for r in rounds if r.leadsync_cpu_s is not None]
+    rss = "–" if ours_rss is None else f"{ours_rss:.0f} MB vs its {peer_rss:.0f} MB"
+    how = "" if len(rounds) == 1 else f" (min / median / max of {len(rounds)} rounds, leadsync then the peer each)"
     bench.add(Row(
         key=f"peer.pull.{size}", group="peer", title=title, agent=AGENT_PEER, records=peer.records,
         seconds=peer.seconds, api_calls=stats.get("requests_total"), cpu_per_10k_s=peer.cpu_s / (size / 10_000),
-        peak_rss_mb=peer.peak_rss_mb,
-        notes=f"list pages of 100 with every property, Singer JSON to a file; leadsync's pull of the same sandbox: "
-              f"{time_ratio:.2f}x its time, {'–' if cpu_ratio is None else f'{cpu_ratio:.2f}x'} its CPU, "
-              f"peak RSS {rss}" + ("" if peer.records == size else f"; the peer wrote {peer.records:,} of {size:,}"),
-        figures={**asdict(peer), "sandbox_requests": stats.get("requests_total"), "leadsync_seconds": leadsync.seconds,
-                 "leadsync_cpu_s": leadsync.cpu_s, "leadsync_peak_rss_mb": ours_rss, "time_ratio": time_ratio,
-                 "cpu_ratio": cpu_ratio, "size": size}))
+        peak_rss_mb=peer_rss,
+        notes=f"list pages of 100 with every property, Singer JSON to a file; leadsync's pull of the same sandbox"
+              f"{how}: {_spread([r.time_ratio for r in rounds])}x its time "
+              f"({_spread([r.leadsync_s for r in rounds])} s vs {_spread([r.peer.seconds for r in rounds])} s), "
+              f"{_spread(cpu_ratios) if cpu_ratios else '–'}x its CPU, peak RSS {rss} (highest vs lowest)"
+              + ("" if peer.records == size else f"; the peer wrote {peer.records:,} of {size:,}"),
+        figures={**asdict(peer), "sandbox_requests": stats.get("requests_total"), "leadsync_seconds": middle.leadsync_s,
+                 "leadsync_cpu_s": middle.leadsync_cpu_s, "leadsync_peak_rss_mb": ours_rss,
+                 "time_ratio": middle.time_ratio, "cpu_ratio": statistics.median(cpu_ratios) if cpu_ratios else None,
+                 "size": size, "rounds": [{**asdict(r), "time_ratio": r.time_ratio} for r in rounds]}))
 
 
 async def phase_large(bench: Bench) -> None:
@@ -1082,6 +1134,16 @@ async def run(bench: Bench) -> None:
         print(f"phase {name} took {bench.extra[f'phase_{name}_s']:.0f} s", flush=True)
 
 
+def _two_sizes(text: str) -> tuple[int, int]:
+    try:
+        small, large = (int(part.replace("_", "")) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give two contact counts, as 10000,100000") from None
+    if min(small, large) < 1_000:
+        raise argparse.ArgumentTypeError(f"{text!r}: each phase needs 1,000 contacts or more")
+    return small, large
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench", description="leadsync benchmarks (figures).")
     parser.add_argument("--quick", action="store_true", help="small sizes (10k/20k contacts)")
@@ -1090,8 +1152,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sandbox-as-is", action="store_true",
                         help="serve the sandbox with `leadsync sandbox` itself (same once its kit sets TCP_NODELAY)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--sizes", metavar="SMALL,LARGE", type=_two_sizes,
+                        help="contacts in the small and large phases (e.g. 10000,100000)")
+    parser.add_argument("--repeat", type=int, default=1, metavar="N",
+                        help="rounds of the peer comparison (a fresh leadsync pull, then the peer's)")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
+    if args.sizes:
+        sizes = dataclasses.replace(sizes, small=args.sizes[0], large=args.sizes[1])
     only = parse_only(args.only)
     work = Path(tempfile.mkdtemp(prefix="lsbench-"))
     info = machine()
@@ -1101,7 +1169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     async def go() -> Bench:
         async with httpx.AsyncClient(timeout=60) as http:
-            bench = Bench(sizes=sizes, only=only, work=work, as_is=args.sandbox_as_is, http=http)
+            bench = Bench(sizes=sizes, only=only, work=work, as_is=args.sandbox_as_is, http=http,
+                          repeat=max(1, args.repeat))
             await run(bench)
             return bench
 
