@@ -10,11 +10,15 @@ import asyncio
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 import pytest
 
-from leadsync.agent.store.store import Store
+from leadsync.agent.store.queries import contacts, links
+from leadsync.agent.store.queries.contacts import PulledContact
+from leadsync.agent.store.queries.links import Link
+from leadsync.agent.store.store import Store, row_chunks
 from leadsync.agent.store.writer import SuspendedWrite
 
 
@@ -123,3 +127,50 @@ async def test_a_dry_run_view_writes_through_savepoints_and_keeps_nothing(store:
         async with view.reader.execute("SELECT value FROM settings WHERE key = 'a'") as cur:
             assert await cur.fetchone() is not None
     assert await _settings(store) == {}
+
+
+def test_row_chunks_are_power_of_two_slices_in_order_covering_every_item() -> None:
+    for count in (0, 1, 7, 256, 257, 1000):
+        items = list(range(count))
+        parts = list(row_chunks(items, 256))
+        assert [x for part in parts for x in part] == items
+        assert all(len(part) & (len(part) - 1) == 0 and len(part) <= 256 for part in parts)
+    assert len({len(p) for count in range(1, 1001) for p in row_chunks(list(range(count)), 256)}) == 9
+
+
+class Recording:
+    """A connection that records the text of every statement run through it."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self.db = db
+        self.texts: set[str] = set()
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        self.texts.add(sql)
+        return self.db.execute(sql, *args)
+
+    def executemany(self, sql: str, *args: Any) -> Any:
+        self.texts.add(sql)
+        return self.db.executemany(sql, *args)
+
+
+async def test_a_pull_page_has_a_few_statement_shapes_whatever_its_size(store: Store) -> None:
+    # SQLite compiles every distinct statement text and keeps it in the connection's statement cache (128):
+    # a text per list length (IN (?, ?, ...), VALUES (...), (...)) held 20 MB during a large pull
+    made, seen = 0, set()
+    for size in range(1, 301, 7):
+        new = [PulledContact(made + k + 1, {"email": f"c{made + k}@example.org"}, f"c{made + k}@example.org", None,
+                             {}, 1, 1) for k in range(size)]
+        made += size
+
+        async def page(db: aiosqlite.Connection, new: list[PulledContact] = new) -> None:
+            rec: Any = Recording(db)
+            await contacts.insert_pulled_contacts(rec, new)
+            await links.upsert_pulled_links(rec, [Link(c.id, "hubspot", "contact", str(c.id), 1, 1) for c in new])
+            assert len(await contacts.linked_contacts(rec, "hubspot", [str(c.id) for c in new])) == len(new)
+            assert len(await contacts.contacts_with_emails(rec, [str(c.email_norm) for c in new])) == len(new)
+            seen.update(rec.texts)
+
+        await store.write(page)
+    assert made > 6_000
+    assert len(seen) <= 9 + 10 + 2, sorted(t[:60] for t in seen)  # 9 slice sizes of contacts, 10 of links, 2 selects

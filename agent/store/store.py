@@ -180,6 +180,31 @@ async def _configure(db: aiosqlite.Connection) -> None:
     await db.execute("PRAGMA synchronous=NORMAL")
 
 
+IN_JSON = "(SELECT value FROM json_each(?))"
+"""The right side of ``x IN ...`` for a list given as one JSON-array parameter (:func:`json_list`): one statement
+whatever the list's length. A statement per length (``IN (?, ?, ...)``) filled SQLite's statement cache (128
+statements per connection): 100 lists of ~950 values held 20 MB (2026-12-07)."""
+
+
+def json_list(values: Iterable[Any]) -> str:
+    """``values`` (str, int, None) as the JSON array :data:`IN_JSON` reads."""
+    return dumps(list(values))
+
+
+def row_chunks(items: Sequence[Any], most: int) -> Iterable[Sequence[Any]]:
+    """``items`` in consecutive slices whose lengths are powers of two of at most ``most`` (a power of two):
+    a multi-row statement of one slice then has one of log2(most) + 1 shapes, so SQLite's statement cache
+    holds a few of them whatever the row counts (see :data:`IN_JSON`)."""
+    if most & (most - 1):
+        raise ValueError(f"{most} is not a power of two")
+    start = 0
+    while start < len(items):
+        left = len(items) - start
+        size = most if left >= most else 1 << (left.bit_length() - 1)
+        yield items[start : start + size]
+        start += size
+
+
 def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
     """``items`` in consecutive slices of at most ``size``."""
     for start in range(0, len(items), size):

@@ -8,7 +8,7 @@ from typing import Any
 import aiosqlite
 import msgspec
 
-from leadsync.agent.store.store import chunks, dumps, loads
+from leadsync.agent.store.store import dumps, loads, row_chunks
 
 
 class BaseValue(msgspec.Struct, frozen=True):
@@ -21,14 +21,14 @@ class BaseValue(msgspec.Struct, frozen=True):
     synced_at: int
 
 
-UPSERT_ROWS = 500
-"""Rows of one multi-row upsert (4 parameters each, far below SQLite's 32,766)."""
+UPSERT_ROWS = 512
+"""Rows of one multi-row upsert at most (power-of-two slices; 4 parameters each, far below SQLite's 32,766)."""
 
 
 async def upsert_base_values(db: aiosqlite.Connection, bases: Sequence[BaseValue]) -> None:
-    """Insert or replace the base of every contact in ``bases`` (one multi-row statement per
-    :data:`UPSERT_ROWS`; a contact twice: the later base wins, as in order)."""
-    for part in chunks(bases, UPSERT_ROWS):
+    """Insert or replace the base of every contact in ``bases`` (one multi-row statement per slice of at
+    most :data:`UPSERT_ROWS`; a contact twice: the later base wins, as in order)."""
+    for part in row_chunks(bases, UPSERT_ROWS):
         await db.execute(
             f"INSERT INTO base_values(contact_id, vals, sync_run_id, synced_at) VALUES "
             f"{','.join(['(?, ?, ?, ?)'] * len(part))} ON CONFLICT(contact_id) DO UPDATE SET vals = excluded.vals, "

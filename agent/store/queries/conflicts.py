@@ -11,7 +11,7 @@ from typing import Any
 import aiosqlite
 import msgspec
 
-from leadsync.agent.store.store import Store, dumps, loads
+from leadsync.agent.store.store import IN_JSON, Store, dumps, json_list, loads
 from leadsync.common.answers import Conflict
 
 
@@ -47,9 +47,8 @@ async def undecided_fields(db: aiosqlite.Connection, contact_ids: Sequence[int])
     """(contact id, field) pairs of ``contact_ids`` with an open conflict no policy could decide."""
     if not contact_ids:
         return set()
-    async with db.execute(f"SELECT contact_id, field FROM conflicts WHERE contact_id IN "
-                          f"({','.join('?' * len(contact_ids))}) AND resolved_at IS NULL AND winner = 'none'",
-                          list(contact_ids)) as cur:
+    async with db.execute(f"SELECT contact_id, field FROM conflicts WHERE contact_id IN {IN_JSON} "
+                          "AND resolved_at IS NULL AND winner = 'none'", [json_list(contact_ids)]) as cur:
         return {(r[0], r[1]) for r in await cur.fetchall()}
 
 

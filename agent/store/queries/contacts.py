@@ -14,7 +14,7 @@ from typing import Any
 import aiosqlite
 import msgspec
 
-from leadsync.agent.store.store import Store, chunks, dumps, loads
+from leadsync.agent.store.store import IN_JSON, Store, chunks, dumps, json_list, loads, row_chunks
 from leadsync.common.emails import normalize_email
 from leadsync.common.models import STANDARD_FIELDS
 
@@ -79,8 +79,8 @@ async def linked_contacts(db: aiosqlite.Connection, crm: str, crm_ids: Sequence[
     """The contacts linked to ``crm``'s records ``crm_ids``, by CRM id (one statement)."""
     if not crm_ids:
         return {}
-    async with db.execute(_STORED_SELECT + f"WHERE +l.crm = ? AND l.crm_id IN ({','.join('?' * len(crm_ids))})",
-                          [crm, *crm_ids]) as cur:
+    async with db.execute(_STORED_SELECT + f"WHERE +l.crm = ? AND l.crm_id IN {IN_JSON}",
+                          [crm, json_list(crm_ids)]) as cur:
         return {row["crm_id"]: _stored(row) for row in await cur.fetchall()}
 
 
@@ -88,7 +88,7 @@ async def contacts_with_emails(db: aiosqlite.Connection, keys: Sequence[str]) ->
     """The contacts whose email's match key is one of ``keys`` (normalized emails), by key (one statement)."""
     if not keys:
         return {}
-    async with db.execute(_STORED_SELECT + f"WHERE c.email_norm IN ({','.join('?' * len(keys))})", list(keys)) as cur:
+    async with db.execute(_STORED_SELECT + f"WHERE c.email_norm IN {IN_JSON}", [json_list(keys)]) as cur:
         return {normalize_email(row["email"]): _stored(row) for row in await cur.fetchall()}
 
 
@@ -96,8 +96,7 @@ async def stored_contacts(db: aiosqlite.Connection, contact_ids: Sequence[int]) 
     """The contacts ``contact_ids`` as a pull matches them, by id (one statement; missing ids are absent)."""
     if not contact_ids:
         return {}
-    async with db.execute(_STORED_SELECT + f"WHERE c.id IN ({','.join('?' * len(contact_ids))})",
-                          list(contact_ids)) as cur:
+    async with db.execute(_STORED_SELECT + f"WHERE c.id IN {IN_JSON}", [json_list(contact_ids)]) as cur:
         return {row["id"]: _stored(row) for row in await cur.fetchall()}
 
 
@@ -108,17 +107,18 @@ async def max_contact_id(db: aiosqlite.Connection) -> int:
     return int(top[0]) if top else 0
 
 
-INSERT_ROWS = 200
-"""Pulled contacts per multi-row INSERT: one statement per chunk, so the search index (migration 9's
-trigger) takes them in one flush instead of one per row."""
+INSERT_ROWS = 256
+"""Pulled contacts per multi-row INSERT at most (power-of-two slices, :func:`~leadsync.agent.store.store.row_chunks`):
+one statement per slice, so the search index (migration 9's trigger) takes them in one flush instead of one
+per row."""
 
 
 async def insert_pulled_contacts(db: aiosqlite.Connection, contacts: Sequence[PulledContact]) -> None:
-    """Create ``contacts`` as linked, synced CRM contacts (revision 1; one multi-row INSERT per
+    """Create ``contacts`` as linked, synced CRM contacts (revision 1; multi-row INSERTs of at most
     :data:`INSERT_ROWS`)."""
     cols = ", ".join(STANDARD_FIELDS)
     row = f"(?, {','.join('?' * len(STANDARD_FIELDS))}, ?, ?, ?, ?, ?, 'crm', 1, 1, 'linked')"
-    for part in chunks(list(contacts), INSERT_ROWS):
+    for part in row_chunks(contacts, INSERT_ROWS):
         await db.execute(
             f"INSERT INTO contacts(id, {cols}, email_norm, owner_id, fields, created_at, updated_at, source, "
             f"local_rev, synced_rev, crm_state) VALUES {','.join([row] * len(part))}",
@@ -163,8 +163,8 @@ async def mark_archived(db: aiosqlite.Connection, crm: str, crm_ids: Sequence[st
         await db.execute(
             f"UPDATE contacts SET crm_state = 'archived', crm_note = 'archived (deleted) in the CRM; '"
             f" || 'contacts.restore re-creates it' WHERE crm_state = 'linked' AND id IN "
-            f"(SELECT contact_id FROM crm_links WHERE +crm = ? AND crm_id IN ({','.join('?' * len(ids))}))",
-            [crm, *ids])
+            f"(SELECT contact_id FROM crm_links WHERE +crm = ? AND crm_id IN {IN_JSON})",
+            [crm, json_list(ids)])
 
 
 async def contact_values(db: aiosqlite.Connection, contact_id: int) -> ContactValues | None:

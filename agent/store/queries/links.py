@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import aiosqlite
 import msgspec
 
-from leadsync.agent.store.store import chunks
+from leadsync.agent.store.store import IN_JSON, json_list, row_chunks
 
 
 class Link(msgspec.Struct, frozen=True):
@@ -26,15 +26,15 @@ def _rows(links: Sequence[Link]) -> list[tuple[int, str, str, str, int | None, i
     return [(k.contact_id, k.crm, k.object_type, k.crm_id, k.crm_updated_at, k.linked_at) for k in links]
 
 
-UPSERT_ROWS = 500
-"""Rows of one multi-row upsert (6 parameters each, far below SQLite's 32,766)."""
+UPSERT_ROWS = 512
+"""Rows of one multi-row upsert at most (power-of-two slices; 6 parameters each, far below SQLite's 32,766)."""
 
 
 async def upsert_pulled_links(db: aiosqlite.Connection, links: Sequence[Link]) -> None:
     """Link each contact as a pull saw it: a contact already linked takes the record's id, object type and
     modified time (a merge or conversion in the CRM moves it); ``linked_at`` stays the first link's. One
-    multi-row statement per :data:`UPSERT_ROWS` (a contact twice: the later row wins, as in order)."""
-    for part in chunks(_rows(links), UPSERT_ROWS):
+    multi-row statement per slice of at most :data:`UPSERT_ROWS` (a contact twice: the later row wins, as in order)."""
+    for part in row_chunks(_rows(links), UPSERT_ROWS):
         await db.execute(
             "INSERT INTO crm_links(contact_id, crm, object_type, crm_id, crm_updated_at, linked_at) "
             f"VALUES {','.join(['(?, ?, ?, ?, ?, ?)'] * len(part))} ON CONFLICT(contact_id) DO UPDATE SET "
@@ -77,6 +77,6 @@ async def object_types_of(db: aiosqlite.Connection, crm: str, crm_ids: Sequence[
     left out)."""
     if not crm_ids:
         return {}
-    async with db.execute(f"SELECT crm_id, object_type FROM crm_links WHERE +crm = ? AND crm_id IN "
-                          f"({','.join('?' * len(crm_ids))})", [crm, *crm_ids]) as cur:
+    async with db.execute(f"SELECT crm_id, object_type FROM crm_links WHERE +crm = ? AND crm_id IN {IN_JSON}",
+                          [crm, json_list(crm_ids)]) as cur:
         return {str(r[0]): str(r[1]) for r in await cur.fetchall()}

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import aiosqlite
 
-from leadsync.agent.store.store import chunks
+from leadsync.agent.store.store import IN_JSON, chunks, json_list
 
 
 async def record_owner_change(db: aiosqlite.Connection, contact_id: int, new_owner: str | None, source: str,
@@ -39,8 +39,7 @@ async def record_owner_changes(db: aiosqlite.Connection, changes: Sequence[tuple
     ids = list(dict.fromkeys(contact_id for contact_id, _, _ in changes))
     current: dict[int, str | None] = {}
     for part in chunks(ids, OWNER_CHUNK):
-        async with db.execute(f"SELECT id, owner_id FROM contacts WHERE id IN ({','.join('?' * len(part))})",
-                              part) as cur:
+        async with db.execute(f"SELECT id, owner_id FROM contacts WHERE id IN {IN_JSON}", [json_list(part)]) as cur:
             current.update((int(r[0]), r[1]) for r in await cur.fetchall())
     updates: dict[int, str | None] = {}
     history: list[tuple[int, str | None, str | None, str, int | None, int]] = []

@@ -9,7 +9,7 @@ from typing import Any
 import aiosqlite
 import msgspec
 
-from leadsync.agent.store.store import Store, dumps, loads
+from leadsync.agent.store.store import IN_JSON, Store, dumps, json_list, loads
 
 
 class FieldChange(msgspec.Struct, frozen=True):
@@ -39,9 +39,8 @@ async def local_edit_times(db: aiosqlite.Connection, contact_ids: Sequence[int])
     """When each field of ``contact_ids`` was last changed other than by the CRM: {(contact, field): epoch ms}."""
     if not contact_ids:
         return {}
-    marks = ",".join("?" * len(contact_ids))
-    async with db.execute(f"SELECT contact_id, field, changed_at FROM provenance WHERE contact_id IN ({marks}) "
-                          "AND source != 'crm'", list(contact_ids)) as cur:
+    async with db.execute(f"SELECT contact_id, field, changed_at FROM provenance WHERE contact_id IN {IN_JSON} "
+                          "AND source != 'crm'", [json_list(contact_ids)]) as cur:
         return {(r[0], r[1]): r[2] for r in await cur.fetchall()}
 
 

@@ -20,7 +20,7 @@ import aiosqlite
 import msgspec
 
 from leadsync.agent.store.queries.rows import to_struct
-from leadsync.agent.store.store import Store, dumps, loads
+from leadsync.agent.store.store import IN_JSON, Store, dumps, json_list, loads
 from leadsync.common.models import SyncError
 
 RETRY_DELAYS_MS: Final = (60_000, 300_000, 1_800_000, 7_200_000, 21_600_000)
@@ -125,13 +125,10 @@ async def record_pulled(db: aiosqlite.Connection, crm_ids: Sequence[str], errors
     """Record the errors of a pulled page (``errors``) and resolve, at ``stamp``, the open pull and link
     errors of the page's records (``crm_ids``) that did not come back: the record was read without them."""
     again = {e.key for e in errors}
-    open_rows: list[aiosqlite.Row] = []
-    for start in range(0, len(crm_ids), 500):
-        part = crm_ids[start:start + 500]
-        async with db.execute(
-                f"SELECT id, {_KEY} FROM sync_errors WHERE resolved_at IS NULL AND operation IN ('pull', 'link') "
-                f"AND crm_id IN ({','.join('?' * len(part))})", list(part)) as cur:
-            open_rows += await cur.fetchall()
+    async with db.execute(
+            f"SELECT id, {_KEY} FROM sync_errors WHERE resolved_at IS NULL AND operation IN ('pull', 'link') "
+            f"AND crm_id IN {IN_JSON}", [json_list(crm_ids)]) as cur:
+        open_rows = await cur.fetchall()
     gone = [(stamp, row[0]) for row in open_rows if tuple(row[1:]) not in again]
     await db.executemany("UPDATE sync_errors SET resolved_at = ?, next_retry_at = NULL WHERE id = ?", gone)
     await insert_sync_errors(db, errors)
