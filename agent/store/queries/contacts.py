@@ -119,12 +119,15 @@ async def insert_pulled_contacts(db: aiosqlite.Connection, contacts: Sequence[Pu
     cols = ", ".join(STANDARD_FIELDS)
     row = f"(?, {','.join('?' * len(STANDARD_FIELDS))}, ?, ?, ?, ?, ?, 'crm', 1, 1, 'linked')"
     for part in row_chunks(contacts, INSERT_ROWS):
+        params: list[Any] = []
+        for c in part:
+            std = c.standard
+            params.append(c.id)
+            params += [std.get(f) for f in STANDARD_FIELDS]
+            params += (c.email_norm, c.owner_id, dumps(c.fields) if c.fields else "{}", c.created_at, c.updated_at)
         await db.execute(
             f"INSERT INTO contacts(id, {cols}, email_norm, owner_id, fields, created_at, updated_at, source, "
-            f"local_rev, synced_rev, crm_state) VALUES {','.join([row] * len(part))}",
-            [v for c in part for v in (c.id, *(c.standard.get(f) for f in STANDARD_FIELDS), c.email_norm,
-                                       c.owner_id, dumps(c.fields), c.created_at, c.updated_at)],
-        )
+            f"local_rev, synced_rev, crm_state) VALUES {','.join([row] * len(part))}", params)
 
 
 async def unarchive(db: aiosqlite.Connection, contact_ids: Iterable[int]) -> None:
