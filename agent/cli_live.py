@@ -24,7 +24,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from leadsync.common.paths import socket_path
 from leadsync.common.rpc import AgentUnavailableError, RpcClient
 
-PHASES: Final = {"pull": "pulling from the CRM", "push": "pushing to the CRM"}
+PHASES: Final = {"pull": "pulling from the CRM", "push": "pushing to the CRM",
+                 "search_index": "building the search index"}
 FINAL: Final = ("ok", "partial", "failed", "interrupted")
 LINE_EVERY_S: Final = 2.0
 """Plain progress lines (stdout not a terminal): one per phase change, then at most one per this many s."""

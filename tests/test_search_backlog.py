@@ -180,6 +180,7 @@ async def test_a_first_full_pull_builds_the_index_at_its_end_an_incremental_one_
     assert events.indexing()[0] == (0, contacts) and events.indexing()[-1] == (contacts, contacts)
     assert f"building it for {contacts:,} contacts" in caplog.text
     await assert_index_complete(crm_world.agent.store)
+    assert (await crm_client.call("agent.status"))["search_backlog"] == 0
 
     events.clear()
     crm_id = crm_world.crm.ids()[0]
@@ -238,6 +239,7 @@ async def test_a_pull_that_fails_builds_the_index_else_the_next_pull_does(
                 assert row is not None
                 page = await client.call("contacts.list", {"filter": {"q": row[0]}})
                 assert [c["email"] for c in page["contacts"]] == [row[0]]
+                assert (await client.call("agent.status"))["search_backlog"] == made
             else:
                 await assert_index_complete(store)  # built when the pull failed
             run = await client.call("sync.run", {"wait": True})  # resumes the pull from its cursor
