@@ -7,6 +7,7 @@ next pull. The index is compared with the documents of the contacts as they are 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import sqlite3
@@ -248,3 +249,25 @@ async def test_a_pull_that_fails_builds_the_index_else_the_next_pull_does(
             await assert_index_complete(store)
     finally:
         await world.agent.stop()
+
+
+async def test_an_agent_stopped_mid_pull_builds_the_index_before_it_ends(short_tmp: Path) -> None:
+    world = await connect_world(short_tmp, *make_sandbox(contacts=500, latency_ms=40))
+    path = db_path(world.agent.data_dir)
+    try:
+        async with RpcClient(world.agent.socket_path) as client:
+            await client.call("sync.run", {"wait": False})
+        for _ in range(500):
+            if raw_state(path)[2] > 0:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await world.agent.stop()
+    backlog, indexed, made = raw_state(path)
+    assert (backlog, indexed) == (0, made) and 0 < made < 500  # cut short, indexed when the run stopped
+    store = await Store.open(path)
+    try:
+        assert store.search_build is None
+        await assert_index_complete(store)
+    finally:
+        await store.close()
