@@ -25,7 +25,8 @@ if TYPE_CHECKING:  # rich is imported on use: the agent process imports this mod
     from rich.console import Console
     from rich.progress import TaskID
 
-PHASES: Final = {"pull": "pulling from the CRM", "push": "pushing to the CRM"}
+PHASES: Final = {"pull": "pulling from the CRM", "push": "pushing to the CRM",
+                 "search_index": "building the search index"}
 FINAL: Final = ("ok", "partial", "failed", "interrupted")
 LINE_EVERY_S: Final = 2.0
 """Plain progress lines (stdout not a terminal): one per phase change, then at most one per this many s."""

@@ -32,7 +32,8 @@ from leadsync.tui.recovery import ErrorsTable, HistoryTable, RecoveryDone
 
 HISTORY_LIMIT = 50
 ERRORS_LIMIT = 200
-PHASES = {"pull": "pulling from the CRM", "push": "pushing to the CRM"}
+PHASES = {"pull": "pulling from the CRM", "push": "pushing to the CRM",
+          "search_index": "building the search index"}
 
 HISTORY_COLUMNS: tuple[tuple[str, int | None], ...] = (
     ("#", 4), ("Trigger", 9), ("Status", 11), ("Started (UTC)", 16), ("Took", 10), ("Pulled", 7),

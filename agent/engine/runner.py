@@ -2,7 +2,8 @@
 
 Each pulled page is applied in one transaction together with its cursor checkpoint, and each pushed
 batch's confirmed results in one transaction, so a crash at any point resumes without skipping or
-duplicating anything (invariants 3-5).
+duplicating anything (invariants 3-5). A pull into a store with no contact leaves the search index to
+one bulk build at its end (:func:`~leadsync.agent.store.search_index.deferred`, progress phase ``search_index``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from leadsync.agent.engine.page_groups import page_groups
 from leadsync.agent.engine.planning import PlanRecorder
 from leadsync.agent.engine.pull import PulledValues, apply_pull_page, page_values
 from leadsync.agent.engine.relink import conversion_targets
+from leadsync.agent.store import search_index
 from leadsync.agent.store.disk import disk_full
 from leadsync.agent.store.queries import cursors, owners, sync_runs
 from leadsync.agent.store.queries.contacts import any_contact
@@ -88,8 +90,9 @@ async def execute_run(
         ctx.properties = directory.properties
         ctx.object_fields = directory.fields
         if pull:
-            for object_type in connector.capabilities.object_types:
-                await _pull(store, ctx, object_type)
+            async with search_index.deferred(store, enabled=plan is None, progress=partial(_indexing, ctx)):
+                for object_type in connector.capabilities.object_types:
+                    await _pull(store, ctx, object_type)
         if push:
             active = await owners.active_owner_ids(store.reader)
             await push_phase.push(store, ctx, active, contact_ids)
@@ -231,6 +234,12 @@ async def _pull(store: Store, ctx: RunContext, object_type: ObjectType) -> None:
         ctx.progress({"type": "progress", "run_id": ctx.run_id, "phase": "pull", "object_type": object_type,
                       "done": ctx.counts.pulled, "total": page.total})
         await ctx.between_batches()
+
+
+def _indexing(ctx: RunContext, done: int, total: int) -> None:
+    """Progress of the search index's bulk build after a large pull (:mod:`~leadsync.agent.store.search_index`:
+    a first full pull into an empty store leaves it to the end)."""
+    ctx.progress({"type": "progress", "run_id": ctx.run_id, "phase": "search_index", "done": done, "total": total})
 
 
 async def _apply_page(db: aiosqlite.Connection, *, ctx: RunContext, page: PullPage, object_type: ObjectType,

@@ -298,6 +298,21 @@ MIGRATIONS: list[list[str]] = [
             DELETE FROM contacts_search WHERE rowid = old.id;
         END""",
     ],
+    # 10: the search index's backlog (issue 15): while its one row exists, the contacts with an id from
+    # pending_from up are not indexed row by row (the insert trigger skips them) but in bulk later, in id
+    # order (agent/store/search_index.py); edits and deletes stay row by row (no-ops on rows not indexed yet)
+    [
+        """CREATE TABLE search_backlog (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            pending_from INTEGER NOT NULL,   -- contacts with id >= this are not in contacts_search yet
+            suspended_at INTEGER NOT NULL    -- epoch ms UTC
+        )""",
+        "DROP TRIGGER contacts_search_insert",
+        f"""CREATE TRIGGER contacts_search_insert AFTER INSERT ON contacts
+            WHEN NOT EXISTS (SELECT 1 FROM search_backlog WHERE new.id >= pending_from) BEGIN
+            INSERT INTO contacts_search(rowid, doc) VALUES (new.id, {SEARCH_DOC.format(p='new')});
+        END""",
+    ],
 ]
 
 

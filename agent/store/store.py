@@ -4,7 +4,9 @@ WAL mode lets the reader (RPC queries, the TUI) see the last committed state whi
 page, so browsing stays responsive during a sync and never sees a half-applied page.
 
 Both connections know the SQL function ``leadsync_now_ms()``: the store's clock (:attr:`Store.clock`, epoch
-ms UTC), which queries use for "now" (an automatic retry that is due) so that a test can move time.
+ms UTC), which queries use for "now" (an automatic retry that is due) so that a test can move time; and
+``leadsync_fold(text)``: ``text`` in lower case (Python's ``str.lower``, as the trigram index folds case),
+what a search reads a document not indexed yet with (:mod:`.search_index`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import msgspec
 from leadsync.agent.store.disk import secure_store_files
 from leadsync.agent.store.migrations import migrate
 from leadsync.agent.store.reader import connect_reader
+from leadsync.agent.store.search_index import pending_from as search_pending_from
+from leadsync.agent.store.search_index import repair as repair_search_index
 from leadsync.agent.store.writer import WriterConnection, connect_writer
 from leadsync.common.instants import NowMs, now_ms
 
@@ -52,6 +56,8 @@ class Store:
         self.reader = reader
         self._write_lock = asyncio.Lock()
         self.clock: NowMs = now_ms
+        self.search_build: asyncio.Task[int] | None = None
+        """The search index's build started by :meth:`open` for a backlog a crash left (None: there was none)."""
 
     @classmethod
     async def open(cls, path: Path) -> Store:
@@ -70,9 +76,19 @@ class Store:
         store = cls(path, writer, reader)
         for db in (writer, reader):
             await db.create_function("leadsync_now_ms", 0, lambda: store.clock())
+            await db.create_function("leadsync_fold", 1, _fold, deterministic=True)
+        if await search_pending_from(reader) is not None:  # a pull was cut short: its contacts are indexed now
+            store.search_build = asyncio.create_task(repair_search_index(store), name="search-index-build")
         return store
 
     async def close(self) -> None:
+        if self.search_build is not None and not self.search_build.done():
+            self.search_build.cancel()  # its committed chunks stay; the next open goes on
+        if self.search_build is not None:
+            try:
+                await self.search_build
+            except (asyncio.CancelledError, Exception):
+                pass
         await self.reader.close()
         await self.writer.close()
 
@@ -203,6 +219,10 @@ def row_chunks(items: Sequence[Any], most: int) -> Iterable[Sequence[Any]]:
         size = most if left >= most else 1 << (left.bit_length() - 1)
         yield items[start : start + size]
         start += size
+
+
+def _fold(text: str | None) -> str | None:
+    return None if text is None else text.lower()
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:

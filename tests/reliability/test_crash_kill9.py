@@ -1,5 +1,7 @@
 """Crash safety (issue 7, invariant 3): the agent is killed with SIGKILL at 24 different points of large
-syncs, restarted each time, and once syncs have converged both sides are complete and duplicate-free.
+syncs, restarted each time, and once syncs have converged both sides are complete and duplicate-free, and
+the search index (left to the end of the first pull, built when a restart finds it left so) holds every
+contact as it is.
 
 Real processes: ``leadsync sandbox --port 0 --contacts 5000`` and ``leadsync agent --data-dir D --socket S``
 (``LEADSYNC_HUBSPOT_RATE_LIMIT_PER_10S`` lifts the connector's own rate limit so the test runs fast).
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,6 +26,8 @@ from typing import Any
 import httpx
 import pytest
 
+from leadsync.agent.store.migrations import SEARCH_DOC
+from leadsync.common.paths import db_path
 from leadsync.common.rpc import RpcClient, call_once
 from tests.conftest import SANDBOX_TOKEN
 from tests.reliability.conftest import AgentProcess, SandboxProcess
@@ -236,4 +241,8 @@ def test_kill_9_at_24_points_then_both_sides_converge_without_duplicates_or_loss
     assert errors == []
     assert runs[-1]["status"] == "ok" and runs[-1]["failed"] == 0
     assert sum(r["status"] == "interrupted" for r in history) >= expected.cut_short >= 7, report
+    with sqlite3.connect(db_path(short_tmp / "data")) as raw:  # the first pull left the index to its end (issue 15)
+        docs = raw.execute(f"SELECT id, {SEARCH_DOC.format(p='contacts')} FROM contacts ORDER BY id").fetchall()
+        assert raw.execute("SELECT rowid, doc FROM contacts_search ORDER BY rowid").fetchall() == docs
+        assert raw.execute("SELECT count(*) FROM search_backlog").fetchone() == (0,)
     print(report)

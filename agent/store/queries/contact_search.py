@@ -7,13 +7,20 @@ for by reading the documents of the next :data:`SCAN_WINDOW` ids (a common fragm
 else through the index's vocabulary (``contacts_search_terms``: the trigrams that begin with it, since every
 fragment of a value is followed by a character in the document) when those are rare, else by reading on.
 Either way the cost does not grow with the store for a fragment few contacts have. Source: SQLite's FTS5
-documentation, "The Trigram Tokenizer" and "The fts5vocab Virtual Table Module"."""
+documentation, "The Trigram Tokenizer" and "The fts5vocab Virtual Table Module".
+
+While the index has a backlog (contacts from an id up left out during a large pull, built in bulk after it:
+:mod:`~leadsync.agent.store.search_index`), the contacts in it are found by reading their documents
+(:func:`backlog_condition`: the same document, folded to lower case, holding the fragment); slower, but the
+same answers."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import aiosqlite
+
+from leadsync.agent.store.migrations import SEARCH_DOC
 
 INDEXED_CHARS = 3
 """The shortest fragment the trigram index answers directly."""
@@ -44,13 +51,23 @@ def _likes(text: str) -> tuple[str, list[Any]]:
     return "(" + " OR ".join(["doc LIKE ? ESCAPE '\\'"] * len(patterns)) + ")", patterns
 
 
+def backlog_condition(text: str, table: str = "c") -> tuple[str, list[Any]]:
+    """The condition on ``contacts`` (as ``table``) true when the contact's search document holds ``text``
+    (:func:`search_text` applied), read from the row itself: for the contacts not indexed yet."""
+    return f"instr(leadsync_fold({SEARCH_DOC.format(p=table)}), ?) > 0", [text]
+
+
 def matching_ids(text: str) -> tuple[str, list[Any]]:
     """A condition on ``contacts c`` (and its params) true for the contacts whose document holds ``text``
-    (:func:`search_text` applied): for counts, smart lists and sharing rules."""
+    (:func:`search_text` applied): for counts, smart lists and sharing rules. The index answers for the
+    contacts in it, :func:`backlog_condition` for those of its backlog (none when it is in step)."""
+    backlog, text_param = backlog_condition(text, "contacts")
+    rest = f"SELECT id FROM contacts WHERE id >= (SELECT pending_from FROM search_backlog) AND {backlog}"
     if len(text) >= INDEXED_CHARS:
-        return "c.id IN (SELECT rowid FROM contacts_search WHERE contacts_search MATCH ?)", [_phrase(text)]
+        return (f"c.id IN (SELECT rowid FROM contacts_search WHERE contacts_search MATCH ? UNION ALL {rest})",
+                [_phrase(text), *text_param])
     condition, patterns = _likes(text)
-    return f"c.id IN (SELECT rowid FROM contacts_search WHERE {condition})", patterns
+    return f"c.id IN (SELECT rowid FROM contacts_search WHERE {condition} UNION ALL {rest})", [*patterns, *text_param]
 
 
 def indexed_condition(text: str) -> tuple[str, list[Any]]:

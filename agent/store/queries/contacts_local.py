@@ -12,6 +12,7 @@ import aiosqlite
 import msgspec
 
 from leadsync.agent.store.queries import contact_search as search
+from leadsync.agent.store.search_index import pending_from
 from leadsync.agent.store.store import Store, chunks, dumps, loads
 from leadsync.common.models import STANDARD_FIELDS, Contact
 
@@ -56,10 +57,28 @@ async def contacts_after(store: Store, after: int, where: Sequence[str], params:
     """Up to ``limit`` contacts with an id above ``after`` meeting every condition of ``where`` (on
     ``contacts c``, with ``params``), by id: a keyset page. ``text``: only contacts whose search document
     holds it (:func:`~.contact_search.search_text` applied); the page is then read in id order from the
-    search table, so a fragment many contacts have fills it at once and a rare one is found by the index."""
+    search table, so a fragment many contacts have fills it at once and a rare one is found by the index.
+    While the index has a backlog (its ids come after all indexed ones), the page goes on in the backlog,
+    read row by row (:func:`~.contact_search.backlog_condition`)."""
     if text is None:
         sql = _SELECT_CONTACT + " WHERE " + " AND ".join(["c.id > ?", *where]) + " ORDER BY c.id LIMIT ?"
         return [_contact(r) for r in await store.fetchall(sql, [after, *params, limit])]
+    backlog = await pending_from(store.reader)
+    if backlog is None:
+        return await _indexed_page(store, text, after, where, params, limit)
+    found: list[Contact] = []
+    if after + 1 < backlog:
+        found = await _indexed_page(store, text, after, [*where, "c.id < ?"], [*params, backlog], limit)
+    if len(found) >= limit:
+        return found
+    condition, values = search.backlog_condition(text)
+    sql = (_SELECT_CONTACT + " WHERE " + " AND ".join([condition, "c.id > ?", *where]) + " ORDER BY c.id LIMIT ?")
+    rows = await store.fetchall(sql, [*values, max(after, backlog - 1), *params, limit - len(found)])
+    return found + [_contact(r) for r in rows]
+
+
+async def _indexed_page(store: Store, text: str, after: int, where: Sequence[str], params: Sequence[Any],
+                        limit: int) -> list[Contact]:
     if len(text) >= search.INDEXED_CHARS:
         return await _search_page(store, search.indexed_condition(text), after, where, params, limit)
     condition, values = search.scan_condition(text)  # a short fragment: the next ids first
