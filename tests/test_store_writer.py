@@ -173,4 +173,4 @@ async def test_a_pull_page_has_a_few_statement_shapes_whatever_its_size(store: S
 
         await store.write(page)
     assert made > 6_000
-    assert len(seen) <= 9 + 10 + 2, sorted(t[:60] for t in seen)  # 9 slice sizes of contacts, 10 of links, 2 selects
+    assert len(seen) <= 8 + 8 + 2, sorted(t[:60] for t in seen)  # 8 slice sizes of contacts, 8 of links, 2 selects

@@ -21,7 +21,7 @@ class BaseValue(msgspec.Struct, frozen=True):
     synced_at: int
 
 
-UPSERT_ROWS = 512
+UPSERT_ROWS = 128
 """Rows of one multi-row upsert at most (power-of-two slices; 4 parameters each, far below SQLite's 32,766)."""
 
 

@@ -107,7 +107,7 @@ async def max_contact_id(db: aiosqlite.Connection) -> int:
     return int(top[0]) if top else 0
 
 
-INSERT_ROWS = 256
+INSERT_ROWS = 128
 """Pulled contacts per multi-row INSERT at most (power-of-two slices, :func:`~leadsync.agent.store.store.row_chunks`):
 one statement per slice, so the search index (migration 9's trigger) takes them in one flush instead of one
 per row."""

@@ -26,7 +26,7 @@ def _rows(links: Sequence[Link]) -> list[tuple[int, str, str, str, int | None, i
     return [(k.contact_id, k.crm, k.object_type, k.crm_id, k.crm_updated_at, k.linked_at) for k in links]
 
 
-UPSERT_ROWS = 512
+UPSERT_ROWS = 128
 """Rows of one multi-row upsert at most (power-of-two slices; 6 parameters each, far below SQLite's 32,766)."""
 
 
