@@ -52,13 +52,14 @@ async def apply_pull_page(db: aiosqlite.Connection, ctx: RunContext, records: Se
     """Apply ``records`` (``object_type`` records of one pulled page) and save ``cursor`` (when not None)
     inside the caller's transaction. A record seen twice in a page: the later copy wins. ``claims`` {CRM id:
     contact id}: an unlinked contact to link to that record (first-link merge) whatever its email says.
-    ``values``: :func:`page_values` of ``records`` when worked out before (else here, record by record).
+    ``values``: :func:`page_values` of ``records`` when worked out before (else here, once for the page).
 
     Returns the ids of the local contacts created or changed."""
     page = PageWrites(object_type, now_ms())
     live = set_aside_departed(page, {r.id: r for r in records})
     if live:
-        merge = PageMerge(ctx, page, await match_records(db, ctx, live, claims or {}), values or {})
+        merge = PageMerge(ctx, page, await match_records(db, ctx, live, claims or {}),
+                          page_values(ctx, live) if values is None else values)
         for record in live:
             merge.record(record)
     await write_page(db, page, ctx.run_id)
@@ -194,27 +195,18 @@ class PageMerge:
     created (an email already linked to another CRM record is refused with a ``duplicate_email`` error)."""
 
     def __init__(self, ctx: RunContext, page: PageWrites, matches: Matches,
-                 values: Mapping[tuple[str, str], PulledValues] | None = None) -> None:
+                 values: Mapping[tuple[str, str], PulledValues]) -> None:
         self.ctx = ctx
-        self.values = values or {}
+        self.values = values
         self.page = page
         self.matches = matches
         self.mappings = {m.local: m for m in ctx.pull_mappings}
         self.owner_property = ctx.connector.capabilities.owner_property
-        self._fields: dict[str, list[PulledField]] = {}
 
     def record(self, record: CrmRecord) -> None:
         """Merge ``record`` into the page's writes."""
         ctx, page = self.ctx, self.page
-        known = self.values.get((record.object_type, record.id))
-        if known is not None:
-            crm_vals, problems = known
-        else:
-            problems = []
-            fields = self._fields.get(record.object_type)
-            if fields is None:
-                fields = self._fields[record.object_type] = pulled_fields(ctx, record.object_type)
-            crm_vals = record_values(ctx, record, problems, fields)
+        crm_vals, problems = self.values[(record.object_type, record.id)]
         owner = record.properties.get(self.owner_property) or None
         local = self.matches.linked.get(record.id)
         if local is None or local.crm_updated_at != record.updated_at_ms:
