@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 
 from leadsync.agent.connectors.base import Connector
+from leadsync.agent.engine.push_phase import chunk_size
 from leadsync.agent.store.queries.contacts import pending_push
 from leadsync.agent.store.queries.sync_runs import recent_push_totals
 from leadsync.agent.store.store import Store
@@ -51,8 +52,9 @@ class PushRate:
         done, seconds = self._last[0] - self._first[0], self._last[1] - self._first[1]
         return done / seconds if done > 0 and seconds >= MIN_RATE_SPAN_S else None
 
-    def batch_elapsed_s(self) -> float | None:
-        """Seconds the running push has spent on its first batch, still unfinished; None otherwise."""
+    def chunk_elapsed_s(self) -> float | None:
+        """Seconds the running push has spent on its first chunk (:func:`~leadsync.agent.engine.push_phase.chunk_size`
+        contacts), still unfinished; None otherwise."""
         if self._first is None or self._last is None or self._last[0] > self._first[0]:
             return None
         return time.monotonic() - self._first[1]
@@ -60,9 +62,11 @@ class PushRate:
 
 async def drain_estimate(store: Store, connector: Connector | None, rate: PushRate, pending: int) -> float | None:
     """Seconds (s) to push ``pending`` contacts; None without a CRM. Uses, in order: the running run's
-    measured rate; the time per pushed contact of recent runs that pushed; batches needed times the
-    measured seconds per API call (at least 0.1 s a call), or times the time the running run's first
-    batch has taken so far when that is longer."""
+    measured rate; the time per pushed contact of recent runs that pushed; else the requests the push needs
+    (its write batches and the ``link_first`` email look-ups, e.g. Salesforce's SOQL query per 100 emails
+    and Zoho's search per 10: :class:`~leadsync.agent.connectors.base.Capabilities`) times the measured
+    seconds per API call (at least 0.1 s a call), or the chunks it needs times the time the running run's
+    first chunk has taken so far, when that is longer."""
     if connector is None:
         return None
     if pending == 0:
@@ -72,13 +76,15 @@ async def drain_estimate(store: Store, connector: Connector | None, rate: PushRa
         return round(pending / live, 1)
     totals = await recent_push_totals(store)
     pushed, elapsed_ms, calls = totals.pushed, totals.elapsed_ms, totals.api_calls
-    if pushed and pushed >= connector.capabilities.batch_size and elapsed_ms:
+    caps = connector.capabilities
+    if pushed and pushed >= caps.batch_size and elapsed_ms:
         return round(float(pending * elapsed_ms / 1000 / pushed), 1)
-    batches = -(-pending // connector.capabilities.batch_size)
+    lookups = len(caps.link_first) * -(-pending // caps.emails_per_lookup) if caps.emails_per_lookup else 0
+    requests = -(-pending // caps.batch_size) + lookups
     per_call_s = max(0.1, (elapsed_ms or 0) / 1000 / calls) if calls else 0.1
-    # a first batch still under way has taken this long already: no batch will be quicker (lookups included)
-    per_batch_s = max(per_call_s, rate.batch_elapsed_s() or 0.0)
-    return round(batches * per_batch_s, 1)
+    # a first chunk still under way has taken this long already: no chunk will be quicker (look-ups included)
+    chunks = -(-pending // chunk_size(caps))
+    return round(max(requests * per_call_s, chunks * (rate.chunk_elapsed_s() or 0.0)), 1)
 
 
 class Backlog(msgspec.Struct, kw_only=True):

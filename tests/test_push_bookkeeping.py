@@ -13,7 +13,11 @@ from typing import Any, cast
 import pytest
 
 from leadsync.agent import backlog
+from leadsync.agent.connectors.autotask.client import CAPABILITIES as autotask_caps
 from leadsync.agent.connectors.base import Connector, WriteResult
+from leadsync.agent.connectors.hubspot.client import CAPABILITIES as hubspot_caps
+from leadsync.agent.connectors.salesforce.client import CAPABILITIES as salesforce_caps
+from leadsync.agent.connectors.zoho.client import CAPABILITIES as zoho_caps
 from leadsync.agent.engine.context import RunContext
 from leadsync.agent.engine.push import OWNER_OPERATION, PlannedWrite, PushPlan, apply_push_results
 from leadsync.agent.store.queries import ownership
@@ -145,3 +149,38 @@ def test_a_live_push_rate_needs_a_span_beyond_the_rate_limiters_burst(monkeypatc
     now[0] = 100.0 + backlog.MIN_RATE_SPAN_S
     rate.note({"type": "progress", "phase": "push", "run_id": 1, "done": 2_800})
     assert rate.per_second() == pytest.approx(2_800 / backlog.MIN_RATE_SPAN_S)
+
+
+@pytest.mark.parametrize(("crm", "requests"), [
+    ("hubspot", 500),              # 500 batch upserts of 100
+    ("salesforce", 250 + 500),     # 250 collections of 200, after a SOQL look-up per 100 emails
+    ("zoho", 500 + 5_000),         # 500 writes of 100, after a search per 10 emails
+    ("autotask", 50_000),          # one contact a request
+])
+async def test_a_drain_estimate_before_any_rate_counts_the_look_ups(tmp_path: Path, crm: str,
+                                                                    requests: int) -> None:
+    caps = {"hubspot": hubspot_caps, "salesforce": salesforce_caps, "zoho": zoho_caps,
+            "autotask": autotask_caps}[crm]
+    connector = cast(Connector, SimpleNamespace(capabilities=caps))
+    store = await Store.open(tmp_path / "s.db")
+    try:  # no run has pushed yet, and the running push has measured nothing: 0.1 s a request
+        estimate = await backlog.drain_estimate(store, connector, backlog.PushRate(), 50_000)
+    finally:
+        await store.close()
+    assert estimate == pytest.approx(requests * 0.1)
+
+
+async def test_a_drain_estimate_takes_a_slow_first_chunk_as_the_pace(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [100.0]
+    monkeypatch.setattr(backlog.time, "monotonic", lambda: now[0])
+    rate = backlog.PushRate()
+    rate.note({"type": "progress", "phase": "push", "run_id": 1, "done": 0})
+    now[0] = 130.0  # the first chunk of 500 (5 batches of 100) has taken 30 s and is still under way
+    connector = cast(Connector, SimpleNamespace(capabilities=hubspot_caps))
+    store = await Store.open(tmp_path / "s.db")
+    try:
+        estimate = await backlog.drain_estimate(store, connector, rate, 50_000)
+    finally:
+        await store.close()
+    assert estimate == pytest.approx(100 * 30.0)

@@ -171,7 +171,8 @@ class Capabilities(msgspec.Struct, frozen=True):
     ``object_types`` are pulled in this order, each with its own cursor (a lead before the contact it
     may be converted to). New marketing contacts are created as ``new_lead_object``; before that, the
     emails are looked up in ``link_first`` (e.g. Salesforce's Contacts) and a match is linked instead of
-    creating a lead beside an existing contact. ``write_batch`` is the most records one write request
+    creating a lead beside an existing contact; ``emails_per_lookup`` is how many emails one such look-up
+    request carries (0: nothing is looked up). ``batch_size`` is the most records one write request
     carries; ``deletes`` says how deletions are seen; ``limits`` is the rate limit in words.
     ``forward_only`` are properties whose value the CRM's API only moves forward unless it is cleared
     first (HubSpot's ``lifecyclestage``); Salesforce's and Zoho's lead status picklists have no such rule.
@@ -186,6 +187,7 @@ class Capabilities(msgspec.Struct, frozen=True):
     supports_upsert: bool
     cursor: str
     link_first: tuple[ObjectType, ...] = ()
+    emails_per_lookup: int = 0
     deletes: str = ""
     limits: str = ""
     forward_only: tuple[str, ...] = ()

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
-from leadsync.agent.connectors.base import CrmRecord, ObjectType, WriteInput, WriteResult, not_sent
+from leadsync.agent.connectors.base import Capabilities, CrmRecord, ObjectType, WriteInput, WriteResult, not_sent
 from leadsync.agent.engine.context import RunContext
 from leadsync.agent.engine.duplicates import Claim, ClaimedRecords, link_claims, read_claims, refused_as_duplicates
 from leadsync.agent.engine.pull import apply_pull_page
@@ -38,6 +38,11 @@ MAX_PASSES = 3
 an existing record with local-only values to send)."""
 
 
+def chunk_size(caps: Capabilities) -> int:
+    """Contacts planned, written and recorded together (one ``progress`` event each): at least 20."""
+    return max(caps.batch_size * WRITE_BATCHES_PER_CHUNK, 20)
+
+
 async def push(store: Store, ctx: RunContext, active_owners: set[str], contact_ids: list[int] | None) -> None:
     """Push every candidate (all, or among ``contact_ids``), then, up to :data:`MAX_PASSES` times, the
     contacts a pass relinked. Raises the CrmErrors that are not transient."""
@@ -54,7 +59,7 @@ async def _push_pass(store: Store, ctx: RunContext, active_owners: set[str], con
                      total: int) -> set[int]:
     """Push every candidate (among ``contact_ids``) once, chunk by chunk; returns the contacts to push
     again."""
-    chunk = max(ctx.connector.capabilities.batch_size * WRITE_BATCHES_PER_CHUNK, 20)
+    chunk = chunk_size(ctx.connector.capabilities)
     after = 0
     again: set[int] = set()
     while True:

@@ -92,6 +92,7 @@ CAPABILITIES: Final = Capabilities(
     supports_upsert=True,  # emulated: look up by Email, then create or update (see upsert)
     cursor="SystemModstamp + Id",
     link_first=("contact",),
+    emails_per_lookup=EMAIL_CHUNK,
     deletes="queryAll IsDeleted rows (Recycle Bin, 15 days); MasterRecordId names a merge's survivor",
     limits="rolling 24 h API request quota per org (Sforce-Limit-Info); 403 REQUEST_LIMIT_EXCEEDED when spent",
 )

@@ -79,6 +79,7 @@ CAPABILITIES: Final = Capabilities(
     supports_upsert=True,  # POST /{Module}/upsert with duplicate_check_fields=["Email"]
     cursor="Modified_Time (If-Modified-Since, sort_by=Modified_Time) + id at the boundary second",
     link_first=("contact",),
+    emails_per_lookup=SEARCH_TERMS,
     deletes="GET /{Module}/deleted?type=all (recycle bin, 60 days, and permanent deletes); not in the lists",
     limits="API credits per rolling 24 h by edition (a convert costs 5) and concurrent-request limits; "
            "429 TOO_MANY_REQUESTS",
