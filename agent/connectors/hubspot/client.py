@@ -33,14 +33,16 @@ from leadsync.agent.connectors.http import Clock, HttpClient, RateLimit, RetryPo
 from leadsync.agent.connectors.hubspot import directory
 from leadsync.agent.connectors.hubspot.errors import CRM, daily_quota, hubspot_error, item_error_keys, rate_windows
 from leadsync.agent.connectors.hubspot.oauth import OAuthSession, SaveCredentials, StatusHook
+from leadsync.agent.connectors.hubspot.pages import Page, decode_page
 from leadsync.agent.connectors.hubspot.pull import IncrementalPull, PullSettings
+from leadsync.agent.connectors.hubspot.pull_paging import next_after as page_after
+from leadsync.agent.connectors.hubspot.pull_paging import page_records
 from leadsync.agent.connectors.hubspot.wire import (
     ADDITIONAL_EMAILS_PROPERTY,
     CONTACTS,
     EMAIL_PROPERTY,
     create_input,
     input_keys,
-    next_after,
     properties_param,
     record_email,
     record_from_wire,
@@ -196,16 +198,16 @@ class HubSpotConnector:
 
     # -- reads ---------------------------------------------------------------------------------------
 
-    async def _list_page(self, after: str | None, properties: Sequence[str], *, archived: bool) -> Any:
+    async def _list_page(self, after: str | None, properties: Sequence[str], *, archived: bool) -> Page:
         params: dict[str, str | int | Sequence[str]] = {
             "limit": 100, "properties": list(properties), "archived": "true" if archived else "false"}
         if after is not None:
             params["after"] = after
-        return await self._http.request_json("GET", CONTACTS, params=params)
+        return decode_page(await self._http.request("GET", CONTACTS, params=params), f"GET {CONTACTS}")
 
-    async def _search(self, body: dict[str, Any]) -> Any:
-        return await self._http.request_json("POST", f"{CONTACTS}/search", json=body,
-                                             buckets=("default", "search"))
+    async def _search(self, body: dict[str, Any]) -> Page:
+        response = await self._http.request("POST", f"{CONTACTS}/search", json=body, buckets=("default", "search"))
+        return decode_page(response, f"POST {CONTACTS}/search")
 
     def pull_changes(
         self, object_type: ObjectType, cursor: dict[str, Any] | None, *, properties: Sequence[str]
@@ -220,7 +222,7 @@ class HubSpotConnector:
         """
         wanted = properties_param(properties)
 
-        async def list_page(after: str | None) -> Any:
+        async def list_page(after: str | None) -> Page:
             return await self._list_page(after, wanted, archived=False)
 
         async def hydrate(records: list[CrmRecord]) -> list[CrmRecord]:
@@ -254,8 +256,8 @@ class HubSpotConnector:
         after: str | None = None
         while True:
             page = await self._list_page(after, wanted, archived=True)
-            yield [record_from_wire(obj, object_type) for obj in results_of(page)]
-            after = next_after(page)
+            yield page_records(page, object_type)
+            after = page_after(page)
             if after is None:
                 return
 

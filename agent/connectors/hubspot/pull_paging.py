@@ -2,8 +2,9 @@
 and filters, the handover cursor and prefetching (the modes: :mod:`~leadsync.agent.connectors.hubspot.pull`).
 
 A page is a ``GET /crm/v3/objects/contacts`` or ``POST .../search`` answer: ``results`` (objects),
-``paging.next.after`` when more follow, ``total`` (search only). Every filter value is epoch milliseconds
-(UTC) as a string, identical under any time zone (case B09).
+``paging.next.after`` when more follow, ``total`` (search only); decoded by :func:`.pages.decode_page`, typed
+when its body has HubSpot's documented types, plain JSON otherwise (read here as it always was). Every filter
+value is epoch milliseconds (UTC) as a string, identical under any time zone (case B09).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, Final, Literal
 import msgspec
 
 from leadsync.agent.connectors.base import CrmRecord, ObjectType, PullPage
+from leadsync.agent.connectors.hubspot.pages import Page, WirePage, record_from_object
 from leadsync.agent.connectors.hubspot.wire import MODIFIED_PROPERTY, record_from_wire
 from leadsync.agent.connectors.incremental import checkpoint_ms
 from leadsync.common.errors import CrmProtocolError
@@ -23,16 +25,23 @@ from leadsync.common.errors import CrmProtocolError
 MAX_SEARCH_BODY_CHARS: Final = 3_000
 """HubSpot refuses a search request body longer than this."""
 
-ListPage = Callable[[str | None], Awaitable[Mapping[str, Any]]]
+ListPage = Callable[[str | None], Awaitable[Page]]
 """``await list_page(after)`` -> a ``GET /crm/v3/objects/contacts`` answer."""
-SearchPage = Callable[[dict[str, Any]], Awaitable[Mapping[str, Any]]]
+SearchPage = Callable[[dict[str, Any]], Awaitable[Page]]
 """``await search(body)`` -> a ``POST /crm/v3/objects/contacts/search`` answer."""
 Hydrate = Callable[[list[CrmRecord]], Awaitable[list[CrmRecord]]]
 """``await hydrate(records)`` -> the same records (those still there) with every wanted property."""
 
 
-def next_after(page: Mapping[str, Any]) -> str | None:
+def next_after(page: Page) -> str | None:
     """The ``after`` of the next page, None on the last; CrmProtocolError when "more" comes without one."""
+    if isinstance(page, WirePage):
+        nxt = page.paging.next if page.paging is not None else None
+        if nxt is None:
+            return None
+        if not nxt.after:
+            raise CrmProtocolError("HubSpot said more results follow but gave no 'after'", crm="hubspot")
+        return nxt.after
     paging = page.get("paging")
     if not isinstance(paging, dict):
         return None
@@ -45,12 +54,20 @@ def next_after(page: Mapping[str, Any]) -> str | None:
     return str(after)
 
 
-def page_records(page: Mapping[str, Any], object_type: ObjectType) -> list[CrmRecord]:
+def page_records(page: Page, object_type: ObjectType) -> list[CrmRecord]:
     """The page's ``results`` as records; CrmProtocolError for a page without ``results``."""
+    if isinstance(page, WirePage):
+        return [record_from_object(obj, object_type) for obj in page.results]
     results = page.get("results")
     if not isinstance(results, list):
         raise CrmProtocolError("HubSpot answered a page without 'results'", crm="hubspot")
     return [record_from_wire(r, object_type) for r in results if isinstance(r, dict)]
+
+
+def page_total(page: Page) -> int | None:
+    """A search answer's ``total`` (the results its query matches); None when it has none."""
+    total = page.total if isinstance(page, WirePage) else page.get("total")
+    return total if isinstance(total, int) else None
 
 
 def object_id(record: CrmRecord) -> int:

@@ -19,6 +19,7 @@ from leadsync.agent.connectors.hubspot.pull_paging import (
     next_after,
     object_id,
     page_records,
+    page_total,
     search_body,
     search_filter,
 )
@@ -85,8 +86,8 @@ class SearchWindow:
         while True:
             body = search_body([lower, upper], MODIFIED_PROPERTY, self.search_properties, limit)
             page = await self._search(body)
-            if total is None and isinstance(page.get("total"), int):
-                total = page["total"]  # the first query spans the whole pull: its size, for progress
+            if total is None:
+                total = page_total(page)  # the first query spans the whole pull: its size, for progress
             records = page_records(page, self.object_type)
             more = next_after(page) is not None and bool(records)
             fresh = [r for r in records if not boundary.is_seen(r)]

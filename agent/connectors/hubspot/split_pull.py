@@ -33,6 +33,7 @@ from leadsync.agent.connectors.hubspot.pull_paging import (
     next_after,
     object_id,
     page_records,
+    page_total,
     search_body,
     search_filter,
 )
@@ -177,8 +178,7 @@ class SplitPull:
             end = not records or next_after(page) is None
             view.take_search(records, end=end)
             plan.touch()
-            total = page.get("total")
-            yield _Fetched(None, records, None, end=end, total=total if isinstance(total, int) else None)
+            yield _Fetched(None, records, None, end=end, total=page_total(page))
 
 
 def not_an_id(records: Sequence[CrmRecord], after: str | None, asked: str | None) -> str | None:
