@@ -26,8 +26,9 @@ Time is injectable (``sleep``, ``clock``, ``wall_clock``) so tests run retries a
 fake clock without waiting. A failure is logged once (warning) and its recovery once (info), on the
 ``leadsync.http`` logger; individual retries are logged at debug level.
 
-The retry policy is in :mod:`.retry_policy`, the error mapping in :mod:`.http_errors` and the redaction
-in :mod:`.redaction`; this module re-exports what connectors use of them (``__all__``).
+The :class:`Authenticator` protocol is in :mod:`.http_auth`, the retry policy in :mod:`.retry_policy`, the
+error mapping in :mod:`.http_errors` and the redaction in :mod:`.redaction`; this module re-exports what
+connectors use of them (``__all__``).
 """
 
 from __future__ import annotations
@@ -37,13 +38,14 @@ import logging
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Final, Protocol
+from typing import Any, Final
 from urllib.parse import urlencode
 
 import httpx
 import msgspec
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
+from leadsync.agent.connectors.http_auth import Authenticator
 from leadsync.agent.connectors.http_checks import check_base_url, check_token
 from leadsync.agent.connectors.http_errors import ErrorMapper, error_for_status, window_spent
 from leadsync.agent.connectors.ratelimit import RateLimit, RateReader, Slot, WindowFull, WindowLimiter, acquire_all
@@ -93,28 +95,13 @@ for _name in ("httpx", "httpcore", logger.name):  # httpx logs full request URLs
 DEFAULT_TIMEOUT: Final = httpx.Timeout(connect=10.0, read=30.0, write=30.0, pool=10.0)
 """Per-phase timeouts in seconds, applied to every request."""
 
+Params = Mapping[str, str | int | Sequence[str]] | str | None
+"""A request's query: parameters by name (a list repeats one), or text already encoded as httpx encodes them
+(``str(httpx.QueryParams(...))``: a query sent on every page of a walk, encoded once)."""
 Sleep = Callable[[float], Awaitable[None]]
 """``await sleep(seconds)``."""
 Clock = Callable[[], float]
 """Returns seconds: monotonic for ``clock``, epoch (UTC) for ``wall_clock``."""
-
-
-class Authenticator(Protocol):
-    """Gives requests their ``Authorization`` header and recovers from a 401 (an OAuth token session).
-
-    :meth:`authorization` is awaited before every attempt; :meth:`unauthorized` after a 401 to a request
-    sent with ``rejected`` (the header value it carried): it returns True when a new token is in place
-    and the request is worth sending once more, and raises :class:`~leadsync.common.errors.CrmAuthError`
-    when no new token can be had (the refresh was refused).
-    """
-
-    async def authorization(self) -> str:
-        """The ``Authorization`` header value for the next attempt (``"Bearer ..."``)."""
-        ...
-
-    async def unauthorized(self, rejected: str) -> bool:
-        """The CRM answered 401 to a request sent with ``rejected``; True: retry with the new token."""
-        ...
 
 
 class HttpClient:
@@ -205,7 +192,7 @@ class HttpClient:
         method: str,
         path: str,
         *,
-        params: Mapping[str, str | int | Sequence[str]] | None = None,
+        params: Params = None,
         json: Any = None,
         form: Mapping[str, str] | None = None,
         buckets: Sequence[str] = ("default",),
@@ -233,7 +220,7 @@ class HttpClient:
         method: str,
         path: str,
         *,
-        params: Mapping[str, str | int | Sequence[str]] | None = None,
+        params: Params = None,
         json: Any = None,
         form: Mapping[str, str] | None = None,
         buckets: Sequence[str] = ("default",),
@@ -242,11 +229,11 @@ class HttpClient:
     ) -> httpx.Response:
         """Send ``method path`` (relative to ``base_url``) and return the 2xx response.
 
-        ``json`` is encoded with msgspec, ``form`` as ``application/x-www-form-urlencoded`` (an OAuth
-        token request); ``buckets`` names the rate limiters this request takes a token from (each
-        attempt takes one). Retries per the :class:`RetryPolicy`, whatever the method; raises the
-        mapped :class:`~leadsync.common.errors.CrmError` subclass when the CRM refuses or retries run
-        out, CrmUnavailableError (status 0) for network failures.
+        ``params`` is the query (:data:`Params`); ``json`` is encoded with msgspec, ``form`` as
+        ``application/x-www-form-urlencoded`` (an OAuth token request); ``buckets`` names the rate limiters
+        this request takes a token from (each attempt takes one). Retries per the :class:`RetryPolicy`,
+        whatever the method; raises the mapped :class:`~leadsync.common.errors.CrmError` subclass when the
+        CRM refuses or retries run out, CrmUnavailableError (status 0) for network failures.
 
         ``replay_safe=False`` marks a request that must not run twice (a create without an
         idempotency key): it is then retried only when the CRM surely did not act on it, i.e. on
@@ -281,7 +268,7 @@ class HttpClient:
         self,
         method: str,
         path: str,
-        params: Mapping[str, str | int | Sequence[str]] | None,
+        params: Params,
         content: bytes | None,
         headers: Mapping[str, str] | None,
         buckets: Sequence[str],
@@ -324,7 +311,7 @@ class HttpClient:
         self,
         method: str,
         path: str,
-        params: Mapping[str, str | int | Sequence[str]] | None,
+        params: Params,
         content: bytes | None,
         headers: Mapping[str, str] | None,
         buckets: Sequence[str],
@@ -341,14 +328,17 @@ class HttpClient:
                 slot.release()
         return response
 
-    async def _send(self, method: str, path: str, params: Mapping[str, str | int | Sequence[str]] | None,
+    async def _send(self, method: str, path: str, params: Params,
                     content: bytes | None, headers: Mapping[str, str] | None, buckets: Sequence[str],
                     replay_safe: bool, slots: Mapping[str, Slot]) -> httpx.Response:
         self._api_calls += 1
         self.usage.note(buckets)
         try:
-            response = await self._client.request(method, path, params=params, content=content,
-                                                  headers=headers)
+            if isinstance(params, str):  # the URL httpx would merge from base_url, path and these params
+                url = httpx.URL(f"{self.base_url}/{path.lstrip('/')}?{params}")
+                response = await self._client.request(method, url, content=content, headers=headers)
+            else:
+                response = await self._client.request(method, path, params=params, content=content, headers=headers)
         except httpx.UnsupportedProtocol as exc:
             raise CrmError(self.redact(f"{self.crm}: {method} {path}: {exc}"), crm=self.crm, status=0) from None
         except httpx.TransportError as exc:

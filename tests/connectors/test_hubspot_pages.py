@@ -130,3 +130,26 @@ async def test_the_connector_refuses_a_list_answer_that_is_not_json() -> None:
     with pytest.raises(CrmProtocolError, match="GET /crm/v3/objects/contacts answered 200 with a body that is not"):
         [page async for page in connector.pull_changes("contact", None, properties=["email"])]
     await connector.aclose()
+
+
+@pytest.mark.parametrize("base", ["https://api.hubapi.com", "https://eu1.example.com/hubspot/"])
+async def test_list_requests_carry_the_url_httpx_builds_from_their_parameters(base: str) -> None:
+    sent: list[httpx.URL] = []
+    after = "1 0&x=ü"  # HubSpot's cursor is opaque: whatever it is, it travels encoded as httpx encodes it
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url)
+        more = {"paging": {"next": {"after": after}}} if len(sent) == 1 else {}
+        return json_response(200, {"results": [DOC_OBJECT], **more})
+
+    connector = HubSpotConnector(base, "tok", transport=httpx.MockTransport(handler), rate_limit_per_10s=10_000,
+                                 full_pull_search=False)
+    pages = [page async for page in connector.pull_changes("contact", None, properties=["email", "firstname"])]
+    await connector.aclose()
+    assert [len(p.records) for p in pages] == [1, 1]
+    props = ["email", "firstname", "lastmodifieddate", "hs_object_id", "hs_merged_object_ids"]
+    client = httpx.AsyncClient(base_url=base.rstrip("/"))
+    expected = [client.build_request("GET", "/crm/v3/objects/contacts", params={
+        "limit": 100, "properties": props, "archived": "false", **extra}).url for extra in ({}, {"after": after})]
+    assert [str(u) for u in sent] == [str(u) for u in expected]
+    assert sent[1].params["after"] == after

@@ -33,7 +33,7 @@ from leadsync.agent.connectors.http import Clock, HttpClient, RateLimit, RetryPo
 from leadsync.agent.connectors.hubspot import directory
 from leadsync.agent.connectors.hubspot.errors import CRM, daily_quota, hubspot_error, item_error_keys, rate_windows
 from leadsync.agent.connectors.hubspot.oauth import OAuthSession, SaveCredentials, StatusHook
-from leadsync.agent.connectors.hubspot.pages import Page, decode_page
+from leadsync.agent.connectors.hubspot.pages import Page, decode_page, list_query
 from leadsync.agent.connectors.hubspot.pull import IncrementalPull, PullSettings
 from leadsync.agent.connectors.hubspot.pull_paging import next_after as page_after
 from leadsync.agent.connectors.hubspot.pull_paging import page_records
@@ -198,12 +198,11 @@ class HubSpotConnector:
 
     # -- reads ---------------------------------------------------------------------------------------
 
-    async def _list_page(self, after: str | None, properties: Sequence[str], *, archived: bool) -> Page:
-        params: dict[str, str | int | Sequence[str]] = {
-            "limit": 100, "properties": list(properties), "archived": "true" if archived else "false"}
+    async def _list_page(self, after: str | None, query: str) -> Page:
+        """A ``GET /crm/v3/objects/contacts`` page: ``query`` from :func:`.pages.list_query`, then ``after``."""
         if after is not None:
-            params["after"] = after
-        return decode_page(await self._http.request("GET", CONTACTS, params=params), f"GET {CONTACTS}")
+            query = f"{query}&{httpx.QueryParams(after=after)}"
+        return decode_page(await self._http.request("GET", CONTACTS, params=query), f"GET {CONTACTS}")
 
     async def _search(self, body: dict[str, Any]) -> Page:
         response = await self._http.request("POST", f"{CONTACTS}/search", json=body, buckets=("default", "search"))
@@ -222,8 +221,10 @@ class HubSpotConnector:
         """
         wanted = properties_param(properties)
 
+        query = list_query(wanted, archived=False)
+
         async def list_page(after: str | None) -> Page:
-            return await self._list_page(after, wanted, archived=False)
+            return await self._list_page(after, query)
 
         async def hydrate(records: list[CrmRecord]) -> list[CrmRecord]:
             found = await self.read(object_type, [r.id for r in records], properties=wanted)
@@ -252,10 +253,10 @@ class HubSpotConnector:
         self, object_type: ObjectType, *, properties: Sequence[str]
     ) -> AsyncIterator[list[CrmRecord]]:
         """Archived contacts, page by page: ``GET /crm/v3/objects/contacts?archived=true`` (case B22)."""
-        wanted = properties_param(properties)
+        query = list_query(properties_param(properties), archived=True)
         after: str | None = None
         while True:
-            page = await self._list_page(after, wanted, archived=True)
+            page = await self._list_page(after, query)
             yield page_records(page, object_type)
             after = page_after(page)
             if after is None:

@@ -17,7 +17,7 @@ refuses exactly what it did before this module existed. A body that is not JSON 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import httpx
@@ -91,6 +91,13 @@ def decode_page(response: httpx.Response, what: str) -> Page:
         raise CrmProtocolError(f"{CRM}: {what} answered {response.status_code} with JSON that is not an object",
                                crm=CRM, status=response.status_code)
     return page
+
+
+def list_query(properties: Sequence[str], *, archived: bool) -> str:
+    """The query of every ``GET /crm/v3/objects/contacts`` page of a walk but its ``after``, encoded once as httpx
+    encodes parameters: ``limit=100``, each of ``properties``, ``archived``."""
+    return str(httpx.QueryParams({"limit": 100, "properties": list(properties),
+                                  "archived": "true" if archived else "false"}))
 
 
 def instant_ms(value: str | None) -> int | None:
