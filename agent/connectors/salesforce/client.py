@@ -70,7 +70,6 @@ from leadsync.agent.connectors.usage import ApiUsage
 from leadsync.common import instants
 from leadsync.common.emails import normalize_email
 from leadsync.common.errors import CrmProtocolError, ValidationError
-from leadsync.common.instants import NowMs
 
 log = logging.getLogger("leadsync.salesforce")
 
@@ -153,13 +152,13 @@ class SalesforceConnector:
         timeout: httpx.Timeout | None = None,
         sleep: Sleep | None = None,
         clock: Clock | None = None,
-        now_ms: NowMs | None = None,
+        now_ms: instants.NowMs | None = None,
         usage: ApiUsage | None = None,
     ) -> None:
         creds = dict(credentials or {})
         self.base_url = base_url.rstrip("/")
         self.api_version = _version(api_version)
-        self._now_ms: NowMs = now_ms or instants.now_ms
+        self._now_ms: instants.NowMs = now_ms or instants.now_ms
         self._pull_settings = PullSettings(overlap_ms=overlap_ms, window=window)
         extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
         headers = {"Accept": "application/json"}
