@@ -181,7 +181,7 @@ async def test_a_first_full_pull_builds_the_index_at_its_end_an_incremental_one_
     assert contacts == first["created_local"] > 100
     assert events.at_pull and all(backlog == 1 and indexed == 0 for backlog, indexed, _ in events.at_pull)
     assert events.indexing()[0] == (0, contacts) and events.indexing()[-1] == (contacts, contacts)
-    assert f"building it for {contacts:,} contacts" in caplog.text
+    assert f"building it for up to {contacts:,} contacts" in caplog.text
     await assert_index_complete(crm_world.agent.store)
     assert (await crm_client.call("agent.status"))["search_backlog"] == 0
 
