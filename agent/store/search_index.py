@@ -132,7 +132,7 @@ async def build(store: Store, progress: BuildProgress | None = None) -> int:
         await asyncio.sleep(0)  # a waiting writer goes first
     if not done:
         return 0
-    if progress is not None:
+    if progress is not None and done < span:  # the span counted ids of contacts deleted meanwhile
         progress(done, done)
     log.info("search index: built, %s contacts in %.2f s (%.2f CPU-s of this process)", f"{done:,}",
              time.monotonic() - started, time.process_time() - cpu)

@@ -35,8 +35,7 @@ from leadsync.agent.connectors.hubspot.errors import CRM, daily_quota, hubspot_e
 from leadsync.agent.connectors.hubspot.oauth import OAuthSession, SaveCredentials, StatusHook
 from leadsync.agent.connectors.hubspot.pages import Page, decode_page, list_query
 from leadsync.agent.connectors.hubspot.pull import IncrementalPull, PullSettings
-from leadsync.agent.connectors.hubspot.pull_paging import next_after as page_after
-from leadsync.agent.connectors.hubspot.pull_paging import page_records
+from leadsync.agent.connectors.hubspot.pull_paging import next_after, page_records
 from leadsync.agent.connectors.hubspot.wire import (
     ADDITIONAL_EMAILS_PROPERTY,
     CONTACTS,
@@ -258,7 +257,7 @@ class HubSpotConnector:
         while True:
             page = await self._list_page(after, query)
             yield page_records(page, object_type)
-            after = page_after(page)
+            after = next_after(page)
             if after is None:
                 return
 
