@@ -18,7 +18,7 @@ import pytest
 from leadsync.agent.store.queries import contacts, links
 from leadsync.agent.store.queries.contacts import PulledContact
 from leadsync.agent.store.queries.links import Link
-from leadsync.agent.store.store import Store, row_chunks
+from leadsync.agent.store.store import WAL_CHECKPOINT_PAGES, Store, row_chunks
 from leadsync.agent.store.writer import SuspendedWrite
 
 
@@ -174,3 +174,20 @@ async def test_a_pull_page_has_a_few_statement_shapes_whatever_its_size(store: S
         await store.write(page)
     assert made > 6_000
     assert len(seen) <= 8 + 8 + 2, sorted(t[:60] for t in seen)  # 8 slice sizes of contacts, 8 of links, 2 selects
+
+
+async def test_the_writer_checkpoints_the_wal_only_past_its_page_threshold(store: Store) -> None:
+    """``WAL_CHECKPOINT_PAGES`` (not SQLite's 1,000) decides when a commit checkpoints: ~3,000 pages written
+    in 30 transactions all stay in the WAL file, which a checkpoint at 1,000 pages would have restarted."""
+    async with store.writer.execute("PRAGMA wal_autocheckpoint") as cur:
+        assert (await cur.fetchone())[0] == WAL_CHECKPOINT_PAGES  # type: ignore[index]
+    filler = "x" * 4000
+
+    async def fill(db: aiosqlite.Connection, batch: int) -> None:
+        await db.executemany("INSERT INTO settings(key, value) VALUES (?, ?)",
+                             [(f"fill-{batch}-{i}", f'"{filler}"') for i in range(100)])
+
+    for batch in range(30):
+        await store.write(lambda db, b=batch: fill(db, b))
+    wal = store.path.with_name(store.path.name + "-wal")
+    assert wal.stat().st_size > 2_500 * 4096
