@@ -49,6 +49,7 @@ BuildProgress = Callable[[int, int], None]
 """Called after each chunk of a build with (contacts indexed so far, contacts in the backlog at the start)."""
 
 _DOC = SEARCH_DOC.format(p="contacts")
+_SET_AUTOMERGE = "INSERT INTO contacts_search(contacts_search, rank) VALUES ('automerge', ?)"
 
 
 async def pending_from(db: aiosqlite.Connection) -> int | None:
@@ -93,11 +94,11 @@ async def _build_chunk(db: aiosqlite.Connection) -> int | None:
         row = await cur.fetchone()
     end = None if row is None else int(row[0])
     sql = f"INSERT INTO contacts_search(rowid, doc) SELECT id, {_DOC} FROM contacts WHERE id >= ?"
-    await db.execute("INSERT INTO contacts_search(contacts_search, rank) VALUES ('automerge', 0)")
+    await db.execute(_SET_AUTOMERGE, (0,))
     async with db.execute(sql + ("" if end is None else " AND id < ?"),
                           (start,) if end is None else (start, end)) as cur:
         indexed = cur.rowcount
-    await db.execute("INSERT INTO contacts_search(contacts_search, rank) VALUES ('automerge', ?)", (AUTOMERGE,))
+    await db.execute(_SET_AUTOMERGE, (AUTOMERGE,))
     if end is None:
         await db.execute("DELETE FROM search_backlog WHERE id = 1")
     else:
