@@ -101,12 +101,15 @@ def _longest_life(soak: Soak) -> dict[str, Any]:
 
 
 def _flat(soak: Soak, window: tuple[float, float]) -> tuple[list[str], dict[str, Any]]:
-    start, end = window
+    # the quarters of the span the agent was sampled in: a kill -9 or restart at an edge of the window leaves
+    # that edge without an agent to sample
+    sampled = sorted(s.t for s in soak.world.samples if window[0] <= s.t <= window[1])
+    if len(sampled) < 2:
+        return ["too few samples of the agent process"], {}
+    start, end = sampled[0], sampled[-1]
     quarter = (end - start) / 4
     first = [s for s in soak.world.samples if start <= s.t <= start + quarter]
     last = [s for s in soak.world.samples if end - quarter <= s.t <= end]
-    if not first or not last:
-        return ["too few samples of the agent process"], {}
     rss0, rss1 = statistics.median(s.rss_kib for s in first), statistics.median(s.rss_kib for s in last)
     fd0, fd1 = max(s.fds for s in first), max(s.fds for s in last)
     figures = {"rss_first_quarter_mib": round(rss0 / 1024, 1), "rss_last_quarter_mib": round(rss1 / 1024, 1),
