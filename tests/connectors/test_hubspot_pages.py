@@ -61,6 +61,14 @@ def test_the_last_page_has_no_paging_or_an_empty_one(paging: dict[str, Any]) -> 
     assert next_after(page) is None and page_total(page) == 1
 
 
+@pytest.mark.parametrize("paging", [{"paging": None}, {"paging": {"prev": {"before": "3"}}},
+                                    {"paging": {"next": None}}])
+def test_an_untyped_last_page_has_no_next_and_is_not_an_error(paging: dict[str, Any]) -> None:
+    page = decoded({"results": [{"id": 7}], **paging})  # an id that is not a string: read untyped
+    assert not isinstance(page, WirePage)
+    assert next_after(page) is None
+
+
 def test_a_search_page_without_results_fields_reads_defaults() -> None:
     page = decoded({"total": 0, "results": []})
     assert isinstance(page, WirePage) and page_records(page, "contact") == [] and page_total(page) == 0
@@ -104,6 +112,8 @@ def test_a_body_that_is_not_a_json_object_is_refused(answer: Any, problem: str) 
     ({"results": [{"id": "1", "properties": {"lastmodifieddate": "2024-13-01T00:00:00Z"}}]}, "time was expected"),
     ({"results": [], "paging": {"next": {"after": ""}}}, "gave no 'after'"),
     ({"results": [], "paging": {"next": {"link": "https://api.hubapi.com/x"}}}, "gave no 'after'"),
+    ({"results": [], "paging": "after=2"}, "'paging' that is not an object"),
+    ({"results": [], "paging": {"next": ["2"]}}, "'paging' that is not an object"),
 ])
 def test_malformed_pages_are_refused_naming_the_problem(answer: Any, problem: str) -> None:
     with pytest.raises(CrmProtocolError, match=problem):

@@ -59,9 +59,9 @@ from leadsync.common.errors import ValidationError
 from leadsync.common.instants import NowMs
 
 DEFAULT_BASE_URL: Final = "https://api.hubapi.com"
-FULL_PULL_SEARCH_MAX_PER_10S: Final = 1_000
 DEFAULT_PER_10S: Final = 100
 """HubSpot's requests per rolling 10 s before an answer names the account's tier (``X-HubSpot-RateLimit-Max``)."""
+FULL_PULL_SEARCH_MAX_PER_10S: Final = 1_000
 """Up to this request budget (HubSpot grants 100 to 250 per 10 s) a full pull adds the search walker: one
 request in flight on the list endpoint leaves most of the budget idle, and search pages hold 200. With the
 budget lifted (a sandbox without limits) the list alone is not held back by it, and the searches (capped at

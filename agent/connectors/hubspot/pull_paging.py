@@ -17,6 +17,7 @@ from typing import Any, Final, Literal
 import msgspec
 
 from leadsync.agent.connectors.base import CrmRecord, ObjectType, PullPage
+from leadsync.agent.connectors.hubspot import wire
 from leadsync.agent.connectors.hubspot.pages import Page, WirePage, record_from_object
 from leadsync.agent.connectors.hubspot.wire import MODIFIED_PROPERTY, record_from_wire
 from leadsync.agent.connectors.incremental import checkpoint_ms
@@ -42,16 +43,7 @@ def next_after(page: Page) -> str | None:
         if not nxt.after:
             raise CrmProtocolError("HubSpot said more results follow but gave no 'after'", crm="hubspot")
         return nxt.after
-    paging = page.get("paging")
-    if not isinstance(paging, dict):
-        return None
-    nxt = paging.get("next")
-    if not isinstance(nxt, dict):
-        return None
-    after = nxt.get("after")
-    if after is None or after == "":
-        raise CrmProtocolError("HubSpot said more results follow but gave no 'after'", crm="hubspot")
-    return str(after)
+    return wire.next_after(page)
 
 
 def page_records(page: Page, object_type: ObjectType) -> list[CrmRecord]:

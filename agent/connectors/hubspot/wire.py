@@ -250,10 +250,16 @@ def results_of(page: Any) -> list[Mapping[str, Any]]:
 
 def next_after(page: Mapping[str, Any]) -> str | None:
     """The ``paging.next.after`` cursor of a page; None on the last page (CrmProtocolError when more
-    follow without one)."""
-    nxt = (page.get("paging") or {}).get("next")
-    if not isinstance(nxt, dict):
+    follow without one, or when ``paging`` or ``paging.next`` is there but not an object: reading it as the
+    last page would end a pull early without a word)."""
+    paging = page.get("paging")
+    if paging is None:
         return None
+    nxt = paging.get("next") if isinstance(paging, dict) else paging
+    if nxt is None:
+        return None
+    if not isinstance(nxt, dict):
+        raise CrmProtocolError(f"HubSpot answered with a 'paging' that is not an object: {paging!r:.80}", crm=CRM)
     after = nxt.get("after")
     if after is None or after == "":
         raise CrmProtocolError("HubSpot said more results follow but gave no 'after'", crm=CRM)
