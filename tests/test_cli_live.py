@@ -63,7 +63,14 @@ async def _line(stream: asyncio.StreamReader) -> str:
 async def _events(socket: Path, *extra: str) -> asyncio.subprocess.Process:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return await asyncio.create_subprocess_exec(*LEADSYNC, "--socket", str(socket), "events", *extra, env=env,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                                                preexec_fn=_ctrl_c_as_on_a_terminal)
+
+
+def _ctrl_c_as_on_a_terminal() -> None:
+    """In the child: SIGINT as a terminal gives it. A suite started in the background (``nohup ... &``)
+    passes SIGINT ignored, and Python then leaves it ignored: Ctrl-C would never reach ``leadsync events``."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 async def _interrupt(proc: asyncio.subprocess.Process) -> tuple[int, str]:
