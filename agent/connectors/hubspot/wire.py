@@ -253,9 +253,7 @@ def next_after(page: Mapping[str, Any]) -> str | None:
     follow without one, or when ``paging`` or ``paging.next`` is there but not an object: reading it as the
     last page would end a pull early without a word)."""
     paging = page.get("paging")
-    if paging is None:
-        return None
-    nxt = paging.get("next") if isinstance(paging, dict) else paging
+    nxt = paging.get("next") if isinstance(paging, dict) else paging  # a paging that is not an object: refused
     if nxt is None:
         return None
     if not isinstance(nxt, dict):
