@@ -18,16 +18,19 @@ Event = dict[str, Any]
 
 
 async def eventually(condition: Callable[[], bool], *, timeout_s: float = 10.0, what: str = "the condition",
-                     pause: Callable[[float], Awaitable[Any]] = asyncio.sleep, every_s: float = 0.02) -> None:
+                     pause: Callable[[float], Awaitable[Any]] = asyncio.sleep, every_s: float = 0.02,
+                     state: Callable[[], object] | None = None) -> None:
     """Until ``condition()`` holds, checking every ``every_s`` seconds with ``await pause(every_s)``
-    (a Textual pilot passes ``pilot.pause``); AssertionError after ``timeout_s`` seconds.
+    (a Textual pilot passes ``pilot.pause``); AssertionError after ``timeout_s`` seconds, with ``state()``
+    in its message when given (what the code under test held when the wait gave up).
 
     Only for states nothing signals: where the agent sends an event, wait with :func:`next_event`.
     """
     deadline = asyncio.get_running_loop().time() + timeout_s
     while not condition():
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+            held = f"; state: {state()}" if state is not None else ""
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}{held}")
         await pause(every_s)
 
 

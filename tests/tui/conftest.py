@@ -75,10 +75,10 @@ def make_app(socket_path: Path) -> LeadsyncApp:
 
 
 async def wait_until(pilot: Pilot[Any], condition: Callable[[], bool], *, timeout_s: float = 10.0,
-                     what: str = "the condition") -> None:
+                     what: str = "the condition", state: Callable[[], object] | None = None) -> None:
     """Let the app run until ``condition()`` holds (a state on screen: the app sends no signal for it); fail
-    after ``timeout_s`` seconds."""
-    await eventually(condition, timeout_s=timeout_s, what=what, pause=pilot.pause)
+    after ``timeout_s`` seconds, with ``state()`` in the message when given."""
+    await eventually(condition, timeout_s=timeout_s, what=what, pause=pilot.pause, state=state)
 
 
 class ThreadedAgent:
@@ -137,3 +137,13 @@ def notifications(messages: list[Any]) -> list[str]:
 
     seen = {id(m): m for m in messages if isinstance(m, Notify)}
     return [f"{m.notification.title}: {m.notification.message}" for m in seen.values()]
+
+
+def contacts_state(view: Any) -> dict[str, object]:
+    """What a Contacts view holds (its query, paging and workers): the state a paging wait reports on timeout."""
+    table = view.table
+    return {"generation": view.generation, "shown": view.shown_generation, "loaded": view.loaded,
+            "pages": view.pages_loaded, "loading_more": view.loading_more, "next_after": view.next_after,
+            "params": view.params, "connected": view.link.connected, "cursor_row": table.cursor_row,
+            "rows": table.row_count, "scroll_y": table.scroll_y, "max_scroll_y": table.max_scroll_y,
+            "workers": [(w.group, w.state.name, repr(w.error)) for w in view.workers if w.node is view]}

@@ -9,7 +9,7 @@ from leadsync.agent.daemon import Agent
 from leadsync.common.rpc import RpcClient
 from leadsync.tui.contacts_view import COLUMNS, PAGE_SIZE
 from leadsync.tui.messages import ContactsPageLoaded
-from tests.tui.conftest import contact_fields, make_app, wait_until
+from tests.tui.conftest import contact_fields, contacts_state, make_app, wait_until
 from tests.tui.screen_text import screen_text
 
 
@@ -122,9 +122,11 @@ async def test_a_new_query_never_continues_the_old_querys_paging(populated_agent
     app = make_app(populated_agent.socket_path)
     async with app.run_test(size=(100, 30)) as pilot:
         view = app.contacts_view
-        await wait_until(pilot, lambda: view.loaded == PAGE_SIZE and view.settled, what="the first page")
+        await wait_until(pilot, lambda: view.loaded == PAGE_SIZE and view.settled, what="the first page",
+                         state=lambda: contacts_state(view))
         view.table.move_cursor(row=PAGE_SIZE - 1, animate=False)
-        await wait_until(pilot, lambda: view.loaded == 2 * PAGE_SIZE and view.settled, what="the second page")
+        await wait_until(pilot, lambda: view.loaded == 2 * PAGE_SIZE and view.settled, what="the second page",
+                         state=lambda: contacts_state(view))
         view.query_one("#contacts-search", Input).value = "ken"  # a new query, still in its debounce
         await pilot.pause()
         view.table.move_cursor(row=view.table.row_count - 1, animate=False)  # the old rows' end
