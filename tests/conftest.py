@@ -100,10 +100,19 @@ async def world_client(world: CrmWorld) -> AsyncIterator[RpcClient]:
 
 @pytest.fixture
 async def synced_agent(world: CrmWorld, world_client: RpcClient) -> CrmWorld:
-    """The world after one full sync (every CRM contact pulled, owners known). For the TUI tests too."""
+    """The world after one full sync (every CRM contact pulled, owners known, the search index built). For the
+    TUI tests too."""
     run = await world_client.call("sync.run", {"wait": True})
     assert run["status"] == "ok", run
+    await search_index_built(world.agent)
     return world
+
+
+async def search_index_built(agent: Agent) -> None:
+    """Wait for the search index's build that a first full pull leaves to after its run (none: no wait), so that a
+    test's events start with its own run's."""
+    if agent.store.search_build is not None:
+        await agent.store.search_build
 
 
 # --- the same, for every CRM (issue 9: every engine guarantee holds for each) --------------------------
@@ -159,7 +168,8 @@ async def crm_client(crm_world: SideWorld) -> AsyncIterator[RpcClient]:
 
 @pytest.fixture
 async def crm_synced(crm_world: SideWorld, crm_client: RpcClient) -> SideWorld:
-    """``crm_world`` after one full sync."""
+    """``crm_world`` after one full sync (its search index built)."""
     run = await crm_client.call("sync.run", {"wait": True})
     assert run["status"] == "ok", run
+    await search_index_built(crm_world.agent)
     return crm_world

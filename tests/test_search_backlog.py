@@ -171,15 +171,39 @@ class Events:
         self.at_pull.clear()
 
 
-async def test_a_first_full_pull_builds_the_index_at_its_end_an_incremental_one_row_by_row(
-        crm_world: SideWorld, crm_client: RpcClient, caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_first_full_pull_builds_the_index_after_it_an_incremental_one_row_by_row(
+        crm_world: SideWorld, crm_client: RpcClient, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     events = Events(crm_world)
     caplog.set_level(logging.INFO, "leadsync.store")
+    gate = asyncio.Event()  # the build waits for the test: what the run's end looks like while it is still to come
+    real_build = search_index.build
+
+    async def gated_build(*args: Any, **kwargs: Any) -> int:
+        await gate.wait()
+        return await real_build(*args, **kwargs)
+
+    monkeypatch.setattr(search_index, "build", gated_build)
     first = await crm_client.call("sync.run", {"wait": True})
     assert first["status"] == "ok", first
     contacts = raw_state(events.path)[2]
     assert contacts == first["created_local"] > 100
     assert events.at_pull and all(backlog == 1 and indexed == 0 for backlog, indexed, _ in events.at_pull)
+    # The run has ended while its contacts are not indexed yet: a search reads them from the backlog.
+    assert raw_state(events.path) == (1, 0, contacts) and events.indexing() == []
+    assert (await crm_client.call("agent.status"))["search_backlog"] == contacts
+    row = await crm_world.agent.store.fetchone("SELECT email FROM contacts ORDER BY id DESC LIMIT 1")
+    assert row is not None
+    page = await crm_client.call("contacts.list", {"filter": {"q": row[0]}})
+    assert [c["email"] for c in page["contacts"]] == [row[0]]
+
+    gate.set()
+    assert crm_world.agent.store.search_build is not None
+    assert await crm_world.agent.store.search_build == contacts
+    finished = next(i for i, e in enumerate(events.events) if e.get("type") == "run_finished")
+    built = [i for i, e in enumerate(events.events) if e.get("phase") == "search_index"]
+    assert built and min(built) > finished  # the build's progress follows the run's end, with the run's id
+    assert {events.events[i]["run_id"] for i in built} == {first["id"]}
     assert events.indexing()[0] == (0, contacts) and events.indexing()[-1] == (contacts, contacts)
     assert f"building it for up to {contacts:,} contacts" in caplog.text
     await assert_index_complete(crm_world.agent.store)
@@ -247,6 +271,9 @@ async def test_a_pull_that_fails_builds_the_index_else_the_next_pull_does(
                 await assert_index_complete(store)  # built when the pull failed
             run = await client.call("sync.run", {"wait": True})  # resumes the pull from its cursor
             assert run["status"] == "ok", run
+            assert (store.search_build is not None) == build_fails  # the backlog's rest, built after the run's end
+            if store.search_build is not None:
+                await store.search_build
             assert raw_state(path) == (0, 500, 500)
             await assert_index_complete(store)
     finally:
@@ -270,6 +297,36 @@ async def test_an_agent_stopped_mid_pull_builds_the_index_before_it_ends(short_t
     store = await Store.open(path)
     try:
         assert store.search_build is None
+        await assert_index_complete(store)
+    finally:
+        await store.close()
+
+
+async def test_an_agent_stopped_during_the_build_after_a_pull_leaves_it_to_the_next_start(
+        short_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    world = await connect_world(short_tmp, *make_sandbox(contacts=300))
+    path = db_path(world.agent.data_dir)
+    started = asyncio.Event()
+
+    async def endless_build(*args: Any, **kwargs: Any) -> int:
+        started.set()
+        await asyncio.Event().wait()  # cancelled by the agent's stop
+        return 0
+
+    try:
+        with monkeypatch.context() as patch:
+            patch.setattr(search_index, "build", endless_build)
+            async with RpcClient(world.agent.socket_path) as client:
+                run = await client.call("sync.run", {"wait": True})
+            assert run["status"] == "ok" and run["created_local"] == 300, run
+            await asyncio.wait_for(started.wait(), 10)
+    finally:
+        await world.agent.stop()  # returns: the build waiting in the background is cancelled, not awaited forever
+    assert raw_state(path) == (1, 0, 300)
+    store = await Store.open(path)
+    try:
+        assert store.search_build is not None
+        assert await store.search_build == 300
         await assert_index_complete(store)
     finally:
         await store.close()

@@ -82,6 +82,7 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
         self.reconnect_s = reconnect_s
         self.link = AgentLink(self.socket_path)
         self.status_line = "connecting…"
+        self.index_note = ""  # " · search index N/M" while a build goes on after a run's end
         self.contacts_view = ContactsView(self.link, id="contacts-view")
         self.sync_view = SyncView(self.link, id="sync-view")
         self.settings_view = SettingsView(self.link, id="settings-view")
@@ -186,6 +187,11 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
     def on_sync_progress(self, message: SyncProgress) -> None:
         self.sync_view.sync_progress(message)
         of = f"/{message.total:,}" if message.total else ""
+        if self.sync_view.running is None and message.phase == "search_index":  # the build after a run's end
+            done = message.total is not None and message.done >= message.total
+            self.index_note = "" if done else f" · search index {message.done:,}{of}"
+            self.sub_title = self.status_line + self.index_note
+            return
         run = f"sync #{self.sync_view.running}" if self.sync_view.running is not None else "sync"
         self.sub_title = f"{self.status_line} · {run}: {message.phase} {message.done:,}{of}"
 
@@ -193,7 +199,7 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
         self.sync_view.sync_finished(message)
         self.contacts_view.sync_finished(message)
         self.health_view.load()
-        self.sub_title = self.status_line
+        self.sub_title = self.status_line + self.index_note
         self.refresh_status()
 
     @work(group="agent-status", exclusive=True, exit_on_error=False)
@@ -207,7 +213,7 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
         crm = status.get("crm") or "no CRM connected"
         self.status_line = f"{crm} · {format_value(status.get('contacts'))} contacts · agent {status.get('version')}"
         if self.sync_view.running is None:
-            self.sub_title = self.status_line
+            self.sub_title = self.status_line + self.index_note
 
     def on_contact_changed(self, message: ContactChanged) -> None:
         self.contacts_view.contact_changed(message)

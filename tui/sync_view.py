@@ -118,6 +118,8 @@ class SyncView(ReportsWorkerErrors, Vertical):
         self.running: int | None = None
         self.last_progress: SyncProgress | None = None
         self.progress_updates = 0
+        self.finished_text = ""  # what the last run's end said (kept beside a search index build after it)
+        self.last_finished = 0  # the id of the last run whose run_finished arrived
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="sync-top"):
@@ -172,7 +174,7 @@ class SyncView(ReportsWorkerErrors, Vertical):
         summary.update(status_lines(message.status))
         summary.set_class(not message.status.get("push_enabled"), "push-disabled")
         running = message.status.get("running")
-        if running and self.running is None:
+        if running and self.running is None and int(running["id"]) > self.last_finished:  # not one ended since
             self.sync_started(SyncStarted(int(running["id"]), str(running.get("trigger", ""))))
         elif not running and self.running is not None:
             self._show_idle("No sync running.")  # its run_finished was missed (e.g. the agent restarted)
@@ -196,8 +198,8 @@ class SyncView(ReportsWorkerErrors, Vertical):
         except RpcError as exc:
             notify_problem(self, exc)
             return
-        if run.status == "running" and self.running is None:
-            self.sync_started(SyncStarted(run.id, run.trigger))
+        if run.status == "running" and self.running is None and run.id > self.last_finished:
+            self.sync_started(SyncStarted(run.id, run.trigger))  # unless its run_finished came before this answer
         self.notify(f"Sync #{run.id} started", title="Sync")
 
     def sync_started(self, message: SyncStarted) -> None:
@@ -213,6 +215,9 @@ class SyncView(ReportsWorkerErrors, Vertical):
         """Draw the newest progress (earlier ones were coalesced away)."""
         self.progress_updates += 1
         self.last_progress = message
+        if message.phase == "search_index" and self.running is None:
+            self._index_progress(message)
+            return
         phase = PHASES.get(message.phase, message.phase)
         of = f" of {message.total:,}" if message.total else ""
         what = f"{message.object_type}s" if message.object_type else "records"
@@ -225,6 +230,19 @@ class SyncView(ReportsWorkerErrors, Vertical):
         else:
             bar.update(total=None)
 
+    def _index_progress(self, message: SyncProgress) -> None:
+        """The search index's bulk build, which goes on after a first full pull's run has ended: the run's
+        end stays on the line, the build's count beside it; the bar goes when the build is done."""
+        if message.total and message.done >= message.total:
+            self._show_idle(f"{self.finished_text}  Search index built: {message.done:,} contacts.")
+            return
+        of = f" of {message.total:,}" if message.total else ""
+        self.query_one("#sync-phase", Static).update(
+            f"{self.finished_text}  Building the search index: {message.done:,}{of} contacts…")
+        bar = self.query_one("#sync-progress", ProgressBar)
+        bar.display = True
+        bar.update(total=message.total or None, progress=min(message.done, message.total or message.done))
+
     def _show_idle(self, text: str) -> None:
         self.running = None
         bar = self.query_one("#sync-progress", ProgressBar)
@@ -235,7 +253,9 @@ class SyncView(ReportsWorkerErrors, Vertical):
 
     def sync_finished(self, message: SyncFinished) -> None:
         run = message.run
-        self._show_idle(f"Finished: {run_summary(run)}")
+        self.last_finished = max(self.last_finished, run.id)
+        self.finished_text = f"Finished: {run_summary(run)}"
+        self._show_idle(self.finished_text)
         severity: Severity = "information" if run.status == "ok" else "warning" if run.status == "partial" \
             else "error"
         self.notify(run_summary(run), title=f"Sync #{run.id} {run.status}", severity=severity, markup=False)

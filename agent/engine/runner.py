@@ -3,7 +3,9 @@
 Each pulled page is applied in one transaction together with its cursor checkpoint, and each pushed
 batch's confirmed results in one transaction, so a crash at any point resumes without skipping or
 duplicating anything (invariants 3-5). A pull into a store with no contact leaves the search index to
-one bulk build at its end (:func:`~leadsync.agent.store.search_index.deferred`, progress phase ``search_index``).
+one bulk build after it (:func:`~leadsync.agent.store.search_index.deferred`, progress phase ``search_index``),
+which goes on in the background once the run has ended ``ok``: its progress events come after the run's
+``run_finished`` and carry the run's id.
 """
 
 from __future__ import annotations
@@ -120,6 +122,8 @@ async def execute_run(
         finished = await record_outcome(store, run_id, status=status, finished_at=now_ms(), error=error,
                                         api_calls=connector.api_calls - calls_before, counts=asdict(ctx.counts))
     progress({"type": "run_finished", "run": {k: getattr(finished, k) for k in finished.__struct_fields__}})
+    if pull and await search_index.pending_from(store.reader) is not None:  # the pull deferred the index
+        search_index.build_in_background(store, partial(_indexing, ctx))
     return finished
 
 
@@ -238,7 +242,8 @@ async def _pull(store: Store, ctx: RunContext, object_type: ObjectType) -> None:
 
 def _indexing(ctx: RunContext, done: int, total: int) -> None:
     """Progress of the search index's bulk build after a large pull (:mod:`~leadsync.agent.store.search_index`:
-    a first full pull into an empty store leaves it to the end)."""
+    a first full pull into an empty store leaves it to the end; after a pull that ended, these events follow
+    the run's ``run_finished``)."""
     ctx.progress({"type": "progress", "run_id": ctx.run_id, "phase": "search_index", "done": done, "total": total})
 
 

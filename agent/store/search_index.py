@@ -140,23 +140,42 @@ async def build(store: Store, progress: BuildProgress | None = None) -> int:
     return done
 
 
-async def repair(store: Store) -> int:
-    """:func:`build` for a backlog a pull cut short by a crash left (run when the store opens): how many
-    contacts it indexed; a failure is logged (the backlog stays for the next pull or start), not raised."""
+async def repair(store: Store, progress: BuildProgress | None = None) -> int:
+    """:func:`build`, a failure logged (the backlog stays for the next pull or start), not raised: how many
+    contacts it indexed. Run when the store opens (for a backlog a pull cut short by a crash left) and by
+    :func:`build_in_background`."""
     try:
-        return await build(store)
+        return await build(store, progress)
     except Exception:
         log.exception("search index: the build of the backlog failed; the next pull or start builds it")
         return 0
+
+
+def build_in_background(store: Store, progress: BuildProgress | None = None) -> asyncio.Task[int]:
+    """Start :func:`repair` as ``store.search_build`` (after the build already there, if one runs) and return
+    it: what is left of the backlog is indexed while the agent goes on. :meth:`Store.close` cancels it and
+    the one it waits for; their committed chunks stay and the next open goes on."""
+    previous = store.search_build
+
+    async def after_previous() -> int:
+        if previous is not None:
+            await previous  # repair raises nothing but a cancellation, which is ours too
+        return await repair(store, progress)
+
+    store.search_build = asyncio.create_task(after_previous(), name="search-index-build")
+    return store.search_build
 
 
 @asynccontextmanager
 async def deferred(store: Store, *, enabled: bool = True,
                    progress: BuildProgress | None = None) -> AsyncIterator[bool]:
     """Around a pull: when ``enabled`` and the store has no contact (or a pull that did not finish left a
-    backlog), the contacts made inside are indexed in bulk by :func:`build` at the end (also when the body
-    raises or is cancelled; when that build fails too, the backlog stays for the next pull or agent start).
-    Yields whether the index was deferred."""
+    backlog), the contacts made inside are left out of the index, for :func:`build` to index in bulk after
+    it. When the body raises or is cancelled the build runs here, before the error goes on (when that build
+    fails too, the backlog stays for the next pull or agent start). When the body ends, the build is the
+    caller's to start once it has said the pull ended (:func:`build_in_background`: a sync run ends when its
+    records are stored, and a search reads the backlog's rows until the index has them). Yields whether the
+    index was deferred."""
     suspended = enabled and await store.write(suspend_if_empty)
     try:
         yield suspended
@@ -167,5 +186,3 @@ async def deferred(store: Store, *, enabled: bool = True,
             except Exception:  # the body's error is the one to raise; the backlog stays, built later
                 log.exception("search index: the build after a failed pull failed; the next pull or start builds it")
         raise
-    if suspended:
-        await build(store, progress)

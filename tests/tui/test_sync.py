@@ -17,6 +17,11 @@ from tests.tui.conftest import make_app, notifications, wait_until
 from tests.tui.screen_text import screen_text, static_text
 
 
+def phase_text(app: Any) -> str:
+    """The Sync tab's progress line."""
+    return static_text(app.sync_view.query_one("#sync-phase", Static))
+
+
 async def test_a_manual_sync_shows_live_progress_and_lands_in_the_history(world: CrmWorld) -> None:
     seen: list[Any] = []
     app = make_app(world.agent.socket_path)
@@ -26,7 +31,7 @@ async def test_a_manual_sync_shows_live_progress_and_lands_in_the_history(world:
         await wait_until(pilot, lambda: "No sync has run yet." in screen_text(app), what="the Sync tab")
         await pilot.press("s")
         await wait_until(pilot, lambda: any(isinstance(m, SyncFinished) for m in seen), what="the sync to finish")
-        progress = [m for m in seen if isinstance(m, SyncProgress)]
+        progress = [m for m in seen if isinstance(m, SyncProgress) and m.phase != "search_index"]
         assert progress and progress[-1].phase in ("pull", "push")
         assert app.sync_view.progress_updates >= 1
         assert any(p.phase == "pull" and p.done == 200 for p in progress)
@@ -37,6 +42,36 @@ async def test_a_manual_sync_shows_live_progress_and_lands_in_the_history(world:
         assert any("Sync #1 ok" in n for n in notifications(seen))
         await wait_until(pilot, lambda: "Last run #1 ok (manual): pulled 200" in screen_text(app),
                          what="the summary")
+        # A first full pull's search index is built after the run's end: the line says so when it is done.
+        await wait_until(pilot, lambda: "Search index built: 200 contacts." in phase_text(app),
+                         what="the search index build", state=lambda: phase_text(app))
+        assert "Finished:" in phase_text(app) and "search index" not in app.sub_title
+        assert not app.sync_view.query_one("#sync-progress").display
+
+
+async def test_the_search_index_build_after_a_run_shows_beside_the_runs_end(agent: Agent) -> None:
+    app = make_app(agent.socket_path)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until(pilot, lambda: app.link.connected, what="the agent")
+        await pilot.press("2")
+        await wait_until(pilot, lambda: bool(app.sync_view.query("#sync-progress")), what="the Sync tab")
+        agent.emit({"type": "run_started", "run_id": 3, "trigger": "manual"})
+        agent.emit({"type": "run_finished", "run": {"id": 3, "trigger": "manual", "status": "ok", "started_at": 1,
+                                                   "finished_at": 2, "pulled": 100000, "created_local": 100000}})
+        agent.emit({"type": "progress", "run_id": 3, "phase": "search_index", "done": 50000, "total": 100000})
+        def phase() -> str:
+            return phase_text(app)
+
+        await wait_until(pilot, lambda: "Building the search index: 50,000 of 100,000 contacts" in phase(),
+                         what="the build's progress", state=phase)
+        assert phase().startswith("Finished:") and app.sync_view.running is None
+        assert "search index 50,000/100,000" in app.sub_title
+        assert not app.sync_view.query_one("#sync-now").disabled  # another sync may start meanwhile
+        agent.emit({"type": "progress", "run_id": 3, "phase": "search_index", "done": 100000, "total": 100000})
+        await wait_until(pilot, lambda: "Search index built: 100,000 contacts." in phase(), what="the end",
+                         state=phase)
+        assert "search index" not in app.sub_title
+        assert not app.sync_view.query_one("#sync-progress").display
 
 
 async def test_a_flood_of_progress_events_coalesces(agent: Agent) -> None:
