@@ -1,10 +1,12 @@
 """Run meltano-tap-hubspot's ``contacts`` stream against a HubSpot sandbox (run by the peer's own Python).
 
 ``python bench_peer_runner.py BASE_URL TOKEN OUT`` writes the tap's Singer messages to OUT, as
-``tap-hubspot --config ... --catalog ...`` would to stdout. The tap hard-codes ``https://api.hubapi.com``:
-this script points each stream's ``url_base`` at BASE_URL (wrapping the tap's own property, the tap itself is
-not edited) and selects the contacts stream alone. Run by :mod:`tests.bench_peer` in the peer's venv, so it
-imports nothing of leadsync.
+``tap-hubspot --config ... --catalog ...`` would to stdout, and its own peak resident set (``VmHWM`` of
+``/proc/self/status``, kB) to OUT.hwm: what ``wait4`` says of a child is at least the peak of the parent
+that started it (Linux carries the parent's high-water mark into the child's at ``exec``), here the
+benchmark's own. The tap hard-codes ``https://api.hubapi.com``: this script points each stream's
+``url_base`` at BASE_URL (wrapping the tap's own property, the tap itself is not edited) and selects the
+contacts stream alone. Run by :mod:`tests.bench_peer` in the peer's venv, so it imports nothing of leadsync.
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ def main(argv: list[str]) -> int:
     catalog = contacts_only(ContactsTap(config=config).catalog_dict)
     with open(out, "w") as sink, contextlib.redirect_stdout(sink):
         ContactsTap(config=config, catalog=catalog).sync_all()
+    with open("/proc/self/status", encoding="ascii") as status, open(out + ".hwm", "w") as hwm:
+        hwm.write(next(line.split()[1] for line in status if line.startswith("VmHWM:")))
     return 0
 
 
