@@ -48,6 +48,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 from leadsync.agent.connectors.http_auth import Authenticator
 from leadsync.agent.connectors.http_checks import check_base_url, check_token
 from leadsync.agent.connectors.http_errors import ErrorMapper, error_for_status, window_spent
+from leadsync.agent.connectors.http_transport import TlsOnDemand
 from leadsync.agent.connectors.ratelimit import RateLimit, RateReader, Slot, WindowFull, WindowLimiter, acquire_all
 from leadsync.agent.connectors.redaction import LOG_REDACTOR, Secret, redact, redact_data
 from leadsync.agent.connectors.retry_policy import (
@@ -151,7 +152,7 @@ class HttpClient:
         self._rate_reader = rate_reader
         self.usage = (usage or ApiUsage(clock=self._wall_clock)).counting(self.limiters, quota_reader)
         self._client = httpx.AsyncClient(base_url=self.base_url, headers=dict(headers or {}),
-                                         timeout=timeout, transport=transport)
+                                         timeout=timeout, transport=transport or TlsOnDemand())
         self._api_calls = 0
         self._failing = False
         LOG_REDACTOR.secrets[id(self)] = self._secrets

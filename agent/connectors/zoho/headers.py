@@ -15,6 +15,8 @@ from contextlib import contextmanager
 
 import httpx
 
+from leadsync.agent.connectors.http_transport import TlsOnDemand
+
 _EXTRA: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar("zoho_extra_headers", default=None)
 
 
@@ -29,10 +31,11 @@ def extra_headers(headers: Mapping[str, str]) -> Iterator[None]:
 
 
 class HeaderTransport(httpx.AsyncBaseTransport):
-    """``inner`` (default: httpx's own network transport) plus the headers of :func:`extra_headers`."""
+    """``inner`` (default: the network transport every connector uses, :class:`TlsOnDemand`) plus the headers of
+    :func:`extra_headers`."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport | None = None) -> None:
-        self._inner = inner if inner is not None else httpx.AsyncHTTPTransport()
+        self._inner = inner if inner is not None else TlsOnDemand()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         for name, value in (_EXTRA.get() or {}).items():
