@@ -138,6 +138,29 @@ async def test_a_backlog_left_by_a_crash_is_built_when_the_store_opens(tmp_path:
         await store.close()
 
 
+async def test_closing_the_store_stops_every_build_also_one_chained_and_not_started(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "store.db"
+    store = await Store.open(path)
+    assert await store.write(search_index.suspend_if_empty)
+    await add(store, PEOPLE)
+    await store.close()
+    started = asyncio.Event()
+
+    async def endless_build(*args: Any, **kwargs: Any) -> int:
+        started.set()
+        await asyncio.Event().wait()
+        return 0
+
+    monkeypatch.setattr(search_index, "build", endless_build)
+    store = await Store.open(path)  # its repair of the backlog is a build that runs until cancelled
+    await asyncio.wait_for(started.wait(), 10)
+    first = store.search_build
+    chained = search_index.build_in_background(store)  # cancelled before it ever runs: it must not leave the first
+    await store.close()
+    assert first is not None and first.done() and chained.done() and not store.search_builds
+
+
 def raw_state(path: Path) -> tuple[int, int, int]:
     """(backlog rows, indexed documents, contacts) as committed, read on a connection of its own."""
     with sqlite3.connect(path) as raw:
@@ -196,6 +219,8 @@ async def test_a_first_full_pull_builds_the_index_after_it_an_incremental_one_ro
     assert row is not None
     page = await crm_client.call("contacts.list", {"filter": {"q": row[0]}})
     assert [c["email"] for c in page["contacts"]] == [row[0]]
+    await crm_client.call("sync.plan")  # a dry run meanwhile starts no build of its own (on its rolled-back view)
+    assert len([t for t in asyncio.all_tasks() if t.get_name() == "search-index-build" and not t.done()]) == 1
 
     gate.set()
     assert crm_world.agent.store.search_build is not None

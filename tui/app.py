@@ -140,6 +140,7 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
             while self.screen is not screen:
                 self.pop_screen()
             self.pop_screen()
+        self.index_note = ""  # a build shown before the connection went may have ended unseen
         self.show_status(message.status)
         self.views_ready()
 
@@ -187,10 +188,11 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
     def on_sync_progress(self, message: SyncProgress) -> None:
         self.sync_view.sync_progress(message)
         of = f"/{message.total:,}" if message.total else ""
-        if self.sync_view.running is None and message.phase == "search_index":  # the build after a run's end
+        if message.phase == "search_index" and message.run_id != self.sync_view.running:  # after a run's end
             done = message.total is not None and message.done >= message.total
             self.index_note = "" if done else f" · search index {message.done:,}{of}"
-            self.sub_title = self.status_line + self.index_note
+            if self.sync_view.running is None:  # else the running sync's progress keeps the header
+                self.sub_title = self.status_line + self.index_note
             return
         run = f"sync #{self.sync_view.running}" if self.sync_view.running is not None else "sync"
         self.sub_title = f"{self.status_line} · {run}: {message.phase} {message.done:,}{of}"
@@ -210,6 +212,9 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
         await self.reload_directory()
 
     def show_status(self, status: dict[str, object]) -> None:
+        if status.get("search_backlog") == 0 and self.index_note:  # the build ended without its last event
+            self.index_note = ""
+            self.sync_view.search_index_in_step()
         crm = status.get("crm") or "no CRM connected"
         self.status_line = f"{crm} · {format_value(status.get('contacts'))} contacts · agent {status.get('version')}"
         if self.sync_view.running is None:

@@ -103,8 +103,10 @@ def event_message(event: dict[str, Any]) -> Message | None:
     try:
         if kind == "progress":
             total = event.get("total")
+            run_id = event.get("run_id")
             return SyncProgress(str(event.get("phase", "")), int(event.get("done", 0)),
-                                int(total) if total is not None else None, event.get("object_type"))
+                                int(total) if total is not None else None, event.get("object_type"),
+                                int(run_id) if run_id is not None else None)
         if kind == "run_started":
             return SyncStarted(int(event["run_id"]), str(event.get("trigger", "")))
         if kind == "run_finished":

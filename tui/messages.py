@@ -50,19 +50,23 @@ class SyncStarted(Message):
 
 
 class SyncProgress(Message):
-    """Progress of the running sync (event ``progress``): ``phase`` pull or push, ``done`` records so far,
-    ``total`` when the agent knows it (None: unknown). Coalesces with the next SyncProgress."""
+    """Progress of a sync (event ``progress``): ``phase`` pull, push or ``search_index`` (the bulk build that
+    goes on after a first full pull's run has ended), ``done`` records so far, ``total`` when the agent knows it
+    (None: unknown), ``run_id`` the run's. Coalesces with the next SyncProgress of the same run and phase."""
 
-    def __init__(self, phase: str, done: int, total: int | None = None, object_type: str | None = None) -> None:
+    def __init__(self, phase: str, done: int, total: int | None = None, object_type: str | None = None,
+                 run_id: int | None = None) -> None:
         super().__init__()
         self.phase = phase
         self.done = done
         self.total = total
         self.object_type = object_type
+        self.run_id = run_id
 
     def can_replace(self, message: Message) -> bool:
-        # Textual drops this message when the next queued one is also a SyncProgress.
-        return isinstance(message, SyncProgress)
+        # Textual drops the queued ``message`` for this one: only the same run's same phase (a build's last
+        # event must not be lost to the next run's first).
+        return isinstance(message, SyncProgress) and (message.run_id, message.phase) == (self.run_id, self.phase)
 
 
 class SyncFinished(Message):

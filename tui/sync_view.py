@@ -147,7 +147,15 @@ class SyncView(ReportsWorkerErrors, Vertical):
 
     def agent_ready(self) -> None:
         self.query_one(PlanPane).agent_ready()
+        if self.running is None:  # a build shown before the connection went may have ended unseen
+            self._show_idle(self.finished_text or "No sync running.")
         self.refresh_data()
+
+    def search_index_in_step(self) -> None:
+        """``agent.status`` says the search index has no backlog: no build is going on (any still shown ended
+        without its last event reaching the TUI: cancelled by a stop, or failed)."""
+        if self.running is None and self.query_one("#sync-progress", ProgressBar).display:
+            self._show_idle(self.finished_text or "No sync running.")
 
     @work(group="sync-load", exclusive=True, exit_on_error=False)
     async def refresh_data(self) -> None:
@@ -215,7 +223,7 @@ class SyncView(ReportsWorkerErrors, Vertical):
         """Draw the newest progress (earlier ones were coalesced away)."""
         self.progress_updates += 1
         self.last_progress = message
-        if message.phase == "search_index" and self.running is None:
+        if message.phase == "search_index" and message.run_id != self.running:  # a build after a run's end
             self._index_progress(message)
             return
         phase = PHASES.get(message.phase, message.phase)
@@ -232,8 +240,11 @@ class SyncView(ReportsWorkerErrors, Vertical):
 
     def _index_progress(self, message: SyncProgress) -> None:
         """The search index's bulk build, which goes on after a first full pull's run has ended: the run's
-        end stays on the line, the build's count beside it; the bar goes when the build is done."""
-        if message.total and message.done >= message.total:
+        end stays on the line, the build's count beside it; the bar goes when the build is done. While another
+        run is on the line, that run's progress keeps it (its end redraws the line)."""
+        if self.running is not None:
+            return
+        if message.total is not None and message.done >= message.total:
             self._show_idle(f"{self.finished_text}  Search index built: {message.done:,} contacts.")
             return
         of = f" of {message.total:,}" if message.total else ""

@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import urllib.request
 import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final
@@ -151,8 +152,10 @@ class HttpClient:
                           for name, lim in limits.items()}
         self._rate_reader = rate_reader
         self.usage = (usage or ApiUsage(clock=self._wall_clock)).counting(self.limiters, quota_reader)
+        if transport is None and not urllib.request.getproxies():  # with proxies set, httpx's own routes to them
+            transport = TlsOnDemand()
         self._client = httpx.AsyncClient(base_url=self.base_url, headers=dict(headers or {}),
-                                         timeout=timeout, transport=transport or TlsOnDemand())
+                                         timeout=timeout, transport=transport)
         self._api_calls = 0
         self._failing = False
         LOG_REDACTOR.secrets[id(self)] = self._secrets

@@ -1,10 +1,12 @@
 """The transport under every connector's :class:`httpx.AsyncClient`: TLS state only once a request needs it.
 
-httpx builds a verified SSL context when a transport is made, loading certifi's CA bundle (about 2.8 MB of the
+httpx builds a verified SSL context when a transport is made, loading certifi's CA bundle (about 1.2 MB of the
 agent's resident memory, 2026-12-08), whether or not a request will ever use TLS. :class:`TlsOnDemand` sends
 ``http://`` requests (a sandbox, a local proxy) through a transport with no certificates loaded, and makes the
 verified one, with httpx's defaults, at the first ``https://`` request: every https request is verified as
-before; plain http simply carries no TLS state.
+before; plain http simply carries no TLS state. :class:`~leadsync.agent.connectors.http.HttpClient` uses it only
+when no proxy is set in the environment (``HTTP(S)_PROXY``, ``ALL_PROXY``): httpx routes to those only from the
+transports it makes itself.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ Each pulled page is applied in one transaction together with its cursor checkpoi
 batch's confirmed results in one transaction, so a crash at any point resumes without skipping or
 duplicating anything (invariants 3-5). A pull into a store with no contact leaves the search index to
 one bulk build after it (:func:`~leadsync.agent.store.search_index.deferred`, progress phase ``search_index``),
-which goes on in the background once the run has ended ``ok``: its progress events come after the run's
-``run_finished`` and carry the run's id.
+which goes on in the background once the run has ended (``ok``, ``partial``, or ``failed`` after its pull): its
+progress events come after the run's ``run_finished`` and carry the run's id. A dry run (``plan``) never defers
+it, so never starts one.
 """
 
 from __future__ import annotations
@@ -86,13 +87,15 @@ async def execute_run(
         ctx.between_batches = between_batches
     status, error = "ok", None
     directory = directory or Directory()
+    index_deferred = False  # the pull left the search index to a bulk build (never in a dry run)
     try:
         if directory.stale(now_ms()):
             await _refresh_directory(store, ctx, directory, archived=pull)
         ctx.properties = directory.properties
         ctx.object_fields = directory.fields
         if pull:
-            async with search_index.deferred(store, enabled=plan is None, progress=partial(_indexing, ctx)):
+            async with search_index.deferred(store, enabled=plan is None,
+                                             progress=partial(_indexing, ctx)) as index_deferred:
                 for object_type in connector.capabilities.object_types:
                     await _pull(store, ctx, object_type)
         if push:
@@ -122,7 +125,7 @@ async def execute_run(
         finished = await record_outcome(store, run_id, status=status, finished_at=now_ms(), error=error,
                                         api_calls=connector.api_calls - calls_before, counts=asdict(ctx.counts))
     progress({"type": "run_finished", "run": {k: getattr(finished, k) for k in finished.__struct_fields__}})
-    if pull and await search_index.pending_from(store.reader) is not None:  # the pull deferred the index
+    if index_deferred and await search_index.pending_from(store.reader) is not None:
         search_index.build_in_background(store, partial(_indexing, ctx))
     return finished
 

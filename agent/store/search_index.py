@@ -131,10 +131,10 @@ async def build(store: Store, progress: BuildProgress | None = None) -> int:
         if progress is not None and indexed:
             progress(done, max(span, done))
         await asyncio.sleep(0)  # a waiting writer goes first
+    if progress is not None and done < span:  # the span counted ids of contacts deleted meanwhile: the end is
+        progress(done, done)                  # said all the same (0 of 0 when none was left to index)
     if not done:
         return 0
-    if progress is not None and done < span:  # the span counted ids of contacts deleted meanwhile
-        progress(done, done)
     log.info("search index: built, %s contacts in %.2f s (%.2f CPU-s of this process)", f"{done:,}",
              time.monotonic() - started, time.process_time() - cpu)
     return done
@@ -153,8 +153,8 @@ async def repair(store: Store, progress: BuildProgress | None = None) -> int:
 
 def build_in_background(store: Store, progress: BuildProgress | None = None) -> asyncio.Task[int]:
     """Start :func:`repair` as ``store.search_build`` (after the build already there, if one runs) and return
-    it: what is left of the backlog is indexed while the agent goes on. :meth:`Store.close` cancels it and
-    the one it waits for; their committed chunks stay and the next open goes on."""
+    it: what is left of the backlog is indexed while the agent goes on. :meth:`Store.close` cancels and awaits
+    every build not finished; their committed chunks stay and the next open goes on."""
     previous = store.search_build
 
     async def after_previous() -> int:
@@ -162,8 +162,7 @@ def build_in_background(store: Store, progress: BuildProgress | None = None) -> 
             await previous  # repair raises nothing but a cancellation, which is ours too
         return await repair(store, progress)
 
-    store.search_build = asyncio.create_task(after_previous(), name="search-index-build")
-    return store.search_build
+    return store.track_search_build(asyncio.create_task(after_previous(), name="search-index-build"))
 
 
 @asynccontextmanager

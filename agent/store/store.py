@@ -57,7 +57,10 @@ class Store:
         self._write_lock = asyncio.Lock()
         self.clock: NowMs = now_ms
         self.search_build: asyncio.Task[int] | None = None
-        """The search index's build started by :meth:`open` for a backlog a crash left (None: there was none)."""
+        """The latest search index build (:meth:`open`'s for a backlog a crash left, or one started after a pull;
+        each waits for the one before it); None: none was started."""
+        self.search_builds: set[asyncio.Task[int]] = set()
+        """Every build task not finished yet: :meth:`close` cancels and awaits them all."""
 
     @classmethod
     async def open(cls, path: Path) -> Store:
@@ -79,15 +82,23 @@ class Store:
             await db.create_function("leadsync_now_ms", 0, lambda: store.clock())
             await db.create_function("leadsync_fold", 1, _fold, deterministic=True)
         if await search_pending_from(reader) is not None:  # a pull was cut short: its contacts are indexed now
-            store.search_build = asyncio.create_task(repair_search_index(store), name="search-index-build")
+            store.track_search_build(asyncio.create_task(repair_search_index(store), name="search-index-build"))
         return store
 
+    def track_search_build(self, task: asyncio.Task[int]) -> asyncio.Task[int]:
+        """Make ``task`` (a search index build) the latest :attr:`search_build` and one :meth:`close` waits for."""
+        self.search_build = task
+        self.search_builds.add(task)
+        task.add_done_callback(self.search_builds.discard)
+        return task
+
     async def close(self) -> None:
-        if self.search_build is not None and not self.search_build.done():
-            self.search_build.cancel()  # its committed chunks stay; the next open goes on
-        if self.search_build is not None:
+        builds = list(self.search_builds)
+        for task in builds:
+            task.cancel()  # their committed chunks stay; the next open goes on
+        for task in builds:
             try:
-                await self.search_build
+                await task
             except (asyncio.CancelledError, Exception):
                 pass
         await self.reader.close()

@@ -19,7 +19,9 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from leadsync.agent.connectors.http import HttpClient
 from leadsync.agent.connectors.http_transport import TlsOnDemand
+from leadsync.agent.connectors.hubspot.errors import hubspot_error
 from leadsync.agent.connectors.sandbox.serve import serve_in_thread
 
 
@@ -101,3 +103,16 @@ async def test_no_other_scheme_is_sent() -> None:
     with pytest.raises(httpx.UnsupportedProtocol):
         await transport.handle_async_request(httpx.Request("GET", "ftp://127.0.0.1/file"))
     await transport.aclose()
+
+
+async def test_http_clients_use_it_unless_the_environment_names_a_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    plain = HttpClient(crm="hubspot", base_url="http://127.0.0.1:1", error_mapper=hubspot_error)
+    assert isinstance(plain._client._transport, TlsOnDemand)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    proxied = HttpClient(crm="hubspot", base_url="https://api.hubapi.com", error_mapper=hubspot_error)
+    assert not isinstance(proxied._client._transport, TlsOnDemand)
+    assert any(mount is not None for mount in proxied._client._mounts.values())  # httpx's route to the proxy
+    await plain.aclose()
+    await proxied.aclose()

@@ -22,6 +22,14 @@ def phase_text(app: Any) -> str:
     return static_text(app.sync_view.query_one("#sync-phase", Static))
 
 
+async def header_refreshed(pilot: Any, app: Any) -> None:
+    """Wait for the header's ``agent.status`` after a run's end: this agent has no backlog, so that answer would
+    end a build that these tests only announce with events."""
+    await pilot.pause()
+    await wait_until(pilot, lambda: all(w.is_finished for w in app.workers if w.group == "agent-status"),
+                     what="the header's refresh")
+
+
 async def test_a_manual_sync_shows_live_progress_and_lands_in_the_history(world: CrmWorld) -> None:
     seen: list[Any] = []
     app = make_app(world.agent.socket_path)
@@ -58,6 +66,8 @@ async def test_the_search_index_build_after_a_run_shows_beside_the_runs_end(agen
         agent.emit({"type": "run_started", "run_id": 3, "trigger": "manual"})
         agent.emit({"type": "run_finished", "run": {"id": 3, "trigger": "manual", "status": "ok", "started_at": 1,
                                                    "finished_at": 2, "pulled": 100000, "created_local": 100000}})
+        await wait_until(pilot, lambda: app.sync_view.last_finished == 3, what="the run's end")
+        await header_refreshed(pilot, app)
         agent.emit({"type": "progress", "run_id": 3, "phase": "search_index", "done": 50000, "total": 100000})
         def phase() -> str:
             return phase_text(app)
@@ -199,3 +209,43 @@ async def test_the_history_undoes_a_run_after_showing_its_plan(synced_agent: Crm
                          what="the undo run in the history")
     assert (synced_agent.state.get_contact(contact["crm_id"]).properties.get("jobtitle") or None) == \
         contact["job_title"]  # back to its value before the run (HubSpot reads a cleared value as "")
+
+
+async def test_a_build_that_ends_during_the_next_run_or_unseen_leaves_nothing_behind(agent: Agent) -> None:
+    app = make_app(agent.socket_path)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until(pilot, lambda: app.link.connected, what="the agent")
+        await pilot.press("2")
+        await wait_until(pilot, lambda: bool(app.sync_view.query("#sync-progress")), what="the Sync tab")
+
+        def finished(run_id: int) -> dict[str, Any]:
+            return {"type": "run_finished", "run": {"id": run_id, "trigger": "manual", "status": "ok",
+                                                    "started_at": 1, "finished_at": 2, "pulled": 10}}
+
+        def build(run_id: int, done: int) -> dict[str, Any]:
+            return {"type": "progress", "run_id": run_id, "phase": "search_index", "done": done, "total": 100}
+
+        agent.emit({"type": "run_started", "run_id": 3, "trigger": "manual"})
+        agent.emit(finished(3))
+        await wait_until(pilot, lambda: app.sync_view.last_finished == 3, what="the run's end")
+        await header_refreshed(pilot, app)
+        agent.emit(build(3, 50))
+        await wait_until(pilot, lambda: "search index 50/100" in app.sub_title, what="the build in the header")
+        # Another run starts before the build ends; the build's last event comes while it runs.
+        agent.emit({"type": "run_started", "run_id": 4, "trigger": "interval"})
+        agent.emit({"type": "progress", "run_id": 4, "phase": "pull", "object_type": "contact", "done": 5})
+        agent.emit(build(3, 100))
+        agent.emit(finished(4))
+        await wait_until(pilot, lambda: app.sync_view.last_finished == 4, what="the second run's end")
+        assert "search index" not in app.sub_title
+        assert phase_text(app).startswith("Finished: #4") and "Building the search index" not in phase_text(app)
+        assert not app.sync_view.query_one("#sync-progress").display
+
+        # A build whose last event never comes (the agent stopped, or it failed): agent.status ends it.
+        await header_refreshed(pilot, app)
+        agent.emit(build(4, 30))
+        await wait_until(pilot, lambda: "search index 30/100" in app.sub_title, what="the second build")
+        assert app.sync_view.query_one("#sync-progress").display
+        app.show_status({"search_backlog": 0, "crm": "hubspot", "contacts": 10, "version": "test"})
+        assert "search index" not in app.sub_title
+        assert not app.sync_view.query_one("#sync-progress").display
