@@ -188,9 +188,8 @@ class LeadsyncApp(ReportsWorkerErrors, App[None]):
     def on_sync_progress(self, message: SyncProgress) -> None:
         self.sync_view.sync_progress(message)
         of = f"/{message.total:,}" if message.total else ""
-        if message.phase == "search_index" and message.run_id != self.sync_view.running:  # after a run's end
-            done = message.total is not None and message.done >= message.total
-            self.index_note = "" if done else f" · search index {message.done:,}{of}"
+        if message.after_its_run(self.sync_view.running):
+            self.index_note = "" if message.complete else f" · search index {message.done:,}{of}"
             if self.sync_view.running is None:  # else the running sync's progress keeps the header
                 self.sub_title = self.status_line + self.index_note
             return

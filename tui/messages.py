@@ -63,6 +63,15 @@ class SyncProgress(Message):
         self.object_type = object_type
         self.run_id = run_id
 
+    @property
+    def complete(self) -> bool:
+        """Whether ``done`` has reached a known ``total``."""
+        return self.total is not None and self.done >= self.total
+
+    def after_its_run(self, running: int | None) -> bool:
+        """Whether this is the search index's build after its run has ended (``running``: the run on now)."""
+        return self.phase == "search_index" and self.run_id != running
+
     def can_replace(self, message: Message) -> bool:
         # Textual drops the queued ``message`` for this one: only the same run's same phase (a build's last
         # event must not be lost to the next run's first).

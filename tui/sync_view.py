@@ -147,13 +147,12 @@ class SyncView(ReportsWorkerErrors, Vertical):
 
     def agent_ready(self) -> None:
         self.query_one(PlanPane).agent_ready()
-        if self.running is None:  # a build shown before the connection went may have ended unseen
-            self._show_idle(self.finished_text or "No sync running.")
+        self.search_index_in_step()  # a build shown before the connection went may have ended unseen
         self.refresh_data()
 
     def search_index_in_step(self) -> None:
-        """``agent.status`` says the search index has no backlog: no build is going on (any still shown ended
-        without its last event reaching the TUI: cancelled by a stop, or failed)."""
+        """No build is going on (``agent.status`` says the search index has no backlog, or the agent is connected
+        again): any still shown ended without its last event reaching the TUI (cancelled by a stop, or failed)."""
         if self.running is None and self.query_one("#sync-progress", ProgressBar).display:
             self._show_idle(self.finished_text or "No sync running.")
 
@@ -223,7 +222,7 @@ class SyncView(ReportsWorkerErrors, Vertical):
         """Draw the newest progress (earlier ones were coalesced away)."""
         self.progress_updates += 1
         self.last_progress = message
-        if message.phase == "search_index" and message.run_id != self.running:  # a build after a run's end
+        if message.after_its_run(self.running):
             self._index_progress(message)
             return
         phase = PHASES.get(message.phase, message.phase)
@@ -244,7 +243,7 @@ class SyncView(ReportsWorkerErrors, Vertical):
         run is on the line, that run's progress keeps it (its end redraws the line)."""
         if self.running is not None:
             return
-        if message.total is not None and message.done >= message.total:
+        if message.complete:
             self._show_idle(f"{self.finished_text}  Search index built: {message.done:,} contacts.")
             return
         of = f" of {message.total:,}" if message.total else ""

@@ -125,7 +125,7 @@ async def execute_run(
         finished = await record_outcome(store, run_id, status=status, finished_at=now_ms(), error=error,
                                         api_calls=connector.api_calls - calls_before, counts=asdict(ctx.counts))
     progress({"type": "run_finished", "run": {k: getattr(finished, k) for k in finished.__struct_fields__}})
-    if index_deferred and await search_index.pending_from(store.reader) is not None:
+    if index_deferred:  # its backlog, or what a build already running leaves of it (then 0 more to do)
         search_index.build_in_background(store, partial(_indexing, ctx))
     return finished
 

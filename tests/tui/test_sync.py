@@ -22,6 +22,13 @@ def phase_text(app: Any) -> str:
     return static_text(app.sync_view.query_one("#sync-phase", Static))
 
 
+async def open_sync_tab(pilot: Any, app: Any) -> None:
+    """Once the app is connected, switch to the Sync tab and wait until its progress row is there."""
+    await wait_until(pilot, lambda: app.link.connected, what="the agent")
+    await pilot.press("2")
+    await wait_until(pilot, lambda: bool(app.sync_view.query("#sync-progress")), what="the Sync tab")
+
+
 async def header_refreshed(pilot: Any, app: Any) -> None:
     """Wait for the header's ``agent.status`` after a run's end: this agent has no backlog, so that answer would
     end a build that these tests only announce with events."""
@@ -60,9 +67,7 @@ async def test_a_manual_sync_shows_live_progress_and_lands_in_the_history(world:
 async def test_the_search_index_build_after_a_run_shows_beside_the_runs_end(agent: Agent) -> None:
     app = make_app(agent.socket_path)
     async with app.run_test(size=(120, 30)) as pilot:
-        await wait_until(pilot, lambda: app.link.connected, what="the agent")
-        await pilot.press("2")
-        await wait_until(pilot, lambda: bool(app.sync_view.query("#sync-progress")), what="the Sync tab")
+        await open_sync_tab(pilot, app)
         agent.emit({"type": "run_started", "run_id": 3, "trigger": "manual"})
         agent.emit({"type": "run_finished", "run": {"id": 3, "trigger": "manual", "status": "ok", "started_at": 1,
                                                    "finished_at": 2, "pulled": 100000, "created_local": 100000}})
@@ -214,9 +219,7 @@ async def test_the_history_undoes_a_run_after_showing_its_plan(synced_agent: Crm
 async def test_a_build_that_ends_during_the_next_run_or_unseen_leaves_nothing_behind(agent: Agent) -> None:
     app = make_app(agent.socket_path)
     async with app.run_test(size=(120, 30)) as pilot:
-        await wait_until(pilot, lambda: app.link.connected, what="the agent")
-        await pilot.press("2")
-        await wait_until(pilot, lambda: bool(app.sync_view.query("#sync-progress")), what="the Sync tab")
+        await open_sync_tab(pilot, app)
 
         def finished(run_id: int) -> dict[str, Any]:
             return {"type": "run_finished", "run": {"id": run_id, "trigger": "manual", "status": "ok",
